@@ -1,0 +1,17 @@
+# Fails when a file under DOMAIN_DIR includes gRPC, RocksDB, protobuf or generated (*.pb.h) code,
+# or anything from server/ or eventstore/: the domain is pure and dependencies point inward.
+file(GLOB_RECURSE files ${DOMAIN_DIR}/*.h ${DOMAIN_DIR}/*.cc)
+set(bad "")
+foreach(f ${files})
+  file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include")
+  foreach(line ${lines})
+    if(line MATCHES "grpc|rocksdb|google/protobuf|\\.pb\\.h|server/|eventstore/")
+      string(APPEND bad "\n  ${f}: ${line}")
+    endif()
+  endforeach()
+endforeach()
+if(bad)
+  message(FATAL_ERROR "domain/ must not include infrastructure:${bad}")
+endif()
+list(LENGTH files n)
+message(STATUS "domain/: ${n} files, no infrastructure includes")

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds sequencerd and starts it on 127.0.0.1:50051 with the embedded RocksDB data directory ./data.
+# Extra arguments go to sequencerd (see `build/sequencerd --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/build.sh
+exec build/sequencerd --listen=127.0.0.1:50051 --data_dir=data "$@"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds everything and runs every test with ctest; the output ends with ctest's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash deploy/build.sh
+cd build
+exec ctest --output-on-failure -j"${JOBS:-2}" --timeout 600

@@ -1,0 +1,181 @@
+// The domain model of sequencer: sequences, recipients and their statuses.
+//
+// Plain value types with no behaviour beyond small queries. They are the states that
+// domain/recipient.h and domain/sequence.h fold events into. This folder includes nothing from
+// gRPC, RocksDB or generated protobuf code; time is absl::Time, injected by callers.
+
+#ifndef SEQUENCER_DOMAIN_MODEL_H_
+#define SEQUENCER_DOMAIN_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace sequencer::domain {
+
+enum class StepType { kEmail, kSocialMessage, kSms, kTask };
+enum class StepMode { kAutomatic, kManual };
+
+enum class RecipientStatus {
+  kInProgress,
+  kPendingAction,
+  kPaused,
+  kError,
+  kFinished,
+  kResponded,
+  kMeetingBooked,
+  kBounced,
+  kStopped,
+  kUnsubscribed,
+};
+
+enum class Action {
+  kPause,
+  kResume,
+  kSkipStep,
+  kEditContent,
+  kViewContent,
+  kStop,
+  kDelete,
+  kCompleteManualStep,
+};
+
+inline constexpr Action kAllActions[] = {
+    Action::kPause,       Action::kResume, Action::kSkipStep,
+    Action::kEditContent, Action::kViewContent, Action::kStop,
+    Action::kDelete,      Action::kCompleteManualStep,
+};
+
+enum class StepState { kUpcoming, kCurrent, kCompleted, kSkipped, kCancelled };
+
+enum class SignalType { kReply, kMeetingBooked, kBounce, kUnsubscribe };
+
+// "IN_PROGRESS", "PAUSED", ... as in the API.
+std::string_view StatusName(RecipientStatus status);
+// "PAUSE", "SKIP_STEP", ... as in the API.
+std::string_view ActionName(Action action);
+std::string_view StepTypeName(StepType type);
+
+// Content of one step. Which fields a type uses: EMAIL subject+body, SOCIAL_MESSAGE message,
+// SMS body, TASK details.
+struct StepContent {
+  std::string subject;
+  std::string body;
+  std::string message;
+  std::string details;
+
+  friend bool operator==(const StepContent& a, const StepContent& b) {
+    return a.subject == b.subject && a.body == b.body && a.message == b.message &&
+           a.details == b.details;
+  }
+};
+
+// A per-recipient override: fields that are set replace the definition's.
+struct ContentEdit {
+  std::optional<std::string> subject;
+  std::optional<std::string> body;
+  std::optional<std::string> message;
+  std::optional<std::string> details;
+
+  friend bool operator==(const ContentEdit& a, const ContentEdit& b) {
+    return a.subject == b.subject && a.body == b.body && a.message == b.message &&
+           a.details == b.details;
+  }
+};
+
+struct StepDefinition {
+  StepType type = StepType::kEmail;
+  // TASK is always manual.
+  StepMode mode = StepMode::kAutomatic;
+  absl::Duration delay = absl::ZeroDuration();
+  StepContent content;
+
+  bool IsManual() const { return type == StepType::kTask || mode == StepMode::kManual; }
+};
+
+struct Sequence {
+  bool exists = false;
+  std::string tenant_id;
+  std::string sequence_id;
+  std::string name;
+  std::vector<StepDefinition> steps;
+  bool stop_on_response = true;
+  bool paused = false;
+  absl::Time created_at = absl::InfinitePast();
+  std::string created_by;
+  // Number of events in the sequence's stream.
+  uint64_t version = 0;
+};
+
+struct Contact {
+  std::string email;
+  std::string phone;
+  std::string social_profile;
+
+  friend bool operator==(const Contact& a, const Contact& b) {
+    return a.email == b.email && a.phone == b.phone && a.social_profile == b.social_profile;
+  }
+};
+
+// Per-step progress of one recipient.
+struct RecipientStep {
+  StepState state = StepState::kUpcoming;
+  // The recipient's own edits of this step, merged over time.
+  ContentEdit override_content;
+  // Set once the step was executed: the resolved content actually sent (or done, for manual
+  // steps) and when.
+  std::optional<StepContent> sent_content;
+  std::optional<absl::Time> completed_at;
+};
+
+struct Recipient {
+  bool exists = false;
+  // Deleted recipients keep only this tombstone (exists stays true, deleted is set).
+  bool deleted = false;
+  std::string tenant_id;
+  std::string sequence_id;
+  std::string recipient_id;
+  Contact contact;
+  std::map<std::string, std::string> variables;
+
+  RecipientStatus status = RecipientStatus::kInProgress;
+  // Index of the current step; equals steps.size() once no step is left.
+  int current_step = 0;
+  // When the current step becomes due; set while waiting for a delay (IN_PROGRESS, running
+  // RESPONDED/MEETING_BOOKED). Unset while PAUSED, PENDING_ACTION, ERROR or final.
+  std::optional<absl::Time> due_at;
+  // While PAUSED: the frozen delay left until the current step is due.
+  absl::Duration remaining_delay = absl::ZeroDuration();
+  // While PAUSED: the status Resume returns to (IN_PROGRESS, PENDING_ACTION, RESPONDED,
+  // MEETING_BOOKED; ERROR resumes as IN_PROGRESS to retry the errored step).
+  RecipientStatus paused_from = RecipientStatus::kInProgress;
+  bool paused_by_sequence = false;
+  // A manual step is due and waits for a person. True in PENDING_ACTION, and in running
+  // RESPONDED/MEETING_BOOKED when their current manual step is due.
+  bool awaiting_manual_action = false;
+  bool responded = false;
+  bool meeting_booked = false;
+  // RESPONDED/MEETING_BOOKED that ended the sequence (stop_on_response on): final.
+  bool stopped_by_rule = false;
+  std::string error_message;
+  std::vector<RecipientStep> steps;
+  absl::Time enrolled_at = absl::InfinitePast();
+  absl::Time updated_at = absl::InfinitePast();
+  // Number of events in the recipient's stream.
+  uint64_t version = 0;
+
+  // FINISHED, STOPPED, BOUNCED, UNSUBSCRIBED, stopped-by-rule RESPONDED/MEETING_BOOKED.
+  bool IsFinal() const;
+  // Steps may still progress: IN_PROGRESS, PENDING_ACTION, ERROR, running
+  // RESPONDED/MEETING_BOOKED. (PAUSED and final statuses are not running.)
+  bool IsRunning() const;
+};
+
+}  // namespace sequencer::domain
+
+#endif  // SEQUENCER_DOMAIN_MODEL_H_

@@ -1,0 +1,157 @@
+// Decisions and state for recipients: enrollment, every individual action, signals, and the
+// action-by-status table of the product contract (../shared/spec/product.md).
+//
+// Pure and deterministic: `Decide` takes a command, the recipient's current state (folded from its
+// stream with `Evolve`), the sequence's state and a DecisionContext (time, actor, request id), and
+// returns the events to append or an error. It never changes its inputs. `Evolve` applies one
+// event; folding a stream from an empty Recipient reproduces the state exactly.
+//
+// Errors:
+//   NOT_FOUND            the recipient does not exist or was deleted.
+//   FAILED_PRECONDITION  the action is not available now; carries a Refusal (domain/refusal.h)
+//                        with reason ACTION_NOT_AVAILABLE or SEQUENCE_PAUSED (metadata "status",
+//                        "action"), or STEP_NOT_EDITABLE / NOT_A_PENDING_MANUAL_STEP.
+//   INVALID_ARGUMENT     bad input (an edit field that does not fit the step type, a bad step
+//                        index, oversized content, a bad placeholder, a bad variable name).
+//   ALREADY_EXISTS       enrolling an id that is (or was) enrolled in the sequence.
+
+#ifndef SEQUENCER_DOMAIN_RECIPIENT_H_
+#define SEQUENCER_DOMAIN_RECIPIENT_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "domain/events.h"
+#include "domain/model.h"
+#include "domain/sequence.h"
+
+namespace sequencer::domain {
+
+inline constexpr size_t kMaxVariableValueBytes = 64 * 1024;
+inline constexpr size_t kMaxContactFieldLength = 512;
+inline constexpr size_t kMaxSignalDetailLength = 4096;
+
+// ---- Commands.
+
+struct EnrollRecipient {
+  std::string recipient_id;
+  Contact contact;
+  std::map<std::string, std::string> variables;
+};
+
+struct PauseRecipient {};
+struct ResumeRecipient {};
+struct SkipStep {};
+struct EditContent {
+  int step_index = 0;
+  ContentEdit edit;
+};
+struct StopRecipient {};
+struct DeleteRecipient {};
+struct CompleteManualStep {
+  // When set, must be the pending step.
+  std::optional<int> step_index;
+};
+struct RecordSignal {
+  SignalType signal = SignalType::kReply;
+  std::string detail;
+};
+// The sequence was paused: a recipient whose steps were progressing (IN_PROGRESS, running
+// RESPONDED/MEETING_BOOKED) becomes PAUSED by the sequence; others get no event.
+struct PauseBySequence {};
+// The sequence resumed: a recipient PAUSED by the sequence returns to what it was; others get no
+// event.
+struct ResumeBySequence {};
+
+using RecipientCommand =
+    std::variant<PauseRecipient, ResumeRecipient, SkipStep, EditContent, StopRecipient,
+                 DeleteRecipient, CompleteManualStep, RecordSignal, PauseBySequence,
+                 ResumeBySequence>;
+
+// Validates and enrolls one recipient. `current` is the state under the same id (exists when it
+// is or was enrolled). The first step's delay counts from context.now; a manual first step with
+// no delay is PENDING_ACTION at once; in a paused sequence the recipient starts PAUSED by the
+// sequence with the first delay frozen.
+absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(const EnrollRecipient& command,
+                                                         const Sequence& sequence,
+                                                         const Recipient& current,
+                                                         const DecisionContext& context);
+
+absl::StatusOr<std::vector<RecipientEvent>> Decide(const RecipientCommand& command,
+                                                   const Recipient& current,
+                                                   const Sequence& sequence,
+                                                   const DecisionContext& context);
+
+// Applies one event. Increments version and sets updated_at from the event's time.
+Recipient Evolve(Recipient state, const RecipientEvent& event);
+
+// ---- The action table.
+
+struct ActionAvailability {
+  Action action = Action::kPause;
+  bool available = false;
+  // When unavailable: the reason code (domain/refusal.h) and a sentence a person can read.
+  std::string reason;
+  std::string message;
+};
+
+// Every action of kAllActions, in that order, for this recipient now.
+std::vector<ActionAvailability> AvailableActions(const Recipient& recipient,
+                                                 const Sequence& sequence);
+
+// OK when `action` is available; otherwise the FAILED_PRECONDITION refusal Decide would answer.
+absl::Status CheckActionAvailable(Action action, const Recipient& recipient,
+                                  const Sequence& sequence);
+
+// ---- Read models computed from state.
+
+struct StepView {
+  int step_index = 0;
+  StepType type = StepType::kEmail;
+  StepMode mode = StepMode::kAutomatic;
+  StepState state = StepState::kUpcoming;
+  // Completed steps: the resolved content sent. Others: effective content (override over
+  // definition) resolved with today's variables.
+  StepContent content;
+  bool overridden = false;
+  std::vector<std::string> missing_variables;
+  // Current and upcoming steps: when due, as far as known now.
+  std::optional<absl::Time> due_at;
+  std::optional<absl::Time> completed_at;
+};
+
+// Every step with its state. Does not check availability (see ViewContent).
+std::vector<StepView> DescribeSteps(const Recipient& recipient, const Sequence& sequence,
+                                    absl::Time now);
+
+// The View Content action: DescribeSteps, refused when View is not available.
+absl::StatusOr<std::vector<StepView>> ViewContent(const Recipient& recipient,
+                                                  const Sequence& sequence, absl::Time now);
+
+struct SkipPreview {
+  int skipped_step_index = 0;
+  bool finishes = false;
+  // The step that becomes current (absent when finishing), with the due time skipping now gives.
+  std::optional<StepView> next_step;
+};
+
+// What SkipStep would do now, without deciding anything; refused like SkipStep.
+absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient, const Sequence& sequence,
+                                        absl::Time now);
+
+// The content a step uses for this recipient: the override's fields over the definition's.
+StepContent EffectiveContent(const StepDefinition& definition, const ContentEdit& override_content);
+
+// The variables a template sees for this recipient: its variables plus email and phone from the
+// contact fields (variables win).
+std::map<std::string, std::string> TemplateVariables(const Recipient& recipient);
+
+}  // namespace sequencer::domain
+
+#endif  // SEQUENCER_DOMAIN_RECIPIENT_H_
