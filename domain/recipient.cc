@@ -1,0 +1,948 @@
+#include "domain/recipient.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "domain/content_rules.h"
+#include "domain/refusal.h"
+#include "domain/template.h"
+
+namespace sequencer::domain {
+namespace {
+
+using internal::ContentField;
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// ---- Small state queries.
+
+bool IsRespondedOrMeeting(RecipientStatus status) {
+  return status == RecipientStatus::kResponded ||
+         status == RecipientStatus::kMeetingBooked;
+}
+
+// The status of a recipient whose steps progress: a running
+// RESPONDED/MEETING_BOOKED (meeting wins) keeps showing the signal; otherwise
+// IN_PROGRESS.
+RecipientStatus RunningStatus(const Recipient& r) {
+  if (r.meeting_booked) return RecipientStatus::kMeetingBooked;
+  if (r.responded) return RecipientStatus::kResponded;
+  return RecipientStatus::kInProgress;
+}
+
+// The status a waiting-for-a-person recipient shows.
+RecipientStatus AwaitingStatus(const Recipient& r) {
+  return (r.meeting_booked || r.responded) ? RunningStatus(r)
+                                           : RecipientStatus::kPendingAction;
+}
+
+bool Gone(const Recipient& r) { return !r.exists || r.deleted; }
+
+absl::Status NotFound(const Recipient& r) {
+  return absl::NotFoundError(
+      r.recipient_id.empty()
+          ? std::string("recipient not found")
+          : absl::StrCat("recipient ", r.recipient_id, " not found"));
+}
+
+absl::Status InvalidArgument(absl::string_view message) {
+  return WithRefusal(absl::InvalidArgumentError(message),
+                     Refusal{kReasonInvalidArgument, {}});
+}
+
+EventMetadata MetadataFrom(const DecisionContext& context) {
+  return EventMetadata{context.tenant_id, context.actor, context.request_id,
+                       context.now};
+}
+
+int StepCount(const Sequence& sequence) {
+  return static_cast<int>(sequence.steps.size());
+}
+
+// ---- The action table: the one rule every caller uses.
+
+absl::string_view ActionDisplayName(Action action) {
+  switch (action) {
+    case Action::kPause:
+      return "Pause";
+    case Action::kResume:
+      return "Resume";
+    case Action::kSkipStep:
+      return "Skip step";
+    case Action::kEditContent:
+      return "Edit content";
+    case Action::kViewContent:
+      return "View content";
+    case Action::kStop:
+      return "Stop";
+    case Action::kDelete:
+      return "Delete";
+    case Action::kCompleteManualStep:
+      return "Complete manual step";
+  }
+  return "This action";
+}
+
+struct Rule {
+  bool available = true;
+  std::string reason;
+  std::string message;
+  std::map<std::string, std::string> metadata;
+};
+
+std::string StatusDescription(const Recipient& r) {
+  std::string out = std::string(StatusName(r.status));
+  if (IsRespondedOrMeeting(r.status)) {
+    absl::StrAppend(
+        &out, r.stopped_by_rule ? " (stopped by rule)" : " (still running)");
+  }
+  return out;
+}
+
+Rule Refused(Action action, const Recipient& r, const char* reason,
+             std::string message) {
+  Rule rule;
+  rule.available = false;
+  rule.reason = reason;
+  rule.message = std::move(message);
+  rule.metadata["status"] = std::string(StatusName(r.status));
+  rule.metadata["action"] = std::string(ActionName(action));
+  if (r.stopped_by_rule) rule.metadata["stopped_by_rule"] = "true";
+  return rule;
+}
+
+Rule NotAvailableInStatus(Action action, const Recipient& r) {
+  return Refused(action, r, kReasonActionNotAvailable,
+                 absl::StrCat(ActionDisplayName(action),
+                              " is not available for a recipient in status ",
+                              StatusDescription(r)));
+}
+
+// The action-by-status table of the product contract, plus the sequence-paused
+// rule.
+Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
+  if (Gone(r)) {
+    Rule rule;
+    rule.available = false;
+    rule.reason = kReasonActionNotAvailable;
+    rule.message = "the recipient does not exist or was deleted";
+    rule.metadata["action"] = std::string(ActionName(action));
+    return rule;
+  }
+  const bool running = r.IsRunning();
+  const bool paused = r.status == RecipientStatus::kPaused;
+  if (sequence.paused &&
+      (action == Action::kPause || action == Action::kResume ||
+       action == Action::kSkipStep)) {
+    return Refused(
+        action, r, kReasonSequencePaused,
+        absl::StrCat(ActionDisplayName(action),
+                     " is not available while the sequence is paused"));
+  }
+  bool available = false;
+  switch (action) {
+    case Action::kPause:
+    case Action::kSkipStep:
+    case Action::kEditContent:
+      available = running;
+      break;
+    case Action::kResume:
+      available = paused;
+      break;
+    case Action::kViewContent:
+      available = paused || r.IsFinal() || IsRespondedOrMeeting(r.status);
+      break;
+    case Action::kStop:
+      available = running || paused;
+      break;
+    case Action::kDelete:
+      available = true;
+      break;
+    case Action::kCompleteManualStep:
+      if (running && !r.awaiting_manual_action) {
+        return Refused(
+            action, r, kReasonNotManualStep,
+            absl::StrCat(
+                "Complete manual step is not available: no manual step is "
+                "waiting for a person (status ",
+                StatusDescription(r), ")"));
+      }
+      available = running && r.awaiting_manual_action;
+      break;
+  }
+  if (!available) return NotAvailableInStatus(action, r);
+  return Rule{};
+}
+
+absl::Status ToStatus(const Rule& rule) {
+  if (rule.available) return absl::OkStatus();
+  return RefuseAction(rule.message, Refusal{rule.reason, rule.metadata});
+}
+
+// NOT_FOUND for a missing recipient, the refusal when `action` is not
+// available, else OK.
+absl::Status Check(Action action, const Recipient& r,
+                   const Sequence& sequence) {
+  if (Gone(r)) return NotFound(r);
+  return ToStatus(Evaluate(action, r, sequence));
+}
+
+// ---- Building events.
+
+// Where a recipient goes when `next_step` becomes current at `now`.
+Advance MakeAdvance(const Recipient& r, const Sequence& sequence, int next_step,
+                    absl::Time now) {
+  Advance advance;
+  advance.next_step = next_step;
+  if (next_step >= StepCount(sequence)) {
+    advance.next_step = StepCount(sequence);
+    advance.next_status = RecipientStatus::kFinished;
+    return advance;
+  }
+  const StepDefinition& step = sequence.steps[next_step];
+  if (step.IsManual() && step.delay <= absl::ZeroDuration()) {
+    advance.next_status = AwaitingStatus(r);
+    advance.awaiting_manual_action = true;
+    return advance;
+  }
+  advance.next_status = RunningStatus(r);
+  advance.next_due_at = now + step.delay;
+  return advance;
+}
+
+// The current step is done (completed or skipped): events for `done` followed
+// by Finished when no step is left.
+template <typename Event>
+std::vector<RecipientEvent> AdvanceEvents(Event done,
+                                          const DecisionContext& context) {
+  const bool finishes = done.advance.next_status == RecipientStatus::kFinished;
+  std::vector<RecipientEvent> events;
+  events.push_back(RecipientEvent{MetadataFrom(context), std::move(done)});
+  if (finishes)
+    events.push_back(RecipientEvent{MetadataFrom(context), Finished{}});
+  return events;
+}
+
+// The Paused event for a recipient that is progressing now.
+Paused MakePaused(const Recipient& r, absl::Time now, bool by_sequence) {
+  Paused paused;
+  paused.paused_from = r.status;
+  paused.by_sequence = by_sequence;
+  if (r.status == RecipientStatus::kInProgress ||
+      IsRespondedOrMeeting(r.status)) {
+    if (!r.awaiting_manual_action && r.due_at.has_value()) {
+      paused.remaining_delay = std::max(absl::ZeroDuration(), *r.due_at - now);
+    }
+  }
+  return paused;
+}
+
+// The Resumed event for a PAUSED recipient: the delay clock continues; a
+// recipient paused from ERROR retries the errored step now; a manual step
+// already due waits for a person.
+Resumed MakeResumed(const Recipient& r, const Sequence& sequence,
+                    absl::Time now) {
+  Resumed resumed;
+  if (r.paused_from == RecipientStatus::kError) {
+    resumed.status = RunningStatus(r);
+    resumed.next_due_at = now;
+    return resumed;
+  }
+  const bool current_is_manual = r.current_step < StepCount(sequence) &&
+                                 sequence.steps[r.current_step].IsManual();
+  const bool awaiting =
+      r.awaiting_manual_action ||
+      r.paused_from == RecipientStatus::kPendingAction ||
+      (current_is_manual && r.remaining_delay <= absl::ZeroDuration());
+  if (awaiting) {
+    resumed.status = AwaitingStatus(r);
+    resumed.awaiting_manual_action = true;
+    return resumed;
+  }
+  resumed.status = RunningStatus(r);
+  resumed.next_due_at = now + std::max(absl::ZeroDuration(), r.remaining_delay);
+  return resumed;
+}
+
+const std::optional<std::string>& EditField(const ContentEdit& edit,
+                                            ContentField field) {
+  switch (field) {
+    case ContentField::kSubject:
+      return edit.subject;
+    case ContentField::kBody:
+      return edit.body;
+    case ContentField::kMessage:
+      return edit.message;
+    case ContentField::kDetails:
+      break;
+  }
+  return edit.details;
+}
+
+ContentEdit MergeEdit(ContentEdit base, const ContentEdit& edit) {
+  if (edit.subject.has_value()) base.subject = edit.subject;
+  if (edit.body.has_value()) base.body = edit.body;
+  if (edit.message.has_value()) base.message = edit.message;
+  if (edit.details.has_value()) base.details = edit.details;
+  return base;
+}
+
+bool IsEmptyEdit(const ContentEdit& edit) {
+  return !edit.subject && !edit.body && !edit.message && !edit.details;
+}
+
+bool IsDone(StepState state) {
+  return state == StepState::kCompleted || state == StepState::kSkipped ||
+         state == StepState::kCancelled;
+}
+
+absl::string_view StepStateName(StepState state) {
+  switch (state) {
+    case StepState::kUpcoming:
+      return "UPCOMING";
+    case StepState::kCurrent:
+      return "CURRENT";
+    case StepState::kCompleted:
+      return "COMPLETED";
+    case StepState::kSkipped:
+      return "SKIPPED";
+    case StepState::kCancelled:
+      return "CANCELLED";
+  }
+  return "UNKNOWN";
+}
+
+StepState RecordedState(const Recipient& r, int index) {
+  if (index < 0 || index >= static_cast<int>(r.steps.size()))
+    return StepState::kUpcoming;
+  return r.steps[index].state;
+}
+
+// ---- Decisions per command.
+
+using Events = absl::StatusOr<std::vector<RecipientEvent>>;
+
+std::vector<RecipientEvent> One(const DecisionContext& context,
+                                RecipientEventPayload payload) {
+  std::vector<RecipientEvent> events;
+  events.push_back(RecipientEvent{MetadataFrom(context), std::move(payload)});
+  return events;
+}
+
+absl::Status CheckCurrentStep(Action action, const Recipient& r,
+                              const Sequence& sequence) {
+  if (r.current_step < 0 || r.current_step >= StepCount(sequence)) {
+    Rule rule = Refused(action, r, kReasonNoStepLeft,
+                        absl::StrCat(ActionDisplayName(action),
+                                     " is not available: no step is left"));
+    return ToStatus(rule);
+  }
+  return absl::OkStatus();
+}
+
+Events DecideEdit(const EditContent& command, const Recipient& r,
+                  const Sequence& sequence, const DecisionContext& context) {
+  if (absl::Status status = Check(Action::kEditContent, r, sequence);
+      !status.ok())
+    return status;
+  const int index = command.step_index;
+  if (index < 0 || index >= StepCount(sequence)) {
+    return InvalidArgument(absl::StrCat("step_index: must be between 0 and ",
+                                        StepCount(sequence) - 1, ", got ",
+                                        index));
+  }
+  if (IsEmptyEdit(command.edit)) {
+    return InvalidArgument(
+        "edit: at least one of subject, body, message or details must be set");
+  }
+  const StepState recorded = RecordedState(r, index);
+  if (index < r.current_step || IsDone(recorded)) {
+    const StepState shown = IsDone(recorded) ? recorded : StepState::kCompleted;
+    return RefuseAction(
+        absl::StrCat("Edit content is not available for step ", index,
+                     ": the step is ", StepStateName(shown),
+                     " (only steps not yet completed can be edited)"),
+        Refusal{kReasonStepNotEditable,
+                {{"status", std::string(StatusName(r.status))},
+                 {"action", std::string(ActionName(Action::kEditContent))},
+                 {"step_index", absl::StrCat(index)},
+                 {"step_state", std::string(StepStateName(shown))}}});
+  }
+  const StepDefinition& step = sequence.steps[index];
+  for (ContentField field : internal::kAllContentFields) {
+    if (EditField(command.edit, field).has_value() &&
+        !internal::TypeUsesField(step.type, field)) {
+      return InvalidArgument(absl::StrCat(
+          "edit.", internal::ContentFieldName(field), ": step ", index,
+          " is a ", std::string(StepTypeName(step.type)),
+          " step, which has no ", internal::ContentFieldName(field),
+          " (it uses ", internal::FieldsOfType(step.type), ")"));
+    }
+  }
+  const ContentEdit merged = MergeEdit(index < static_cast<int>(r.steps.size())
+                                           ? r.steps[index].override_content
+                                           : ContentEdit{},
+                                       command.edit);
+  if (absl::Status status =
+          ValidateStepContent(absl::StrCat("steps[", index, "]"), step.type,
+                              EffectiveContent(step, merged));
+      !status.ok()) {
+    return status;
+  }
+  ContentEdited edited;
+  edited.step_index = index;
+  edited.edit = command.edit;
+  if (r.status == RecipientStatus::kError && index == r.current_step) {
+    edited.requeued = true;
+    edited.next_due_at = context.now;
+  }
+  return One(context, std::move(edited));
+}
+
+Events DecideSignal(const RecordSignal& command, const Recipient& r,
+                    const Sequence& sequence, const DecisionContext& context) {
+  if (Gone(r)) return NotFound(r);
+  if (command.detail.size() > kMaxSignalDetailLength) {
+    return InvalidArgument(absl::StrCat("detail: must be at most ",
+                                        kMaxSignalDetailLength, " bytes, got ",
+                                        command.detail.size()));
+  }
+  const bool final = r.IsFinal();
+  const bool stops = !final && sequence.stop_on_response;
+  switch (command.signal) {
+    case SignalType::kReply:
+      return One(context, ReplyReceived{command.detail, stops, final});
+    case SignalType::kMeetingBooked:
+      return One(context, MeetingBooked{command.detail, stops, final});
+    case SignalType::kBounce:
+      return One(context, Bounced{command.detail, final});
+    case SignalType::kUnsubscribe:
+      return One(context, Unsubscribed{command.detail, final});
+  }
+  return InvalidArgument("signal: unknown signal type");
+}
+
+// ---- Evolve helpers.
+
+void CancelRemaining(Recipient& r) {
+  for (size_t i = std::max(0, r.current_step); i < r.steps.size(); ++i) {
+    if (r.steps[i].state != StepState::kCompleted &&
+        r.steps[i].state != StepState::kSkipped) {
+      r.steps[i].state = StepState::kCancelled;
+    }
+  }
+}
+
+// The recipient stops progressing for good in `status`.
+void EndWith(Recipient& r, RecipientStatus status) {
+  r.status = status;
+  r.due_at.reset();
+  r.remaining_delay = absl::ZeroDuration();
+  r.awaiting_manual_action = false;
+  r.paused_by_sequence = false;
+  CancelRemaining(r);
+}
+
+void MarkCurrent(Recipient& r) {
+  if (r.current_step >= 0 &&
+      r.current_step < static_cast<int>(r.steps.size()) &&
+      r.steps[r.current_step].state == StepState::kUpcoming) {
+    r.steps[r.current_step].state = StepState::kCurrent;
+  }
+}
+
+void ApplyAdvance(Recipient& r, const Advance& advance) {
+  r.current_step = advance.next_step;
+  r.error_message.clear();
+  r.remaining_delay = absl::ZeroDuration();
+  if (advance.next_step >= static_cast<int>(r.steps.size())) {
+    r.current_step = static_cast<int>(r.steps.size());
+    r.due_at.reset();
+    r.awaiting_manual_action = false;
+    return;
+  }
+  r.status = advance.next_status;
+  r.due_at = advance.next_due_at;
+  r.awaiting_manual_action = advance.awaiting_manual_action;
+  MarkCurrent(r);
+}
+
+RecipientStep* StepAt(Recipient& r, int index) {
+  if (index < 0) return nullptr;
+  if (index >= static_cast<int>(r.steps.size())) r.steps.resize(index + 1);
+  return &r.steps[index];
+}
+
+// A reply or a meeting (`meeting` true) that does not end the sequence.
+void ApplyRunningSignal(Recipient& r) {
+  if (r.status == RecipientStatus::kInProgress ||
+      r.status == RecipientStatus::kPendingAction ||
+      IsRespondedOrMeeting(r.status)) {
+    r.status = RunningStatus(r);
+  } else if (r.status == RecipientStatus::kPaused &&
+             (r.paused_from == RecipientStatus::kInProgress ||
+              r.paused_from == RecipientStatus::kPendingAction ||
+              IsRespondedOrMeeting(r.paused_from))) {
+    r.paused_from = RunningStatus(r);
+  }
+}
+
+void ApplyResponse(Recipient& r, bool meeting, bool stops_sequence,
+                   bool recorded_only) {
+  if (recorded_only) return;
+  if (meeting) {
+    r.meeting_booked = true;
+  } else {
+    r.responded = true;
+  }
+  if (stops_sequence) {
+    r.stopped_by_rule = true;
+    r.error_message.clear();
+    EndWith(r, RunningStatus(r));
+    return;
+  }
+  ApplyRunningSignal(r);
+}
+
+}  // namespace
+
+// ---- Public API.
+
+StepContent EffectiveContent(const StepDefinition& definition,
+                             const ContentEdit& override_content) {
+  StepContent content = definition.content;
+  if (override_content.subject) content.subject = *override_content.subject;
+  if (override_content.body) content.body = *override_content.body;
+  if (override_content.message) content.message = *override_content.message;
+  if (override_content.details) content.details = *override_content.details;
+  return content;
+}
+
+std::map<std::string, std::string> TemplateVariables(
+    const Recipient& recipient) {
+  std::map<std::string, std::string> variables = recipient.variables;
+  if (!recipient.contact.email.empty())
+    variables.emplace("email", recipient.contact.email);
+  if (!recipient.contact.phone.empty())
+    variables.emplace("phone", recipient.contact.phone);
+  return variables;
+}
+
+std::vector<ActionAvailability> AvailableActions(const Recipient& recipient,
+                                                 const Sequence& sequence) {
+  std::vector<ActionAvailability> out;
+  for (Action action : kAllActions) {
+    Rule rule = Evaluate(action, recipient, sequence);
+    out.push_back(ActionAvailability{action, rule.available,
+                                     std::move(rule.reason),
+                                     std::move(rule.message)});
+  }
+  return out;
+}
+
+absl::Status CheckActionAvailable(Action action, const Recipient& recipient,
+                                  const Sequence& sequence) {
+  return Check(action, recipient, sequence);
+}
+
+absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(
+    const EnrollRecipient& command, const Sequence& sequence,
+    const Recipient& current, const DecisionContext& context) {
+  if (!sequence.exists) {
+    return absl::NotFoundError(
+        absl::StrCat("sequence ", sequence.sequence_id, " not found"));
+  }
+  if (absl::Status status = ValidateId("recipient_id", command.recipient_id);
+      !status.ok()) {
+    return status;
+  }
+  const std::pair<const char*, const std::string*> contact_fields[] = {
+      {"contact.email", &command.contact.email},
+      {"contact.phone", &command.contact.phone},
+      {"contact.social_profile", &command.contact.social_profile},
+  };
+  for (const auto& [name, value] : contact_fields) {
+    if (value->size() > kMaxContactFieldLength) {
+      return InvalidArgument(absl::StrCat(name, ": must be at most ",
+                                          kMaxContactFieldLength,
+                                          " bytes, got ", value->size()));
+    }
+  }
+  for (const auto& [name, value] : command.variables) {
+    if (!IsKnownVariableName(name)) {
+      return InvalidArgument(
+          absl::StrCat("variables[\"", name,
+                       "\"]: unknown variable name (use first_name, last_name, "
+                       "full_name, email, phone, "
+                       "company, title, aira.<key> or custom.<key> with <key> "
+                       "of [a-z0-9_]{1,64})"));
+    }
+    if (value.size() > kMaxVariableValueBytes) {
+      return InvalidArgument(
+          absl::StrCat("variables[\"", name, "\"]: must be at most ",
+                       kMaxVariableValueBytes, " bytes, got ", value.size()));
+    }
+  }
+  if (current.exists) {
+    return absl::AlreadyExistsError(absl::StrCat(
+        "recipient ", command.recipient_id,
+        " is or was already enrolled in sequence ", sequence.sequence_id));
+  }
+  RecipientEnrolled enrolled;
+  enrolled.sequence_id = sequence.sequence_id;
+  enrolled.recipient_id = command.recipient_id;
+  enrolled.contact = command.contact;
+  enrolled.variables = command.variables;
+  enrolled.step_count = StepCount(sequence);
+  enrolled.start = MakeAdvance(Recipient{}, sequence, 0, context.now);
+  if (sequence.paused && enrolled.step_count > 0) {
+    enrolled.paused_by_sequence = true;
+    enrolled.remaining_delay = sequence.steps[0].delay;
+    enrolled.start.next_due_at.reset();
+  }
+  std::vector<RecipientEvent> events = One(context, std::move(enrolled));
+  if (StepCount(sequence) == 0)
+    events.push_back(RecipientEvent{MetadataFrom(context), Finished{}});
+  return events;
+}
+
+absl::StatusOr<std::vector<RecipientEvent>> Decide(
+    const RecipientCommand& command, const Recipient& current,
+    const Sequence& sequence, const DecisionContext& context) {
+  const Recipient& r = current;
+  const absl::Time now = context.now;
+  return std::visit(
+      Overloaded{
+          [&](const PauseRecipient&) -> Events {
+            if (absl::Status s = Check(Action::kPause, r, sequence); !s.ok())
+              return s;
+            return One(context, MakePaused(r, now, /*by_sequence=*/false));
+          },
+          [&](const ResumeRecipient&) -> Events {
+            if (absl::Status s = Check(Action::kResume, r, sequence); !s.ok())
+              return s;
+            return One(context, MakeResumed(r, sequence, now));
+          },
+          [&](const SkipStep&) -> Events {
+            if (absl::Status s = Check(Action::kSkipStep, r, sequence); !s.ok())
+              return s;
+            if (absl::Status s =
+                    CheckCurrentStep(Action::kSkipStep, r, sequence);
+                !s.ok()) {
+              return s;
+            }
+            StepSkipped skipped;
+            skipped.step_index = r.current_step;
+            skipped.advance = MakeAdvance(r, sequence, r.current_step + 1, now);
+            return AdvanceEvents(std::move(skipped), context);
+          },
+          [&](const EditContent& edit) -> Events {
+            return DecideEdit(edit, r, sequence, context);
+          },
+          [&](const StopRecipient&) -> Events {
+            if (absl::Status s = Check(Action::kStop, r, sequence); !s.ok())
+              return s;
+            return One(context, Stopped{});
+          },
+          [&](const DeleteRecipient&) -> Events {
+            if (absl::Status s = Check(Action::kDelete, r, sequence); !s.ok())
+              return s;
+            return One(context, Deleted{});
+          },
+          [&](const CompleteManualStep& complete) -> Events {
+            if (absl::Status s =
+                    Check(Action::kCompleteManualStep, r, sequence);
+                !s.ok()) {
+              return s;
+            }
+            if (absl::Status s =
+                    CheckCurrentStep(Action::kCompleteManualStep, r, sequence);
+                !s.ok()) {
+              return s;
+            }
+            if (complete.step_index.has_value() &&
+                *complete.step_index != r.current_step) {
+              return RefuseAction(
+                  absl::StrCat("step ", *complete.step_index,
+                               " is not the pending manual step (step ",
+                               r.current_step, " is)"),
+                  Refusal{
+                      kReasonNotManualStep,
+                      {{"status", std::string(StatusName(r.status))},
+                       {"action",
+                        std::string(ActionName(Action::kCompleteManualStep))},
+                       {"step_index", absl::StrCat(*complete.step_index)}}});
+            }
+            ManualStepCompleted completed;
+            completed.step_index = r.current_step;
+            completed.advance =
+                MakeAdvance(r, sequence, r.current_step + 1, now);
+            return AdvanceEvents(std::move(completed), context);
+          },
+          [&](const RecordSignal& signal) -> Events {
+            return DecideSignal(signal, r, sequence, context);
+          },
+          [&](const PauseBySequence&) -> Events {
+            if (Gone(r)) return NotFound(r);
+            const bool progressing =
+                r.status == RecipientStatus::kInProgress ||
+                (IsRespondedOrMeeting(r.status) && r.IsRunning());
+            if (!progressing) return std::vector<RecipientEvent>{};
+            return One(context, MakePaused(r, now, /*by_sequence=*/true));
+          },
+          [&](const ResumeBySequence&) -> Events {
+            if (Gone(r)) return NotFound(r);
+            if (r.status != RecipientStatus::kPaused || !r.paused_by_sequence) {
+              return std::vector<RecipientEvent>{};
+            }
+            return One(context, MakeResumed(r, sequence, now));
+          },
+      },
+      command);
+}
+
+Recipient Evolve(Recipient state, const RecipientEvent& event) {
+  Recipient& r = state;
+  const absl::Time at = event.metadata.occurred_at;
+  std::visit(Overloaded{
+                 [&](const RecipientEnrolled& e) {
+                   r.exists = true;
+                   r.tenant_id = event.metadata.tenant_id;
+                   r.sequence_id = e.sequence_id;
+                   r.recipient_id = e.recipient_id;
+                   r.contact = e.contact;
+                   r.variables = e.variables;
+                   r.steps.assign(std::max(0, e.step_count), RecipientStep{});
+                   r.enrolled_at = at;
+                   r.current_step = 0;
+                   ApplyAdvance(r, e.start);
+                   if (e.paused_by_sequence) {
+                     r.paused_from = e.start.next_status;
+                     r.status = RecipientStatus::kPaused;
+                     r.paused_by_sequence = true;
+                     r.remaining_delay = e.remaining_delay;
+                     r.due_at.reset();
+                   }
+                 },
+                 [&](const StepDispatched&) {},
+                 [&](const StepCompleted& e) {
+                   if (RecipientStep* step = StepAt(r, e.step_index)) {
+                     step->state = StepState::kCompleted;
+                     step->sent_content = e.content;
+                     step->completed_at = at;
+                   }
+                   ApplyAdvance(r, e.advance);
+                 },
+                 [&](const StepFailed& e) {
+                   r.status = RecipientStatus::kError;
+                   r.error_message = e.error_message;
+                   r.due_at.reset();
+                   r.awaiting_manual_action = false;
+                 },
+                 [&](const Paused& e) {
+                   r.status = RecipientStatus::kPaused;
+                   r.paused_from = e.paused_from;
+                   r.remaining_delay = e.remaining_delay;
+                   r.paused_by_sequence = e.by_sequence;
+                   r.due_at.reset();
+                 },
+                 [&](const Resumed& e) {
+                   r.status = e.status;
+                   r.due_at = e.next_due_at;
+                   r.awaiting_manual_action = e.awaiting_manual_action;
+                   r.remaining_delay = absl::ZeroDuration();
+                   r.paused_by_sequence = false;
+                   r.paused_from = RecipientStatus::kInProgress;
+                   if (e.status != RecipientStatus::kError)
+                     r.error_message.clear();
+                 },
+                 [&](const StepSkipped& e) {
+                   if (RecipientStep* step = StepAt(r, e.step_index))
+                     step->state = StepState::kSkipped;
+                   ApplyAdvance(r, e.advance);
+                 },
+                 [&](const ContentEdited& e) {
+                   if (RecipientStep* step = StepAt(r, e.step_index)) {
+                     step->override_content =
+                         MergeEdit(step->override_content, e.edit);
+                   }
+                   if (e.requeued) {
+                     r.status = RunningStatus(r);
+                     r.due_at = e.next_due_at;
+                     r.awaiting_manual_action = false;
+                     r.error_message.clear();
+                   }
+                 },
+                 [&](const ManualStepCompleted& e) {
+                   if (RecipientStep* step = StepAt(r, e.step_index)) {
+                     step->state = StepState::kCompleted;
+                     step->completed_at = at;
+                   }
+                   ApplyAdvance(r, e.advance);
+                 },
+                 [&](const ReplyReceived& e) {
+                   ApplyResponse(r, /*meeting=*/false, e.stops_sequence,
+                                 e.recorded_only);
+                 },
+                 [&](const MeetingBooked& e) {
+                   ApplyResponse(r, /*meeting=*/true, e.stops_sequence,
+                                 e.recorded_only);
+                 },
+                 [&](const Bounced& e) {
+                   if (!e.recorded_only) EndWith(r, RecipientStatus::kBounced);
+                 },
+                 [&](const Unsubscribed& e) {
+                   if (!e.recorded_only)
+                     EndWith(r, RecipientStatus::kUnsubscribed);
+                 },
+                 [&](const Finished&) {
+                   r.status = RecipientStatus::kFinished;
+                   r.current_step = static_cast<int>(r.steps.size());
+                   r.due_at.reset();
+                   r.remaining_delay = absl::ZeroDuration();
+                   r.awaiting_manual_action = false;
+                   r.paused_by_sequence = false;
+                   r.error_message.clear();
+                 },
+                 [&](const Stopped&) { EndWith(r, RecipientStatus::kStopped); },
+                 [&](const Deleted&) {
+                   r.deleted = true;
+                   r.contact = Contact{};
+                   r.variables.clear();
+                   r.error_message.clear();
+                   r.due_at.reset();
+                   r.awaiting_manual_action = false;
+                   for (RecipientStep& step : r.steps) {
+                     step.override_content = ContentEdit{};
+                     step.sent_content.reset();
+                   }
+                 },
+             },
+             event.payload);
+  ++r.version;
+  r.updated_at = at;
+  return state;
+}
+
+// ---- Read models.
+
+std::vector<StepView> DescribeSteps(const Recipient& recipient,
+                                    const Sequence& sequence, absl::Time now) {
+  const Recipient& r = recipient;
+  const std::map<std::string, std::string> variables = TemplateVariables(r);
+  const bool active = r.IsRunning() || r.status == RecipientStatus::kPaused;
+  std::vector<StepView> views;
+  std::optional<absl::Time> previous_due;
+  for (int i = 0; i < StepCount(sequence); ++i) {
+    const StepDefinition& definition = sequence.steps[i];
+    const RecipientStep step =
+        i < static_cast<int>(r.steps.size()) ? r.steps[i] : RecipientStep{};
+    StepView view;
+    view.step_index = i;
+    view.type = definition.type;
+    view.mode = definition.mode;
+    view.overridden = !IsEmptyEdit(step.override_content);
+    if (IsDone(step.state)) {
+      view.state = step.state;
+    } else if (i == r.current_step && active) {
+      view.state = StepState::kCurrent;
+    } else if (i > r.current_step) {
+      view.state = StepState::kUpcoming;
+    } else {
+      view.state =
+          step.state == StepState::kCurrent ? StepState::kUpcoming : step.state;
+    }
+    if (step.sent_content.has_value()) {
+      view.content = *step.sent_content;
+    } else {
+      const StepContent effective =
+          EffectiveContent(definition, step.override_content);
+      auto resolve = [&](const std::string& text) {
+        ResolvedText resolved = ResolveTemplate(text, variables);
+        for (std::string& name : resolved.missing_variables) {
+          if (std::find(view.missing_variables.begin(),
+                        view.missing_variables.end(),
+                        name) == view.missing_variables.end()) {
+            view.missing_variables.push_back(std::move(name));
+          }
+        }
+        return std::move(resolved.text);
+      };
+      view.content.subject = resolve(effective.subject);
+      view.content.body = resolve(effective.body);
+      view.content.message = resolve(effective.message);
+      view.content.details = resolve(effective.details);
+    }
+    view.completed_at = step.completed_at;
+    if (view.state == StepState::kCurrent) {
+      if (r.status == RecipientStatus::kPaused) {
+        view.due_at = now + std::max(absl::ZeroDuration(), r.remaining_delay);
+      } else if (r.due_at.has_value() && !r.awaiting_manual_action &&
+                 r.status != RecipientStatus::kError) {
+        view.due_at = r.due_at;
+      } else {
+        view.due_at = now;
+      }
+      previous_due = view.due_at;
+    } else if (view.state == StepState::kUpcoming && active &&
+               previous_due.has_value()) {
+      view.due_at = *previous_due + definition.delay;
+      previous_due = view.due_at;
+    }
+    views.push_back(std::move(view));
+  }
+  return views;
+}
+
+absl::StatusOr<std::vector<StepView>> ViewContent(const Recipient& recipient,
+                                                  const Sequence& sequence,
+                                                  absl::Time now) {
+  if (absl::Status status = Check(Action::kViewContent, recipient, sequence);
+      !status.ok()) {
+    return status;
+  }
+  return DescribeSteps(recipient, sequence, now);
+}
+
+absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient,
+                                        const Sequence& sequence,
+                                        absl::Time now) {
+  if (absl::Status status = Check(Action::kSkipStep, recipient, sequence);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::Status status =
+          CheckCurrentStep(Action::kSkipStep, recipient, sequence);
+      !status.ok()) {
+    return status;
+  }
+  SkipPreview preview;
+  preview.skipped_step_index = recipient.current_step;
+  const Advance advance =
+      MakeAdvance(recipient, sequence, recipient.current_step + 1, now);
+  if (advance.next_status == RecipientStatus::kFinished) {
+    preview.finishes = true;
+    return preview;
+  }
+  // Describe the recipient as it would be after the skip, then take its new
+  // current step.
+  Recipient after = recipient;
+  if (after.current_step < static_cast<int>(after.steps.size())) {
+    after.steps[after.current_step].state = StepState::kSkipped;
+  }
+  ApplyAdvance(after, advance);
+  std::vector<StepView> views = DescribeSteps(after, sequence, now);
+  preview.next_step = views[advance.next_step];
+  return preview;
+}
+
+}  // namespace sequencer::domain

@@ -1,0 +1,160 @@
+// Builders shared by the domain tests: sequences, contexts, and recipients
+// reached by folding the events real decisions produce.
+
+#ifndef SEQUENCER_TESTS_DOMAIN_DOMAIN_TEST_HELPERS_H_
+#define SEQUENCER_TESTS_DOMAIN_DOMAIN_TEST_HELPERS_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "domain/events.h"
+#include "domain/model.h"
+#include "domain/recipient.h"
+#include "domain/refusal.h"
+#include "domain/sequence.h"
+#include "gtest/gtest.h"
+
+namespace sequencer::domain::test {
+
+inline const absl::Time kT0 = absl::FromUnixSeconds(1700000000);  // 2023-11-14
+
+inline DecisionContext Ctx(absl::Time now, std::string request_id = "req-1") {
+  return DecisionContext{"tenant-1", "alice@example.com", std::move(request_id),
+                         now};
+}
+
+inline StepDefinition Email(
+    absl::Duration delay, std::string subject = "Hi {{first_name}}",
+    std::string body = "Hello {{first_name}} from {{company}}") {
+  StepDefinition step;
+  step.type = StepType::kEmail;
+  step.delay = delay;
+  step.content.subject = std::move(subject);
+  step.content.body = std::move(body);
+  return step;
+}
+
+inline StepDefinition Task(absl::Duration delay,
+                           std::string details = "Call {{first_name}}") {
+  StepDefinition step;
+  step.type = StepType::kTask;
+  step.mode = StepMode::kManual;
+  step.delay = delay;
+  step.content.details = std::move(details);
+  return step;
+}
+
+inline StepDefinition Sms(absl::Duration delay,
+                          std::string body = "Hi {{first_name}}") {
+  StepDefinition step;
+  step.type = StepType::kSms;
+  step.delay = delay;
+  step.content.body = std::move(body);
+  return step;
+}
+
+inline StepDefinition Social(absl::Duration delay,
+                             std::string message = "Hey {{first_name}}") {
+  StepDefinition step;
+  step.type = StepType::kSocialMessage;
+  step.delay = delay;
+  step.content.message = std::move(message);
+  return step;
+}
+
+inline absl::Duration Days(int n) { return absl::Hours(24 * n); }
+
+// A sequence created through DecideCreateSequence and folded; fails the test
+// when refused.
+inline Sequence MakeSequence(std::vector<StepDefinition> steps,
+                             bool stop_on_response = true,
+                             std::string id = "seq-1") {
+  CreateSequence command{std::move(id), "Outreach", std::move(steps),
+                         stop_on_response};
+  absl::StatusOr<std::vector<SequenceEvent>> events =
+      DecideCreateSequence(command, Sequence{}, Ctx(kT0));
+  EXPECT_TRUE(events.ok()) << events.status();
+  Sequence sequence;
+  if (!events.ok()) return sequence;
+  for (const SequenceEvent& event : *events)
+    sequence = Evolve(std::move(sequence), event);
+  return sequence;
+}
+
+inline Sequence PauseSequence(Sequence sequence, absl::Time at) {
+  absl::StatusOr<std::vector<SequenceEvent>> events =
+      DecidePauseSequence(sequence, Ctx(at));
+  EXPECT_TRUE(events.ok()) << events.status();
+  if (!events.ok()) return sequence;
+  for (const SequenceEvent& event : *events)
+    sequence = Evolve(std::move(sequence), event);
+  return sequence;
+}
+
+inline Recipient Fold(Recipient state,
+                      const std::vector<RecipientEvent>& events) {
+  for (const RecipientEvent& event : events)
+    state = Evolve(std::move(state), event);
+  return state;
+}
+
+inline RecipientEvent At(absl::Time at, RecipientEventPayload payload) {
+  return RecipientEvent{EventMetadata{"tenant-1", "worker", "req-w", at},
+                        std::move(payload)};
+}
+
+// A recipient's life: its state, the events that made it, and the sequence it
+// belongs to.
+struct Life {
+  Sequence sequence;
+  Recipient recipient;
+  std::vector<RecipientEvent> events;
+
+  // Decides `command` at `now`; the events are appended and folded. Fails the
+  // test when refused.
+  void Do(const RecipientCommand& command, absl::Time now) {
+    absl::StatusOr<std::vector<RecipientEvent>> decided =
+        Decide(command, recipient, sequence, Ctx(now));
+    ASSERT_TRUE(decided.ok()) << decided.status();
+    Apply(*decided);
+  }
+  // Appends and folds events produced elsewhere (delivery results).
+  void Apply(const std::vector<RecipientEvent>& more) {
+    for (const RecipientEvent& event : more) {
+      events.push_back(event);
+      recipient = Evolve(std::move(recipient), event);
+    }
+  }
+};
+
+inline EnrollRecipient Alice() {
+  EnrollRecipient command;
+  command.recipient_id = "rcpt-alice";
+  command.contact.email = "alice@corp.example";
+  command.variables = {{"first_name", "Alice"}, {"company", "Corp"}};
+  return command;
+}
+
+// Enrolls Alice at `now`.
+inline Life Enrolled(Sequence sequence, absl::Time now = kT0,
+                     EnrollRecipient command = Alice()) {
+  Life life;
+  life.sequence = std::move(sequence);
+  absl::StatusOr<std::vector<RecipientEvent>> events =
+      DecideEnroll(command, life.sequence, Recipient{}, Ctx(now));
+  EXPECT_TRUE(events.ok()) << events.status();
+  if (events.ok()) life.Apply(*events);
+  return life;
+}
+
+inline std::string ReasonOf(const absl::Status& status) {
+  std::optional<Refusal> refusal = GetRefusal(status);
+  return refusal.has_value() ? refusal->reason : std::string("<no refusal>");
+}
+
+}  // namespace sequencer::domain::test
+
+#endif  // SEQUENCER_TESTS_DOMAIN_DOMAIN_TEST_HELPERS_H_
