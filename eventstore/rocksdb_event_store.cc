@@ -1,0 +1,538 @@
+#include "eventstore/rocksdb_event_store.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "eventstore/batch_validation.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/snapshot.h"
+#include "rocksdb/table.h"
+#include "rocksdb/write_batch.h"
+
+namespace sequencer::eventstore {
+namespace {
+
+constexpr char kFormatKey[] = "m/format";
+constexpr char kFormatVersion[] = "1";
+constexpr char kLastPositionKey[] = "m/last_position";
+constexpr char kGlobalPrefix[] = "g/";
+constexpr char kGlobalEnd[] = "g0";  // '0' follows '/'.
+
+void PutBe64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+uint64_t GetBe64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string Be64(uint64_t v) {
+  std::string out;
+  PutBe64(&out, v);
+  return out;
+}
+
+void PutVarint64(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+bool GetVarint64(absl::string_view* in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift <= 63 && !in->empty(); shift += 7) {
+    const uint64_t byte = static_cast<unsigned char>(in->front());
+    in->remove_prefix(1);
+    *v |= (byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+std::string StreamPrefix(absl::string_view stream) {
+  return absl::StrCat("s/", stream, absl::string_view("\0", 1));
+}
+
+std::string StreamEventKey(absl::string_view stream, uint64_t version) {
+  std::string key = StreamPrefix(stream);
+  PutBe64(&key, version);
+  return key;
+}
+
+std::string StreamEnd(absl::string_view stream) {
+  return absl::StrCat("s/", stream, "\x01");
+}
+
+std::string GlobalKey(uint64_t position) {
+  std::string key = kGlobalPrefix;
+  PutBe64(&key, position);
+  return key;
+}
+
+std::string VersionKey(absl::string_view stream) {
+  return absl::StrCat("v/", stream);
+}
+
+std::string IndexKey(absl::string_view key) { return absl::StrCat("i/", key); }
+
+// The smallest string greater than every string that starts with `prefix`;
+// `prefix` must contain a byte other than 0xff.
+std::string PrefixSuccessor(std::string prefix) {
+  while (static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  prefix.back() =
+      static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  return prefix;
+}
+
+// s/ value: be64 position, varint64 type length, type, data.
+std::string EncodeRecord(uint64_t position, const NewEvent& event) {
+  std::string out;
+  out.reserve(8 + 2 + event.type.size() + event.data.size());
+  PutBe64(&out, position);
+  PutVarint64(&out, event.type.size());
+  out.append(event.type);
+  out.append(event.data);
+  return out;
+}
+
+bool DecodeRecord(absl::string_view in, StoredEvent* event) {
+  if (in.size() < 8) return false;
+  event->position = GetBe64(in.data());
+  in.remove_prefix(8);
+  uint64_t type_size;
+  if (!GetVarint64(&in, &type_size) || type_size > in.size()) return false;
+  event->type = std::string(in.substr(0, type_size));
+  event->data = std::string(in.substr(type_size));
+  return true;
+}
+
+// g/ value: be64 version, stream name.
+std::string EncodePointer(uint64_t version, absl::string_view stream) {
+  std::string out = Be64(version);
+  out.append(stream.data(), stream.size());
+  return out;
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string message = absl::StrCat(what, ": ", s.ToString());
+  if (s.IsInvalidArgument() || s.IsNotSupported()) {
+    return absl::InvalidArgumentError(message);
+  }
+  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+absl::Status Corruption(absl::string_view what) {
+  return absl::InternalError(absl::StrCat("event store corruption: ", what));
+}
+
+size_t PayloadBytes(const CommitBatch& batch) {
+  size_t bytes = 0;
+  for (const StreamAppend& append : batch.appends) {
+    bytes += append.stream.size() + 16;
+    for (const NewEvent& event : append.events) {
+      bytes +=
+          2 * append.stream.size() + event.type.size() + event.data.size() + 48;
+    }
+  }
+  for (const IndexWrite& write : batch.index_writes) {
+    bytes += write.key.size() + (write.value ? write.value->size() : 0) + 8;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+struct RocksDbEventStore::Writer {
+  explicit Writer(const CommitBatch* b) : batch(b), bytes(PayloadBytes(*b)) {}
+
+  const CommitBatch* const batch;
+  const size_t bytes;
+  bool done = false;
+  absl::StatusOr<CommitResult> result;
+  absl::CondVar cv;
+};
+
+absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
+    const std::string& dir, Options options) {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.write_buffer_size = options.write_buffer_bytes;
+  db_options.max_background_jobs = options.max_background_jobs;
+  if (options.env != nullptr) db_options.env = options.env;
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table_options.cache_index_and_filter_blocks = true;
+  table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (options.bloom_bits_per_key > 0) {
+    table_options.filter_policy.reset(
+        rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key));
+  }
+  db_options.table_factory.reset(
+      rocksdb::NewBlockBasedTableFactory(table_options));
+
+  rocksdb::DB* raw = nullptr;
+  absl::Status status = FromRocks(rocksdb::DB::Open(db_options, dir, &raw),
+                                  absl::StrCat("opening ", dir));
+  if (!status.ok()) return status;
+  std::unique_ptr<rocksdb::DB> db(raw);
+
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kFormatKey, &value);
+  if (s.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (it->Valid()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, " holds a database that is not an event store"));
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    status = FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
+                       "writing the format version");
+    if (!status.ok()) return status;
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading the format version");
+  } else if (value != kFormatVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s holds event store format %s, expected %s", dir,
+                        absl::CHexEscape(value), kFormatVersion));
+  }
+
+  uint64_t last_position = 0;
+  s = db->Get(rocksdb::ReadOptions(), kLastPositionKey, &value);
+  if (s.ok()) {
+    if (value.size() != 8) return Corruption("malformed m/last_position");
+    last_position = GetBe64(value.data());
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading the last position");
+  }
+  if (last_position > 0) {
+    s = db->Get(rocksdb::ReadOptions(), GlobalKey(last_position), &value);
+    if (!s.ok()) {
+      return s.IsNotFound()
+                 ? Corruption(absl::StrCat("last position ", last_position,
+                                           " has no g/ entry"))
+                 : FromRocks(s, "checking the last position");
+    }
+  }
+  s = db->Get(rocksdb::ReadOptions(), GlobalKey(last_position + 1), &value);
+  if (!s.IsNotFound()) {
+    return s.ok() ? Corruption(absl::StrCat("g/ entry beyond last position ",
+                                            last_position))
+                  : FromRocks(s, "checking the last position");
+  }
+
+  return std::unique_ptr<RocksDbEventStore>(
+      new RocksDbEventStore(std::move(db), options, last_position));
+}
+
+RocksDbEventStore::RocksDbEventStore(std::unique_ptr<rocksdb::DB> db,
+                                     Options options, uint64_t last_position)
+    : db_(std::move(db)), options_(options), last_position_(last_position) {}
+
+RocksDbEventStore::~RocksDbEventStore() { db_->Close().PermitUncheckedError(); }
+
+absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
+    const CommitBatch& batch) {
+  absl::Status valid = ValidateCommitBatch(batch);
+  if (!valid.ok()) return valid;
+
+  Writer w(&batch);
+  mu_.Lock();
+  writers_.push_back(&w);
+  while (!w.done && writers_.front() != &w) w.cv.Wait(&mu_);
+  if (w.done) {
+    mu_.Unlock();
+    return std::move(w.result);
+  }
+
+  // This writer leads a group.
+  std::vector<Writer*> group;
+  if (!failed_.ok()) {
+    group.assign(writers_.begin(), writers_.end());
+    for (Writer* x : group) {
+      x->result = absl::UnavailableError(
+          absl::StrCat("event store refuses commits after a failed write: ",
+                       failed_.message()));
+    }
+  } else {
+    size_t bytes = 0;
+    for (Writer* x : writers_) {
+      if (!group.empty() && bytes + x->bytes > options_.max_group_bytes) break;
+      group.push_back(x);
+      bytes += x->bytes;
+    }
+    mu_.Unlock();
+    absl::StatusOr<uint64_t> last =
+        WriteGroup(group, last_position_.load(std::memory_order_relaxed));
+    mu_.Lock();
+    if (last.ok()) {
+      last_position_.store(*last, std::memory_order_release);
+    } else {
+      failed_ = last.status();
+    }
+  }
+  for (Writer* x : group) {
+    writers_.pop_front();
+    x->done = true;
+    if (x != &w) x->cv.Signal();
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  mu_.Unlock();
+  return std::move(w.result);
+}
+
+absl::StatusOr<uint64_t> RocksDbEventStore::WriteGroup(
+    const std::vector<Writer*>& group, uint64_t last_position) {
+  rocksdb::WriteBatch write_batch;
+  // Stream versions as read from the database or left by earlier batches of the
+  // group.
+  std::unordered_map<std::string, uint64_t> versions;
+  std::vector<Writer*> written;
+  uint64_t position = last_position;
+
+  for (Writer* w : group) {
+    const CommitBatch& batch = *w->batch;
+    // Versions as left by the earlier appends of this batch.
+    std::unordered_map<std::string, uint64_t> local;
+    std::vector<uint64_t> before(batch.appends.size());
+    absl::Status check;
+    for (size_t i = 0; i < batch.appends.size() && check.ok(); ++i) {
+      const StreamAppend& append = batch.appends[i];
+      uint64_t actual;
+      if (auto it = local.find(append.stream); it != local.end()) {
+        actual = it->second;
+      } else if (auto it = versions.find(append.stream); it != versions.end()) {
+        actual = it->second;
+      } else {
+        absl::StatusOr<uint64_t> stored = StreamVersion(append.stream);
+        if (!stored.ok()) {
+          check = stored.status();
+          break;
+        }
+        actual = versions[append.stream] = *stored;
+      }
+      if (append.expected_version != kAnyVersion &&
+          static_cast<uint64_t>(append.expected_version) != actual) {
+        check = absl::AbortedError(absl::StrFormat(
+            "stream \"%s\": expected version %d, actual version %d",
+            absl::CHexEscape(append.stream), append.expected_version, actual));
+        break;
+      }
+      before[i] = actual;
+      local[append.stream] = actual + append.events.size();
+    }
+    if (!check.ok()) {
+      w->result = check;
+      continue;
+    }
+
+    CommitResult result;
+    for (size_t i = 0; i < batch.appends.size(); ++i) {
+      const StreamAppend& append = batch.appends[i];
+      uint64_t version = before[i];
+      for (const NewEvent& event : append.events) {
+        ++position;
+        ++version;
+        write_batch.Put(StreamEventKey(append.stream, version),
+                        EncodeRecord(position, event));
+        write_batch.Put(GlobalKey(position),
+                        EncodePointer(version, append.stream));
+        if (result.first_position == 0) result.first_position = position;
+        result.last_position = position;
+      }
+      if (!append.events.empty()) {
+        write_batch.Put(VersionKey(append.stream), Be64(version));
+      }
+      result.stream_versions.push_back(version);
+    }
+    for (const IndexWrite& write : batch.index_writes) {
+      if (write.value.has_value()) {
+        write_batch.Put(IndexKey(write.key), *write.value);
+      } else {
+        write_batch.Delete(IndexKey(write.key));
+      }
+    }
+    for (auto& [stream, version] : local) versions[stream] = version;
+    w->result = std::move(result);
+    written.push_back(w);
+  }
+
+  if (write_batch.Count() == 0) return last_position;
+  if (position != last_position) {
+    write_batch.Put(kLastPositionKey, Be64(position));
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  const rocksdb::Status s = db_->Write(write_options, &write_batch);
+  group_commits_.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) {
+    const absl::Status error = absl::InternalError(
+        absl::StrCat("event store write failed: ", s.ToString()));
+    for (Writer* w : written) w->result = error;
+    return error;
+  }
+  return position;
+}
+
+absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadStream(
+    absl::string_view stream, uint64_t from_version, size_t max_count) const {
+  absl::Status valid = ValidateStreamName(stream);
+  if (!valid.ok()) return valid;
+  std::vector<StoredEvent> events;
+  if (max_count == 0) return events;
+
+  const std::string prefix = StreamPrefix(stream);
+  const std::string end = StreamEnd(stream);
+  const rocksdb::Slice upper(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  for (it->Seek(StreamEventKey(stream, std::max<uint64_t>(from_version, 1)));
+       it->Valid() && events.size() < max_count; it->Next()) {
+    const rocksdb::Slice key = it->key();
+    StoredEvent event;
+    if (key.size() != prefix.size() + 8 ||
+        !DecodeRecord(absl::string_view(it->value().data(), it->value().size()),
+                      &event)) {
+      return Corruption(
+          absl::StrCat("malformed event of stream ", absl::CHexEscape(stream)));
+    }
+    event.stream = std::string(stream);
+    event.version = GetBe64(key.data() + prefix.size());
+    events.push_back(std::move(event));
+  }
+  absl::Status status = FromRocks(it->status(), "reading a stream");
+  if (!status.ok()) return status;
+  return events;
+}
+
+absl::StatusOr<uint64_t> RocksDbEventStore::StreamVersion(
+    absl::string_view stream) const {
+  absl::Status valid = ValidateStreamName(stream);
+  if (!valid.ok()) return valid;
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), VersionKey(stream), &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s, "reading a stream version");
+  if (value.size() != 8) {
+    return Corruption(
+        absl::StrCat("malformed version of stream ", absl::CHexEscape(stream)));
+  }
+  return GetBe64(value.data());
+}
+
+absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadAll(
+    uint64_t from_position, size_t max_count) const {
+  std::vector<StoredEvent> events;
+  if (max_count == 0) return events;
+
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  const rocksdb::Slice upper(kGlobalEnd);
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  uint64_t expected = std::max<uint64_t>(from_position, 1);
+  std::string value;
+  for (it->Seek(GlobalKey(expected)); it->Valid() && events.size() < max_count;
+       it->Next(), ++expected) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice pointer = it->value();
+    if (key.size() != 10 || pointer.size() < 9) {
+      return Corruption("malformed g/ entry");
+    }
+    const uint64_t position = GetBe64(key.data() + 2);
+    if (position != expected) {
+      return Corruption(absl::StrCat("global position ", expected,
+                                     " is missing (next is ", position, ")"));
+    }
+    StoredEvent event;
+    event.version = GetBe64(pointer.data());
+    event.stream = std::string(pointer.data() + 8, pointer.size() - 8);
+    const rocksdb::Status s = db_->Get(
+        read_options, StreamEventKey(event.stream, event.version), &value);
+    if (!s.ok()) {
+      return s.IsNotFound()
+                 ? Corruption(absl::StrFormat(
+                       "global position %d points at missing event %s/%d",
+                       position, absl::CHexEscape(event.stream), event.version))
+                 : FromRocks(s, "reading an event");
+    }
+    if (!DecodeRecord(value, &event) || event.position != position) {
+      return Corruption(
+          absl::StrCat("malformed event at global position ", position));
+    }
+    events.push_back(std::move(event));
+  }
+  absl::Status status = FromRocks(it->status(), "reading the log");
+  if (!status.ok()) return status;
+  return events;
+}
+
+uint64_t RocksDbEventStore::LastPosition() const {
+  return last_position_.load(std::memory_order_acquire);
+}
+
+absl::StatusOr<std::optional<std::string>> RocksDbEventStore::GetIndex(
+    absl::string_view key) const {
+  if (key.empty()) return absl::InvalidArgumentError("index key is empty");
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), IndexKey(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading an index entry");
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+RocksDbEventStore::ScanIndex(absl::string_view prefix,
+                             absl::string_view start_after,
+                             size_t max_count) const {
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (max_count == 0) return entries;
+
+  std::string lower = IndexKey(prefix);
+  const std::string end = PrefixSuccessor(lower);
+  if (!start_after.empty()) {
+    std::string after = IndexKey(start_after);
+    after.push_back('\0');
+    lower = std::max(lower, after);
+  }
+  const rocksdb::Slice upper(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  for (it->Seek(lower); it->Valid() && entries.size() < max_count; it->Next()) {
+    const rocksdb::Slice key = it->key();
+    entries.emplace_back(std::string(key.data() + 2, key.size() - 2),
+                         it->value().ToString());
+  }
+  absl::Status status = FromRocks(it->status(), "scanning the index");
+  if (!status.ok()) return status;
+  return entries;
+}
+
+uint64_t RocksDbEventStore::GroupCommitCount() const {
+  return group_commits_.load(std::memory_order_relaxed);
+}
+
+}  // namespace sequencer::eventstore

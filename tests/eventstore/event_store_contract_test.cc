@@ -1,0 +1,520 @@
+// The EventStore contract (eventstore/event_store.h), run against every
+// implementation.
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "eventstore/event_store.h"
+#include "eventstore/in_memory_event_store.h"
+#include "eventstore/rocksdb_event_store.h"
+#include "gtest/gtest.h"
+#include "tests/eventstore/temp_dir.h"
+#include "tests/util/test_util.h"
+
+namespace sequencer::eventstore {
+namespace {
+
+class InMemoryFactory {
+ public:
+  std::unique_ptr<EventStore> Make() {
+    return std::make_unique<InMemoryEventStore>();
+  }
+};
+
+class RocksDbFactory {
+ public:
+  std::unique_ptr<EventStore> Make() {
+    auto store = RocksDbEventStore::Open(dir_.Sub("db"));
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+ private:
+  TempDir dir_;
+};
+
+NewEvent Ev(std::string type, std::string data = "") {
+  return NewEvent{std::move(type), std::move(data)};
+}
+
+StreamAppend Append(std::string stream, int64_t expected,
+                    std::vector<NewEvent> events) {
+  return StreamAppend{std::move(stream), expected, std::move(events)};
+}
+
+CommitBatch Batch(std::vector<StreamAppend> appends,
+                  std::vector<IndexWrite> index_writes = {}) {
+  return CommitBatch{std::move(appends), std::move(index_writes)};
+}
+
+IndexWrite Put(std::string key, std::string value) {
+  return IndexWrite{std::move(key), std::move(value)};
+}
+
+IndexWrite Del(std::string key) { return IndexWrite{std::move(key), {}}; }
+
+template <typename Factory>
+class EventStoreContractTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = factory_.Make();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  // Every event of the log, in position order.
+  std::vector<StoredEvent> All() {
+    auto events = store_->ReadAll(0, SIZE_MAX);
+    EXPECT_TRUE(events.ok()) << events.status();
+    return events.ok() ? *events : std::vector<StoredEvent>();
+  }
+
+  Factory factory_;
+  std::unique_ptr<EventStore> store_;
+};
+
+using Implementations = ::testing::Types<InMemoryFactory, RocksDbFactory>;
+
+class ImplementationNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    if (std::is_same_v<T, InMemoryFactory>) return "InMemory";
+    return "RocksDb";
+  }
+};
+
+TYPED_TEST_SUITE(EventStoreContractTest, Implementations, ImplementationNames);
+
+TYPED_TEST(EventStoreContractTest, EmptyStore) {
+  EXPECT_EQ(this->store_->LastPosition(), 0u);
+  EXPECT_TRUE(this->All().empty());
+  ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion("nope"));
+  EXPECT_EQ(version, 0u);
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("nope", 0, 10));
+  EXPECT_TRUE(events.empty());
+  ASSIGN_OR_FAIL(auto value, this->store_->GetIndex("nope"));
+  EXPECT_FALSE(value.has_value());
+}
+
+TYPED_TEST(EventStoreContractTest, AppendToNewStreamWithExpectedZero) {
+  ASSIGN_OR_FAIL(CommitResult result,
+                 this->store_->Commit(Batch({Append(
+                     "a", 0, {Ev("Created", "x"), Ev("Paused", "y")})})));
+  EXPECT_EQ(result.first_position, 1u);
+  EXPECT_EQ(result.last_position, 2u);
+  EXPECT_EQ(result.stream_versions, std::vector<uint64_t>{2});
+  EXPECT_EQ(this->store_->LastPosition(), 2u);
+  ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion("a"));
+  EXPECT_EQ(version, 2u);
+
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("a", 0, 10));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].stream, "a");
+  EXPECT_EQ(events[0].version, 1u);
+  EXPECT_EQ(events[0].position, 1u);
+  EXPECT_EQ(events[0].type, "Created");
+  EXPECT_EQ(events[0].data, "x");
+  EXPECT_EQ(events[1].version, 2u);
+  EXPECT_EQ(events[1].position, 2u);
+  EXPECT_EQ(events[1].type, "Paused");
+  EXPECT_EQ(events[1].data, "y");
+
+  ASSIGN_OR_FAIL(
+      result, this->store_->Commit(Batch({Append("a", 2, {Ev("Resumed")})})));
+  EXPECT_EQ(result.first_position, 3u);
+  EXPECT_EQ(result.stream_versions, std::vector<uint64_t>{3});
+}
+
+TYPED_TEST(EventStoreContractTest, BinaryDataRoundTrips) {
+  const std::string data("\0\x01\xff payload \0", 13);
+  const std::string stream("r/t\x01\xff/seq", 9);
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append(stream, 0, {Ev(std::string("T\0y", 3), data)})})));
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream(stream, 1, 1));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, std::string("T\0y", 3));
+  EXPECT_EQ(events[0].data, data);
+  auto all = this->All();
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].stream, stream);
+  EXPECT_EQ(all[0].data, data);
+}
+
+TYPED_TEST(EventStoreContractTest, VersionMismatchIsAbortedAndWritesNothing) {
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("a", 0, {Ev("E1"), Ev("E2")})}, {Put("k", "v1")})));
+  auto result = this->store_->Commit(
+      Batch({Append("a", 1, {Ev("E3")})}, {Put("k", "v2"), Put("k2", "x")}));
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
+      << result.status();
+  EXPECT_NE(result.status().message().find("\"a\""), absl::string_view::npos)
+      << result.status();
+  EXPECT_NE(result.status().message().find("expected version 1"),
+            absl::string_view::npos)
+      << result.status();
+  EXPECT_NE(result.status().message().find("actual version 2"),
+            absl::string_view::npos)
+      << result.status();
+
+  EXPECT_EQ(this->store_->LastPosition(), 2u);
+  EXPECT_EQ(this->All().size(), 2u);
+  ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion("a"));
+  EXPECT_EQ(version, 2u);
+  ASSIGN_OR_FAIL(auto k, this->store_->GetIndex("k"));
+  EXPECT_EQ(k, "v1");
+  ASSIGN_OR_FAIL(auto k2, this->store_->GetIndex("k2"));
+  EXPECT_FALSE(k2.has_value());
+
+  // Expecting a stream to be new when it is not.
+  result = this->store_->Commit(Batch({Append("a", 0, {Ev("E3")})}));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted);
+  // Expecting events in a stream that is empty.
+  result = this->store_->Commit(Batch({Append("b", 3, {Ev("E1")})}));
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(this->store_->LastPosition(), 2u);
+}
+
+TYPED_TEST(EventStoreContractTest, AnyVersionAppendsWhateverTheVersion) {
+  ASSIGN_OR_FAIL(
+      CommitResult r1,
+      this->store_->Commit(Batch({Append("a", kAnyVersion, {Ev("E1")})})));
+  EXPECT_EQ(r1.stream_versions, std::vector<uint64_t>{1});
+  ASSIGN_OR_FAIL(CommitResult r2,
+                 this->store_->Commit(
+                     Batch({Append("a", kAnyVersion, {Ev("E2"), Ev("E3")})})));
+  EXPECT_EQ(r2.stream_versions, std::vector<uint64_t>{3});
+  EXPECT_EQ(r2.first_position, 2u);
+  EXPECT_EQ(r2.last_position, 3u);
+}
+
+TYPED_TEST(EventStoreContractTest, MultiStreamBatchIsAtomic) {
+  SEQ_ASSERT_OK(this->store_->Commit(Batch({Append("b", 0, {Ev("B1")})})));
+  auto bad = this->store_->Commit(
+      Batch({Append("a", 0, {Ev("A1")}), Append("b", 0, {Ev("B2")}),
+             Append("c", kAnyVersion, {Ev("C1")})},
+            {Put("idx", "1")}));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kAborted) << bad.status();
+  EXPECT_EQ(this->store_->LastPosition(), 1u);
+  EXPECT_EQ(this->All().size(), 1u);
+  ASSIGN_OR_FAIL(uint64_t a, this->store_->StreamVersion("a"));
+  ASSIGN_OR_FAIL(uint64_t c, this->store_->StreamVersion("c"));
+  EXPECT_EQ(a, 0u);
+  EXPECT_EQ(c, 0u);
+  ASSIGN_OR_FAIL(auto idx, this->store_->GetIndex("idx"));
+  EXPECT_FALSE(idx.has_value());
+
+  ASSIGN_OR_FAIL(CommitResult ok, this->store_->Commit(Batch(
+                                      {Append("a", 0, {Ev("A1")}),
+                                       Append("b", 1, {Ev("B2"), Ev("B3")}),
+                                       Append("c", kAnyVersion, {Ev("C1")})},
+                                      {Put("idx", "1")})));
+  EXPECT_EQ(ok.first_position, 2u);
+  EXPECT_EQ(ok.last_position, 5u);
+  EXPECT_EQ(ok.stream_versions, (std::vector<uint64_t>{1, 3, 1}));
+  auto all = this->All();
+  ASSERT_EQ(all.size(), 5u);
+  EXPECT_EQ(all[1].stream, "a");
+  EXPECT_EQ(all[2].stream, "b");
+  EXPECT_EQ(all[2].version, 2u);
+  EXPECT_EQ(all[3].stream, "b");
+  EXPECT_EQ(all[3].version, 3u);
+  EXPECT_EQ(all[4].stream, "c");
+  ASSIGN_OR_FAIL(idx, this->store_->GetIndex("idx"));
+  EXPECT_EQ(idx, "1");
+}
+
+TYPED_TEST(EventStoreContractTest, TwoAppendsOnSameStreamInOneBatch) {
+  ASSIGN_OR_FAIL(CommitResult r,
+                 this->store_->Commit(Batch({Append("a", 0, {Ev("E1")}),
+                                             Append("a", 1, {Ev("E2")}),
+                                             Append("a", kAnyVersion, {})})));
+  EXPECT_EQ(r.stream_versions, (std::vector<uint64_t>{1, 2, 2}));
+  EXPECT_EQ(r.first_position, 1u);
+  EXPECT_EQ(r.last_position, 2u);
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("a", 0, 10));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, "E2");
+  EXPECT_EQ(events[1].version, 2u);
+
+  // The second append's expectation ignores the first: rejected as a whole.
+  auto bad = this->store_->Commit(
+      Batch({Append("a", 2, {Ev("E3")}), Append("a", 2, {Ev("E4")})}));
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kAborted);
+  ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion("a"));
+  EXPECT_EQ(version, 2u);
+  EXPECT_EQ(this->store_->LastPosition(), 2u);
+}
+
+TYPED_TEST(EventStoreContractTest, GlobalPositionsAreContiguous) {
+  uint64_t expected_first = 1;
+  for (int i = 0; i < 20; ++i) {
+    std::vector<NewEvent> events(1 + i % 3, Ev("E"));
+    ASSIGN_OR_FAIL(CommitResult r,
+                   this->store_->Commit(Batch({Append(absl::StrCat("s", i % 4),
+                                                      kAnyVersion, events)})));
+    EXPECT_EQ(r.first_position, expected_first);
+    EXPECT_EQ(r.last_position, expected_first + events.size() - 1);
+    expected_first += events.size();
+  }
+  // A commit without events takes no position.
+  ASSIGN_OR_FAIL(CommitResult r,
+                 this->store_->Commit(Batch({}, {Put("k", "v")})));
+  EXPECT_EQ(r.first_position, 0u);
+  EXPECT_EQ(r.last_position, 0u);
+  EXPECT_EQ(this->store_->LastPosition(), expected_first - 1);
+  auto all = this->All();
+  ASSERT_EQ(all.size(), expected_first - 1);
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].position, i + 1);
+}
+
+TYPED_TEST(EventStoreContractTest, ReadStreamFromVersionAndMaxCount) {
+  for (int i = 1; i <= 5; ++i) {
+    SEQ_ASSERT_OK(this->store_->Commit(
+        Batch({Append("a", i - 1, {Ev(absl::StrCat("A", i))}),
+               Append("b", kAnyVersion, {Ev("B")})})));
+  }
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("a", 3, 10));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].version, 3u);
+  EXPECT_EQ(events[0].type, "A3");
+  EXPECT_EQ(events[0].position, 5u);
+  EXPECT_EQ(events[2].version, 5u);
+  ASSIGN_OR_FAIL(events, this->store_->ReadStream("a", 2, 2));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].version, 2u);
+  EXPECT_EQ(events[1].version, 3u);
+  ASSIGN_OR_FAIL(events, this->store_->ReadStream("a", 6, 10));
+  EXPECT_TRUE(events.empty());
+  ASSIGN_OR_FAIL(events, this->store_->ReadStream("a", 1, 0));
+  EXPECT_TRUE(events.empty());
+}
+
+TYPED_TEST(EventStoreContractTest, StreamsWithSharedPrefixesStayApart) {
+  const std::vector<std::string> streams = {"a", "ab", "a\x01", "a/b", "b"};
+  for (const std::string& s : streams) {
+    SEQ_ASSERT_OK(this->store_->Commit(Batch({Append(s, 0, {Ev(s), Ev(s)})})));
+  }
+  for (const std::string& s : streams) {
+    ASSIGN_OR_FAIL(auto events, this->store_->ReadStream(s, 0, 100));
+    ASSERT_EQ(events.size(), 2u) << s;
+    for (const StoredEvent& e : events) {
+      EXPECT_EQ(e.stream, s);
+      EXPECT_EQ(e.type, s);
+    }
+    ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion(s));
+    EXPECT_EQ(version, 2u);
+  }
+}
+
+TYPED_TEST(EventStoreContractTest, ReadAllFromPositionAndMaxCount) {
+  for (int i = 0; i < 10; ++i) {
+    SEQ_ASSERT_OK(this->store_->Commit(Batch({Append(
+        absl::StrCat("s", i % 3), kAnyVersion, {Ev(absl::StrCat("E", i))})})));
+  }
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadAll(4, 3));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].position, 4u);
+  EXPECT_EQ(events[0].type, "E3");
+  EXPECT_EQ(events[0].stream, "s0");
+  EXPECT_EQ(events[0].version, 2u);
+  EXPECT_EQ(events[2].position, 6u);
+  ASSIGN_OR_FAIL(events, this->store_->ReadAll(9, 100));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].position, 10u);
+  ASSIGN_OR_FAIL(events, this->store_->ReadAll(11, 100));
+  EXPECT_TRUE(events.empty());
+  ASSIGN_OR_FAIL(events, this->store_->ReadAll(0, 0));
+  EXPECT_TRUE(events.empty());
+  ASSIGN_OR_FAIL(events, this->store_->ReadAll(0, 1));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].position, 1u);
+}
+
+TYPED_TEST(EventStoreContractTest, IndexPutDeleteGetScan) {
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({}, {Put("p/a", "1"), Put("p/b", "2"), Put("p/c", "3"),
+                 Put("q/a", "4"), Put("p", "5"), Put("p/\xff", "6")})));
+  ASSIGN_OR_FAIL(auto v, this->store_->GetIndex("p/b"));
+  EXPECT_EQ(v, "2");
+
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  ASSIGN_OR_FAIL(Entries entries, this->store_->ScanIndex("p/", "", 100));
+  EXPECT_EQ(
+      entries,
+      (Entries{{"p/a", "1"}, {"p/b", "2"}, {"p/c", "3"}, {"p/\xff", "6"}}));
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("p/", "p/a", 2));
+  EXPECT_EQ(entries, (Entries{{"p/b", "2"}, {"p/c", "3"}}));
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("p/", "p/c", 100));
+  EXPECT_EQ(entries, (Entries{{"p/\xff", "6"}}));
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("p/", "a", 100));
+  EXPECT_EQ(entries.size(), 4u);
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("p/", "z", 100));
+  EXPECT_TRUE(entries.empty());
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("", "", 100));
+  EXPECT_EQ(entries.size(), 6u);
+  EXPECT_EQ(entries.front().first, "p");
+  EXPECT_EQ(entries.back().first, "q/a");
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("", "p/\xff", 100));
+  EXPECT_EQ(entries, (Entries{{"q/a", "4"}}));
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("p/", "", 0));
+  EXPECT_TRUE(entries.empty());
+
+  // Overwrite, delete (also of an absent key), all in one commit with an event.
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("a", 0, {Ev("E")})},
+            {Put("p/a", "10"), Del("p/b"), Del("absent")})));
+  ASSIGN_OR_FAIL(v, this->store_->GetIndex("p/a"));
+  EXPECT_EQ(v, "10");
+  ASSIGN_OR_FAIL(v, this->store_->GetIndex("p/b"));
+  EXPECT_FALSE(v.has_value());
+  ASSIGN_OR_FAIL(entries, this->store_->ScanIndex("p/", "", 100));
+  EXPECT_EQ(entries, (Entries{{"p/a", "10"}, {"p/c", "3"}, {"p/\xff", "6"}}));
+
+  // Writes to one key within a batch apply in order.
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({}, {Put("k", "1"), Del("k"), Put("k", "2")})));
+  ASSIGN_OR_FAIL(v, this->store_->GetIndex("k"));
+  EXPECT_EQ(v, "2");
+}
+
+TYPED_TEST(EventStoreContractTest, InvalidArguments) {
+  auto r = this->store_->Commit(Batch({Append("", 0, {Ev("E")})}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  r = this->store_->Commit(
+      Batch({Append(std::string("a\0b", 3), 0, {Ev("E")})}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  r = this->store_->Commit(Batch({Append("a", 0, {Ev("E")})}, {Put("", "v")}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  r = this->store_->Commit(Batch({Append("a", 0, {Ev("E")})}, {Del("")}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  r = this->store_->Commit(Batch({Append("a", -2, {Ev("E")})}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->LastPosition(), 0u);
+  EXPECT_TRUE(this->All().empty());
+
+  EXPECT_EQ(this->store_->ReadStream("", 0, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->StreamVersion("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(this->store_->GetIndex("").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TYPED_TEST(EventStoreContractTest, ConcurrentCommitsFromEightThreads) {
+  constexpr int kThreads = 8;
+  constexpr int kCommitsPerThread = 40;
+  std::vector<std::vector<CommitResult>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &results] {
+      const std::string own = absl::StrCat("own/", t);
+      for (int i = 0; i < kCommitsPerThread; ++i) {
+        const std::string tag = absl::StrCat(t, "/", i);
+        auto r = this->store_->Commit(
+            Batch({Append(own, i, {Ev("Own", tag)}),
+                   Append("shared", kAnyVersion, {Ev("Shared", tag)})},
+                  {Put(absl::StrCat("done/", tag), "1")}));
+        ASSERT_TRUE(r.ok()) << r.status();
+        results[t].push_back(*r);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  constexpr uint64_t kTotal = 2 * kThreads * kCommitsPerThread;
+  EXPECT_EQ(this->store_->LastPosition(), kTotal);
+  std::set<uint64_t> positions;
+  for (const auto& per_thread : results) {
+    for (const CommitResult& r : per_thread) {
+      EXPECT_EQ(r.last_position, r.first_position + 1);
+      positions.insert(r.first_position);
+      positions.insert(r.last_position);
+    }
+  }
+  ASSERT_EQ(positions.size(), kTotal);
+  EXPECT_EQ(*positions.begin(), 1u);
+  EXPECT_EQ(*positions.rbegin(), kTotal);
+
+  auto all = this->All();
+  ASSERT_EQ(all.size(), kTotal);
+  for (size_t i = 0; i < all.size(); ++i) {
+    ASSERT_EQ(all[i].position, i + 1);
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    ASSIGN_OR_FAIL(auto events,
+                   this->store_->ReadStream(absl::StrCat("own/", t), 0, 1000));
+    ASSERT_EQ(events.size(), kCommitsPerThread);
+    for (int i = 0; i < kCommitsPerThread; ++i) {
+      EXPECT_EQ(events[i].version, i + 1u);
+      EXPECT_EQ(events[i].data, absl::StrCat(t, "/", i));
+      // The shared event of the same commit follows it directly.
+      EXPECT_EQ(all[events[i].position].data, events[i].data);
+      EXPECT_EQ(all[events[i].position].stream, "shared");
+    }
+  }
+  ASSIGN_OR_FAIL(auto shared, this->store_->ReadStream("shared", 0, 10000));
+  ASSERT_EQ(shared.size(), kThreads * kCommitsPerThread);
+  for (size_t i = 0; i < shared.size(); ++i) {
+    EXPECT_EQ(shared[i].version, i + 1);
+  }
+  ASSIGN_OR_FAIL(auto done, this->store_->ScanIndex("done/", "", 10000));
+  EXPECT_EQ(done.size(), kThreads * kCommitsPerThread);
+}
+
+// Optimistic concurrency on one stream: the losers of each race get ABORTED,
+// the winners' events form the stream without gaps, and conflicting commits
+// never disturb unrelated ones.
+TYPED_TEST(EventStoreContractTest, ConcurrentConflictsAbortOnlyTheLosers) {
+  constexpr int kThreads = 8;
+  constexpr int kAttempts = 30;
+  std::vector<int> wins(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t, &wins] {
+      for (int i = 0; i < kAttempts; ++i) {
+        auto version = this->store_->StreamVersion("hot");
+        ASSERT_TRUE(version.ok()) << version.status();
+        auto r = this->store_->Commit(
+            Batch({Append("hot", static_cast<int64_t>(*version),
+                          {Ev("Hot", absl::StrCat(t, "/", i))})}));
+        if (r.ok()) {
+          ++wins[t];
+        } else {
+          ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted)
+              << r.status();
+        }
+        // Always stale: must fail alone, whatever group it lands in.
+        auto stale = this->store_->Commit(
+            Batch({Append("hot", 1000000, {Ev("Stale")})}));
+        ASSERT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+        SEQ_ASSERT_OK(this->store_->Commit(
+            Batch({Append(absl::StrCat("calm/", t), i, {Ev("Calm")})})));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  int total_wins = 0;
+  for (int w : wins) total_wins += w;
+  EXPECT_GE(total_wins, kAttempts);
+  ASSIGN_OR_FAIL(uint64_t hot, this->store_->StreamVersion("hot"));
+  EXPECT_EQ(hot, static_cast<uint64_t>(total_wins));
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("hot", 0, 100000));
+  ASSERT_EQ(events.size(), static_cast<size_t>(total_wins));
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].version, i + 1);
+    EXPECT_EQ(events[i].type, "Hot");
+  }
+  EXPECT_EQ(this->store_->LastPosition(),
+            static_cast<uint64_t>(total_wins + kThreads * kAttempts));
+  auto all = this->All();
+  ASSERT_EQ(all.size(), this->store_->LastPosition());
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].position, i + 1);
+}
+
+}  // namespace
+}  // namespace sequencer::eventstore
