@@ -3,7 +3,8 @@
 namespace sequencer::server {
 
 absl::Time ManualClock::DefaultStart() {
-  return absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0), absl::UTCTimeZone());
+  return absl::FromCivil(absl::CivilSecond(2026, 1, 5, 9, 0, 0),
+                         absl::UTCTimeZone());
 }
 
 absl::Time ManualClock::Now() const {

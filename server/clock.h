@@ -1,6 +1,6 @@
-// Time as the service sees it. Everything that needs "now" takes a Clock; server/main.cc picks
-// SystemClock, or ManualClock with --clock=manual (tests and demos move time explicitly, nothing
-// depends on the wall clock).
+// Time as the service sees it. Everything that needs "now" takes a Clock;
+// server/main.cc picks SystemClock, or ManualClock with --clock=manual (tests
+// and demos move time explicitly, nothing depends on the wall clock).
 
 #ifndef SEQUENCER_SERVER_CLOCK_H_
 #define SEQUENCER_SERVER_CLOCK_H_
@@ -26,7 +26,8 @@ class SystemClock final : public Clock {
 // A clock that moves only when told to. Thread-safe.
 class ManualClock final : public Clock {
  public:
-  // The fixed instant --clock=manual starts at: 2026-01-05T09:00:00Z (a Monday morning).
+  // The fixed instant --clock=manual starts at: 2026-01-05T09:00:00Z (a Monday
+  // morning).
   static absl::Time DefaultStart();
 
   explicit ManualClock(absl::Time start = DefaultStart()) : now_(start) {}

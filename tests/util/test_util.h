@@ -1,4 +1,5 @@
-// Small helpers shared by the tests: status assertions (Abseil 20220623 has no matchers).
+// Small helpers shared by the tests: status assertions (Abseil 20220623 has no
+// matchers).
 
 #ifndef SEQUENCER_TESTS_UTIL_TEST_UTIL_H_
 #define SEQUENCER_TESTS_UTIL_TEST_UTIL_H_
@@ -7,16 +8,16 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 
-#define SEQ_ASSERT_OK(expr)                                   \
-  do {                                                        \
+#define SEQ_ASSERT_OK(expr)                                                \
+  do {                                                                     \
     const absl::Status seq_status_ = ::sequencer::testing::ToStatus(expr); \
-    ASSERT_TRUE(seq_status_.ok()) << seq_status_;             \
+    ASSERT_TRUE(seq_status_.ok()) << seq_status_;                          \
   } while (0)
 
-#define SEQ_EXPECT_OK(expr)                                   \
-  do {                                                        \
+#define SEQ_EXPECT_OK(expr)                                                \
+  do {                                                                     \
     const absl::Status seq_status_ = ::sequencer::testing::ToStatus(expr); \
-    EXPECT_TRUE(seq_status_.ok()) << seq_status_;             \
+    EXPECT_TRUE(seq_status_.ok()) << seq_status_;                          \
   } while (0)
 
 #define SEQ_CONCAT_INNER(a, b) a##b

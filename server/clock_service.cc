@@ -1,0 +1,32 @@
+#include "server/clock_service.h"
+
+#include "server/codec.h"
+#include "server/status_macros.h"
+#include "server/unary_call.h"
+
+namespace sequencer::server {
+
+grpc::ServerUnaryReactor* ClockServiceImpl::GetTime(
+    grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
+    v1::TimeResponse* response) {
+  return RunUnary(context, [&](const CallContext&) {
+    *response->mutable_now() = ToProtoTime(clock_.Now());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* ClockServiceImpl::AdvanceTime(
+    grpc::CallbackServerContext* context, const v1::AdvanceTimeRequest* request,
+    v1::TimeResponse* response) {
+  return RunUnary(context, [&](const CallContext&) -> absl::Status {
+    SEQ_ASSIGN_OR_RETURN(absl::Duration by,
+                         FromProtoDuration("by", request->by()));
+    if (by < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("by: time only moves forward");
+    }
+    *response->mutable_now() = ToProtoTime(clock_.Advance(by));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace sequencer::server

@@ -1,0 +1,516 @@
+#include "server/recipient_service.h"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "domain/recipient.h"
+#include "domain/refusal.h"
+#include "domain/sequence.h"
+#include "server/codec.h"
+#include "server/idempotency.h"
+#include "server/status_macros.h"
+#include "server/store_layout.h"
+#include "server/unary_call.h"
+
+namespace sequencer::server {
+namespace {
+
+constexpr char kService[] = "/sequencer.v1.RecipientService/";
+
+absl::Status ValidateRecipientRef(absl::string_view sequence_id,
+                                  absl::string_view recipient_id) {
+  SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", sequence_id));
+  return domain::ValidateId("recipient_id", recipient_id);
+}
+
+absl::Status VersionMismatch(uint64_t expected, uint64_t actual) {
+  return domain::WithRefusal(
+      absl::AbortedError(absl::StrCat("expected version ", expected,
+                                      " but the recipient is at ", actual,
+                                      "; nothing was changed")),
+      {domain::kReasonVersionMismatch,
+       {{"expected_version", absl::StrCat(expected)},
+        {"actual_version", absl::StrCat(actual)}}});
+}
+
+// Store-level conflicts mean someone else wrote first; callers retry with fresh
+// state.
+absl::Status ConflictAsAborted(const absl::Status& status) {
+  if (absl::IsAborted(status)) {
+    return absl::AbortedError(absl::StrCat(
+        "concurrent modification, nothing was changed: ", status.message()));
+  }
+  return status;
+}
+
+// Everything a recipient action needs besides the decision itself.
+struct ActionRequest {
+  absl::string_view method;
+  absl::string_view request_id;
+  absl::string_view sequence_id;
+  absl::string_view recipient_id;
+  std::optional<uint64_t> expected_version;
+  uint64_t fingerprint = 0;
+};
+
+template <typename Request>
+ActionRequest MakeActionRequest(absl::string_view method,
+                                const Request& request) {
+  ActionRequest out;
+  out.method = method;
+  out.request_id = request.request_id();
+  out.sequence_id = request.sequence_id();
+  out.recipient_id = request.recipient_id();
+  if (request.has_expected_version())
+    out.expected_version = request.expected_version();
+  out.fingerprint = RequestFingerprint(request);
+  return out;
+}
+
+// The pipeline of every mutating call on one recipient (see the header).
+// `respond(after, sequence, response)` fills the response from the state after
+// the events.
+template <typename Response, typename Respond>
+absl::Status RunRecipientAction(const ServiceDeps& deps,
+                                const CallContext& call,
+                                const ActionRequest& action,
+                                const domain::RecipientCommand& command,
+                                Respond respond, Response* response) {
+  SEQ_RETURN_IF_ERROR(domain::ValidateId("request_id", action.request_id));
+  SEQ_RETURN_IF_ERROR(
+      ValidateRecipientRef(action.sequence_id, action.recipient_id));
+  const std::string stream = layout::RecipientStream(
+      call.tenant_id, action.sequence_id, action.recipient_id);
+  eventstore::EventStore& store = deps.repository->store();
+  LockTable::Guard guard = deps.locks->Lock(
+      {stream, layout::IdempotencyKey(call.tenant_id, action.request_id)});
+
+  SEQ_ASSIGN_OR_RETURN(
+      bool replayed,
+      LoadPreviousOutcome(store, call.tenant_id, action.request_id,
+                          action.method, action.fingerprint, response));
+  if (replayed) return absl::OkStatus();
+
+  SEQ_ASSIGN_OR_RETURN(
+      domain::Sequence sequence,
+      deps.repository->GetSequence(call.tenant_id, action.sequence_id));
+  SEQ_ASSIGN_OR_RETURN(
+      domain::Recipient before,
+      deps.repository->GetRecipient(call.tenant_id, action.sequence_id,
+                                    action.recipient_id));
+  if (action.expected_version.has_value() &&
+      *action.expected_version != before.version) {
+    return VersionMismatch(*action.expected_version, before.version);
+  }
+  const domain::DecisionContext context{call.tenant_id, call.actor,
+                                        std::string(action.request_id),
+                                        deps.clock->Now()};
+  SEQ_ASSIGN_OR_RETURN(std::vector<domain::RecipientEvent> events,
+                       domain::Decide(command, before, sequence, context));
+  domain::Recipient after = before;
+  eventstore::CommitBatch batch;
+  eventstore::StreamAppend append{
+      stream, static_cast<int64_t>(before.version), {}};
+  for (const auto& event : events) {
+    after = domain::Evolve(std::move(after), event);
+    append.events.push_back(Repository::Encode(event));
+  }
+  respond(after, sequence, response);
+  if (!append.events.empty()) batch.appends.push_back(std::move(append));
+  batch.index_writes = Repository::ListingWrites(
+      call.tenant_id, action.sequence_id, action.recipient_id, before, after);
+  batch.index_writes.push_back(OutcomeRecord(call.tenant_id, action.request_id,
+                                             action.method, action.fingerprint,
+                                             *response));
+  return ConflictAsAborted(store.Commit(batch).status());
+}
+
+void RespondRecipient(const domain::Recipient& after,
+                      const domain::Sequence& sequence,
+                      v1::Recipient* response) {
+  *response = ToProto(after, sequence);
+}
+
+absl::StatusOr<int> PageSize(int requested) {
+  if (requested == 0) return kDefaultPageSize;
+  if (requested < 0 || requested > kMaxPageSize) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize,
+                     ", got ", requested));
+  }
+  return requested;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
+    grpc::CallbackServerContext* context,
+    const v1::EnrollRecipientsRequest* request,
+    v1::EnrollRecipientsResponse* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    const std::string method = absl::StrCat(kService, "EnrollRecipients");
+    SEQ_RETURN_IF_ERROR(
+        domain::ValidateId("request_id", request->request_id()));
+    SEQ_RETURN_IF_ERROR(
+        domain::ValidateId("sequence_id", request->sequence_id()));
+    const int count = request->recipients_size();
+    if (count == 0)
+      return absl::InvalidArgumentError("recipients: at least one is required");
+    if (count > kMaxEnrollBatch) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "recipients: at most ", kMaxEnrollBatch, " per call, got ", count));
+    }
+    std::set<absl::string_view> seen;
+    for (int i = 0; i < count; ++i) {
+      const std::string& id = request->recipients(i).recipient_id();
+      SEQ_RETURN_IF_ERROR(domain::ValidateId(
+          absl::StrCat("recipients[", i, "].recipient_id"), id));
+      if (!seen.insert(id).second) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("recipients[", i, "].recipient_id: \"", id,
+                         "\" appears more than once in the request"));
+      }
+    }
+    const uint64_t fingerprint = RequestFingerprint(*request);
+    eventstore::EventStore& store = deps_.repository->store();
+    LockTable::Guard guard = deps_.locks->Lock(
+        {layout::IdempotencyKey(call.tenant_id, request->request_id())});
+    SEQ_ASSIGN_OR_RETURN(
+        bool replayed,
+        LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
+                            method, fingerprint, response));
+    if (replayed) return absl::OkStatus();
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Sequence sequence,
+        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
+
+    const domain::DecisionContext decision{
+        call.tenant_id, call.actor, request->request_id(), deps_.clock->Now()};
+    eventstore::CommitBatch batch;
+    batch.appends.reserve(count);
+    for (int i = 0; i < count; ++i) {
+      const v1::RecipientInput& input = request->recipients(i);
+      const std::string stream = layout::RecipientStream(
+          call.tenant_id, request->sequence_id(), input.recipient_id());
+      SEQ_ASSIGN_OR_RETURN(uint64_t version, store.StreamVersion(stream));
+      if (version != 0) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "recipients[", i, "]: recipient \"", input.recipient_id(),
+            "\" is already enrolled in sequence \"", request->sequence_id(),
+            "\" (or was, and was deleted)"));
+      }
+      domain::EnrollRecipient command;
+      command.recipient_id = input.recipient_id();
+      command.contact = {input.contact().email(), input.contact().phone(),
+                         input.contact().social_profile()};
+      command.variables.insert(input.variables().begin(),
+                               input.variables().end());
+      auto events = domain::DecideEnroll(command, sequence, domain::Recipient{},
+                                         decision);
+      if (!events.ok()) {
+        return absl::Status(
+            events.status().code(),
+            absl::StrCat("recipients[", i, "]: ", events.status().message()));
+      }
+      domain::Recipient after;
+      eventstore::StreamAppend append{stream, 0, {}};
+      for (const auto& event : *events) {
+        after = domain::Evolve(std::move(after), event);
+        append.events.push_back(Repository::Encode(event));
+      }
+      batch.appends.push_back(std::move(append));
+      for (auto& write : Repository::ListingWrites(
+               call.tenant_id, request->sequence_id(), input.recipient_id(),
+               domain::Recipient{}, after)) {
+        batch.index_writes.push_back(std::move(write));
+      }
+    }
+    response->set_enrolled_count(count);
+    batch.index_writes.push_back(OutcomeRecord(
+        call.tenant_id, request->request_id(), method, fingerprint, *response));
+    absl::Status committed = store.Commit(batch).status();
+    if (absl::IsAborted(committed)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("a recipient of this request was enrolled concurrently; "
+                       "nobody was enrolled: ",
+                       committed.message()));
+    }
+    return committed;
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipient(
+    grpc::CallbackServerContext* context,
+    const v1::GetRecipientRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    SEQ_RETURN_IF_ERROR(
+        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Sequence sequence,
+        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Recipient recipient,
+        deps_.repository->GetRecipient(call.tenant_id, request->sequence_id(),
+                                       request->recipient_id()));
+    *response = ToProto(recipient, sequence);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
+    grpc::CallbackServerContext* context,
+    const v1::ListRecipientsRequest* request,
+    v1::ListRecipientsResponse* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    SEQ_RETURN_IF_ERROR(
+        domain::ValidateId("sequence_id", request->sequence_id()));
+    SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+    const std::string& after = request->page_token();
+    if (!after.empty()) {
+      SEQ_RETURN_IF_ERROR(domain::ValidateId("page_token", after));
+    }
+    std::set<domain::RecipientStatus> statuses;
+    for (int i = 0; i < request->statuses_size(); ++i) {
+      SEQ_ASSIGN_OR_RETURN(
+          domain::RecipientStatus status,
+          FromProto(absl::StrCat("statuses[", i, "]"),
+                    static_cast<v1::RecipientStatus>(request->statuses(i))));
+      statuses.insert(status);
+    }
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Sequence sequence,
+        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
+    eventstore::EventStore& store = deps_.repository->store();
+
+    // One ordered scan per prefix (all recipients, or each wanted status),
+    // merged by id.
+    std::vector<std::string> prefixes;
+    if (statuses.empty()) {
+      prefixes.push_back(
+          layout::RecipientListPrefix(call.tenant_id, request->sequence_id()));
+    } else {
+      for (auto status : statuses) {
+        prefixes.push_back(
+            layout::StatusIndexPrefix(call.tenant_id, request->sequence_id(),
+                                      std::string(domain::StatusName(status))));
+      }
+    }
+    std::vector<std::string> ids;
+    for (const auto& prefix : prefixes) {
+      const std::string start_after =
+          after.empty() ? "" : absl::StrCat(prefix, after);
+      SEQ_ASSIGN_OR_RETURN(auto entries,
+                           store.ScanIndex(prefix, start_after, page_size + 1));
+      for (const auto& [key, value] : entries)
+        ids.push_back(key.substr(prefix.size()));
+    }
+    std::sort(ids.begin(), ids.end());
+    const bool more = static_cast<int>(ids.size()) > page_size;
+    if (more) ids.resize(page_size);
+    for (const auto& id : ids) {
+      SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
+                           deps_.repository->GetRecipient(
+                               call.tenant_id, request->sequence_id(), id));
+      *response->add_recipients() = ToProto(recipient, sequence);
+    }
+    if (more) response->set_next_page_token(ids.back());
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::PauseRecipient(
+    grpc::CallbackServerContext* context,
+    const v1::RecipientActionRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "PauseRecipient"), *request),
+        domain::PauseRecipient{}, RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::ResumeRecipient(
+    grpc::CallbackServerContext* context,
+    const v1::RecipientActionRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "ResumeRecipient"), *request),
+        domain::ResumeRecipient{}, RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::SkipStep(
+    grpc::CallbackServerContext* context,
+    const v1::RecipientActionRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "SkipStep"), *request),
+        domain::SkipStep{}, RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::EditContent(
+    grpc::CallbackServerContext* context, const v1::EditContentRequest* request,
+    v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    domain::EditContent command{request->step_index(),
+                                FromProto(request->edit())};
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "EditContent"), *request),
+        command, RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::StopRecipient(
+    grpc::CallbackServerContext* context,
+    const v1::RecipientActionRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "StopRecipient"), *request),
+        domain::StopRecipient{}, RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
+    grpc::CallbackServerContext* context,
+    const v1::RecipientActionRequest* request,
+    v1::DeleteRecipientResponse* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    auto respond = [&call](const domain::Recipient& after,
+                           const domain::Sequence&,
+                           v1::DeleteRecipientResponse* out) {
+      out->set_sequence_id(after.sequence_id);
+      out->set_recipient_id(after.recipient_id);
+      *out->mutable_deleted_at() = ToProtoTime(after.updated_at);
+      out->set_deleted_by(call.actor);
+    };
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "DeleteRecipient"), *request),
+        domain::DeleteRecipient{}, respond, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::CompleteManualStep(
+    grpc::CallbackServerContext* context,
+    const v1::CompleteManualStepRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) {
+    domain::CompleteManualStep command;
+    if (request->has_step_index()) command.step_index = request->step_index();
+    return RunRecipientAction(
+        deps_, call,
+        MakeActionRequest(absl::StrCat(kService, "CompleteManualStep"),
+                          *request),
+        command, RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(
+    grpc::CallbackServerContext* context,
+    const v1::RecordSignalRequest* request, v1::Recipient* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    SEQ_ASSIGN_OR_RETURN(domain::SignalType signal,
+                         FromProto("signal", request->signal()));
+    ActionRequest action;
+    action.method = absl::StrCat(kService, "RecordSignal");
+    action.request_id = request->request_id();
+    action.sequence_id = request->sequence_id();
+    action.recipient_id = request->recipient_id();
+    action.fingerprint = RequestFingerprint(*request);
+    return RunRecipientAction(deps_, call, action,
+                              domain::RecordSignal{signal, request->detail()},
+                              RespondRecipient, response);
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::PreviewSkipStep(
+    grpc::CallbackServerContext* context,
+    const v1::GetRecipientRequest* request, v1::SkipPreview* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    SEQ_RETURN_IF_ERROR(
+        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Sequence sequence,
+        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Recipient recipient,
+        deps_.repository->GetRecipient(call.tenant_id, request->sequence_id(),
+                                       request->recipient_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::SkipPreview preview,
+        domain::PreviewSkip(recipient, sequence, deps_.clock->Now()));
+    response->set_skipped_step_index(preview.skipped_step_index);
+    response->set_finishes(preview.finishes);
+    if (preview.next_step.has_value()) {
+      const v1::StepView view = ToProto(*preview.next_step);
+      v1::StepPreview* next = response->mutable_next_step();
+      next->set_step_index(view.step_index());
+      next->set_type(view.type());
+      next->set_mode(view.mode());
+      *next->mutable_content() = view.content();
+      *next->mutable_missing_variables() = view.missing_variables();
+      if (view.has_due_at()) *next->mutable_due_at() = view.due_at();
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::ViewContent(
+    grpc::CallbackServerContext* context,
+    const v1::GetRecipientRequest* request, v1::RecipientContent* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    SEQ_RETURN_IF_ERROR(
+        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Sequence sequence,
+        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Recipient recipient,
+        deps_.repository->GetRecipient(call.tenant_id, request->sequence_id(),
+                                       request->recipient_id()));
+    SEQ_ASSIGN_OR_RETURN(
+        std::vector<domain::StepView> steps,
+        domain::ViewContent(recipient, sequence, deps_.clock->Now()));
+    response->set_sequence_id(recipient.sequence_id);
+    response->set_recipient_id(recipient.recipient_id);
+    response->set_status(ToProto(recipient.status));
+    for (const auto& step : steps) *response->add_steps() = ToProto(step);
+    return absl::OkStatus();
+  });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipientTimeline(
+    grpc::CallbackServerContext* context,
+    const v1::GetRecipientRequest* request, v1::RecipientTimeline* response) {
+  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
+    SEQ_RETURN_IF_ERROR(
+        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
+    SEQ_RETURN_IF_ERROR(deps_.repository
+                            ->GetRecipient(call.tenant_id,
+                                           request->sequence_id(),
+                                           request->recipient_id())
+                            .status());
+    SEQ_ASSIGN_OR_RETURN(
+        auto events,
+        deps_.repository->ReadRecipientEvents(
+            call.tenant_id, request->sequence_id(), request->recipient_id()));
+    for (auto& [stored, event] : events) {
+      v1::TimelineEntry* entry = response->add_entries();
+      entry->set_version(stored.version);
+      entry->set_position(stored.position);
+      *entry->mutable_event() = std::move(event);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace sequencer::server

@@ -1,0 +1,140 @@
+#include "server/repository.h"
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "domain/recipient.h"
+#include "domain/sequence.h"
+#include "server/codec.h"
+#include "server/store_layout.h"
+
+namespace sequencer::server {
+namespace {
+
+constexpr size_t kAll = std::numeric_limits<size_t>::max();
+
+absl::StatusOr<v1::Event> ParseEvent(const eventstore::StoredEvent& stored) {
+  v1::Event event;
+  if (!event.ParseFromString(stored.data)) {
+    return absl::DataLossError(absl::StrCat("event ", stored.version, " of ",
+                                            stored.stream, " does not parse"));
+  }
+  return event;
+}
+
+}  // namespace
+
+absl::StatusOr<domain::Sequence> Repository::LoadSequence(
+    absl::string_view tenant, absl::string_view sequence_id) const {
+  auto events =
+      store_.ReadStream(layout::SequenceStream(tenant, sequence_id), 1, kAll);
+  if (!events.ok()) return events.status();
+  domain::Sequence state;
+  for (const auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    auto event = SequenceEventFromProto(*proto);
+    if (!event.ok()) return event.status();
+    state = domain::Evolve(std::move(state), *event);
+  }
+  return state;
+}
+
+absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
+    absl::string_view tenant, absl::string_view sequence_id,
+    absl::string_view recipient_id) const {
+  auto events = store_.ReadStream(
+      layout::RecipientStream(tenant, sequence_id, recipient_id), 1, kAll);
+  if (!events.ok()) return events.status();
+  domain::Recipient state;
+  for (const auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    auto event = RecipientEventFromProto(*proto);
+    if (!event.ok()) return event.status();
+    state = domain::Evolve(std::move(state), *event);
+  }
+  return state;
+}
+
+absl::StatusOr<domain::Sequence> Repository::GetSequence(
+    absl::string_view tenant, absl::string_view sequence_id) const {
+  auto sequence = LoadSequence(tenant, sequence_id);
+  if (sequence.ok() && !sequence->exists) {
+    return absl::NotFoundError(
+        absl::StrCat("sequence \"", sequence_id, "\" not found"));
+  }
+  return sequence;
+}
+
+absl::StatusOr<domain::Recipient> Repository::GetRecipient(
+    absl::string_view tenant, absl::string_view sequence_id,
+    absl::string_view recipient_id) const {
+  auto recipient = LoadRecipient(tenant, sequence_id, recipient_id);
+  if (recipient.ok() && (!recipient->exists || recipient->deleted)) {
+    return absl::NotFoundError(absl::StrCat("recipient \"", recipient_id,
+                                            "\" not found in sequence \"",
+                                            sequence_id, "\""));
+  }
+  return recipient;
+}
+
+absl::StatusOr<std::vector<std::pair<eventstore::StoredEvent, v1::Event>>>
+Repository::ReadRecipientEvents(absl::string_view tenant,
+                                absl::string_view sequence_id,
+                                absl::string_view recipient_id) const {
+  auto events = store_.ReadStream(
+      layout::RecipientStream(tenant, sequence_id, recipient_id), 1, kAll);
+  if (!events.ok()) return events.status();
+  std::vector<std::pair<eventstore::StoredEvent, v1::Event>> out;
+  out.reserve(events->size());
+  for (auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    out.emplace_back(std::move(stored), *std::move(proto));
+  }
+  return out;
+}
+
+eventstore::NewEvent Repository::Encode(const domain::SequenceEvent& event) {
+  v1::Event proto = ToProto(event);
+  return {EventTypeName(proto), proto.SerializeAsString()};
+}
+
+eventstore::NewEvent Repository::Encode(const domain::RecipientEvent& event) {
+  v1::Event proto = ToProto(event);
+  return {EventTypeName(proto), proto.SerializeAsString()};
+}
+
+std::vector<eventstore::IndexWrite> Repository::ListingWrites(
+    absl::string_view tenant, absl::string_view sequence,
+    absl::string_view recipient, const domain::Recipient& before,
+    const domain::Recipient& after) {
+  const bool listed_before = before.exists && !before.deleted;
+  const bool listed_after = after.exists && !after.deleted;
+  std::vector<eventstore::IndexWrite> writes;
+  if (listed_before == listed_after &&
+      (!listed_after || before.status == after.status)) {
+    return writes;
+  }
+  if (listed_before) {
+    writes.push_back(
+        {layout::StatusIndexKey(tenant, sequence,
+                                std::string(domain::StatusName(before.status)),
+                                recipient),
+         std::nullopt});
+  }
+  if (listed_after) {
+    const std::string status(domain::StatusName(after.status));
+    writes.push_back(
+        {layout::StatusIndexKey(tenant, sequence, status, recipient), ""});
+    writes.push_back(
+        {layout::RecipientListKey(tenant, sequence, recipient), status});
+  } else {
+    writes.push_back(
+        {layout::RecipientListKey(tenant, sequence, recipient), std::nullopt});
+  }
+  return writes;
+}
+
+}  // namespace sequencer::server

@@ -1,0 +1,33 @@
+// sequencer.v1.SequenceService: create, get and list sequences.
+
+#ifndef SEQUENCER_SERVER_SEQUENCE_SERVICE_H_
+#define SEQUENCER_SERVER_SEQUENCE_SERVICE_H_
+
+#include "sequencer/v1/sequencer.grpc.pb.h"
+#include "server/service_deps.h"
+
+namespace sequencer::server {
+
+class SequenceServiceImpl final : public v1::SequenceService::CallbackService {
+ public:
+  explicit SequenceServiceImpl(ServiceDeps deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* CreateSequence(
+      grpc::CallbackServerContext* context,
+      const v1::CreateSequenceRequest* request,
+      v1::CreateSequenceResponse* response) override;
+  grpc::ServerUnaryReactor* GetSequence(grpc::CallbackServerContext* context,
+                                        const v1::GetSequenceRequest* request,
+                                        v1::Sequence* response) override;
+  grpc::ServerUnaryReactor* ListSequences(
+      grpc::CallbackServerContext* context,
+      const v1::ListSequencesRequest* request,
+      v1::ListSequencesResponse* response) override;
+
+ private:
+  ServiceDeps deps_;
+};
+
+}  // namespace sequencer::server
+
+#endif  // SEQUENCER_SERVER_SEQUENCE_SERVICE_H_

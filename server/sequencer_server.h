@@ -1,0 +1,67 @@
+// Assembles and runs the gRPC server: the sequencer services over an event
+// store, the standard health service (SERVING once started, NOT_SERVING on
+// shutdown) and server reflection. The caller owns the store and the clock
+// (server/main.cc picks them; tests pass their own).
+
+#ifndef SEQUENCER_SERVER_SEQUENCER_SERVER_H_
+#define SEQUENCER_SERVER_SEQUENCER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "eventstore/event_store.h"
+#include "grpcpp/grpcpp.h"
+#include "server/clock.h"
+#include "server/id_generator.h"
+#include "server/lock_table.h"
+#include "server/repository.h"
+
+namespace sequencer::server {
+
+struct ServerOptions {
+  // host:port; port 0 picks a free port (see SequencerServer::port()).
+  std::string listen_address = "127.0.0.1:50051";
+  // Largest request accepted (enrolling 10,000 recipients with variables needs
+  // room).
+  int max_receive_message_bytes = 64 * 1024 * 1024;
+};
+
+class SequencerServer {
+ public:
+  // Starts serving. `store`, `clock` and `ids` must outlive the server. When
+  // `manual_clock` is not null (it is then usually also `clock`),
+  // sequencer.v1.ClockService is registered to move it. UNAVAILABLE when the
+  // address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<SequencerServer>> Start(
+      const ServerOptions& options, eventstore::EventStore* store,
+      const Clock* clock, ManualClock* manual_clock, IdGenerator* ids);
+  ~SequencerServer();
+
+  // The bound port and "host:port" address.
+  int port() const { return port_; }
+  std::string address() const;
+
+  // Reports NOT_SERVING, stops accepting calls and waits for those running.
+  // Idempotent.
+  void Shutdown();
+  // Blocks until Shutdown.
+  void Wait();
+
+ private:
+  SequencerServer() = default;
+
+  std::string host_;
+  int port_ = 0;
+  std::unique_ptr<Repository> repository_;
+  std::unique_ptr<LockTable> locks_;
+  std::unique_ptr<grpc::Service> sequence_service_;
+  std::unique_ptr<grpc::Service> recipient_service_;
+  std::unique_ptr<grpc::Service> clock_service_;
+  std::unique_ptr<grpc::Server> server_;
+  bool shut_down_ = false;
+};
+
+}  // namespace sequencer::server
+
+#endif  // SEQUENCER_SERVER_SEQUENCER_SERVER_H_

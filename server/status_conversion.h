@@ -1,0 +1,30 @@
+// The one place where absl::Status becomes grpc::Status.
+//
+// The code and message carry over unchanged. A refusal attached with
+// domain/refusal.h becomes a google.rpc.ErrorInfo (domain "sequencer.v1")
+// inside a google.rpc.Status sent in the `grpc-status-details-bin` trailer, so
+// clients can read the reason, status and action.
+
+#ifndef SEQUENCER_SERVER_STATUS_CONVERSION_H_
+#define SEQUENCER_SERVER_STATUS_CONVERSION_H_
+
+#include <optional>
+
+#include "absl/status/status.h"
+#include "google/rpc/error_details.pb.h"
+#include "grpcpp/support/status.h"
+
+namespace sequencer::server {
+
+inline constexpr char kErrorDomain[] = "sequencer.v1";
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// Reads the ErrorInfo back from a grpc::Status (for clients and tests); nullopt
+// when absent.
+std::optional<google::rpc::ErrorInfo> ErrorInfoFromGrpcStatus(
+    const grpc::Status& status);
+
+}  // namespace sequencer::server
+
+#endif  // SEQUENCER_SERVER_STATUS_CONVERSION_H_

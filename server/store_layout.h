@@ -1,0 +1,67 @@
+// How the server names streams and index keys in the event store. Ids never
+// contain '/' (domain::ValidateId), so '/' separates components unambiguously,
+// and every key of one recipient shares a prefix (its events are one range: see
+// eventstore/FORMAT.md).
+//
+//   stream  seq/<tenant>/<sequence>                 the sequence's events
+//   stream  rcp/<tenant>/<sequence>/<recipient>     one recipient's events
+//   index   sq/<tenant>/<sequence>                  -> ""        (sequence
+//   listing) index   rl/<tenant>/<sequence>/<recipient>      -> STATUS
+//   (recipient listing) index   rs/<tenant>/<sequence>/<STATUS>/<recipient> ->
+//   ""    (listing by status) index   idem/<tenant>/<request id> ->
+//   IdempotencyRecord
+
+#ifndef SEQUENCER_SERVER_STORE_LAYOUT_H_
+#define SEQUENCER_SERVER_STORE_LAYOUT_H_
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace sequencer::server::layout {
+
+inline std::string SequenceStream(absl::string_view tenant,
+                                  absl::string_view sequence) {
+  return absl::StrCat("seq/", tenant, "/", sequence);
+}
+inline std::string RecipientStream(absl::string_view tenant,
+                                   absl::string_view sequence,
+                                   absl::string_view recipient) {
+  return absl::StrCat("rcp/", tenant, "/", sequence, "/", recipient);
+}
+inline std::string SequenceListPrefix(absl::string_view tenant) {
+  return absl::StrCat("sq/", tenant, "/");
+}
+inline std::string SequenceListKey(absl::string_view tenant,
+                                   absl::string_view sequence) {
+  return absl::StrCat(SequenceListPrefix(tenant), sequence);
+}
+inline std::string RecipientListPrefix(absl::string_view tenant,
+                                       absl::string_view sequence) {
+  return absl::StrCat("rl/", tenant, "/", sequence, "/");
+}
+inline std::string RecipientListKey(absl::string_view tenant,
+                                    absl::string_view sequence,
+                                    absl::string_view recipient) {
+  return absl::StrCat(RecipientListPrefix(tenant, sequence), recipient);
+}
+inline std::string StatusIndexPrefix(absl::string_view tenant,
+                                     absl::string_view sequence,
+                                     absl::string_view status) {
+  return absl::StrCat("rs/", tenant, "/", sequence, "/", status, "/");
+}
+inline std::string StatusIndexKey(absl::string_view tenant,
+                                  absl::string_view sequence,
+                                  absl::string_view status,
+                                  absl::string_view recipient) {
+  return absl::StrCat(StatusIndexPrefix(tenant, sequence, status), recipient);
+}
+inline std::string IdempotencyKey(absl::string_view tenant,
+                                  absl::string_view request_id) {
+  return absl::StrCat("idem/", tenant, "/", request_id);
+}
+
+}  // namespace sequencer::server::layout
+
+#endif  // SEQUENCER_SERVER_STORE_LAYOUT_H_
