@@ -4,6 +4,7 @@
 // reached by folding the events decisions produce.
 
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,8 @@ struct Row {
   bool can_complete;
   std::string complete_reason;
 };
+
+void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
 
 std::vector<Row> Rows() {
   const std::vector<bool> running = {true,  false, true, true,
