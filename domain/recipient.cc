@@ -476,6 +476,24 @@ void ApplyAdvance(Recipient& r, const Advance& advance) {
   MarkCurrent(r);
 }
 
+// A delivery result (a send that had begun) arriving while the recipient is
+// PAUSED: it stays paused; the next step's whole delay starts only at Resume.
+void ApplyAdvanceWhilePaused(Recipient& r, const Advance& advance,
+                             absl::Time at) {
+  const RecipientStatus paused_from = advance.next_status;
+  const std::optional<absl::Time> due = advance.next_due_at;
+  const bool by_sequence = r.paused_by_sequence;
+  ApplyAdvance(r, advance);
+  if (r.current_step >= static_cast<int>(r.steps.size())) return;
+  r.status = RecipientStatus::kPaused;
+  r.paused_from = paused_from;
+  r.paused_by_sequence = by_sequence;
+  r.remaining_delay = due.has_value()
+                          ? std::max(absl::ZeroDuration(), *due - at)
+                          : absl::ZeroDuration();
+  r.due_at.reset();
+}
+
 RecipientStep* StepAt(Recipient& r, int index) {
   if (index < 0) return nullptr;
   if (index >= static_cast<int>(r.steps.size())) r.steps.resize(index + 1);
@@ -735,18 +753,32 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                  },
                  [&](const StepDispatched&) {},
                  [&](const StepCompleted& e) {
+                   // A result that arrives after the recipient ended (a send
+                   // that had begun) is recorded; the status does not change.
                    if (RecipientStep* step = StepAt(r, e.step_index)) {
                      step->state = StepState::kCompleted;
-                     step->sent_content = e.content;
+                     if (!r.deleted) step->sent_content = e.content;
                      step->completed_at = at;
                    }
-                   ApplyAdvance(r, e.advance);
+                   if (r.IsFinal() || r.deleted) return;
+                   if (r.status == RecipientStatus::kPaused) {
+                     ApplyAdvanceWhilePaused(r, e.advance, at);
+                   } else {
+                     ApplyAdvance(r, e.advance);
+                   }
                  },
                  [&](const StepFailed& e) {
-                   r.status = RecipientStatus::kError;
+                   if (r.IsFinal() || r.deleted) return;
                    r.error_message = e.error_message;
                    r.due_at.reset();
                    r.awaiting_manual_action = false;
+                   if (r.status == RecipientStatus::kPaused) {
+                     // Resume retries the failed step.
+                     r.paused_from = RecipientStatus::kError;
+                     r.remaining_delay = absl::ZeroDuration();
+                   } else {
+                     r.status = RecipientStatus::kError;
+                   }
                  },
                  [&](const Paused& e) {
                    r.status = RecipientStatus::kPaused;

@@ -918,3 +918,55 @@ TEST(FoldTest, EventsCarryTheContext) {
 
 }  // namespace
 }  // namespace sequencer::domain::test
+
+namespace sequencer::domain::test {
+namespace {
+
+// ---- Delivery results that arrive late (a send that had begun).
+
+TEST(LateResultTest, CompletionWhilePausedKeepsPausedAndDelayStartsAtResume) {
+  Life life = Enrolled(Three());
+  life.Do(PauseRecipient{}, kT0 + Days(3));
+  const absl::Time sent = kT0 + Days(3) + absl::Minutes(1);
+  life.Apply(
+      {At(sent, StepCompleted{0, StepContent{"Hi Alice", "Hello", "", ""}, "m1",
+                              Advance{1, RecipientStatus::kInProgress,
+                                      sent + Days(2), false}})});
+  EXPECT_EQ(life.recipient.status, RecipientStatus::kPaused);
+  EXPECT_EQ(life.recipient.current_step, 1);
+  EXPECT_EQ(life.recipient.steps[0].state, StepState::kCompleted);
+  EXPECT_EQ(life.recipient.remaining_delay, Days(2));
+  life.Do(ResumeRecipient{}, kT0 + Days(10));
+  EXPECT_EQ(life.recipient.status, RecipientStatus::kInProgress);
+  EXPECT_EQ(life.recipient.due_at, kT0 + Days(12));
+}
+
+TEST(LateResultTest, FailureWhilePausedRetriesAtResume) {
+  Life life = Enrolled(Three());
+  life.Do(PauseRecipient{}, kT0 + Days(3));
+  life.Apply({At(kT0 + Days(3), StepFailed{0, "smtp 451"})});
+  EXPECT_EQ(life.recipient.status, RecipientStatus::kPaused);
+  EXPECT_EQ(life.recipient.paused_from, RecipientStatus::kError);
+  life.Do(ResumeRecipient{}, kT0 + Days(4));
+  EXPECT_EQ(life.recipient.status, RecipientStatus::kInProgress);
+  EXPECT_EQ(life.recipient.due_at, kT0 + Days(4));
+  EXPECT_EQ(life.recipient.current_step, 0);
+}
+
+TEST(LateResultTest, ResultsAfterStopAreRecordedWithoutChangingStatus) {
+  Life life = Enrolled(Three());
+  life.Do(StopRecipient{}, kT0 + Days(3));
+  life.Apply(
+      {At(kT0 + Days(3), StepCompleted{0, StepContent{"Hi", "B", "", ""}, "m1",
+                                       Advance{1, RecipientStatus::kInProgress,
+                                               kT0 + Days(5), false}})});
+  EXPECT_EQ(life.recipient.status, RecipientStatus::kStopped);
+  EXPECT_EQ(life.recipient.steps[0].state, StepState::kCompleted);
+  EXPECT_EQ(life.recipient.current_step, 0);
+  life.Apply({At(kT0 + Days(3), StepFailed{1, "late"})});
+  EXPECT_EQ(life.recipient.status, RecipientStatus::kStopped);
+  ExpectSameRecipient(Fold(Recipient{}, life.events), life.recipient);
+}
+
+}  // namespace
+}  // namespace sequencer::domain::test
