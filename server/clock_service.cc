@@ -9,24 +9,27 @@ namespace sequencer::server {
 grpc::ServerUnaryReactor* ClockServiceImpl::GetTime(
     grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
     v1::TimeResponse* response) {
-  return RunUnary(context, [&](const CallContext&) {
-    *response->mutable_now() = ToProtoTime(clock_.Now());
-    return absl::OkStatus();
-  });
+  return RunUnary(context, nullptr,
+                  [this, request, response](const CallContext&) {
+                    *response->mutable_now() = ToProtoTime(clock_.Now());
+                    return absl::OkStatus();
+                  });
 }
 
 grpc::ServerUnaryReactor* ClockServiceImpl::AdvanceTime(
     grpc::CallbackServerContext* context, const v1::AdvanceTimeRequest* request,
     v1::TimeResponse* response) {
-  return RunUnary(context, [&](const CallContext&) -> absl::Status {
-    SEQ_ASSIGN_OR_RETURN(absl::Duration by,
-                         FromProtoDuration("by", request->by()));
-    if (by < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("by: time only moves forward");
-    }
-    *response->mutable_now() = ToProtoTime(clock_.Advance(by));
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, nullptr,
+      [this, request, response](const CallContext&) -> absl::Status {
+        SEQ_ASSIGN_OR_RETURN(absl::Duration by,
+                             FromProtoDuration("by", request->by()));
+        if (by < absl::ZeroDuration()) {
+          return absl::InvalidArgumentError("by: time only moves forward");
+        }
+        *response->mutable_now() = ToProtoTime(clock_.Advance(by));
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace sequencer::server

@@ -152,365 +152,397 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
     grpc::CallbackServerContext* context,
     const v1::EnrollRecipientsRequest* request,
     v1::EnrollRecipientsResponse* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    const std::string method = absl::StrCat(kService, "EnrollRecipients");
-    SEQ_RETURN_IF_ERROR(
-        domain::ValidateId("request_id", request->request_id()));
-    SEQ_RETURN_IF_ERROR(
-        domain::ValidateId("sequence_id", request->sequence_id()));
-    const int count = request->recipients_size();
-    if (count == 0)
-      return absl::InvalidArgumentError("recipients: at least one is required");
-    if (count > kMaxEnrollBatch) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "recipients: at most ", kMaxEnrollBatch, " per call, got ", count));
-    }
-    std::set<absl::string_view> seen;
-    for (int i = 0; i < count; ++i) {
-      const std::string& id = request->recipients(i).recipient_id();
-      SEQ_RETURN_IF_ERROR(domain::ValidateId(
-          absl::StrCat("recipients[", i, "].recipient_id"), id));
-      if (!seen.insert(id).second) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("recipients[", i, "].recipient_id: \"", id,
-                         "\" appears more than once in the request"));
-      }
-    }
-    const uint64_t fingerprint = RequestFingerprint(*request);
-    eventstore::EventStore& store = deps_.repository->store();
-    LockTable::Guard guard = deps_.locks->Lock(
-        {layout::IdempotencyKey(call.tenant_id, request->request_id())});
-    SEQ_ASSIGN_OR_RETURN(
-        bool replayed,
-        LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
-                            method, fingerprint, response));
-    if (replayed) return absl::OkStatus();
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence sequence,
-        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        const std::string method = absl::StrCat(kService, "EnrollRecipients");
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("request_id", request->request_id()));
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("sequence_id", request->sequence_id()));
+        const int count = request->recipients_size();
+        if (count == 0)
+          return absl::InvalidArgumentError(
+              "recipients: at least one is required");
+        if (count > kMaxEnrollBatch) {
+          return absl::ResourceExhaustedError(
+              absl::StrCat("recipients: at most ", kMaxEnrollBatch,
+                           " per call, got ", count));
+        }
+        std::set<absl::string_view> seen;
+        for (int i = 0; i < count; ++i) {
+          const std::string& id = request->recipients(i).recipient_id();
+          SEQ_RETURN_IF_ERROR(domain::ValidateId(
+              absl::StrCat("recipients[", i, "].recipient_id"), id));
+          if (!seen.insert(id).second) {
+            return absl::AlreadyExistsError(
+                absl::StrCat("recipients[", i, "].recipient_id: \"", id,
+                             "\" appears more than once in the request"));
+          }
+        }
+        const uint64_t fingerprint = RequestFingerprint(*request);
+        eventstore::EventStore& store = deps_.repository->store();
+        LockTable::Guard guard = deps_.locks->Lock(
+            {layout::IdempotencyKey(call.tenant_id, request->request_id())});
+        SEQ_ASSIGN_OR_RETURN(
+            bool replayed,
+            LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
+                                method, fingerprint, response));
+        if (replayed) return absl::OkStatus();
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                             deps_.repository->GetSequence(
+                                 call.tenant_id, request->sequence_id()));
 
-    const domain::DecisionContext decision{
-        call.tenant_id, call.actor, request->request_id(), deps_.clock->Now()};
-    eventstore::CommitBatch batch;
-    batch.appends.reserve(count);
-    for (int i = 0; i < count; ++i) {
-      const v1::RecipientInput& input = request->recipients(i);
-      const std::string stream = layout::RecipientStream(
-          call.tenant_id, request->sequence_id(), input.recipient_id());
-      SEQ_ASSIGN_OR_RETURN(uint64_t version, store.StreamVersion(stream));
-      if (version != 0) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "recipients[", i, "]: recipient \"", input.recipient_id(),
-            "\" is already enrolled in sequence \"", request->sequence_id(),
-            "\" (or was, and was deleted)"));
-      }
-      domain::EnrollRecipient command;
-      command.recipient_id = input.recipient_id();
-      command.contact = {input.contact().email(), input.contact().phone(),
-                         input.contact().social_profile()};
-      command.variables.insert(input.variables().begin(),
-                               input.variables().end());
-      auto events = domain::DecideEnroll(command, sequence, domain::Recipient{},
-                                         decision);
-      if (!events.ok()) {
-        return absl::Status(
-            events.status().code(),
-            absl::StrCat("recipients[", i, "]: ", events.status().message()));
-      }
-      domain::Recipient after;
-      eventstore::StreamAppend append{stream, 0, {}};
-      for (const auto& event : *events) {
-        after = domain::Evolve(std::move(after), event);
-        append.events.push_back(Repository::Encode(event));
-      }
-      batch.appends.push_back(std::move(append));
-      for (auto& write : Repository::ListingWrites(
-               call.tenant_id, request->sequence_id(), input.recipient_id(),
-               domain::Recipient{}, after)) {
-        batch.index_writes.push_back(std::move(write));
-      }
-    }
-    response->set_enrolled_count(count);
-    batch.index_writes.push_back(OutcomeRecord(
-        call.tenant_id, request->request_id(), method, fingerprint, *response));
-    absl::Status committed = store.Commit(batch).status();
-    if (absl::IsAborted(committed)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("a recipient of this request was enrolled concurrently; "
-                       "nobody was enrolled: ",
-                       committed.message()));
-    }
-    return committed;
-  });
+        const domain::DecisionContext decision{call.tenant_id, call.actor,
+                                               request->request_id(),
+                                               deps_.clock->Now()};
+        eventstore::CommitBatch batch;
+        batch.appends.reserve(count);
+        for (int i = 0; i < count; ++i) {
+          const v1::RecipientInput& input = request->recipients(i);
+          const std::string stream = layout::RecipientStream(
+              call.tenant_id, request->sequence_id(), input.recipient_id());
+          SEQ_ASSIGN_OR_RETURN(uint64_t version, store.StreamVersion(stream));
+          if (version != 0) {
+            return absl::AlreadyExistsError(absl::StrCat(
+                "recipients[", i, "]: recipient \"", input.recipient_id(),
+                "\" is already enrolled in sequence \"", request->sequence_id(),
+                "\" (or was, and was deleted)"));
+          }
+          domain::EnrollRecipient command;
+          command.recipient_id = input.recipient_id();
+          command.contact = {input.contact().email(), input.contact().phone(),
+                             input.contact().social_profile()};
+          command.variables.insert(input.variables().begin(),
+                                   input.variables().end());
+          auto events = domain::DecideEnroll(command, sequence,
+                                             domain::Recipient{}, decision);
+          if (!events.ok()) {
+            return absl::Status(events.status().code(),
+                                absl::StrCat("recipients[", i,
+                                             "]: ", events.status().message()));
+          }
+          domain::Recipient after;
+          eventstore::StreamAppend append{stream, 0, {}};
+          for (const auto& event : *events) {
+            after = domain::Evolve(std::move(after), event);
+            append.events.push_back(Repository::Encode(event));
+          }
+          batch.appends.push_back(std::move(append));
+          for (auto& write : Repository::ListingWrites(
+                   call.tenant_id, request->sequence_id(), input.recipient_id(),
+                   domain::Recipient{}, after)) {
+            batch.index_writes.push_back(std::move(write));
+          }
+        }
+        response->set_enrolled_count(count);
+        batch.index_writes.push_back(
+            OutcomeRecord(call.tenant_id, request->request_id(), method,
+                          fingerprint, *response));
+        absl::Status committed = store.Commit(batch).status();
+        if (absl::IsAborted(committed)) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "a recipient of this request was enrolled concurrently; "
+              "nobody was enrolled: ",
+              committed.message()));
+        }
+        return committed;
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipient(
     grpc::CallbackServerContext* context,
     const v1::GetRecipientRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_RETURN_IF_ERROR(
-        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence sequence,
-        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Recipient recipient,
-        deps_.repository->GetRecipient(call.tenant_id, request->sequence_id(),
-                                       request->recipient_id()));
-    *response = ToProto(recipient, sequence);
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
+                                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                             deps_.repository->GetSequence(
+                                 call.tenant_id, request->sequence_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
+                             deps_.repository->GetRecipient(
+                                 call.tenant_id, request->sequence_id(),
+                                 request->recipient_id()));
+        *response = ToProto(recipient, sequence);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
     grpc::CallbackServerContext* context,
     const v1::ListRecipientsRequest* request,
     v1::ListRecipientsResponse* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_RETURN_IF_ERROR(
-        domain::ValidateId("sequence_id", request->sequence_id()));
-    SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
-    const std::string& after = request->page_token();
-    if (!after.empty()) {
-      SEQ_RETURN_IF_ERROR(domain::ValidateId("page_token", after));
-    }
-    std::set<domain::RecipientStatus> statuses;
-    for (int i = 0; i < request->statuses_size(); ++i) {
-      SEQ_ASSIGN_OR_RETURN(
-          domain::RecipientStatus status,
-          FromProto(absl::StrCat("statuses[", i, "]"),
-                    static_cast<v1::RecipientStatus>(request->statuses(i))));
-      statuses.insert(status);
-    }
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence sequence,
-        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
-    eventstore::EventStore& store = deps_.repository->store();
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("sequence_id", request->sequence_id()));
+        SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+        const std::string& after = request->page_token();
+        if (!after.empty()) {
+          SEQ_RETURN_IF_ERROR(domain::ValidateId("page_token", after));
+        }
+        std::set<domain::RecipientStatus> statuses;
+        for (int i = 0; i < request->statuses_size(); ++i) {
+          SEQ_ASSIGN_OR_RETURN(domain::RecipientStatus status,
+                               FromProto(absl::StrCat("statuses[", i, "]"),
+                                         static_cast<v1::RecipientStatus>(
+                                             request->statuses(i))));
+          statuses.insert(status);
+        }
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                             deps_.repository->GetSequence(
+                                 call.tenant_id, request->sequence_id()));
+        eventstore::EventStore& store = deps_.repository->store();
 
-    // One ordered scan per prefix (all recipients, or each wanted status),
-    // merged by id.
-    std::vector<std::string> prefixes;
-    if (statuses.empty()) {
-      prefixes.push_back(
-          layout::RecipientListPrefix(call.tenant_id, request->sequence_id()));
-    } else {
-      for (auto status : statuses) {
-        prefixes.push_back(
-            layout::StatusIndexPrefix(call.tenant_id, request->sequence_id(),
-                                      std::string(domain::StatusName(status))));
-      }
-    }
-    std::vector<std::string> ids;
-    for (const auto& prefix : prefixes) {
-      const std::string start_after =
-          after.empty() ? "" : absl::StrCat(prefix, after);
-      SEQ_ASSIGN_OR_RETURN(auto entries,
-                           store.ScanIndex(prefix, start_after, page_size + 1));
-      for (const auto& [key, value] : entries)
-        ids.push_back(key.substr(prefix.size()));
-    }
-    std::sort(ids.begin(), ids.end());
-    const bool more = static_cast<int>(ids.size()) > page_size;
-    if (more) ids.resize(page_size);
-    for (const auto& id : ids) {
-      SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
-                           deps_.repository->GetRecipient(
-                               call.tenant_id, request->sequence_id(), id));
-      *response->add_recipients() = ToProto(recipient, sequence);
-    }
-    if (more) response->set_next_page_token(ids.back());
-    return absl::OkStatus();
-  });
+        // One ordered scan per prefix (all recipients, or each wanted status),
+        // merged by id.
+        std::vector<std::string> prefixes;
+        if (statuses.empty()) {
+          prefixes.push_back(layout::RecipientListPrefix(
+              call.tenant_id, request->sequence_id()));
+        } else {
+          for (auto status : statuses) {
+            prefixes.push_back(layout::StatusIndexPrefix(
+                call.tenant_id, request->sequence_id(),
+                std::string(domain::StatusName(status))));
+          }
+        }
+        std::vector<std::string> ids;
+        for (const auto& prefix : prefixes) {
+          const std::string start_after =
+              after.empty() ? "" : absl::StrCat(prefix, after);
+          SEQ_ASSIGN_OR_RETURN(
+              auto entries,
+              store.ScanIndex(prefix, start_after, page_size + 1));
+          for (const auto& [key, value] : entries)
+            ids.push_back(key.substr(prefix.size()));
+        }
+        std::sort(ids.begin(), ids.end());
+        const bool more = static_cast<int>(ids.size()) > page_size;
+        if (more) ids.resize(page_size);
+        for (const auto& id : ids) {
+          SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
+                               deps_.repository->GetRecipient(
+                                   call.tenant_id, request->sequence_id(), id));
+          *response->add_recipients() = ToProto(recipient, sequence);
+        }
+        if (more) response->set_next_page_token(ids.back());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::PauseRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "PauseRecipient"), *request),
-        domain::PauseRecipient{}, RespondRecipient, response);
-  });
+  return RunUnary(context, deps_.pool,
+                  [this, request, response](const CallContext& call) {
+                    return RunRecipientAction(
+                        deps_, call,
+                        MakeActionRequest(
+                            absl::StrCat(kService, "PauseRecipient"), *request),
+                        domain::PauseRecipient{}, RespondRecipient, response);
+                  });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::ResumeRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "ResumeRecipient"), *request),
-        domain::ResumeRecipient{}, RespondRecipient, response);
-  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        return RunRecipientAction(
+            deps_, call,
+            MakeActionRequest(absl::StrCat(kService, "ResumeRecipient"),
+                              *request),
+            domain::ResumeRecipient{}, RespondRecipient, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::SkipStep(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "SkipStep"), *request),
-        domain::SkipStep{}, RespondRecipient, response);
-  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        return RunRecipientAction(
+            deps_, call,
+            MakeActionRequest(absl::StrCat(kService, "SkipStep"), *request),
+            domain::SkipStep{}, RespondRecipient, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::EditContent(
     grpc::CallbackServerContext* context, const v1::EditContentRequest* request,
     v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    domain::EditContent command{request->step_index(),
-                                FromProto(request->edit())};
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "EditContent"), *request),
-        command, RespondRecipient, response);
-  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        domain::EditContent command{request->step_index(),
+                                    FromProto(request->edit())};
+        return RunRecipientAction(
+            deps_, call,
+            MakeActionRequest(absl::StrCat(kService, "EditContent"), *request),
+            command, RespondRecipient, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::StopRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "StopRecipient"), *request),
-        domain::StopRecipient{}, RespondRecipient, response);
-  });
+  return RunUnary(context, deps_.pool,
+                  [this, request, response](const CallContext& call) {
+                    return RunRecipientAction(
+                        deps_, call,
+                        MakeActionRequest(
+                            absl::StrCat(kService, "StopRecipient"), *request),
+                        domain::StopRecipient{}, RespondRecipient, response);
+                  });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request,
     v1::DeleteRecipientResponse* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    auto respond = [&call](const domain::Recipient& after,
-                           const domain::Sequence&,
-                           v1::DeleteRecipientResponse* out) {
-      out->set_sequence_id(after.sequence_id);
-      out->set_recipient_id(after.recipient_id);
-      *out->mutable_deleted_at() = ToProtoTime(after.updated_at);
-      out->set_deleted_by(call.actor);
-    };
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "DeleteRecipient"), *request),
-        domain::DeleteRecipient{}, respond, response);
-  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        auto respond = [&call](const domain::Recipient& after,
+                               const domain::Sequence&,
+                               v1::DeleteRecipientResponse* out) {
+          out->set_sequence_id(after.sequence_id);
+          out->set_recipient_id(after.recipient_id);
+          *out->mutable_deleted_at() = ToProtoTime(after.updated_at);
+          out->set_deleted_by(call.actor);
+        };
+        return RunRecipientAction(
+            deps_, call,
+            MakeActionRequest(absl::StrCat(kService, "DeleteRecipient"),
+                              *request),
+            domain::DeleteRecipient{}, respond, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::CompleteManualStep(
     grpc::CallbackServerContext* context,
     const v1::CompleteManualStepRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) {
-    domain::CompleteManualStep command;
-    if (request->has_step_index()) command.step_index = request->step_index();
-    return RunRecipientAction(
-        deps_, call,
-        MakeActionRequest(absl::StrCat(kService, "CompleteManualStep"),
-                          *request),
-        command, RespondRecipient, response);
-  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        domain::CompleteManualStep command;
+        if (request->has_step_index())
+          command.step_index = request->step_index();
+        return RunRecipientAction(
+            deps_, call,
+            MakeActionRequest(absl::StrCat(kService, "CompleteManualStep"),
+                              *request),
+            command, RespondRecipient, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(
     grpc::CallbackServerContext* context,
     const v1::RecordSignalRequest* request, v1::Recipient* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_ASSIGN_OR_RETURN(domain::SignalType signal,
-                         FromProto("signal", request->signal()));
-    ActionRequest action;
-    action.method = absl::StrCat(kService, "RecordSignal");
-    action.request_id = request->request_id();
-    action.sequence_id = request->sequence_id();
-    action.recipient_id = request->recipient_id();
-    action.fingerprint = RequestFingerprint(*request);
-    return RunRecipientAction(deps_, call, action,
-                              domain::RecordSignal{signal, request->detail()},
-                              RespondRecipient, response);
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_ASSIGN_OR_RETURN(domain::SignalType signal,
+                             FromProto("signal", request->signal()));
+        ActionRequest action;
+        action.method = absl::StrCat(kService, "RecordSignal");
+        action.request_id = request->request_id();
+        action.sequence_id = request->sequence_id();
+        action.recipient_id = request->recipient_id();
+        action.fingerprint = RequestFingerprint(*request);
+        return RunRecipientAction(
+            deps_, call, action,
+            domain::RecordSignal{signal, request->detail()}, RespondRecipient,
+            response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::PreviewSkipStep(
     grpc::CallbackServerContext* context,
     const v1::GetRecipientRequest* request, v1::SkipPreview* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_RETURN_IF_ERROR(
-        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence sequence,
-        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Recipient recipient,
-        deps_.repository->GetRecipient(call.tenant_id, request->sequence_id(),
-                                       request->recipient_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::SkipPreview preview,
-        domain::PreviewSkip(recipient, sequence, deps_.clock->Now()));
-    response->set_skipped_step_index(preview.skipped_step_index);
-    response->set_finishes(preview.finishes);
-    if (preview.next_step.has_value()) {
-      const v1::StepView view = ToProto(*preview.next_step);
-      v1::StepPreview* next = response->mutable_next_step();
-      next->set_step_index(view.step_index());
-      next->set_type(view.type());
-      next->set_mode(view.mode());
-      *next->mutable_content() = view.content();
-      *next->mutable_missing_variables() = view.missing_variables();
-      if (view.has_due_at()) *next->mutable_due_at() = view.due_at();
-    }
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
+                                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                             deps_.repository->GetSequence(
+                                 call.tenant_id, request->sequence_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
+                             deps_.repository->GetRecipient(
+                                 call.tenant_id, request->sequence_id(),
+                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(
+            domain::SkipPreview preview,
+            domain::PreviewSkip(recipient, sequence, deps_.clock->Now()));
+        response->set_skipped_step_index(preview.skipped_step_index);
+        response->set_finishes(preview.finishes);
+        if (preview.next_step.has_value()) {
+          const v1::StepView view = ToProto(*preview.next_step);
+          v1::StepPreview* next = response->mutable_next_step();
+          next->set_step_index(view.step_index());
+          next->set_type(view.type());
+          next->set_mode(view.mode());
+          *next->mutable_content() = view.content();
+          *next->mutable_missing_variables() = view.missing_variables();
+          if (view.has_due_at()) *next->mutable_due_at() = view.due_at();
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::ViewContent(
     grpc::CallbackServerContext* context,
     const v1::GetRecipientRequest* request, v1::RecipientContent* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_RETURN_IF_ERROR(
-        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence sequence,
-        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Recipient recipient,
-        deps_.repository->GetRecipient(call.tenant_id, request->sequence_id(),
-                                       request->recipient_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        std::vector<domain::StepView> steps,
-        domain::ViewContent(recipient, sequence, deps_.clock->Now()));
-    response->set_sequence_id(recipient.sequence_id);
-    response->set_recipient_id(recipient.recipient_id);
-    response->set_status(ToProto(recipient.status));
-    for (const auto& step : steps) *response->add_steps() = ToProto(step);
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
+                                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                             deps_.repository->GetSequence(
+                                 call.tenant_id, request->sequence_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
+                             deps_.repository->GetRecipient(
+                                 call.tenant_id, request->sequence_id(),
+                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(
+            std::vector<domain::StepView> steps,
+            domain::ViewContent(recipient, sequence, deps_.clock->Now()));
+        response->set_sequence_id(recipient.sequence_id);
+        response->set_recipient_id(recipient.recipient_id);
+        response->set_status(ToProto(recipient.status));
+        for (const auto& step : steps) *response->add_steps() = ToProto(step);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipientTimeline(
     grpc::CallbackServerContext* context,
     const v1::GetRecipientRequest* request, v1::RecipientTimeline* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_RETURN_IF_ERROR(
-        ValidateRecipientRef(request->sequence_id(), request->recipient_id()));
-    SEQ_RETURN_IF_ERROR(deps_.repository
-                            ->GetRecipient(call.tenant_id,
-                                           request->sequence_id(),
-                                           request->recipient_id())
-                            .status());
-    SEQ_ASSIGN_OR_RETURN(
-        auto events,
-        deps_.repository->ReadRecipientEvents(
-            call.tenant_id, request->sequence_id(), request->recipient_id()));
-    for (auto& [stored, event] : events) {
-      v1::TimelineEntry* entry = response->add_entries();
-      entry->set_version(stored.version);
-      entry->set_position(stored.position);
-      *entry->mutable_event() = std::move(event);
-    }
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
+                                                 request->recipient_id()));
+        SEQ_RETURN_IF_ERROR(deps_.repository
+                                ->GetRecipient(call.tenant_id,
+                                               request->sequence_id(),
+                                               request->recipient_id())
+                                .status());
+        SEQ_ASSIGN_OR_RETURN(auto events,
+                             deps_.repository->ReadRecipientEvents(
+                                 call.tenant_id, request->sequence_id(),
+                                 request->recipient_id()));
+        for (auto& [stored, event] : events) {
+          v1::TimelineEntry* entry = response->add_entries();
+          entry->set_version(stored.version);
+          entry->set_position(stored.position);
+          *entry->mutable_event() = std::move(event);
+        }
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace sequencer::server

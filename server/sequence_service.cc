@@ -18,117 +18,127 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
     grpc::CallbackServerContext* context,
     const v1::CreateSequenceRequest* request,
     v1::CreateSequenceResponse* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    const std::string method = "/sequencer.v1.SequenceService/CreateSequence";
-    SEQ_RETURN_IF_ERROR(
-        domain::ValidateId("request_id", request->request_id()));
-    if (request->steps_size() > domain::kMaxSteps) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("steps: at most ", domain::kMaxSteps, " steps, got ",
-                       request->steps_size()));
-    }
-    domain::CreateSequence command;
-    command.sequence_id = request->sequence_id();
-    command.name = request->name();
-    command.stop_on_response =
-        !request->has_stop_on_response() || request->stop_on_response();
-    for (int i = 0; i < request->steps_size(); ++i) {
-      SEQ_ASSIGN_OR_RETURN(
-          domain::StepDefinition step,
-          FromProto(absl::StrCat("steps[", i, "]"), request->steps(i)));
-      command.steps.push_back(std::move(step));
-    }
-    const uint64_t fingerprint = RequestFingerprint(*request);
-    eventstore::EventStore& store = deps_.repository->store();
-    LockTable::Guard guard = deps_.locks->Lock(
-        {layout::IdempotencyKey(call.tenant_id, request->request_id())});
-    SEQ_ASSIGN_OR_RETURN(
-        bool replayed,
-        LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
-                            method, fingerprint, response));
-    if (replayed) return absl::OkStatus();
-    if (command.sequence_id.empty())
-      command.sequence_id = deps_.ids->NewId("seq");
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        const std::string method =
+            "/sequencer.v1.SequenceService/CreateSequence";
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("request_id", request->request_id()));
+        if (request->steps_size() > domain::kMaxSteps) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("steps: at most ", domain::kMaxSteps, " steps, got ",
+                           request->steps_size()));
+        }
+        domain::CreateSequence command;
+        command.sequence_id = request->sequence_id();
+        command.name = request->name();
+        command.stop_on_response =
+            !request->has_stop_on_response() || request->stop_on_response();
+        for (int i = 0; i < request->steps_size(); ++i) {
+          SEQ_ASSIGN_OR_RETURN(
+              domain::StepDefinition step,
+              FromProto(absl::StrCat("steps[", i, "]"), request->steps(i)));
+          command.steps.push_back(std::move(step));
+        }
+        const uint64_t fingerprint = RequestFingerprint(*request);
+        eventstore::EventStore& store = deps_.repository->store();
+        LockTable::Guard guard = deps_.locks->Lock(
+            {layout::IdempotencyKey(call.tenant_id, request->request_id())});
+        SEQ_ASSIGN_OR_RETURN(
+            bool replayed,
+            LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
+                                method, fingerprint, response));
+        if (replayed) return absl::OkStatus();
+        if (command.sequence_id.empty())
+          command.sequence_id = deps_.ids->NewId("seq");
 
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence current,
-        deps_.repository->LoadSequence(call.tenant_id, command.sequence_id));
-    const domain::DecisionContext decision{
-        call.tenant_id, call.actor, request->request_id(), deps_.clock->Now()};
-    SEQ_ASSIGN_OR_RETURN(
-        std::vector<domain::SequenceEvent> events,
-        domain::DecideCreateSequence(command, current, decision));
-    domain::Sequence after = current;
-    eventstore::StreamAppend append{
-        layout::SequenceStream(call.tenant_id, command.sequence_id), 0, {}};
-    for (const auto& event : events) {
-      after = domain::Evolve(std::move(after), event);
-      append.events.push_back(Repository::Encode(event));
-    }
-    *response->mutable_sequence() = ToProto(after);
-    eventstore::CommitBatch batch;
-    batch.appends.push_back(std::move(append));
-    batch.index_writes.push_back(
-        {layout::SequenceListKey(call.tenant_id, command.sequence_id), ""});
-    batch.index_writes.push_back(OutcomeRecord(
-        call.tenant_id, request->request_id(), method, fingerprint, *response));
-    absl::Status committed = store.Commit(batch).status();
-    if (absl::IsAborted(committed)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "sequence \"", command.sequence_id, "\" already exists"));
-    }
-    return committed;
-  });
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence current,
+                             deps_.repository->LoadSequence(
+                                 call.tenant_id, command.sequence_id));
+        const domain::DecisionContext decision{call.tenant_id, call.actor,
+                                               request->request_id(),
+                                               deps_.clock->Now()};
+        SEQ_ASSIGN_OR_RETURN(
+            std::vector<domain::SequenceEvent> events,
+            domain::DecideCreateSequence(command, current, decision));
+        domain::Sequence after = current;
+        eventstore::StreamAppend append{
+            layout::SequenceStream(call.tenant_id, command.sequence_id), 0, {}};
+        for (const auto& event : events) {
+          after = domain::Evolve(std::move(after), event);
+          append.events.push_back(Repository::Encode(event));
+        }
+        *response->mutable_sequence() = ToProto(after);
+        eventstore::CommitBatch batch;
+        batch.appends.push_back(std::move(append));
+        batch.index_writes.push_back(
+            {layout::SequenceListKey(call.tenant_id, command.sequence_id), ""});
+        batch.index_writes.push_back(
+            OutcomeRecord(call.tenant_id, request->request_id(), method,
+                          fingerprint, *response));
+        absl::Status committed = store.Commit(batch).status();
+        if (absl::IsAborted(committed)) {
+          return absl::AlreadyExistsError(absl::StrCat(
+              "sequence \"", command.sequence_id, "\" already exists"));
+        }
+        return committed;
+      });
 }
 
 grpc::ServerUnaryReactor* SequenceServiceImpl::GetSequence(
     grpc::CallbackServerContext* context, const v1::GetSequenceRequest* request,
     v1::Sequence* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    SEQ_RETURN_IF_ERROR(
-        domain::ValidateId("sequence_id", request->sequence_id()));
-    SEQ_ASSIGN_OR_RETURN(
-        domain::Sequence sequence,
-        deps_.repository->GetSequence(call.tenant_id, request->sequence_id()));
-    *response = ToProto(sequence);
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("sequence_id", request->sequence_id()));
+        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                             deps_.repository->GetSequence(
+                                 call.tenant_id, request->sequence_id()));
+        *response = ToProto(sequence);
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* SequenceServiceImpl::ListSequences(
     grpc::CallbackServerContext* context,
     const v1::ListSequencesRequest* request,
     v1::ListSequencesResponse* response) {
-  return RunUnary(context, [&](const CallContext& call) -> absl::Status {
-    int page_size =
-        request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-    if (page_size < 0 || page_size > kMaxPageSize) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("page_size: must be between 0 and ", kMaxPageSize,
-                       ", got ", page_size));
-    }
-    const std::string prefix = layout::SequenceListPrefix(call.tenant_id);
-    std::string start_after;
-    if (!request->page_token().empty()) {
-      SEQ_RETURN_IF_ERROR(
-          domain::ValidateId("page_token", request->page_token()));
-      start_after = absl::StrCat(prefix, request->page_token());
-    }
-    SEQ_ASSIGN_OR_RETURN(auto entries, deps_.repository->store().ScanIndex(
-                                           prefix, start_after, page_size + 1));
-    const bool more = static_cast<int>(entries.size()) > page_size;
-    if (more) entries.resize(page_size);
-    for (const auto& [key, value] : entries) {
-      SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                           deps_.repository->GetSequence(
-                               call.tenant_id, key.substr(prefix.size())));
-      *response->add_sequences() = ToProto(sequence);
-    }
-    if (more)
-      response->set_next_page_token(
-          response->sequences().rbegin()->sequence_id());
-    return absl::OkStatus();
-  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        int page_size =
+            request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+        if (page_size < 0 || page_size > kMaxPageSize) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("page_size: must be between 0 and ", kMaxPageSize,
+                           ", got ", page_size));
+        }
+        const std::string prefix = layout::SequenceListPrefix(call.tenant_id);
+        std::string start_after;
+        if (!request->page_token().empty()) {
+          SEQ_RETURN_IF_ERROR(
+              domain::ValidateId("page_token", request->page_token()));
+          start_after = absl::StrCat(prefix, request->page_token());
+        }
+        SEQ_ASSIGN_OR_RETURN(auto entries,
+                             deps_.repository->store().ScanIndex(
+                                 prefix, start_after, page_size + 1));
+        const bool more = static_cast<int>(entries.size()) > page_size;
+        if (more) entries.resize(page_size);
+        for (const auto& [key, value] : entries) {
+          SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                               deps_.repository->GetSequence(
+                                   call.tenant_id, key.substr(prefix.size())));
+          *response->add_sequences() = ToProto(sequence);
+        }
+        if (more)
+          response->set_next_page_token(
+              response->sequences().rbegin()->sequence_id());
+        return absl::OkStatus();
+      });
 }
 
 }  // namespace sequencer::server

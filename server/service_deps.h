@@ -8,6 +8,7 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/repository.h"
+#include "server/worker_pool.h"
 
 namespace sequencer::server {
 
@@ -16,6 +17,8 @@ struct ServiceDeps {
   const Clock* clock = nullptr;
   IdGenerator* ids = nullptr;
   LockTable* locks = nullptr;
+  // Runs handlers off gRPC's threads; null runs them inline.
+  WorkerPool* pool = nullptr;
 };
 
 }  // namespace sequencer::server

@@ -1,0 +1,190 @@
+// End-to-end throughput of recipient actions through gRPC with durable commits,
+// by number of concurrent clients; and the time of one 10,000-recipient
+// enrollment.
+//
+// A real server (RocksDB, loopback gRPC on a free port, manual clock) runs
+// in-process. Each client thread pauses then resumes its own recipients. The
+// ceiling is one client measured in the same run, so figures are ratios: they
+// show whether concurrent calls share fsyncs end to end.
+//
+//   build/server_actions_bench [--seconds=2] [--clients=1,4,16,64]
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "eventstore/rocksdb_event_store.h"
+#include "grpcpp/grpcpp.h"
+#include "sequencer/v1/sequencer.grpc.pb.h"
+#include "server/clock.h"
+#include "server/id_generator.h"
+#include "server/sequencer_server.h"
+
+ABSL_FLAG(double, seconds, 2.0, "measuring time per concurrency level");
+ABSL_FLAG(std::string, clients, "1,4,16,64", "concurrency levels");
+
+namespace {
+
+namespace v1 = sequencer::v1;
+constexpr int kRecipientsPerClient = 8;
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->AddMetadata("x-tenant-id", "bench");
+  context->AddMetadata("x-actor", "bench");
+  return context;
+}
+
+void Check(const grpc::Status& status, const char* what) {
+  if (!status.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, status.error_message().c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  std::vector<int> levels;
+  int max_clients = 1;
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_clients), ',')) {
+    int n = 0;
+    if (absl::SimpleAtoi(part, &n) && n > 0) {
+      levels.push_back(n);
+      max_clients = std::max(max_clients, n);
+    }
+  }
+  char pattern[] = "/tmp/server_actions_bench_XXXXXX";
+  const std::string dir = mkdtemp(pattern);
+  auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
+  if (!store.ok()) return 1;
+  sequencer::server::ManualClock clock;
+  sequencer::server::SequentialIdGenerator ids;
+  sequencer::server::ServerOptions options;
+  options.listen_address = "127.0.0.1:0";
+  auto server = sequencer::server::SequencerServer::Start(options, store->get(),
+                                                          &clock, &clock, &ids);
+  if (!server.ok()) return 1;
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(64 << 20);
+  auto channel = grpc::CreateCustomChannel(
+      (*server)->address(), grpc::InsecureChannelCredentials(), args);
+  auto sequences = v1::SequenceService::NewStub(channel);
+  auto recipients = v1::RecipientService::NewStub(channel);
+
+  v1::CreateSequenceRequest create;
+  create.set_request_id("create");
+  create.set_sequence_id("bench");
+  create.set_name("bench");
+  auto* step = create.add_steps();
+  step->set_type(v1::STEP_TYPE_EMAIL);
+  step->mutable_delay()->set_seconds(86400);
+  step->mutable_content()->set_subject("Hi {{first_name}}");
+  v1::CreateSequenceResponse created;
+  Check(sequences->CreateSequence(Ctx().get(), create, &created), "create");
+
+  // One enrollment of 10,000 recipients: one atomic, durable write.
+  v1::EnrollRecipientsRequest enroll;
+  enroll.set_request_id("enroll");
+  enroll.set_sequence_id("bench");
+  const int total = std::max(10000, max_clients * kRecipientsPerClient);
+  for (int i = 0; i < total; ++i) {
+    auto* r = enroll.add_recipients();
+    r->set_recipient_id(absl::StrCat("r", i));
+    (*r->mutable_variables())["first_name"] = "Ada";
+  }
+  // Enroll in chunks of at most 10,000; the first chunk is the timed one.
+  const auto enroll_start = std::chrono::steady_clock::now();
+  for (int first = 0; first < total; first += 10000) {
+    v1::EnrollRecipientsRequest chunk;
+    chunk.set_request_id(absl::StrCat("enroll-", first));
+    chunk.set_sequence_id("bench");
+    for (int i = first; i < std::min(total, first + 10000); ++i) {
+      *chunk.add_recipients() = enroll.recipients(i);
+    }
+    v1::EnrollRecipientsResponse enrolled;
+    Check(recipients->EnrollRecipients(Ctx().get(), chunk, &enrolled),
+          "enroll");
+    if (first == 0) {
+      std::printf("enroll 10,000 recipients in one call: %.3f s\n",
+                  std::chrono::duration<double>(
+                      std::chrono::steady_clock::now() - enroll_start)
+                      .count());
+    }
+  }
+
+  std::atomic<uint64_t> request_counter{0};
+  auto run = [&](int clients) {
+    std::atomic<bool> stop{false};
+    std::atomic<uint64_t> calls{0};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&, c] {
+        std::vector<bool> paused(kRecipientsPerClient, false);
+        while (!stop.load(std::memory_order_relaxed)) {
+          for (int k = 0; k < kRecipientsPerClient && !stop; ++k) {
+            v1::RecipientActionRequest request;
+            request.set_request_id(
+                absl::StrCat("q", request_counter.fetch_add(1)));
+            request.set_sequence_id("bench");
+            request.set_recipient_id(
+                absl::StrCat("r", c * kRecipientsPerClient + k));
+            v1::Recipient out;
+            grpc::Status status =
+                paused[k]
+                    ? recipients->ResumeRecipient(Ctx().get(), request, &out)
+                    : recipients->PauseRecipient(Ctx().get(), request, &out);
+            Check(status, "action");
+            paused[k] = !paused[k];
+            calls.fetch_add(1, std::memory_order_relaxed);
+          }
+        }
+        // Leave every recipient running for the next level.
+        for (int k = 0; k < kRecipientsPerClient; ++k) {
+          if (paused[k]) {
+            v1::RecipientActionRequest request;
+            request.set_request_id(
+                absl::StrCat("q", request_counter.fetch_add(1)));
+            request.set_sequence_id("bench");
+            request.set_recipient_id(
+                absl::StrCat("r", c * kRecipientsPerClient + k));
+            v1::Recipient out;
+            recipients->ResumeRecipient(Ctx().get(), request, &out);
+          }
+        }
+      });
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(
+        std::chrono::duration<double>(absl::GetFlag(FLAGS_seconds)));
+    stop = true;
+    for (auto& t : threads) t.join();
+    return calls.load() / std::chrono::duration<double>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+  };
+
+  const double ceiling = run(1);
+  std::printf("ceiling: 1 client, %.0f durable actions/s\n", ceiling);
+  std::printf("%8s %12s %16s\n", "clients", "actions/s", "x one client");
+  for (int clients : levels) {
+    const double rate = run(clients);
+    std::printf("%8d %12.0f %16.2f\n", clients, rate, rate / ceiling);
+  }
+  (*server)->Shutdown();
+  server->reset();
+  store->reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
