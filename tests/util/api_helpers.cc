@@ -133,4 +133,131 @@ std::vector<std::string> LogSnapshot(TestServer& server) {
   return out;
 }
 
+// ---- More shorthands for action tests.
+
+namespace {
+
+v1::GetRecipientRequest GetRequest(const std::string& sequence_id,
+                                   const std::string& recipient_id) {
+  v1::GetRecipientRequest request;
+  request.set_sequence_id(sequence_id);
+  request.set_recipient_id(recipient_id);
+  return request;
+}
+
+}  // namespace
+
+grpc::Status Act(TestServer& server, v1::Action action,
+                 const std::string& sequence_id,
+                 const std::string& recipient_id, v1::Recipient* out) {
+  v1::Recipient ignored;
+  if (out == nullptr) out = &ignored;
+  v1::RecipientActionRequest request = ActionRequest(sequence_id, recipient_id);
+  v1::RecipientService::Stub& stub = server.recipients();
+  switch (action) {
+    case v1::ACTION_PAUSE:
+      return stub.PauseRecipient(CallAs().get(), request, out);
+    case v1::ACTION_RESUME:
+      return stub.ResumeRecipient(CallAs().get(), request, out);
+    case v1::ACTION_SKIP_STEP:
+      return stub.SkipStep(CallAs().get(), request, out);
+    case v1::ACTION_STOP:
+      return stub.StopRecipient(CallAs().get(), request, out);
+    case v1::ACTION_DELETE: {
+      v1::DeleteRecipientResponse response;
+      return stub.DeleteRecipient(CallAs().get(), request, &response);
+    }
+    case v1::ACTION_COMPLETE_MANUAL_STEP: {
+      v1::CompleteManualStepRequest complete;
+      complete.set_request_id(request.request_id());
+      complete.set_sequence_id(sequence_id);
+      complete.set_recipient_id(recipient_id);
+      return stub.CompleteManualStep(CallAs().get(), complete, out);
+    }
+    case v1::ACTION_VIEW_CONTENT: {
+      v1::RecipientContent content;
+      return ViewContent(server, sequence_id, recipient_id, &content);
+    }
+    default:
+      ADD_FAILURE() << "Act does not handle " << v1::Action_Name(action);
+      return grpc::Status(grpc::StatusCode::INTERNAL, "unhandled action");
+  }
+}
+
+v1::Recipient MustAct(TestServer& server, v1::Action action,
+                      const std::string& sequence_id,
+                      const std::string& recipient_id) {
+  v1::Recipient out;
+  grpc::Status status = Act(server, action, sequence_id, recipient_id, &out);
+  EXPECT_TRUE(status.ok()) << v1::Action_Name(action) << " " << recipient_id
+                           << ": " << status.error_message();
+  return out;
+}
+
+grpc::Status Signal(TestServer& server, const std::string& sequence_id,
+                    const std::string& recipient_id, v1::SignalType signal,
+                    v1::Recipient* out, const std::string& detail) {
+  v1::Recipient ignored;
+  if (out == nullptr) out = &ignored;
+  v1::RecordSignalRequest request;
+  request.set_request_id(NextRequestId());
+  request.set_sequence_id(sequence_id);
+  request.set_recipient_id(recipient_id);
+  request.set_signal(signal);
+  request.set_detail(detail);
+  return server.recipients().RecordSignal(CallAs().get(), request, out);
+}
+
+grpc::Status EditContent(TestServer& server, const std::string& sequence_id,
+                         const std::string& recipient_id, int step_index,
+                         const v1::ContentEdit& edit, v1::Recipient* out) {
+  v1::Recipient ignored;
+  if (out == nullptr) out = &ignored;
+  v1::EditContentRequest request;
+  request.set_request_id(NextRequestId());
+  request.set_sequence_id(sequence_id);
+  request.set_recipient_id(recipient_id);
+  request.set_step_index(step_index);
+  *request.mutable_edit() = edit;
+  return server.recipients().EditContent(CallAs().get(), request, out);
+}
+
+grpc::Status ViewContent(TestServer& server, const std::string& sequence_id,
+                         const std::string& recipient_id,
+                         v1::RecipientContent* out) {
+  return server.recipients().ViewContent(
+      CallAs().get(), GetRequest(sequence_id, recipient_id), out);
+}
+
+grpc::Status PreviewSkip(TestServer& server, const std::string& sequence_id,
+                         const std::string& recipient_id,
+                         v1::SkipPreview* out) {
+  return server.recipients().PreviewSkipStep(
+      CallAs().get(), GetRequest(sequence_id, recipient_id), out);
+}
+
+grpc::Status Timeline(TestServer& server, const std::string& sequence_id,
+                      const std::string& recipient_id,
+                      v1::RecipientTimeline* out) {
+  return server.recipients().GetRecipientTimeline(
+      CallAs().get(), GetRequest(sequence_id, recipient_id), out);
+}
+
+v1::ActionAvailability FindAction(const v1::Recipient& recipient,
+                                  v1::Action action) {
+  for (const auto& a : recipient.actions()) {
+    if (a.action() == action) return a;
+  }
+  return v1::ActionAvailability();
+}
+
+std::string ShortName(v1::Action action) {
+  return v1::Action_Name(action).substr(std::string("ACTION_").size());
+}
+
+std::string ShortName(v1::RecipientStatus status) {
+  return v1::RecipientStatus_Name(status).substr(
+      std::string("RECIPIENT_STATUS_").size());
+}
+
 }  // namespace sequencer::testing

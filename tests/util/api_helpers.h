@@ -62,6 +62,51 @@ google::rpc::ErrorInfo ErrorInfoOf(const grpc::Status& status);
 // Every event of the log, serialized, for "nothing was written" checks.
 std::vector<std::string> LogSnapshot(TestServer& server);
 
+// ---- More shorthands for action tests (all as kTenant).
+
+// Calls the single-recipient action `action` (PAUSE, RESUME, SKIP_STEP, STOP,
+// DELETE, COMPLETE_MANUAL_STEP; VIEW_CONTENT reads content) with a fresh
+// request id. `out` receives the recipient (unset for DELETE and
+// VIEW_CONTENT); may be null.
+grpc::Status Act(TestServer& server, v1::Action action,
+                 const std::string& sequence_id,
+                 const std::string& recipient_id, v1::Recipient* out = nullptr);
+// Act, failing the test when the call fails; returns the recipient after it.
+v1::Recipient MustAct(TestServer& server, v1::Action action,
+                      const std::string& sequence_id,
+                      const std::string& recipient_id);
+
+grpc::Status Signal(TestServer& server, const std::string& sequence_id,
+                    const std::string& recipient_id, v1::SignalType signal,
+                    v1::Recipient* out = nullptr,
+                    const std::string& detail = "");
+
+grpc::Status EditContent(TestServer& server, const std::string& sequence_id,
+                         const std::string& recipient_id, int step_index,
+                         const v1::ContentEdit& edit,
+                         v1::Recipient* out = nullptr);
+
+grpc::Status ViewContent(TestServer& server, const std::string& sequence_id,
+                         const std::string& recipient_id,
+                         v1::RecipientContent* out);
+
+grpc::Status PreviewSkip(TestServer& server, const std::string& sequence_id,
+                         const std::string& recipient_id, v1::SkipPreview* out);
+
+grpc::Status Timeline(TestServer& server, const std::string& sequence_id,
+                      const std::string& recipient_id,
+                      v1::RecipientTimeline* out);
+
+// The availability entry for `action` in `recipient.actions()`, or an empty
+// one (action UNSPECIFIED) when missing.
+v1::ActionAvailability FindAction(const v1::Recipient& recipient,
+                                  v1::Action action);
+
+// "PAUSE" for ACTION_PAUSE, "IN_PROGRESS" for RECIPIENT_STATUS_IN_PROGRESS:
+// the names used in ErrorInfo metadata.
+std::string ShortName(v1::Action action);
+std::string ShortName(v1::RecipientStatus status);
+
 }  // namespace sequencer::testing
 
 #endif  // SEQUENCER_TESTS_UTIL_API_HELPERS_H_
