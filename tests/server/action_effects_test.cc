@@ -602,7 +602,7 @@ TEST_F(ActionEffectsTest, CompleteManualStepAdvancesOnlyWhenPending) {
 
 // Retries are safe for signals too: the same request id returns the first
 // outcome and writes nothing new.
-// DISABLED: server/recipient_service.cc:424 (at 35752a0) assigns the temporary
+// DISABLED: server/recipient_service.cc:449 (at 9babe2f) assigns the temporary
 // absl::StrCat(kService, "RecordSignal") to ActionRequest::method, an
 // absl::string_view (line 53): the view dangles, the stored IdempotencyRecord
 // gets a garbage method ("contains invalid UTF-8" from protobuf), and the
