@@ -50,6 +50,7 @@ std::string_view EventName(const RecipientEventPayload& payload) {
           [](const Finished&) -> std::string_view { return "Finished"; },
           [](const Stopped&) -> std::string_view { return "Stopped"; },
           [](const Deleted&) -> std::string_view { return "Deleted"; },
+          [](const StepDue&) -> std::string_view { return "StepDue"; },
       },
       payload);
 }

@@ -72,19 +72,35 @@ struct RecipientEnrolled {
   bool paused_by_sequence = false;
   absl::Duration remaining_delay = absl::ZeroDuration();
 };
+// The current step's delay ran out (decided by the scheduler). An automatic
+// step is queued for delivery (awaiting_delivery); a manual one waits for a
+// person (awaiting_manual_action: PENDING_ACTION, or the running
+// RESPONDED/MEETING_BOOKED status).
+struct StepDue {
+  int step_index = 0;
+  bool manual = false;
+};
+// A delivery worker began the send (two-phase delivery, phase two): the
+// resolved content going out, under the lease token that fences it.
 struct StepDispatched {
   int step_index = 0;
   StepContent content;
+  std::string lease_token;
 };
 struct StepCompleted {
   int step_index = 0;
   StepContent content;  // Resolved content actually sent.
   std::string provider_message_id;
   Advance advance;
+  // The lease of the send; empty for steps completed otherwise.
+  std::string lease_token;
 };
+// The step failed: a delivery error reported by a worker (lease_token set),
+// or content that cannot be resolved (a missing variable; no token).
 struct StepFailed {
   int step_index = 0;
   std::string error_message;
+  std::string lease_token;
 };
 struct Paused {
   RecipientStatus paused_from = RecipientStatus::kInProgress;
@@ -124,6 +140,8 @@ struct MeetingBooked {
 struct Bounced {
   std::string detail;
   bool recorded_only = false;
+  // Set when a delivery worker reported the bounce for its send.
+  std::string lease_token;
 };
 struct Unsubscribed {
   std::string detail;
@@ -136,7 +154,7 @@ struct Deleted {};
 using RecipientEventPayload =
     std::variant<RecipientEnrolled, StepDispatched, StepCompleted, StepFailed, Paused, Resumed,
                  StepSkipped, ContentEdited, ManualStepCompleted, ReplyReceived, MeetingBooked,
-                 Bounced, Unsubscribed, Finished, Stopped, Deleted>;
+                 Bounced, Unsubscribed, Finished, Stopped, Deleted, StepDue>;
 
 struct RecipientEvent {
   EventMetadata metadata;

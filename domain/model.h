@@ -88,6 +88,8 @@ struct ContentEdit {
   }
 };
 
+enum class DeliveryOutcome { kSent, kFailed, kBounced };
+
 struct StepDefinition {
   StepType type = StepType::kEmail;
   // TASK is always manual.
@@ -131,6 +133,9 @@ struct RecipientStep {
   // steps) and when.
   std::optional<StepContent> sent_content;
   std::optional<absl::Time> completed_at;
+  // While a send of this step is in flight (StepDispatched, result not yet
+  // recorded): the resolved content that went out.
+  std::optional<StepContent> dispatched_content;
 };
 
 struct Recipient {
@@ -158,6 +163,17 @@ struct Recipient {
   // A manual step is due and waits for a person. True in PENDING_ACTION, and in running
   // RESPONDED/MEETING_BOOKED when their current manual step is due.
   bool awaiting_manual_action = false;
+  // The current automatic step is due and queued for a delivery worker; no
+  // send has begun. Cleared when a send begins, when the step is skipped,
+  // edited or fails, and when the recipient pauses or stops running.
+  bool awaiting_delivery = false;
+  // The lease token of a send that has begun (StepDispatched) and whose
+  // result has not been recorded; empty when none is in flight. A send in
+  // flight is not recalled by pause, stop or a sequence pause.
+  std::string in_flight_token;
+  // The lease token of the last delivery whose result was recorded, so that
+  // a worker reporting twice changes nothing the second time.
+  std::string last_reported_token;
   bool responded = false;
   bool meeting_booked = false;
   // RESPONDED/MEETING_BOOKED that ended the sequence (stop_on_response on): final.

@@ -1,9 +1,12 @@
 #include "domain/recipient.h"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -180,6 +183,11 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
       break;
   }
   if (!available) return NotAvailableInStatus(action, r);
+  if (action == Action::kSkipStep && !r.in_flight_token.empty()) {
+    return Refused(action, r, kReasonSendInProgress,
+                   "Skip step is not available: the current step's send has "
+                   "begun and its result is not recorded yet");
+  }
   return Rule{};
 }
 
@@ -377,6 +385,19 @@ Events DecideEdit(const EditContent& command, const Recipient& r,
                  {"step_index", absl::StrCat(index)},
                  {"step_state", std::string(StepStateName(shown))}}});
   }
+  if (index == r.current_step && !r.in_flight_token.empty()) {
+    return RefuseAction(
+        absl::StrCat("Edit content is not available for step ", index,
+                     ": a send of this step has begun (its content can no "
+                     "longer change)"),
+        Refusal{
+            kReasonStepNotEditable,
+            {{"status", std::string(StatusName(r.status))},
+             {"action", std::string(ActionName(Action::kEditContent))},
+             {"step_index", absl::StrCat(index)},
+             {"step_state", std::string(StepStateName(StepState::kCurrent))},
+             {"send_in_progress", "true"}}});
+  }
   const StepDefinition& step = sequence.steps[index];
   for (ContentField field : internal::kAllContentFields) {
     if (EditField(command.edit, field).has_value() &&
@@ -424,7 +445,7 @@ Events DecideSignal(const RecordSignal& command, const Recipient& r,
     case SignalType::kMeetingBooked:
       return One(context, MeetingBooked{command.detail, stops, final});
     case SignalType::kBounce:
-      return One(context, Bounced{command.detail, final});
+      return One(context, Bounced{command.detail, final, /*lease_token=*/""});
     case SignalType::kUnsubscribe:
       return One(context, Unsubscribed{command.detail, final});
   }
@@ -448,6 +469,7 @@ void EndWith(Recipient& r, RecipientStatus status) {
   r.due_at.reset();
   r.remaining_delay = absl::ZeroDuration();
   r.awaiting_manual_action = false;
+  r.awaiting_delivery = false;
   r.paused_by_sequence = false;
   CancelRemaining(r);
 }
@@ -462,6 +484,7 @@ void MarkCurrent(Recipient& r) {
 
 void ApplyAdvance(Recipient& r, const Advance& advance) {
   r.current_step = advance.next_step;
+  r.awaiting_delivery = false;
   r.error_message.clear();
   r.remaining_delay = absl::ZeroDuration();
   if (advance.next_step >= static_cast<int>(r.steps.size())) {
@@ -500,6 +523,51 @@ RecipientStep* StepAt(Recipient& r, int index) {
   return &r.steps[index];
 }
 
+// A worker's delivery result under `lease_token` (empty for results not
+// reported by a worker): the send is no longer in flight and a second report
+// of the same lease changes nothing.
+void RecordDeliveryResult(Recipient& r, int step_index,
+                          const std::string& lease_token) {
+  if (lease_token.empty()) return;
+  r.in_flight_token.clear();
+  r.last_reported_token = lease_token;
+  if (step_index >= 0 && step_index < static_cast<int>(r.steps.size())) {
+    r.steps[step_index].dispatched_content.reset();
+  }
+}
+
+// The step whose send is in flight: the one holding dispatched content (the
+// current step otherwise).
+int InFlightStep(const Recipient& r) {
+  for (size_t i = 0; i < r.steps.size(); ++i) {
+    if (r.steps[i].dispatched_content.has_value()) return static_cast<int>(i);
+  }
+  return r.current_step;
+}
+
+// Resolves every non-empty field of `content` with `variables`; missing
+// variables are appended to `missing` in order of first appearance, each once.
+StepContent ResolveContent(const StepContent& content,
+                           const std::map<std::string, std::string>& variables,
+                           std::vector<std::string>& missing) {
+  auto resolve = [&](const std::string& text) {
+    if (text.empty()) return std::string();
+    ResolvedText resolved = ResolveTemplate(text, variables);
+    for (std::string& name : resolved.missing_variables) {
+      if (std::find(missing.begin(), missing.end(), name) == missing.end()) {
+        missing.push_back(std::move(name));
+      }
+    }
+    return std::move(resolved.text);
+  };
+  StepContent out;
+  out.subject = resolve(content.subject);
+  out.body = resolve(content.body);
+  out.message = resolve(content.message);
+  out.details = resolve(content.details);
+  return out;
+}
+
 // A reply or a meeting (`meeting` true) that does not end the sequence.
 void ApplyRunningSignal(Recipient& r) {
   if (r.status == RecipientStatus::kInProgress ||
@@ -531,6 +599,150 @@ void ApplyResponse(Recipient& r, bool meeting, bool stops_sequence,
   ApplyRunningSignal(r);
 }
 
+// ---- Runtime decisions (the scheduler and delivery workers).
+
+// A refusal of a runtime command: FAILED_PRECONDITION with `reason` and the
+// recipient's status.
+absl::Status RefuseRuntime(const Recipient& r, const char* reason,
+                           absl::string_view action,
+                           absl::string_view message) {
+  std::map<std::string, std::string> metadata;
+  metadata["action"] = std::string(action);
+  if (r.exists) metadata["status"] = std::string(StatusName(r.status));
+  if (r.deleted) metadata["deleted"] = "true";
+  return RefuseAction(message, Refusal{reason, std::move(metadata)});
+}
+
+std::string MissingVariablesMessage(const std::vector<std::string>& missing) {
+  std::string out =
+      missing.size() == 1 ? "missing variable " : "missing variables ";
+  for (size_t i = 0; i < missing.size(); ++i) {
+    absl::StrAppend(&out, i == 0 ? "" : ", ", "{{", missing[i], "}}");
+  }
+  return out;
+}
+
+Events DecideMarkStepDue(const Recipient& r, const Sequence& sequence,
+                         const DecisionContext& context) {
+  if (Gone(r)) return NotFound(r);
+  const bool due = r.IsRunning() && r.status != RecipientStatus::kError &&
+                   !r.awaiting_manual_action && !r.awaiting_delivery &&
+                   r.in_flight_token.empty() && r.current_step >= 0 &&
+                   r.current_step < StepCount(sequence) &&
+                   r.due_at.has_value() && *r.due_at <= context.now &&
+                   !sequence.paused;
+  if (!due) return std::vector<RecipientEvent>{};
+  const StepDefinition& step = sequence.steps[r.current_step];
+  if (step.IsManual()) {
+    return One(context, StepDue{r.current_step, /*manual=*/true});
+  }
+  const ResolvedStep resolved = ResolveCurrentStep(r, sequence);
+  if (!resolved.missing_variables.empty()) {
+    return One(context,
+               StepFailed{r.current_step,
+                          MissingVariablesMessage(resolved.missing_variables),
+                          /*lease_token=*/""});
+  }
+  return One(context, StepDue{r.current_step, /*manual=*/false});
+}
+
+constexpr char kBeginSendAction[] = "BEGIN_SEND";
+constexpr char kReportDeliveryAction[] = "REPORT_DELIVERY";
+
+Events DecideBeginSend(const BeginSend& command, const Recipient& r,
+                       const Sequence& sequence,
+                       const DecisionContext& context) {
+  if (command.lease_token.empty()) {
+    return InvalidArgument("lease_token: must be set");
+  }
+  auto revoked = [&](absl::string_view why) {
+    return RefuseRuntime(r, kReasonLeaseRevoked, kBeginSendAction,
+                         absl::StrCat("the lease was revoked: ", why,
+                                      "; the send must not go out"));
+  };
+  if (Gone(r)) return revoked("the recipient does not exist or was deleted");
+  if (r.version != command.leased_version) {
+    return revoked(
+        absl::StrCat("the recipient changed since the lease (version ",
+                     command.leased_version, ", now ", r.version, ")"));
+  }
+  if (!r.IsRunning() || r.status == RecipientStatus::kError) {
+    return revoked(absl::StrCat("the recipient is ", StatusDescription(r)));
+  }
+  if (sequence.paused) return revoked("the sequence is paused");
+  if (!r.in_flight_token.empty()) {
+    return revoked("a send of the current step has already begun");
+  }
+  if (!r.awaiting_delivery || r.current_step < 0 ||
+      r.current_step >= StepCount(sequence)) {
+    return revoked("no step is queued for delivery");
+  }
+  ResolvedStep resolved = ResolveCurrentStep(r, sequence);
+  if (!resolved.missing_variables.empty()) {
+    return revoked(
+        absl::StrCat("the content no longer resolves (",
+                     MissingVariablesMessage(resolved.missing_variables), ")"));
+  }
+  return One(context,
+             StepDispatched{r.current_step, std::move(resolved.content),
+                            command.lease_token});
+}
+
+Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
+                            const Sequence& sequence,
+                            const DecisionContext& context) {
+  if (Gone(r)) return NotFound(r);
+  const std::string& token = command.lease_token;
+  if (token.empty() || token != r.in_flight_token) {
+    if (!token.empty() && token == r.last_reported_token) {
+      return std::vector<RecipientEvent>{};  // A duplicate report.
+    }
+    return RefuseRuntime(
+        r, kReasonStaleLease, kReportDeliveryAction,
+        r.in_flight_token.empty()
+            ? std::string("the lease is stale: no send is in flight")
+            : std::string("the lease is stale: another send is in flight"));
+  }
+  const int index = InFlightStep(r);
+  const bool final = r.IsFinal();
+  switch (command.outcome) {
+    case DeliveryOutcome::kSent: {
+      StepCompleted completed;
+      completed.step_index = index;
+      if (index >= 0 && index < static_cast<int>(r.steps.size()) &&
+          r.steps[index].dispatched_content.has_value()) {
+        completed.content = *r.steps[index].dispatched_content;
+      }
+      completed.provider_message_id = command.provider_message_id;
+      completed.advance = MakeAdvance(r, sequence, index + 1, context.now);
+      completed.lease_token = token;
+      // After a final status the result is recorded only: no Finished.
+      if (final) return One(context, std::move(completed));
+      return AdvanceEvents(std::move(completed), context);
+    }
+    case DeliveryOutcome::kFailed:
+      return One(context, StepFailed{index,
+                                     command.error_message.empty()
+                                         ? std::string("delivery failed")
+                                         : command.error_message,
+                                     token});
+    case DeliveryOutcome::kBounced: {
+      std::string detail = command.error_message;
+      if (!command.provider_message_id.empty()) {
+        detail = detail.empty()
+                     ? command.provider_message_id
+                     : absl::StrCat(detail, " (message ",
+                                    command.provider_message_id, ")");
+      }
+      if (detail.size() > kMaxSignalDetailLength) {
+        detail.resize(kMaxSignalDetailLength);
+      }
+      return One(context, Bounced{std::move(detail), final, token});
+    }
+  }
+  return InvalidArgument("outcome: unknown delivery outcome");
+}
+
 }  // namespace
 
 // ---- Public API.
@@ -543,6 +755,27 @@ StepContent EffectiveContent(const StepDefinition& definition,
   if (override_content.message) content.message = *override_content.message;
   if (override_content.details) content.details = *override_content.details;
   return content;
+}
+
+std::optional<StepType> DeliveryChannel(const StepDefinition& step) {
+  if (step.IsManual()) return std::nullopt;
+  return step.type;
+}
+
+ResolvedStep ResolveCurrentStep(const Recipient& recipient,
+                                const Sequence& sequence) {
+  ResolvedStep resolved;
+  resolved.step_index = recipient.current_step;
+  const int index = recipient.current_step;
+  if (index < 0 || index >= StepCount(sequence)) return resolved;
+  const ContentEdit override_content =
+      index < static_cast<int>(recipient.steps.size())
+          ? recipient.steps[index].override_content
+          : ContentEdit{};
+  resolved.content =
+      ResolveContent(EffectiveContent(sequence.steps[index], override_content),
+                     TemplateVariables(recipient), resolved.missing_variables);
+  return resolved;
 }
 
 std::map<std::string, std::string> TemplateVariables(
@@ -724,6 +957,15 @@ absl::StatusOr<std::vector<RecipientEvent>> Decide(
             }
             return One(context, MakeResumed(r, sequence, now));
           },
+          [&](const MarkStepDue&) -> Events {
+            return DecideMarkStepDue(r, sequence, context);
+          },
+          [&](const BeginSend& begin) -> Events {
+            return DecideBeginSend(begin, r, sequence, context);
+          },
+          [&](const ReportDelivery& report) -> Events {
+            return DecideReportDelivery(report, r, sequence, context);
+          },
       },
       command);
 }
@@ -751,8 +993,25 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                      r.due_at.reset();
                    }
                  },
-                 [&](const StepDispatched&) {},
+                 [&](const StepDue& e) {
+                   if (e.manual) {
+                     r.awaiting_manual_action = true;
+                     r.status = AwaitingStatus(r);
+                     r.due_at.reset();
+                   } else {
+                     // due_at is kept: it orders the delivery queue.
+                     r.awaiting_delivery = true;
+                   }
+                 },
+                 [&](const StepDispatched& e) {
+                   r.awaiting_delivery = false;
+                   r.in_flight_token = e.lease_token;
+                   if (RecipientStep* step = StepAt(r, e.step_index)) {
+                     step->dispatched_content = e.content;
+                   }
+                 },
                  [&](const StepCompleted& e) {
+                   RecordDeliveryResult(r, e.step_index, e.lease_token);
                    // A result that arrives after the recipient ended (a send
                    // that had begun) is recorded; the status does not change.
                    if (RecipientStep* step = StepAt(r, e.step_index)) {
@@ -768,10 +1027,12 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                    }
                  },
                  [&](const StepFailed& e) {
+                   RecordDeliveryResult(r, e.step_index, e.lease_token);
                    if (r.IsFinal() || r.deleted) return;
                    r.error_message = e.error_message;
                    r.due_at.reset();
                    r.awaiting_manual_action = false;
+                   r.awaiting_delivery = false;
                    if (r.status == RecipientStatus::kPaused) {
                      // Resume retries the failed step.
                      r.paused_from = RecipientStatus::kError;
@@ -781,6 +1042,8 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                    }
                  },
                  [&](const Paused& e) {
+                   // A queued delivery is revoked; a send in flight is not.
+                   r.awaiting_delivery = false;
                    r.status = RecipientStatus::kPaused;
                    r.paused_from = e.paused_from;
                    r.remaining_delay = e.remaining_delay;
@@ -807,6 +1070,9 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                      step->override_content =
                          MergeEdit(step->override_content, e.edit);
                    }
+                   // The queued content changed: the step is queued again.
+                   if (e.step_index == r.current_step)
+                     r.awaiting_delivery = false;
                    if (e.requeued) {
                      r.status = RunningStatus(r);
                      r.due_at = e.next_due_at;
@@ -830,6 +1096,7 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                                  e.recorded_only);
                  },
                  [&](const Bounced& e) {
+                   RecordDeliveryResult(r, InFlightStep(r), e.lease_token);
                    if (!e.recorded_only) EndWith(r, RecipientStatus::kBounced);
                  },
                  [&](const Unsubscribed& e) {
@@ -842,6 +1109,7 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                    r.due_at.reset();
                    r.remaining_delay = absl::ZeroDuration();
                    r.awaiting_manual_action = false;
+                   r.awaiting_delivery = false;
                    r.paused_by_sequence = false;
                    r.error_message.clear();
                  },
@@ -853,9 +1121,13 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                    r.error_message.clear();
                    r.due_at.reset();
                    r.awaiting_manual_action = false;
+                   r.awaiting_delivery = false;
+                   r.in_flight_token.clear();
+                   r.last_reported_token.clear();
                    for (RecipientStep& step : r.steps) {
                      step.override_content = ContentEdit{};
                      step.sent_content.reset();
+                     step.dispatched_content.reset();
                    }
                  },
              },
@@ -895,24 +1167,12 @@ std::vector<StepView> DescribeSteps(const Recipient& recipient,
     }
     if (step.sent_content.has_value()) {
       view.content = *step.sent_content;
+    } else if (step.dispatched_content.has_value()) {
+      view.content = *step.dispatched_content;  // Its send is in flight.
     } else {
-      const StepContent effective =
-          EffectiveContent(definition, step.override_content);
-      auto resolve = [&](const std::string& text) {
-        ResolvedText resolved = ResolveTemplate(text, variables);
-        for (std::string& name : resolved.missing_variables) {
-          if (std::find(view.missing_variables.begin(),
-                        view.missing_variables.end(),
-                        name) == view.missing_variables.end()) {
-            view.missing_variables.push_back(std::move(name));
-          }
-        }
-        return std::move(resolved.text);
-      };
-      view.content.subject = resolve(effective.subject);
-      view.content.body = resolve(effective.body);
-      view.content.message = resolve(effective.message);
-      view.content.details = resolve(effective.details);
+      view.content =
+          ResolveContent(EffectiveContent(definition, step.override_content),
+                         variables, view.missing_variables);
     }
     view.completed_at = step.completed_at;
     if (view.state == StepState::kCurrent) {

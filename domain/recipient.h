@@ -10,7 +10,10 @@
 //   NOT_FOUND            the recipient does not exist or was deleted.
 //   FAILED_PRECONDITION  the action is not available now; carries a Refusal (domain/refusal.h)
 //                        with reason ACTION_NOT_AVAILABLE or SEQUENCE_PAUSED (metadata "status",
-//                        "action"), or STEP_NOT_EDITABLE / NOT_A_PENDING_MANUAL_STEP.
+//                        "action"), or STEP_NOT_EDITABLE / NOT_A_PENDING_MANUAL_STEP /
+//                        SEND_IN_PROGRESS (skipping a step whose send has begun); for the
+//                        runtime commands LEASE_REVOKED (BeginSend) or STALE_LEASE
+//                        (ReportDelivery), metadata "action" BEGIN_SEND / REPORT_DELIVERY.
 //   INVALID_ARGUMENT     bad input (an edit field that does not fit the step type, a bad step
 //                        index, oversized content, a bad placeholder, a bad variable name).
 //   ALREADY_EXISTS       enrolling an id that is (or was) enrolled in the sequence.
@@ -69,10 +72,51 @@ struct PauseBySequence {};
 // event.
 struct ResumeBySequence {};
 
+// ---- Runtime commands (the scheduler and delivery workers).
+
+// The scheduler found the recipient's due time reached (due_at <= now). For a
+// running recipient waiting on a delay whose due time has come: a manual step
+// gives StepDue{manual}; an automatic step whose content resolves gives
+// StepDue{automatic}; an automatic step with a missing variable gives
+// StepFailed naming the variable (the recipient goes to ERROR). In every other
+// case (not due yet, not running, ERROR, already queued or waiting for a
+// person, a send in flight, paused sequence) no event and OK: the scheduler
+// may call it freely. A deleted or unknown recipient is NOT_FOUND.
+struct MarkStepDue {};
+
+// Phase two of delivery: a worker holding a lease asks to begin the send just
+// before sending. Allowed only when nothing changed since the lease was
+// granted (`leased_version` equals the recipient's version), the recipient is
+// running, awaiting delivery with no send in flight, and the sequence is not
+// paused. Gives StepDispatched with the resolved content and the token.
+// Otherwise (also for a deleted recipient, or content that no longer
+// resolves) FAILED_PRECONDITION with reason LEASE_REVOKED: the send must not
+// go out. An empty token is INVALID_ARGUMENT.
+struct BeginSend {
+  std::string lease_token;
+  uint64_t leased_version = 0;
+};
+
+// The result of a send that had begun. `lease_token` must be the in-flight
+// token: kSent gives StepCompleted (advancing, and Finished after the last
+// step; while PAUSED the recipient stays paused and the next delay starts at
+// Resume; after a final status it is recorded only), kFailed gives StepFailed
+// (ERROR), kBounced gives Bounced. The token of the last recorded result gives
+// no event and OK (a duplicate report). Any other token: FAILED_PRECONDITION
+// with reason STALE_LEASE. A deleted recipient is NOT_FOUND. While a send is
+// in flight, Skip is refused (SEND_IN_PROGRESS) and so is editing the current
+// step (STEP_NOT_EDITABLE).
+struct ReportDelivery {
+  std::string lease_token;
+  DeliveryOutcome outcome = DeliveryOutcome::kSent;
+  std::string provider_message_id;
+  std::string error_message;
+};
+
 using RecipientCommand =
     std::variant<PauseRecipient, ResumeRecipient, SkipStep, EditContent, StopRecipient,
                  DeleteRecipient, CompleteManualStep, RecordSignal, PauseBySequence,
-                 ResumeBySequence>;
+                 ResumeBySequence, MarkStepDue, BeginSend, ReportDelivery>;
 
 // Validates and enrolls one recipient. `current` is the state under the same id (exists when it
 // is or was enrolled). The first step's delay counts from context.now; a manual first step with
@@ -147,6 +191,19 @@ absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient, const Sequen
 
 // The content a step uses for this recipient: the override's fields over the definition's.
 StepContent EffectiveContent(const StepDefinition& definition, const ContentEdit& override_content);
+
+// The channel a step is delivered through: its type for an automatic step,
+// nullopt for a manual one.
+std::optional<StepType> DeliveryChannel(const StepDefinition& step);
+
+// The current step's effective content resolved with today's variables;
+// missing variables are listed (and left as written).
+struct ResolvedStep {
+  int step_index = 0;
+  StepContent content;
+  std::vector<std::string> missing_variables;
+};
+ResolvedStep ResolveCurrentStep(const Recipient& recipient, const Sequence& sequence);
 
 // The variables a template sees for this recipient: its variables plus email and phone from the
 // contact fields (variables win).

@@ -24,6 +24,9 @@ inline constexpr char kReasonStepNotEditable[] = "STEP_NOT_EDITABLE";
 inline constexpr char kReasonNoStepLeft[] = "NO_STEP_LEFT";
 inline constexpr char kReasonNotManualStep[] = "NOT_A_PENDING_MANUAL_STEP";
 inline constexpr char kReasonVersionMismatch[] = "VERSION_MISMATCH";
+inline constexpr char kReasonLeaseRevoked[] = "LEASE_REVOKED";
+inline constexpr char kReasonStaleLease[] = "STALE_LEASE";
+inline constexpr char kReasonSendInProgress[] = "SEND_IN_PROGRESS";
 inline constexpr char kReasonInvalidArgument[] = "INVALID_ARGUMENT";
 
 struct Refusal {

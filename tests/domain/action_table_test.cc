@@ -41,22 +41,24 @@ Life PausedLife() {
 Life ErrorLife() {
   Life life = Enrolled(TableSequence(true));
   life.Apply(
-      {At(kT0 + Days(1), StepFailed{0, "missing variable {{company}}"})});
+      {At(kT0 + Days(1), StepFailed{0, "missing variable {{company}}", ""})});
   return life;
 }
 Life FinishedLife() {
   Life life = Enrolled(TableSequence(true));
   life.Apply(
       {At(kT0 + Days(1),
-          StepCompleted{0, StepContent{"Hi Alice", "Hello", "", ""}, "msg-1",
-                        Advance{1, RecipientStatus::kPendingAction,
-                                std::nullopt, true}})});
+          StepCompleted{
+              0, StepContent{"Hi Alice", "Hello", "", ""}, "msg-1",
+              Advance{1, RecipientStatus::kPendingAction, std::nullopt, true},
+              ""})});
   life.Do(CompleteManualStep{}, kT0 + Days(2));
-  life.Apply({At(kT0 + Days(4),
-                 StepCompleted{2, StepContent{"Hi", "Again", "", ""}, "msg-2",
-                               Advance{3, RecipientStatus::kFinished,
-                                       std::nullopt, false}}),
-              At(kT0 + Days(4), Finished{})});
+  life.Apply(
+      {At(kT0 + Days(4),
+          StepCompleted{
+              2, StepContent{"Hi", "Again", "", ""}, "msg-2",
+              Advance{3, RecipientStatus::kFinished, std::nullopt, false}, ""}),
+       At(kT0 + Days(4), Finished{})});
   return life;
 }
 Life Signalled(bool stop_on_response, SignalType signal) {

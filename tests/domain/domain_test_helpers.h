@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "domain/events.h"
 #include "domain/model.h"
@@ -121,6 +122,11 @@ struct Life {
     ASSERT_TRUE(decided.ok()) << decided.status();
     Apply(*decided);
   }
+  // Decides `command` at `now` without applying the events.
+  absl::StatusOr<std::vector<RecipientEvent>> Try(
+      const RecipientCommand& command, absl::Time now) const {
+    return Decide(command, recipient, sequence, Ctx(now));
+  }
   // Appends and folds events produced elsewhere (delivery results).
   void Apply(const std::vector<RecipientEvent>& more) {
     for (const RecipientEvent& event : more) {
@@ -148,6 +154,43 @@ inline Life Enrolled(Sequence sequence, absl::Time now = kT0,
   EXPECT_TRUE(events.ok()) << events.status();
   if (events.ok()) life.Apply(*events);
   return life;
+}
+
+// Compares every field of two recipients.
+inline void ExpectSameRecipient(const Recipient& a, const Recipient& b) {
+  EXPECT_EQ(a.exists, b.exists);
+  EXPECT_EQ(a.deleted, b.deleted);
+  EXPECT_EQ(a.tenant_id, b.tenant_id);
+  EXPECT_EQ(a.sequence_id, b.sequence_id);
+  EXPECT_EQ(a.recipient_id, b.recipient_id);
+  EXPECT_EQ(a.contact, b.contact);
+  EXPECT_EQ(a.variables, b.variables);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.current_step, b.current_step);
+  EXPECT_EQ(a.due_at, b.due_at);
+  EXPECT_EQ(a.remaining_delay, b.remaining_delay);
+  EXPECT_EQ(a.paused_from, b.paused_from);
+  EXPECT_EQ(a.paused_by_sequence, b.paused_by_sequence);
+  EXPECT_EQ(a.awaiting_manual_action, b.awaiting_manual_action);
+  EXPECT_EQ(a.awaiting_delivery, b.awaiting_delivery);
+  EXPECT_EQ(a.in_flight_token, b.in_flight_token);
+  EXPECT_EQ(a.last_reported_token, b.last_reported_token);
+  EXPECT_EQ(a.responded, b.responded);
+  EXPECT_EQ(a.meeting_booked, b.meeting_booked);
+  EXPECT_EQ(a.stopped_by_rule, b.stopped_by_rule);
+  EXPECT_EQ(a.error_message, b.error_message);
+  EXPECT_EQ(a.enrolled_at, b.enrolled_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+  EXPECT_EQ(a.version, b.version);
+  ASSERT_EQ(a.steps.size(), b.steps.size());
+  for (size_t i = 0; i < a.steps.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("step ", i));
+    EXPECT_EQ(a.steps[i].state, b.steps[i].state);
+    EXPECT_EQ(a.steps[i].override_content, b.steps[i].override_content);
+    EXPECT_EQ(a.steps[i].sent_content, b.steps[i].sent_content);
+    EXPECT_EQ(a.steps[i].completed_at, b.steps[i].completed_at);
+    EXPECT_EQ(a.steps[i].dispatched_content, b.steps[i].dispatched_content);
+  }
 }
 
 inline std::string ReasonOf(const absl::Status& status) {

@@ -15,39 +15,6 @@
 namespace sequencer::domain::test {
 namespace {
 
-// Compares every field of two recipients.
-void ExpectSameRecipient(const Recipient& a, const Recipient& b) {
-  EXPECT_EQ(a.exists, b.exists);
-  EXPECT_EQ(a.deleted, b.deleted);
-  EXPECT_EQ(a.tenant_id, b.tenant_id);
-  EXPECT_EQ(a.sequence_id, b.sequence_id);
-  EXPECT_EQ(a.recipient_id, b.recipient_id);
-  EXPECT_EQ(a.contact, b.contact);
-  EXPECT_EQ(a.variables, b.variables);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.current_step, b.current_step);
-  EXPECT_EQ(a.due_at, b.due_at);
-  EXPECT_EQ(a.remaining_delay, b.remaining_delay);
-  EXPECT_EQ(a.paused_from, b.paused_from);
-  EXPECT_EQ(a.paused_by_sequence, b.paused_by_sequence);
-  EXPECT_EQ(a.awaiting_manual_action, b.awaiting_manual_action);
-  EXPECT_EQ(a.responded, b.responded);
-  EXPECT_EQ(a.meeting_booked, b.meeting_booked);
-  EXPECT_EQ(a.stopped_by_rule, b.stopped_by_rule);
-  EXPECT_EQ(a.error_message, b.error_message);
-  EXPECT_EQ(a.enrolled_at, b.enrolled_at);
-  EXPECT_EQ(a.updated_at, b.updated_at);
-  EXPECT_EQ(a.version, b.version);
-  ASSERT_EQ(a.steps.size(), b.steps.size());
-  for (size_t i = 0; i < a.steps.size(); ++i) {
-    SCOPED_TRACE(absl::StrCat("step ", i));
-    EXPECT_EQ(a.steps[i].state, b.steps[i].state);
-    EXPECT_EQ(a.steps[i].override_content, b.steps[i].override_content);
-    EXPECT_EQ(a.steps[i].sent_content, b.steps[i].sent_content);
-    EXPECT_EQ(a.steps[i].completed_at, b.steps[i].completed_at);
-  }
-}
-
 std::string Describe(const Advance& a) {
   return absl::StrCat("{", a.next_step, ",",
                       std::string(StatusName(a.next_status)), ",",
@@ -153,7 +120,8 @@ TEST(DelayClockTest, PendingActionPausesAndResumesAwaiting) {
 
 TEST(DelayClockTest, ResumeFromErrorRetriesTheErroredStepNow) {
   Life life = Enrolled(Three());
-  life.Apply({At(kT0 + Days(3), StepFailed{0, "missing variable company"})});
+  life.Apply(
+      {At(kT0 + Days(3), StepFailed{0, "missing variable company", ""})});
   ASSERT_EQ(life.recipient.status, RecipientStatus::kError);
   EXPECT_EQ(life.recipient.error_message, "missing variable company");
   EXPECT_FALSE(life.recipient.due_at.has_value());
@@ -220,7 +188,7 @@ TEST(SkipTest, SkippingTheLastStepFinishes) {
 
 TEST(SkipTest, SkipFromErrorSkipsTheErroredStep) {
   Life life = Enrolled(Three());
-  life.Apply({At(kT0 + Days(3), StepFailed{0, "missing variable"})});
+  life.Apply({At(kT0 + Days(3), StepFailed{0, "missing variable", ""})});
   life.Do(SkipStep{}, kT0 + Days(4));
   EXPECT_EQ(life.recipient.steps[0].state, StepState::kSkipped);
   EXPECT_EQ(life.recipient.status, RecipientStatus::kInProgress);
@@ -361,9 +329,10 @@ TEST(EditTest, CompletedOrSkippedStepIsNotEditable) {
   Life life = Enrolled(Three());
   life.Apply(
       {At(kT0 + Days(3),
-          StepCompleted{0, StepContent{"Hi Alice", "Hello", "", ""}, "m1",
-                        Advance{1, RecipientStatus::kInProgress, kT0 + Days(5),
-                                false}})});
+          StepCompleted{
+              0, StepContent{"Hi Alice", "Hello", "", ""}, "m1",
+              Advance{1, RecipientStatus::kInProgress, kT0 + Days(5), false},
+              ""})});
   absl::StatusOr<std::vector<RecipientEvent>> events =
       Decide(Edit(0, "late", std::nullopt), life.recipient, life.sequence,
              Ctx(kT0 + Days(4)));
@@ -380,7 +349,7 @@ TEST(EditTest, CompletedOrSkippedStepIsNotEditable) {
 
 TEST(EditTest, EditingTheErroredStepRequeuesIt) {
   Life life = Enrolled(Three());
-  life.Apply({At(kT0 + Days(3), StepFailed{0, "missing variable title"})});
+  life.Apply({At(kT0 + Days(3), StepFailed{0, "missing variable title", ""})});
   const absl::Time now = kT0 + Days(4);
   absl::StatusOr<std::vector<RecipientEvent>> events = Decide(
       Edit(0, std::nullopt, "Hello"), life.recipient, life.sequence, Ctx(now));
@@ -397,7 +366,7 @@ TEST(EditTest, EditingTheErroredStepRequeuesIt) {
 
 TEST(EditTest, EditingALaterStepInErrorDoesNotRequeue) {
   Life life = Enrolled(Three());
-  life.Apply({At(kT0 + Days(3), StepFailed{0, "boom"})});
+  life.Apply({At(kT0 + Days(3), StepFailed{0, "boom", ""})});
   life.Do(Edit(1, std::nullopt, "Later"), kT0 + Days(4));
   EXPECT_EQ(life.recipient.status, RecipientStatus::kError);
   EXPECT_EQ(life.recipient.error_message, "boom");
@@ -417,7 +386,7 @@ TEST(SignalTest, ReplyWithStopOnResponseEndsTheSequence) {
             }},
            {"error",
             [](Life& l) {
-              l.Apply({At(kT0, StepFailed{0, "x"})});
+              l.Apply({At(kT0, StepFailed{0, "x", ""})});
             }},
        }) {
     SCOPED_TRACE(name);
@@ -487,7 +456,7 @@ TEST(SignalTest, OffModeReplyInOtherStatuses) {
   }
   {
     Life life = Enrolled(Three(false));
-    life.Apply({At(kT0 + Days(3), StepFailed{0, "boom"})});
+    life.Apply({At(kT0 + Days(3), StepFailed{0, "boom", ""})});
     life.Do(RecordSignal{SignalType::kReply, ""}, kT0 + Days(4));
     EXPECT_EQ(life.recipient.status, RecipientStatus::kError);
     EXPECT_TRUE(life.recipient.responded);
@@ -589,9 +558,10 @@ TEST(StopDeleteTest, DeleteErasesPersonalDataKeepingIds) {
   life.Do(Edit(1, std::nullopt, "Yo"), kT0);
   life.Apply(
       {At(kT0 + Days(3),
-          StepCompleted{0, StepContent{"Hi Alice", "Hello Alice", "", ""}, "m1",
-                        Advance{1, RecipientStatus::kInProgress, kT0 + Days(5),
-                                false}})});
+          StepCompleted{
+              0, StepContent{"Hi Alice", "Hello Alice", "", ""}, "m1",
+              Advance{1, RecipientStatus::kInProgress, kT0 + Days(5), false},
+              ""})});
   life.Do(DeleteRecipient{}, kT0 + Days(4));
   const Recipient& r = life.recipient;
   EXPECT_TRUE(r.exists);
@@ -617,7 +587,7 @@ TEST(SequencePauseTest, PausesProgressingRecipientsAndResumesExactlyThose) {
   pending.Do(SkipStep{}, kT0);
   pending.Do(SkipStep{}, kT0);
   Life errored = Enrolled(sequence);
-  errored.Apply({At(kT0, StepFailed{0, "x"})});
+  errored.Apply({At(kT0, StepFailed{0, "x", ""})});
   Life individually = Enrolled(sequence);
   individually.Do(PauseRecipient{}, kT0 + Days(1));
   Life stopped = Enrolled(sequence);
@@ -797,9 +767,10 @@ TEST(ViewTest, DescribesEveryStepWithStateContentAndDueTimes) {
   Life life = Enrolled(Three(), kT0, command);
   life.Apply(
       {At(kT0 + Days(3),
-          StepCompleted{0, StepContent{"Hi Alice", "Sent body", "", ""}, "m1",
-                        Advance{1, RecipientStatus::kInProgress, kT0 + Days(5),
-                                false}})});
+          StepCompleted{
+              0, StepContent{"Hi Alice", "Sent body", "", ""}, "m1",
+              Advance{1, RecipientStatus::kInProgress, kT0 + Days(5), false},
+              ""})});
   std::vector<StepView> views =
       DescribeSteps(life.recipient, life.sequence, kT0 + Days(4));
   ASSERT_EQ(views.size(), 3u);
@@ -859,9 +830,10 @@ std::vector<RecipientEvent> ALongLife(Life& life) {
   life.Do(ResumeRecipient{}, kT0 + Days(2));
   life.Apply(
       {At(kT0 + Days(4),
-          StepCompleted{0, StepContent{"Hi Alice", "Hello", "", ""}, "m1",
-                        Advance{1, RecipientStatus::kInProgress, kT0 + Days(6),
-                                false}})});
+          StepCompleted{
+              0, StepContent{"Hi Alice", "Hello", "", ""}, "m1",
+              Advance{1, RecipientStatus::kInProgress, kT0 + Days(6), false},
+              ""})});
   life.Do(RecordSignal{SignalType::kReply, "maybe"}, kT0 + Days(5));
   life.Do(SkipStep{}, kT0 + Days(5));
   life.Do(CompleteManualStep{2}, kT0 + Days(6));
@@ -931,7 +903,8 @@ TEST(LateResultTest, CompletionWhilePausedKeepsPausedAndDelayStartsAtResume) {
   life.Apply(
       {At(sent, StepCompleted{0, StepContent{"Hi Alice", "Hello", "", ""}, "m1",
                               Advance{1, RecipientStatus::kInProgress,
-                                      sent + Days(2), false}})});
+                                      sent + Days(2), false},
+                              ""})});
   EXPECT_EQ(life.recipient.status, RecipientStatus::kPaused);
   EXPECT_EQ(life.recipient.current_step, 1);
   EXPECT_EQ(life.recipient.steps[0].state, StepState::kCompleted);
@@ -944,7 +917,7 @@ TEST(LateResultTest, CompletionWhilePausedKeepsPausedAndDelayStartsAtResume) {
 TEST(LateResultTest, FailureWhilePausedRetriesAtResume) {
   Life life = Enrolled(Three());
   life.Do(PauseRecipient{}, kT0 + Days(3));
-  life.Apply({At(kT0 + Days(3), StepFailed{0, "smtp 451"})});
+  life.Apply({At(kT0 + Days(3), StepFailed{0, "smtp 451", ""})});
   EXPECT_EQ(life.recipient.status, RecipientStatus::kPaused);
   EXPECT_EQ(life.recipient.paused_from, RecipientStatus::kError);
   life.Do(ResumeRecipient{}, kT0 + Days(4));
@@ -959,11 +932,12 @@ TEST(LateResultTest, ResultsAfterStopAreRecordedWithoutChangingStatus) {
   life.Apply(
       {At(kT0 + Days(3), StepCompleted{0, StepContent{"Hi", "B", "", ""}, "m1",
                                        Advance{1, RecipientStatus::kInProgress,
-                                               kT0 + Days(5), false}})});
+                                               kT0 + Days(5), false},
+                                       ""})});
   EXPECT_EQ(life.recipient.status, RecipientStatus::kStopped);
   EXPECT_EQ(life.recipient.steps[0].state, StepState::kCompleted);
   EXPECT_EQ(life.recipient.current_step, 0);
-  life.Apply({At(kT0 + Days(3), StepFailed{1, "late"})});
+  life.Apply({At(kT0 + Days(3), StepFailed{1, "late", ""})});
   EXPECT_EQ(life.recipient.status, RecipientStatus::kStopped);
   ExpectSameRecipient(Fold(Recipient{}, life.events), life.recipient);
 }
