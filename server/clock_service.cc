@@ -28,7 +28,7 @@ grpc::ServerUnaryReactor* ClockServiceImpl::AdvanceTime(
           return absl::InvalidArgumentError("by: time only moves forward");
         }
         *response->mutable_now() = ToProtoTime(clock_.Advance(by));
-        return absl::OkStatus();
+        return scheduler_.RunDue().status();
       });
 }
 

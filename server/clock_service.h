@@ -7,13 +7,16 @@
 
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/clock.h"
+#include "server/scheduler.h"
 
 namespace sequencer::server {
 
 class ClockServiceImpl final : public v1::ClockService::CallbackService {
  public:
-  // `clock` must outlive the service.
-  explicit ClockServiceImpl(ManualClock* clock) : clock_(*clock) {}
+  // `clock` and `scheduler` must outlive the service. AdvanceTime runs the
+  // scheduler before answering.
+  ClockServiceImpl(ManualClock* clock, Scheduler* scheduler)
+      : clock_(*clock), scheduler_(*scheduler) {}
 
   grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* context,
                                     const v1::GetTimeRequest* request,
@@ -24,6 +27,7 @@ class ClockServiceImpl final : public v1::ClockService::CallbackService {
 
  private:
   ManualClock& clock_;
+  Scheduler& scheduler_;
 };
 
 }  // namespace sequencer::server

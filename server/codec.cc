@@ -19,9 +19,12 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
+// Sets a Timestamp field only when `time` has a value: calling the field's
+// mutable_*() alone would already mark it present.
+template <typename MutableField>
 void SetOptionalTime(const std::optional<absl::Time>& time,
-                     google::protobuf::Timestamp* out) {
-  if (time.has_value()) *out = ToProtoTime(*time);
+                     MutableField mutable_field) {
+  if (time.has_value()) *mutable_field() = ToProtoTime(*time);
 }
 
 std::optional<absl::Time> OptionalTime(
@@ -34,7 +37,8 @@ v1::Advance AdvanceToProto(const domain::Advance& advance) {
   v1::Advance out;
   out.set_next_step(advance.next_step);
   out.set_next_status(ToProto(advance.next_status));
-  SetOptionalTime(advance.next_due_at, out.mutable_next_due_at());
+  SetOptionalTime(advance.next_due_at,
+                  [&] { return out.mutable_next_due_at(); });
   out.set_awaiting_manual_action(advance.awaiting_manual_action);
   return out;
 }
@@ -397,6 +401,12 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
             auto* p = out.mutable_step_dispatched();
             p->set_step_index(e.step_index);
             *p->mutable_content() = ToProto(e.content);
+            p->set_lease_token(e.lease_token);
+          },
+          [&](const domain::StepDue& e) {
+            auto* p = out.mutable_step_due();
+            p->set_step_index(e.step_index);
+            p->set_manual(e.manual);
           },
           [&](const domain::StepCompleted& e) {
             auto* p = out.mutable_step_completed();
@@ -404,11 +414,13 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
             *p->mutable_content() = ToProto(e.content);
             p->set_provider_message_id(e.provider_message_id);
             *p->mutable_advance() = AdvanceToProto(e.advance);
+            p->set_lease_token(e.lease_token);
           },
           [&](const domain::StepFailed& e) {
             auto* p = out.mutable_step_failed();
             p->set_step_index(e.step_index);
             p->set_error_message(e.error_message);
+            p->set_lease_token(e.lease_token);
           },
           [&](const domain::Paused& e) {
             auto* p = out.mutable_paused();
@@ -419,7 +431,8 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
           [&](const domain::Resumed& e) {
             auto* p = out.mutable_resumed();
             p->set_status(ToProto(e.status));
-            SetOptionalTime(e.next_due_at, p->mutable_next_due_at());
+            SetOptionalTime(e.next_due_at,
+                            [&] { return p->mutable_next_due_at(); });
             p->set_awaiting_manual_action(e.awaiting_manual_action);
           },
           [&](const domain::StepSkipped& e) {
@@ -432,7 +445,8 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
             p->set_step_index(e.step_index);
             *p->mutable_edit() = ToProto(e.edit);
             p->set_requeued(e.requeued);
-            SetOptionalTime(e.next_due_at, p->mutable_next_due_at());
+            SetOptionalTime(e.next_due_at,
+                            [&] { return p->mutable_next_due_at(); });
           },
           [&](const domain::ManualStepCompleted& e) {
             auto* p = out.mutable_manual_step_completed();
@@ -455,6 +469,7 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
             auto* p = out.mutable_bounced();
             p->set_detail(e.detail);
             p->set_recorded_only(e.recorded_only);
+            p->set_lease_token(e.lease_token);
           },
           [&](const domain::Unsubscribed& e) {
             auto* p = out.mutable_unsubscribed();
@@ -538,20 +553,26 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
     case v1::Event::kStepDispatched:
       out.payload =
           domain::StepDispatched{event.step_dispatched().step_index(),
-                                 FromProto(event.step_dispatched().content())};
+                                 FromProto(event.step_dispatched().content()),
+                                 event.step_dispatched().lease_token()};
+      return out;
+    case v1::Event::kStepDue:
+      out.payload = domain::StepDue{event.step_due().step_index(),
+                                    event.step_due().manual()};
       return out;
     case v1::Event::kStepCompleted: {
       const auto& p = event.step_completed();
       advance = AdvanceFromProto(p.advance());
       if (!advance.ok()) return DataLoss(advance.status().message());
-      out.payload =
-          domain::StepCompleted{p.step_index(), FromProto(p.content()),
-                                p.provider_message_id(), *advance};
+      out.payload = domain::StepCompleted{
+          p.step_index(), FromProto(p.content()), p.provider_message_id(),
+          *advance, p.lease_token()};
       return out;
     }
     case v1::Event::kStepFailed:
       out.payload = domain::StepFailed{event.step_failed().step_index(),
-                                       event.step_failed().error_message()};
+                                       event.step_failed().error_message(),
+                                       event.step_failed().lease_token()};
       return out;
     case v1::Event::kPaused: {
       const auto& p = event.paused();
@@ -607,7 +628,8 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
     }
     case v1::Event::kBounced:
       out.payload = domain::Bounced{event.bounced().detail(),
-                                    event.bounced().recorded_only()};
+                                    event.bounced().recorded_only(),
+                                    event.bounced().lease_token()};
       return out;
     case v1::Event::kUnsubscribed:
       out.payload = domain::Unsubscribed{event.unsubscribed().detail(),
@@ -657,7 +679,7 @@ v1::Recipient ToProto(const domain::Recipient& recipient,
   out.set_status(ToProto(recipient.status));
   out.set_current_step(recipient.current_step);
   out.set_step_count(static_cast<int>(recipient.steps.size()));
-  SetOptionalTime(recipient.due_at, out.mutable_next_due_at());
+  SetOptionalTime(recipient.due_at, [&] { return out.mutable_next_due_at(); });
   if (recipient.status == domain::RecipientStatus::kPaused) {
     *out.mutable_remaining_delay() = ToProtoDuration(recipient.remaining_delay);
     out.set_paused_from(ToProto(recipient.paused_from));
@@ -696,8 +718,9 @@ v1::StepView ToProto(const domain::StepView& view) {
   out.set_overridden(view.overridden);
   for (const auto& name : view.missing_variables)
     out.add_missing_variables(name);
-  SetOptionalTime(view.due_at, out.mutable_due_at());
-  SetOptionalTime(view.completed_at, out.mutable_completed_at());
+  SetOptionalTime(view.due_at, [&] { return out.mutable_due_at(); });
+  SetOptionalTime(view.completed_at,
+                  [&] { return out.mutable_completed_at(); });
   return out;
 }
 

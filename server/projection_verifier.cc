@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "domain/model.h"
@@ -27,9 +28,11 @@ struct StreamInfo {
   // Some event did not decode: the stream is not folded and its index entries
   // are not compared.
   bool broken = false;
-  // After folding: listed (exists and not deleted), with this status.
+  // After folding: listed (exists and not deleted), with this status, and
+  // the index entries its state implies (Repository::ProjectionEntries).
   bool listed = false;
   std::string status;
+  std::map<std::string, std::string> entries;
 };
 
 StreamInfo ParseStreamName(absl::string_view name) {
@@ -67,6 +70,12 @@ std::string KeyIdentity(absl::string_view prefix, absl::string_view key) {
   }
   if (prefix == "rs/" && parts.size() == 4) {
     return absl::StrCat(parts[0], "/", parts[1], "/", parts[3]);
+  }
+  if (prefix == "due/" && parts.size() == 4) {
+    return absl::StrCat(parts[1], "/", parts[2], "/", parts[3]);
+  }
+  if (prefix == "ready/" && parts.size() == 5) {
+    return absl::StrCat(parts[0], "/", parts[3], "/", parts[4]);
   }
   return "";
 }
@@ -197,8 +206,9 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
 
   // 2. Fold every stream with the service's own code.
   Repository repository(&store_);
-  std::set<std::string> folded_sequences;  // "tenant/sequence"
-  std::set<std::string> unverifiable;      // identities not compared
+  std::set<std::string> folded_sequences;             // "tenant/sequence"
+  std::set<std::string> unverifiable;                 // identities not compared
+  std::map<std::string, domain::Sequence> sequences;  // "tenant/sequence"
   for (auto& [name, info] : streams) {
     if (info.kind == StreamKind::kSequence) {
       const std::string identity =
@@ -230,6 +240,14 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
         unverifiable.insert(identity);
         continue;
       }
+      const std::string sequence_identity =
+          absl::StrCat(info.tenant, "/", info.sequence);
+      auto cached = sequences.find(sequence_identity);
+      if (cached == sequences.end()) {
+        auto loaded = repository.LoadSequence(info.tenant, info.sequence);
+        if (!loaded.ok()) return loaded.status();
+        cached = sequences.emplace(sequence_identity, *std::move(loaded)).first;
+      }
       auto recipient =
           repository.LoadRecipient(info.tenant, info.sequence, info.recipient);
       if (!recipient.ok()) {
@@ -253,6 +271,9 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
       info.listed = true;
       info.status = std::string(domain::StatusName(recipient->status));
       ++result.recipients_by_status[info.status];
+      info.entries = Repository::ProjectionEntries(info.tenant, info.sequence,
+                                                   info.recipient, *recipient,
+                                                   cached->second);
     }
   }
   for (const auto& [name, info] : streams) {
@@ -265,19 +286,16 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
     }
   }
 
-  // 3. Compare the listing indexes, one prefix at a time.
-  for (absl::string_view prefix : {"sq/", "rl/", "rs/"}) {
+  // 3. Compare the projection indexes, one prefix at a time.
+  for (absl::string_view prefix : {"sq/", "rl/", "rs/", "due/", "ready/"}) {
     std::map<std::string, std::string> expected;
     for (const auto& [name, info] : streams) {
       if (!info.listed) continue;
       if (prefix == "sq/" && info.kind == StreamKind::kSequence) {
         expected[layout::SequenceListKey(info.tenant, info.sequence)] = "";
-      } else if (prefix == "rl/" && info.kind == StreamKind::kRecipient) {
-        expected[layout::RecipientListKey(info.tenant, info.sequence,
-                                          info.recipient)] = info.status;
-      } else if (prefix == "rs/" && info.kind == StreamKind::kRecipient) {
-        expected[layout::StatusIndexKey(info.tenant, info.sequence, info.status,
-                                        info.recipient)] = "";
+      }
+      for (const auto& [key, value] : info.entries) {
+        if (absl::StartsWith(key, prefix)) expected[key] = value;
       }
     }
     std::string start_after;

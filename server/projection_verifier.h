@@ -13,19 +13,18 @@
 //   - every stream name is one of server/store_layout.h's, and every recipient
 //     stream belongs to an existing sequence.
 // It then folds every sequence and recipient stream with Repository (the same
-// code the service reads with), derives the listing index entries the service
-// must have written
-//     sq/<tenant>/<sequence>                   -> ""
-//     rl/<tenant>/<sequence>/<recipient>       -> STATUS
-//     rs/<tenant>/<sequence>/<STATUS>/<recipient> -> ""
-// (deleted recipients have none) and compares them with the stored entries
-// under "sq/", "rl/" and "rs/" (ScanIndex, in chunks): an expected entry that
+// code the service reads with), derives the index entries the service must
+// have written (sq/ per sequence, and Repository::ProjectionEntries per
+// recipient: rl/, rs/, the scheduler's due/ and the delivery queue's ready/;
+// deleted recipients have none) and compares them with the stored entries
+// under those prefixes (ScanIndex, in chunks): an expected entry that
 // is absent is "missing", a stored entry nobody expects is "unexpected", and a
 // stored entry with another value is "different". Idempotency records (idem/)
 // are counted, not verified.
 //
 // Memory: one chunk of events at a time, plus one small record per stream
-// (name, version, folded status) and the expected entries of one index prefix.
+// (name, version, folded status, its few expected index entries) and the
+// folded state of each sequence: it grows with recipients, not with history.
 //
 // The store must be quiescent (no concurrent commits; e.g. sequencerctl opens
 // the RocksDB directory while the server is stopped): reads are not one

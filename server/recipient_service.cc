@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "domain/sequence.h"
 #include "server/codec.h"
 #include "server/idempotency.h"
+#include "server/recipient_commands.h"
 #include "server/status_macros.h"
 #include "server/store_layout.h"
 #include "server/unary_call.h"
@@ -22,118 +24,28 @@ namespace {
 
 constexpr char kService[] = "/sequencer.v1.RecipientService/";
 
-absl::Status ValidateRecipientRef(absl::string_view sequence_id,
-                                  absl::string_view recipient_id) {
-  SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", sequence_id));
-  return domain::ValidateId("recipient_id", recipient_id);
-}
-
-absl::Status VersionMismatch(uint64_t expected, uint64_t actual) {
-  return domain::WithRefusal(
-      absl::AbortedError(absl::StrCat("expected version ", expected,
-                                      " but the recipient is at ", actual,
-                                      "; nothing was changed")),
-      {domain::kReasonVersionMismatch,
-       {{"expected_version", absl::StrCat(expected)},
-        {"actual_version", absl::StrCat(actual)}}});
-}
-
-// Store-level conflicts mean someone else wrote first; callers retry with fresh
-// state.
-absl::Status ConflictAsAborted(const absl::Status& status) {
-  if (absl::IsAborted(status)) {
-    return absl::AbortedError(absl::StrCat(
-        "concurrent modification, nothing was changed: ", status.message()));
-  }
-  return status;
-}
-
-// Everything a recipient action needs besides the decision itself.
-struct ActionRequest {
-  absl::string_view method;
-  absl::string_view request_id;
-  absl::string_view sequence_id;
-  absl::string_view recipient_id;
-  std::optional<uint64_t> expected_version;
-  uint64_t fingerprint = 0;
-};
-
 template <typename Request>
-ActionRequest MakeActionRequest(absl::string_view method,
-                                const Request& request) {
-  ActionRequest out;
-  out.method = method;
+RecipientCommandRequest MakeCommandRequest(absl::string_view method,
+                                           const Request& request) {
+  RecipientCommandRequest out;
+  out.method = absl::StrCat(kService, method);
   out.request_id = request.request_id();
   out.sequence_id = request.sequence_id();
   out.recipient_id = request.recipient_id();
-  if (request.has_expected_version())
-    out.expected_version = request.expected_version();
+  if constexpr (std::is_same_v<Request, v1::RecordSignalRequest>) {
+  } else {
+    if (request.has_expected_version()) {
+      out.expected_version = request.expected_version();
+    }
+  }
   out.fingerprint = RequestFingerprint(request);
   return out;
 }
 
-// The pipeline of every mutating call on one recipient (see the header).
-// `respond(after, sequence, response)` fills the response from the state after
-// the events.
-template <typename Response, typename Respond>
-absl::Status RunRecipientAction(const ServiceDeps& deps,
-                                const CallContext& call,
-                                const ActionRequest& action,
-                                const domain::RecipientCommand& command,
-                                Respond respond, Response* response) {
-  SEQ_RETURN_IF_ERROR(domain::ValidateId("request_id", action.request_id));
-  SEQ_RETURN_IF_ERROR(
-      ValidateRecipientRef(action.sequence_id, action.recipient_id));
-  const std::string stream = layout::RecipientStream(
-      call.tenant_id, action.sequence_id, action.recipient_id);
-  eventstore::EventStore& store = deps.repository->store();
-  LockTable::Guard guard = deps.locks->Lock(
-      {stream, layout::IdempotencyKey(call.tenant_id, action.request_id)});
-
-  SEQ_ASSIGN_OR_RETURN(
-      bool replayed,
-      LoadPreviousOutcome(store, call.tenant_id, action.request_id,
-                          action.method, action.fingerprint, response));
-  if (replayed) return absl::OkStatus();
-
-  SEQ_ASSIGN_OR_RETURN(
-      domain::Sequence sequence,
-      deps.repository->GetSequence(call.tenant_id, action.sequence_id));
-  SEQ_ASSIGN_OR_RETURN(
-      domain::Recipient before,
-      deps.repository->GetRecipient(call.tenant_id, action.sequence_id,
-                                    action.recipient_id));
-  if (action.expected_version.has_value() &&
-      *action.expected_version != before.version) {
-    return VersionMismatch(*action.expected_version, before.version);
-  }
-  const domain::DecisionContext context{call.tenant_id, call.actor,
-                                        std::string(action.request_id),
-                                        deps.clock->Now()};
-  SEQ_ASSIGN_OR_RETURN(std::vector<domain::RecipientEvent> events,
-                       domain::Decide(command, before, sequence, context));
-  domain::Recipient after = before;
-  eventstore::CommitBatch batch;
-  eventstore::StreamAppend append{
-      stream, static_cast<int64_t>(before.version), {}};
-  for (const auto& event : events) {
-    after = domain::Evolve(std::move(after), event);
-    append.events.push_back(Repository::Encode(event));
-  }
-  respond(after, sequence, response);
-  if (!append.events.empty()) batch.appends.push_back(std::move(append));
-  batch.index_writes = Repository::ListingWrites(
-      call.tenant_id, action.sequence_id, action.recipient_id, before, after);
-  batch.index_writes.push_back(OutcomeRecord(call.tenant_id, action.request_id,
-                                             action.method, action.fingerprint,
-                                             *response));
-  return ConflictAsAborted(store.Commit(batch).status());
-}
-
-void RespondRecipient(const domain::Recipient& after,
-                      const domain::Sequence& sequence,
-                      v1::Recipient* response) {
-  *response = ToProto(after, sequence);
+void RespondRecipient(const CommandOutcome& outcome,
+                      google::protobuf::Message* response) {
+  *static_cast<v1::Recipient*>(response) =
+      ToProto(outcome.after, outcome.sequence);
 }
 
 absl::StatusOr<int> PageSize(int requested) {
@@ -229,9 +141,9 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
             append.events.push_back(Repository::Encode(event));
           }
           batch.appends.push_back(std::move(append));
-          for (auto& write : Repository::ListingWrites(
+          for (auto& write : Repository::ProjectionWrites(
                    call.tenant_id, request->sequence_id(), input.recipient_id(),
-                   domain::Recipient{}, after)) {
+                   domain::Recipient{}, after, sequence)) {
             batch.index_writes.push_back(std::move(write));
           }
         }
@@ -246,6 +158,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
               "nobody was enrolled: ",
               committed.message()));
         }
+        if (committed.ok() && deps_.work != nullptr) deps_.work->Notify();
         return committed;
       });
 }
@@ -337,14 +250,12 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
 grpc::ServerUnaryReactor* RecipientServiceImpl::PauseRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, deps_.pool,
-                  [this, request, response](const CallContext& call) {
-                    return RunRecipientAction(
-                        deps_, call,
-                        MakeActionRequest(
-                            absl::StrCat(kService, "PauseRecipient"), *request),
-                        domain::PauseRecipient{}, RespondRecipient, response);
-                  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        return RunRecipientCommand(
+            deps_, call, MakeCommandRequest("PauseRecipient", *request),
+            domain::PauseRecipient{}, RespondRecipient, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::ResumeRecipient(
@@ -352,10 +263,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ResumeRecipient(
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
   return RunUnary(
       context, deps_.pool, [this, request, response](const CallContext& call) {
-        return RunRecipientAction(
-            deps_, call,
-            MakeActionRequest(absl::StrCat(kService, "ResumeRecipient"),
-                              *request),
+        return RunRecipientCommand(
+            deps_, call, MakeCommandRequest("ResumeRecipient", *request),
             domain::ResumeRecipient{}, RespondRecipient, response);
       });
 }
@@ -363,13 +272,12 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ResumeRecipient(
 grpc::ServerUnaryReactor* RecipientServiceImpl::SkipStep(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(
-      context, deps_.pool, [this, request, response](const CallContext& call) {
-        return RunRecipientAction(
-            deps_, call,
-            MakeActionRequest(absl::StrCat(kService, "SkipStep"), *request),
-            domain::SkipStep{}, RespondRecipient, response);
-      });
+  return RunUnary(context, deps_.pool,
+                  [this, request, response](const CallContext& call) {
+                    return RunRecipientCommand(
+                        deps_, call, MakeCommandRequest("SkipStep", *request),
+                        domain::SkipStep{}, RespondRecipient, response);
+                  });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::EditContent(
@@ -379,24 +287,21 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EditContent(
       context, deps_.pool, [this, request, response](const CallContext& call) {
         domain::EditContent command{request->step_index(),
                                     FromProto(request->edit())};
-        return RunRecipientAction(
-            deps_, call,
-            MakeActionRequest(absl::StrCat(kService, "EditContent"), *request),
-            command, RespondRecipient, response);
+        return RunRecipientCommand(deps_, call,
+                                   MakeCommandRequest("EditContent", *request),
+                                   command, RespondRecipient, response);
       });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::StopRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, deps_.pool,
-                  [this, request, response](const CallContext& call) {
-                    return RunRecipientAction(
-                        deps_, call,
-                        MakeActionRequest(
-                            absl::StrCat(kService, "StopRecipient"), *request),
-                        domain::StopRecipient{}, RespondRecipient, response);
-                  });
+  return RunUnary(
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        return RunRecipientCommand(
+            deps_, call, MakeCommandRequest("StopRecipient", *request),
+            domain::StopRecipient{}, RespondRecipient, response);
+      });
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
@@ -405,18 +310,16 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
     v1::DeleteRecipientResponse* response) {
   return RunUnary(
       context, deps_.pool, [this, request, response](const CallContext& call) {
-        auto respond = [&call](const domain::Recipient& after,
-                               const domain::Sequence&,
-                               v1::DeleteRecipientResponse* out) {
-          out->set_sequence_id(after.sequence_id);
-          out->set_recipient_id(after.recipient_id);
-          *out->mutable_deleted_at() = ToProtoTime(after.updated_at);
+        auto respond = [&call](const CommandOutcome& outcome,
+                               google::protobuf::Message* message) {
+          auto* out = static_cast<v1::DeleteRecipientResponse*>(message);
+          out->set_sequence_id(outcome.after.sequence_id);
+          out->set_recipient_id(outcome.after.recipient_id);
+          *out->mutable_deleted_at() = ToProtoTime(outcome.after.updated_at);
           out->set_deleted_by(call.actor);
         };
-        return RunRecipientAction(
-            deps_, call,
-            MakeActionRequest(absl::StrCat(kService, "DeleteRecipient"),
-                              *request),
+        return RunRecipientCommand(
+            deps_, call, MakeCommandRequest("DeleteRecipient", *request),
             domain::DeleteRecipient{}, respond, response);
       });
 }
@@ -429,10 +332,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::CompleteManualStep(
         domain::CompleteManualStep command;
         if (request->has_step_index())
           command.step_index = request->step_index();
-        return RunRecipientAction(
-            deps_, call,
-            MakeActionRequest(absl::StrCat(kService, "CompleteManualStep"),
-                              *request),
+        return RunRecipientCommand(
+            deps_, call, MakeCommandRequest("CompleteManualStep", *request),
             command, RespondRecipient, response);
       });
 }
@@ -445,14 +346,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_ASSIGN_OR_RETURN(domain::SignalType signal,
                              FromProto("signal", request->signal()));
-        ActionRequest action;
-        action.method = absl::StrCat(kService, "RecordSignal");
-        action.request_id = request->request_id();
-        action.sequence_id = request->sequence_id();
-        action.recipient_id = request->recipient_id();
-        action.fingerprint = RequestFingerprint(*request);
-        return RunRecipientAction(
-            deps_, call, action,
+        return RunRecipientCommand(
+            deps_, call, MakeCommandRequest("RecordSignal", *request),
             domain::RecordSignal{signal, request->detail()}, RespondRecipient,
             response);
       });

@@ -106,33 +106,53 @@ eventstore::NewEvent Repository::Encode(const domain::RecipientEvent& event) {
   return {EventTypeName(proto), proto.SerializeAsString()};
 }
 
-std::vector<eventstore::IndexWrite> Repository::ListingWrites(
+std::map<std::string, std::string> Repository::ProjectionEntries(
+    absl::string_view tenant, absl::string_view sequence,
+    absl::string_view recipient, const domain::Recipient& r,
+    const domain::Sequence& definition) {
+  std::map<std::string, std::string> entries;
+  if (!r.exists || r.deleted) return entries;
+  const std::string status(domain::StatusName(r.status));
+  entries[layout::StatusIndexKey(tenant, sequence, status, recipient)] = "";
+  entries[layout::RecipientListKey(tenant, sequence, recipient)] = status;
+
+  const int step_count = static_cast<int>(definition.steps.size());
+  const bool progressing = r.IsRunning() &&
+                           r.status != domain::RecipientStatus::kError &&
+                           r.in_flight_token.empty() &&
+                           r.current_step < step_count && r.due_at.has_value();
+  if (!progressing || r.awaiting_manual_action) return entries;
+  if (r.awaiting_delivery) {
+    const auto channel =
+        domain::DeliveryChannel(definition.steps[r.current_step]);
+    if (channel.has_value()) {
+      entries[layout::ReadyKey(tenant,
+                               std::string(domain::StepTypeName(*channel)),
+                               *r.due_at, sequence, recipient)] = "";
+    }
+  } else {
+    entries[layout::DueKey(*r.due_at, tenant, sequence, recipient)] = "";
+  }
+  return entries;
+}
+
+std::vector<eventstore::IndexWrite> Repository::ProjectionWrites(
     absl::string_view tenant, absl::string_view sequence,
     absl::string_view recipient, const domain::Recipient& before,
-    const domain::Recipient& after) {
-  const bool listed_before = before.exists && !before.deleted;
-  const bool listed_after = after.exists && !after.deleted;
+    const domain::Recipient& after, const domain::Sequence& definition) {
+  const auto old_entries =
+      ProjectionEntries(tenant, sequence, recipient, before, definition);
+  const auto new_entries =
+      ProjectionEntries(tenant, sequence, recipient, after, definition);
   std::vector<eventstore::IndexWrite> writes;
-  if (listed_before == listed_after &&
-      (!listed_after || before.status == after.status)) {
-    return writes;
+  for (const auto& [key, value] : old_entries) {
+    if (new_entries.count(key) == 0) writes.push_back({key, std::nullopt});
   }
-  if (listed_before) {
-    writes.push_back(
-        {layout::StatusIndexKey(tenant, sequence,
-                                std::string(domain::StatusName(before.status)),
-                                recipient),
-         std::nullopt});
-  }
-  if (listed_after) {
-    const std::string status(domain::StatusName(after.status));
-    writes.push_back(
-        {layout::StatusIndexKey(tenant, sequence, status, recipient), ""});
-    writes.push_back(
-        {layout::RecipientListKey(tenant, sequence, recipient), status});
-  } else {
-    writes.push_back(
-        {layout::RecipientListKey(tenant, sequence, recipient), std::nullopt});
+  for (const auto& [key, value] : new_entries) {
+    auto it = old_entries.find(key);
+    if (it == old_entries.end() || it->second != value) {
+      writes.push_back({key, value});
+    }
   }
   return writes;
 }

@@ -6,6 +6,7 @@
 #ifndef SEQUENCER_SERVER_REPOSITORY_H_
 #define SEQUENCER_SERVER_REPOSITORY_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -49,12 +50,20 @@ class Repository {
   static eventstore::NewEvent Encode(const domain::SequenceEvent& event);
   static eventstore::NewEvent Encode(const domain::RecipientEvent& event);
 
-  // Index writes that move the listing projections from `before` to `after`
-  // (empty when the recipient's status and existence did not change).
-  static std::vector<eventstore::IndexWrite> ListingWrites(
+  // The index entries (key -> value) that the recipient's state implies:
+  // listing (rl/, rs/) while it exists and is not deleted; the scheduler's
+  // due/ entry while it waits for a delay; the delivery queue's ready/ entry
+  // while an automatic step waits for a worker. See server/store_layout.h.
+  static std::map<std::string, std::string> ProjectionEntries(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id, const domain::Recipient& recipient,
+      const domain::Sequence& sequence);
+
+  // Index writes that move the stored projections from `before` to `after`.
+  static std::vector<eventstore::IndexWrite> ProjectionWrites(
       absl::string_view tenant, absl::string_view sequence_id,
       absl::string_view recipient_id, const domain::Recipient& before,
-      const domain::Recipient& after);
+      const domain::Recipient& after, const domain::Sequence& sequence);
 
  private:
   eventstore::EventStore& store_;

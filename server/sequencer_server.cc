@@ -4,6 +4,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/clock_service.h"
+#include "server/delivery_service.h"
 #include "server/recipient_service.h"
 #include "server/sequence_service.h"
 
@@ -15,12 +16,22 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   std::unique_ptr<SequencerServer> server(new SequencerServer());
   server->repository_ = std::make_unique<Repository>(store);
   server->locks_ = std::make_unique<LockTable>();
-  const ServiceDeps deps{server->repository_.get(), clock, ids,
-                         server->locks_.get()};
+  server->pool_ = std::make_unique<WorkerPool>(options.worker_threads);
+  server->work_ = std::make_unique<WorkSignal>();
+  ServiceDeps deps;
+  deps.repository = server->repository_.get();
+  deps.clock = clock;
+  deps.ids = ids;
+  deps.locks = server->locks_.get();
+  deps.pool = server->pool_.get();
+  deps.work = server->work_.get();
+  server->scheduler_ = std::make_unique<Scheduler>(deps);
+  server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);
   server->recipient_service_ = std::make_unique<RecipientServiceImpl>(deps);
   if (manual_clock != nullptr) {
-    server->clock_service_ = std::make_unique<ClockServiceImpl>(manual_clock);
+    server->clock_service_ = std::make_unique<ClockServiceImpl>(
+        manual_clock, server->scheduler_.get());
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -31,6 +42,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.RegisterService(server->sequence_service_.get());
   builder.RegisterService(server->recipient_service_.get());
+  builder.RegisterService(server->delivery_service_.get());
   if (server->clock_service_)
     builder.RegisterService(server->clock_service_.get());
   server->server_ = builder.BuildAndStart();
@@ -40,11 +52,15 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   }
   const auto colon = options.listen_address.rfind(':');
   server->host_ = options.listen_address.substr(0, colon);
+  if (manual_clock == nullptr) server->scheduler_->StartBackground();
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
 }
 
-SequencerServer::~SequencerServer() { Shutdown(); }
+SequencerServer::~SequencerServer() {
+  Shutdown();
+  pool_.reset();  // Runs what is queued while the services still exist.
+}
 
 std::string SequencerServer::address() const {
   return absl::StrCat(host_, ":", port_);
@@ -55,6 +71,7 @@ void SequencerServer::Shutdown() {
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
   server_->Shutdown();
+  if (scheduler_) scheduler_->Stop();
 }
 
 void SequencerServer::Wait() { server_->Wait(); }

@@ -16,6 +16,8 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/repository.h"
+#include "server/scheduler.h"
+#include "server/work_signal.h"
 #include "server/worker_pool.h"
 
 namespace sequencer::server {
@@ -61,9 +63,12 @@ class SequencerServer {
   std::unique_ptr<Repository> repository_;
   std::unique_ptr<LockTable> locks_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<WorkSignal> work_;
+  std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<grpc::Service> sequence_service_;
   std::unique_ptr<grpc::Service> recipient_service_;
   std::unique_ptr<grpc::Service> clock_service_;
+  std::unique_ptr<grpc::Service> delivery_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

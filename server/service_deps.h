@@ -8,6 +8,7 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/repository.h"
+#include "server/work_signal.h"
 #include "server/worker_pool.h"
 
 namespace sequencer::server {
@@ -19,6 +20,8 @@ struct ServiceDeps {
   LockTable* locks = nullptr;
   // Runs handlers off gRPC's threads; null runs them inline.
   WorkerPool* pool = nullptr;
+  // Notified after every commit that may have made work due or deliverable.
+  WorkSignal* work = nullptr;
 };
 
 }  // namespace sequencer::server

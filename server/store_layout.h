@@ -17,7 +17,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace sequencer::server::layout {
 
@@ -60,6 +62,29 @@ inline std::string StatusIndexKey(absl::string_view tenant,
 inline std::string IdempotencyKey(absl::string_view tenant,
                                   absl::string_view request_id) {
   return absl::StrCat("idem/", tenant, "/", request_id);
+}
+
+inline std::string TimeKey(absl::Time time) {
+  const int64_t micros = absl::ToUnixMicros(time);
+  return absl::StrFormat("%016x",
+                         static_cast<uint64_t>(micros < 0 ? 0 : micros));
+}
+inline constexpr char kDuePrefix[] = "due/";
+inline std::string DueKey(absl::Time due, absl::string_view tenant,
+                          absl::string_view sequence,
+                          absl::string_view recipient) {
+  return absl::StrCat(kDuePrefix, TimeKey(due), "/", tenant, "/", sequence, "/",
+                      recipient);
+}
+inline std::string ReadyPrefix(absl::string_view tenant,
+                               absl::string_view channel) {
+  return absl::StrCat("ready/", tenant, "/", channel, "/");
+}
+inline std::string ReadyKey(absl::string_view tenant, absl::string_view channel,
+                            absl::Time due, absl::string_view sequence,
+                            absl::string_view recipient) {
+  return absl::StrCat(ReadyPrefix(tenant, channel), TimeKey(due), "/", sequence,
+                      "/", recipient);
 }
 
 }  // namespace sequencer::server::layout

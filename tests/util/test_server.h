@@ -42,6 +42,11 @@ class TestServer {
   v1::SequenceService::Stub& sequences() { return *sequences_; }
   v1::RecipientService::Stub& recipients() { return *recipients_; }
   v1::ClockService::Stub& clock_service() { return *clock_service_; }
+  v1::DeliveryService::Stub& delivery() { return *delivery_; }
+
+  // Moves time through ClockService/AdvanceTime, which also runs the
+  // scheduler (moving clock() directly does not). Fails the test on error.
+  void AdvanceTime(absl::Duration by);
 
  private:
   void Start();
@@ -57,6 +62,7 @@ class TestServer {
   std::unique_ptr<v1::SequenceService::Stub> sequences_;
   std::unique_ptr<v1::RecipientService::Stub> recipients_;
   std::unique_ptr<v1::ClockService::Stub> clock_service_;
+  std::unique_ptr<v1::DeliveryService::Stub> delivery_;
 };
 
 }  // namespace sequencer::testing

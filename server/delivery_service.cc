@@ -1,0 +1,256 @@
+#include "server/delivery_service.h"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "domain/recipient.h"
+#include "domain/refusal.h"
+#include "server/codec.h"
+#include "server/recipient_commands.h"
+#include "server/status_macros.h"
+#include "server/store_layout.h"
+#include "server/unary_call.h"
+
+namespace sequencer::server {
+namespace {
+
+constexpr size_t kScanChunk = 256;
+
+absl::StatusOr<domain::StepType> Channel(v1::StepType type) {
+  SEQ_ASSIGN_OR_RETURN(domain::StepType channel, FromProto("channel", type));
+  if (channel == domain::StepType::kTask) {
+    return absl::InvalidArgumentError(
+        "channel: TASK steps are manual and never delivered by a worker");
+  }
+  return channel;
+}
+
+absl::StatusOr<absl::Duration> BoundedDuration(
+    absl::string_view field, const google::protobuf::Duration& proto,
+    bool present, absl::Duration fallback, absl::Duration min,
+    absl::Duration max) {
+  if (!present) return fallback;
+  SEQ_ASSIGN_OR_RETURN(absl::Duration value, FromProtoDuration(field, proto));
+  if (value < min || value > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": must be between ", absl::FormatDuration(min), " and ",
+        absl::FormatDuration(max), ", got ", absl::FormatDuration(value)));
+  }
+  return value;
+}
+
+absl::Status LeaseExpired(absl::string_view token) {
+  return domain::RefuseAction(
+      absl::StrCat("lease ", token,
+                   " is unknown or expired: do not send; the step will be "
+                   "offered again"),
+      {"LEASE_EXPIRED", {{"action", "BEGIN_SEND"}}});
+}
+
+absl::Status ValidateToken(absl::string_view token) {
+  if (token.empty() || token.size() > 64) {
+    return absl::InvalidArgumentError(
+        "lease_token: must be the token LeaseSteps returned");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
+                                           domain::StepType channel, int max,
+                                           absl::Duration lease_duration,
+                                           v1::LeaseStepsResponse* response) {
+  const std::string prefix =
+      layout::ReadyPrefix(tenant, std::string(domain::StepTypeName(channel)));
+  eventstore::EventStore& store = deps_.repository->store();
+  std::string cursor;
+  while (response->leases_size() < max) {
+    SEQ_ASSIGN_OR_RETURN(auto entries,
+                         store.ScanIndex(prefix, cursor, kScanChunk));
+    for (const auto& [key, value] : entries) {
+      if (response->leases_size() >= max) break;
+      cursor = key;
+      // <time>/<sequence>/<recipient>
+      std::vector<std::string> parts =
+          absl::StrSplit(absl::string_view(key).substr(prefix.size()), '/');
+      if (parts.size() != 3) continue;
+      auto sequence = deps_.repository->GetSequence(tenant, parts[1]);
+      auto recipient =
+          deps_.repository->GetRecipient(tenant, parts[1], parts[2]);
+      if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
+          !recipient->due_at.has_value()) {
+        continue;
+      }
+      const domain::ResolvedStep step =
+          domain::ResolveCurrentStep(*recipient, *sequence);
+      if (!step.missing_variables.empty()) continue;
+      const absl::Time now = deps_.clock->Now();
+      Lease lease{tenant,          parts[1],           parts[2],
+                  step.step_index, recipient->version, now + lease_duration};
+      std::optional<std::string> token = leases_.TryGrant(lease, now);
+      if (!token.has_value()) continue;
+      v1::DeliveryLease* out = response->add_leases();
+      out->set_lease_token(*token);
+      out->set_sequence_id(parts[1]);
+      out->set_recipient_id(parts[2]);
+      out->set_step_index(step.step_index);
+      out->set_channel(ToProto(channel));
+      *out->mutable_content() = ToProto(step.content);
+      out->mutable_contact()->set_email(recipient->contact.email);
+      out->mutable_contact()->set_phone(recipient->contact.phone);
+      out->mutable_contact()->set_social_profile(
+          recipient->contact.social_profile);
+      *out->mutable_due_at() = ToProtoTime(*recipient->due_at);
+      *out->mutable_lease_expires_at() = ToProtoTime(lease.expires_at);
+    }
+    if (entries.size() < kScanChunk) break;
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::LeaseSteps(
+    grpc::CallbackServerContext* context, const v1::LeaseStepsRequest* request,
+    v1::LeaseStepsResponse* response) {
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_ASSIGN_OR_RETURN(domain::StepType channel,
+                             Channel(request->channel()));
+        int max = request->max_steps() == 0 ? kDefaultLeaseBatch
+                                            : request->max_steps();
+        if (max < 0 || max > kMaxLeaseBatch) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("max_steps: must be between 0 and ", kMaxLeaseBatch,
+                           ", got ", request->max_steps()));
+        }
+        SEQ_ASSIGN_OR_RETURN(
+            absl::Duration lease_duration,
+            BoundedDuration("lease_duration", request->lease_duration(),
+                            request->has_lease_duration(),
+                            kDefaultLeaseDuration, absl::Seconds(1),
+                            kMaxLeaseDuration));
+        SEQ_ASSIGN_OR_RETURN(
+            absl::Duration wait,
+            BoundedDuration("wait", request->wait(), request->has_wait(),
+                            absl::ZeroDuration(), absl::ZeroDuration(),
+                            kMaxLeaseWait));
+        const uint64_t seen = deps_.work->generation();
+        SEQ_RETURN_IF_ERROR(
+            TryLease(call.tenant_id, channel, max, lease_duration, response));
+        if (response->leases_size() > 0 || wait == absl::ZeroDuration()) {
+          return absl::OkStatus();
+        }
+        if (deps_.work->WaitAfter(seen, wait)) {
+          SEQ_RETURN_IF_ERROR(
+              TryLease(call.tenant_id, channel, max, lease_duration, response));
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
+    grpc::CallbackServerContext* context, const v1::BeginSendRequest* request,
+    v1::BeginSendResponse* response) {
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateToken(request->lease_token()));
+        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
+                                                 request->recipient_id()));
+        const std::string& token = request->lease_token();
+        // A retried BeginSend of a send that has begun: answer it again.
+        SEQ_ASSIGN_OR_RETURN(domain::Recipient current,
+                             deps_.repository->GetRecipient(
+                                 call.tenant_id, request->sequence_id(),
+                                 request->recipient_id()));
+        if (current.in_flight_token == token) {
+          SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                               deps_.repository->GetSequence(
+                                   call.tenant_id, request->sequence_id()));
+          *response->mutable_content() =
+              ToProto(domain::ResolveCurrentStep(current, sequence).content);
+          return absl::OkStatus();
+        }
+        std::optional<Lease> lease = leases_.Find(token, deps_.clock->Now());
+        if (!lease.has_value() || lease->tenant != call.tenant_id ||
+            lease->sequence_id != request->sequence_id() ||
+            lease->recipient_id != request->recipient_id()) {
+          return LeaseExpired(token);
+        }
+        RecipientCommandRequest command_request;
+        command_request.method = "/sequencer.v1.DeliveryService/BeginSend";
+        command_request.request_id = absl::StrCat("lease:", token);
+        command_request.idempotent = false;
+        command_request.sequence_id = request->sequence_id();
+        command_request.recipient_id = request->recipient_id();
+        SEQ_RETURN_IF_ERROR(RunRecipientCommand(
+            deps_, call, command_request,
+            domain::BeginSend{token, lease->recipient_version},
+            [](const CommandOutcome& outcome,
+               google::protobuf::Message* message) {
+              auto* out = static_cast<v1::BeginSendResponse*>(message);
+              for (const auto& event : outcome.events) {
+                if (const auto* dispatched =
+                        std::get_if<domain::StepDispatched>(&event.payload)) {
+                  *out->mutable_content() = ToProto(dispatched->content);
+                }
+              }
+            },
+            response));
+        leases_.Remove(token);
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
+    grpc::CallbackServerContext* context,
+    const v1::ReportDeliveryRequest* request, v1::Recipient* response) {
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateToken(request->lease_token()));
+        domain::ReportDelivery report;
+        report.lease_token = request->lease_token();
+        report.provider_message_id = request->provider_message_id();
+        report.error_message = request->error_message();
+        switch (request->outcome()) {
+          case v1::DELIVERY_OUTCOME_SENT:
+            report.outcome = domain::DeliveryOutcome::kSent;
+            break;
+          case v1::DELIVERY_OUTCOME_FAILED:
+            report.outcome = domain::DeliveryOutcome::kFailed;
+            if (report.error_message.empty()) {
+              return absl::InvalidArgumentError(
+                  "error_message: required when the outcome is FAILED");
+            }
+            break;
+          case v1::DELIVERY_OUTCOME_BOUNCED:
+            report.outcome = domain::DeliveryOutcome::kBounced;
+            break;
+          default:
+            return absl::InvalidArgumentError(absl::StrCat(
+                "outcome: unknown or unspecified value ", request->outcome()));
+        }
+        RecipientCommandRequest command_request;
+        command_request.method = "/sequencer.v1.DeliveryService/ReportDelivery";
+        command_request.request_id =
+            absl::StrCat("lease:", request->lease_token());
+        command_request.idempotent = false;
+        command_request.sequence_id = request->sequence_id();
+        command_request.recipient_id = request->recipient_id();
+        return RunRecipientCommand(
+            deps_, call, command_request, report,
+            [](const CommandOutcome& outcome,
+               google::protobuf::Message* message) {
+              *static_cast<v1::Recipient*>(message) =
+                  ToProto(outcome.after, outcome.sequence);
+            },
+            response);
+      });
+}
+
+}  // namespace sequencer::server

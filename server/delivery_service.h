@@ -1,0 +1,55 @@
+// sequencer.v1.DeliveryService: two-phase delivery for the workers of each
+// channel (see the service comment in proto/sequencer/v1/sequencer.proto).
+//
+// LeaseSteps reads the channel's delivery queue (ready/ keys) oldest due
+// first and grants in-memory leases (server/lease_table.h); it long-polls on
+// the WorkSignal when nothing is due. BeginSend and ReportDelivery go through
+// the recipient pipeline (server/recipient_commands.h) with domain::BeginSend
+// and domain::ReportDelivery, so they are serialized with every other change
+// to the recipient and durable before they answer.
+
+#ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
+#define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
+
+#include "sequencer/v1/sequencer.grpc.pb.h"
+#include "server/lease_table.h"
+#include "server/service_deps.h"
+
+namespace sequencer::server {
+
+inline constexpr int kMaxLeaseBatch = 100;
+inline constexpr int kDefaultLeaseBatch = 10;
+inline constexpr absl::Duration kDefaultLeaseDuration = absl::Seconds(60);
+inline constexpr absl::Duration kMaxLeaseDuration = absl::Hours(1);
+inline constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
+
+class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
+ public:
+  explicit DeliveryServiceImpl(ServiceDeps deps) : deps_(deps) {}
+
+  grpc::ServerUnaryReactor* LeaseSteps(
+      grpc::CallbackServerContext* context,
+      const v1::LeaseStepsRequest* request,
+      v1::LeaseStepsResponse* response) override;
+  grpc::ServerUnaryReactor* BeginSend(grpc::CallbackServerContext* context,
+                                      const v1::BeginSendRequest* request,
+                                      v1::BeginSendResponse* response) override;
+  grpc::ServerUnaryReactor* ReportDelivery(
+      grpc::CallbackServerContext* context,
+      const v1::ReportDeliveryRequest* request,
+      v1::Recipient* response) override;
+
+ private:
+  // Grants up to `max` leases from the channel's queue; empty when none is
+  // due.
+  absl::Status TryLease(const std::string& tenant, domain::StepType channel,
+                        int max, absl::Duration lease_duration,
+                        v1::LeaseStepsResponse* response);
+
+  ServiceDeps deps_;
+  LeaseTable leases_;
+};
+
+}  // namespace sequencer::server
+
+#endif  // SEQUENCER_SERVER_DELIVERY_SERVICE_H_

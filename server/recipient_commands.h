@@ -1,0 +1,74 @@
+// The one pipeline every change to a recipient goes through, whoever asks
+// (an API call, the scheduler, a delivery worker):
+//
+//   validate ids -> lock the recipient (and the request id) -> answer a
+//   retried request id with its first outcome -> fold the sequence and the
+//   recipient -> check the expected version (ABORTED) -> domain::Decide ->
+//   commit events + projection index changes + idempotency record in one
+//   durable write -> notify waiting workers.
+//
+// A refusal writes nothing. Thread-safe.
+
+#ifndef SEQUENCER_SERVER_RECIPIENT_COMMANDS_H_
+#define SEQUENCER_SERVER_RECIPIENT_COMMANDS_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "domain/events.h"
+#include "domain/model.h"
+#include "domain/recipient.h"
+#include "google/protobuf/message.h"
+#include "server/call_context.h"
+#include "server/service_deps.h"
+
+namespace sequencer::server {
+
+struct RecipientCommandRequest {
+  // Full RPC method name; part of the idempotency record.
+  std::string method;
+  // Recorded on the events. With `idempotent`, also the retry key.
+  std::string request_id;
+  bool idempotent = true;
+  std::string sequence_id;
+  std::string recipient_id;
+  std::optional<uint64_t> expected_version;
+  // RequestFingerprint of the request (only used when idempotent).
+  uint64_t fingerprint = 0;
+};
+
+struct CommandOutcome {
+  domain::Sequence sequence;
+  domain::Recipient before;
+  domain::Recipient after;
+  std::vector<domain::RecipientEvent> events;
+};
+
+// Fills `response` from the outcome (before the commit, so that the
+// idempotency record can hold it).
+using RespondFn =
+    std::function<void(const CommandOutcome&, google::protobuf::Message*)>;
+
+// Runs `command` on the recipient. `response` may be null when `idempotent` is
+// false. On a retried request id, `response` gets the first outcome and
+// nothing runs. Errors: INVALID_ARGUMENT (bad ids, reused request id),
+// NOT_FOUND, ABORTED (version mismatch or a concurrent write), and whatever
+// the domain refuses.
+absl::Status RunRecipientCommand(const ServiceDeps& deps,
+                                 const CallContext& call,
+                                 const RecipientCommandRequest& request,
+                                 const domain::RecipientCommand& command,
+                                 const RespondFn& respond,
+                                 google::protobuf::Message* response);
+
+// OK when both ids are valid; INVALID_ARGUMENT naming the field otherwise.
+absl::Status ValidateRecipientRef(absl::string_view sequence_id,
+                                  absl::string_view recipient_id);
+
+}  // namespace sequencer::server
+
+#endif  // SEQUENCER_SERVER_RECIPIENT_COMMANDS_H_

@@ -1,0 +1,64 @@
+// Makes steps happen on time. Recipients waiting for a delay sit in the
+// due-time index (due/ keys, server/store_layout.h), kept in the same commit
+// as their events; the scheduler reads only the front of that index, never
+// scans all recipients. For each recipient whose due time has come, oldest
+// first, it runs domain::MarkStepDue through the recipient pipeline: a manual
+// step becomes PENDING_ACTION, an automatic step joins its channel's delivery
+// queue (or, with a missing variable, the recipient goes to ERROR).
+//
+// With the system clock a background thread wakes at the next due time and
+// whenever a commit signals new work. With the manual clock nothing runs by
+// itself: ClockService/AdvanceTime calls RunDue, so tests are deterministic.
+// Thread-safe.
+
+#ifndef SEQUENCER_SERVER_SCHEDULER_H_
+#define SEQUENCER_SERVER_SCHEDULER_H_
+
+#include <optional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/service_deps.h"
+
+namespace sequencer::server {
+
+inline constexpr char kSchedulerActor[] = "system:scheduler";
+
+class Scheduler {
+ public:
+  // `deps` (including deps.work) must outlive the scheduler.
+  explicit Scheduler(ServiceDeps deps) : deps_(deps) {}
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+  ~Scheduler();
+
+  // Processes every recipient due at or before now, in due-time order,
+  // repeating while that produces new due work (a step due right away).
+  // Returns how many recipients changed. One run at a time.
+  absl::StatusOr<int> RunDue();
+
+  // The earliest due time in the index, if any.
+  absl::StatusOr<std::optional<absl::Time>> NextDueTime() const;
+
+  // Starts the background thread (system clock). Stop() or the destructor
+  // ends it.
+  void StartBackground();
+  void Stop();
+
+ private:
+  absl::StatusOr<int> RunPass();
+  void Loop();
+
+  ServiceDeps deps_;
+  absl::Mutex run_mu_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace sequencer::server
+
+#endif  // SEQUENCER_SERVER_SCHEDULER_H_

@@ -1,0 +1,576 @@
+// The runtime through a real server with the manual clock: the scheduler makes
+// steps due, delivery workers lease / begin / report in two phases, manual
+// steps wait for a person, signals move recipients.
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "server/codec.h"
+#include "tests/util/api_helpers.h"
+#include "tests/util/test_server.h"
+
+namespace sequencer::testing {
+namespace {
+
+using server::FromProtoTime;
+
+constexpr char kSeq[] = "seq-rt";
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  std::vector<v1::DeliveryLease> Lease(
+      v1::StepType channel, int max = 10,
+      absl::Duration lease_duration = absl::Seconds(60)) {
+    v1::LeaseStepsRequest request;
+    request.set_channel(channel);
+    request.set_max_steps(max);
+    *request.mutable_lease_duration() = server::ToProtoDuration(lease_duration);
+    v1::LeaseStepsResponse response;
+    grpc::Status status =
+        server_.delivery().LeaseSteps(CallAs().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return {response.leases().begin(), response.leases().end()};
+  }
+
+  grpc::Status Begin(const v1::DeliveryLease& lease,
+                     v1::BeginSendResponse* out = nullptr) {
+    v1::BeginSendRequest request;
+    request.set_lease_token(lease.lease_token());
+    request.set_sequence_id(lease.sequence_id());
+    request.set_recipient_id(lease.recipient_id());
+    v1::BeginSendResponse ignored;
+    return server_.delivery().BeginSend(CallAs().get(), request,
+                                        out ? out : &ignored);
+  }
+
+  grpc::Status Report(const v1::DeliveryLease& lease,
+                      v1::DeliveryOutcome outcome, v1::Recipient* out = nullptr,
+                      const std::string& error = "") {
+    v1::ReportDeliveryRequest request;
+    request.set_lease_token(lease.lease_token());
+    request.set_sequence_id(lease.sequence_id());
+    request.set_recipient_id(lease.recipient_id());
+    request.set_outcome(outcome);
+    request.set_provider_message_id("provider-" + lease.lease_token());
+    request.set_error_message(error);
+    v1::Recipient ignored;
+    return server_.delivery().ReportDelivery(CallAs().get(), request,
+                                             out ? out : &ignored);
+  }
+
+  // A fake worker: leases everything due on `channel`, sends and reports it.
+  int DeliverAll(v1::StepType channel) {
+    int sent = 0;
+    for (const auto& lease : Lease(channel, 100)) {
+      EXPECT_TRUE(Begin(lease).ok());
+      EXPECT_TRUE(Report(lease, v1::DELIVERY_OUTCOME_SENT).ok());
+      ++sent;
+    }
+    return sent;
+  }
+
+  v1::Recipient Get(const std::string& id) {
+    return MustGetRecipient(server_, kSeq, id);
+  }
+
+  v1::RecipientTimeline Timeline(const std::string& id) {
+    v1::GetRecipientRequest request;
+    request.set_sequence_id(kSeq);
+    request.set_recipient_id(id);
+    v1::RecipientTimeline timeline;
+    EXPECT_TRUE(server_.recipients()
+                    .GetRecipientTimeline(CallAs().get(), request, &timeline)
+                    .ok());
+    return timeline;
+  }
+
+  TestServer server_;
+};
+
+TEST_F(RuntimeTest, ThreeStepSequenceRunsToFinishedWithAWorker) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(24)), SmsStep(absl::Hours(48)),
+                  EmailStep(absl::Hours(0), "Last {{first_name}}", "Bye")});
+  Enroll(server_, kSeq, {"r1"});
+
+  server_.AdvanceTime(absl::Hours(23));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty()) << "not due yet";
+
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].step_index(), 0);
+  EXPECT_EQ(leases[0].content().subject(), "Hi Name-r1");
+  EXPECT_EQ(leases[0].content().body(), "About Acme");
+  EXPECT_EQ(leases[0].contact().email(), "r1@example.com");
+  v1::BeginSendResponse begun;
+  ASSERT_TRUE(Begin(leases[0], &begun).ok());
+  EXPECT_EQ(begun.content().subject(), "Hi Name-r1");
+  v1::Recipient after_first;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &after_first).ok());
+  EXPECT_EQ(after_first.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(after_first.current_step(), 1);
+  EXPECT_EQ(FromProtoTime(after_first.next_due_at()),
+            server_.clock().Now() + absl::Hours(48));
+
+  server_.AdvanceTime(absl::Hours(48));
+  EXPECT_EQ(DeliverAll(v1::STEP_TYPE_SMS), 1);
+  // The last step has no delay: due at once, delivered on the next run.
+  server_.AdvanceTime(absl::ZeroDuration());
+  EXPECT_EQ(DeliverAll(v1::STEP_TYPE_EMAIL), 1);
+
+  v1::Recipient finished = Get("r1");
+  EXPECT_EQ(finished.status(), v1::RECIPIENT_STATUS_FINISHED);
+  EXPECT_EQ(finished.current_step(), 3);
+
+  // View content shows what was actually sent, and when.
+  v1::GetRecipientRequest view_request;
+  view_request.set_sequence_id(kSeq);
+  view_request.set_recipient_id("r1");
+  v1::RecipientContent content;
+  ASSERT_TRUE(server_.recipients()
+                  .ViewContent(CallAs().get(), view_request, &content)
+                  .ok());
+  ASSERT_EQ(content.steps_size(), 3);
+  for (const auto& step : content.steps()) {
+    EXPECT_EQ(step.state(), v1::STEP_STATE_COMPLETED);
+    EXPECT_TRUE(step.has_completed_at());
+  }
+  EXPECT_EQ(content.steps(2).content().subject(), "Last Name-r1");
+
+  // The log holds the whole story.
+  std::vector<std::string> types;
+  const v1::RecipientTimeline timeline = Timeline("r1");
+  for (const auto& entry : timeline.entries()) {
+    types.push_back(server::EventTypeName(entry.event()));
+  }
+  EXPECT_EQ(types,
+            (std::vector<std::string>{
+                "RecipientEnrolled", "StepDue", "StepDispatched",
+                "StepCompleted", "StepDue", "StepDispatched", "StepCompleted",
+                "StepDue", "StepDispatched", "StepCompleted", "Finished"}));
+}
+
+TEST_F(RuntimeTest,
+       AdvancingAnHourExecutesExactlyTheStepsDueInThatHourInOrder) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  CreateSequence(server_, "seq-late", {EmailStep(absl::Hours(2))});
+  // Due at +60 minutes (c), +80 (a) and +140 (b).
+  Enroll(server_, kSeq, {"c"});
+  server_.AdvanceTime(absl::Minutes(20));
+  Enroll(server_, kSeq, {"a"});
+  Enroll(server_, "seq-late", {"b"});
+  // The hour from +20 to +80 covers c and a, not b.
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 2u);
+  EXPECT_EQ(leases[0].recipient_id(), "c");
+  EXPECT_EQ(leases[1].recipient_id(), "a");
+  EXPECT_EQ(MustGetRecipient(server_, "seq-late", "b").version(), 1u)
+      << "b is not due yet";
+  // The scheduler handled them in due-time order.
+  EXPECT_LT(Timeline("c").entries(1).position(),
+            Timeline("a").entries(1).position());
+}
+
+TEST_F(RuntimeTest, PauseInTheMiddleOfADelayAndResumeTwoDaysLater) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(72))});
+  Enroll(server_, kSeq, {"r1"});
+  const absl::Time due = FromProtoTime(Get("r1").next_due_at());
+  server_.AdvanceTime(absl::Hours(24));
+  v1::Recipient out;
+  ASSERT_TRUE(
+      server_.recipients()
+          .PauseRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
+          .ok());
+  server_.AdvanceTime(absl::Hours(48));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty()) << "paused: nothing runs";
+  ASSERT_TRUE(
+      server_.recipients()
+          .ResumeRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
+          .ok());
+  EXPECT_EQ(FromProtoTime(out.next_due_at()), due + absl::Hours(48));
+  server_.AdvanceTime(absl::Hours(48) - absl::Seconds(1));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+  server_.AdvanceTime(absl::Seconds(1));
+  EXPECT_EQ(DeliverAll(v1::STEP_TYPE_EMAIL), 1);
+}
+
+TEST_F(RuntimeTest, ManualStepWaitsForAPersonThenAdvances) {
+  CreateSequence(server_, kSeq,
+                 {TaskStep(absl::Hours(2)), EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(2));
+  EXPECT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_PENDING_ACTION);
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+  v1::CompleteManualStepRequest request;
+  request.set_request_id(NextRequestId());
+  request.set_sequence_id(kSeq);
+  request.set_recipient_id("r1");
+  v1::Recipient out;
+  ASSERT_TRUE(server_.recipients()
+                  .CompleteManualStep(CallAs().get(), request, &out)
+                  .ok());
+  EXPECT_EQ(out.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(out.current_step(), 1);
+  server_.AdvanceTime(absl::Hours(1));
+  EXPECT_EQ(DeliverAll(v1::STEP_TYPE_EMAIL), 1);
+  EXPECT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_FINISHED);
+}
+
+TEST_F(RuntimeTest, MissingVariableGoesToErrorThenEditRetriesAndSends) {
+  CreateSequence(
+      server_, kSeq,
+      {EmailStep(absl::Hours(1), "Hi {{first_name}}", "{{aira.opening_line}}"),
+       SmsStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  v1::Recipient errored = Get("r1");
+  EXPECT_EQ(errored.status(), v1::RECIPIENT_STATUS_ERROR);
+  EXPECT_NE(errored.error_message().find("aira.opening_line"),
+            std::string::npos)
+      << errored.error_message();
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+
+  v1::EditContentRequest edit;
+  edit.set_request_id(NextRequestId());
+  edit.set_sequence_id(kSeq);
+  edit.set_recipient_id("r1");
+  edit.set_step_index(0);
+  edit.mutable_edit()->set_body("A fixed opening for {{first_name}}");
+  v1::Recipient out;
+  ASSERT_TRUE(
+      server_.recipients().EditContent(CallAs().get(), edit, &out).ok());
+  EXPECT_EQ(out.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  server_.AdvanceTime(absl::ZeroDuration());
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].content().body(), "A fixed opening for Name-r1");
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT).ok());
+  EXPECT_EQ(Get("r1").current_step(), 1);
+}
+
+TEST_F(RuntimeTest, ErrorThenSkipMovesToTheNextStep) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(3))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::Recipient failed;
+  ASSERT_TRUE(
+      Report(leases[0], v1::DELIVERY_OUTCOME_FAILED, &failed, "mailbox full")
+          .ok());
+  EXPECT_EQ(failed.status(), v1::RECIPIENT_STATUS_ERROR);
+  EXPECT_EQ(failed.error_message(), "mailbox full");
+  v1::Recipient skipped;
+  ASSERT_TRUE(server_.recipients()
+                  .SkipStep(CallAs().get(), ActionRequest(kSeq, "r1"), &skipped)
+                  .ok());
+  EXPECT_EQ(skipped.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(skipped.current_step(), 1);
+  EXPECT_EQ(FromProtoTime(skipped.next_due_at()),
+            server_.clock().Now() + absl::Hours(3));
+}
+
+TEST_F(RuntimeTest, BounceReportedByTheWorkerEndsTheSequence) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::Recipient bounced;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_BOUNCED, &bounced).ok());
+  EXPECT_EQ(bounced.status(), v1::RECIPIENT_STATUS_BOUNCED);
+  server_.AdvanceTime(absl::Hours(5));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+}
+
+TEST_F(RuntimeTest, ReplyWithStopOnResponseOffKeepsSendingOnEndsIt) {
+  CreateSequence(server_, "seq-off",
+                 {EmailStep(absl::Hours(1)), EmailStep(absl::Hours(1))},
+                 /*stop_on_response=*/false);
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), EmailStep(absl::Hours(1))},
+                 /*stop_on_response=*/true);
+  Enroll(server_, "seq-off", {"r1"});
+  Enroll(server_, kSeq, {"r1"});
+  for (const char* sequence : {"seq-off", kSeq}) {
+    v1::RecordSignalRequest signal;
+    signal.set_request_id(NextRequestId());
+    signal.set_sequence_id(sequence);
+    signal.set_recipient_id("r1");
+    signal.set_signal(v1::SIGNAL_TYPE_REPLY);
+    v1::Recipient out;
+    ASSERT_TRUE(
+        server_.recipients().RecordSignal(CallAs().get(), signal, &out).ok());
+    EXPECT_EQ(out.status(), v1::RECIPIENT_STATUS_RESPONDED);
+  }
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u) << "only the still-running recipient sends";
+  EXPECT_EQ(leases[0].sequence_id(), "seq-off");
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::Recipient running;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &running).ok());
+  EXPECT_EQ(running.status(), v1::RECIPIENT_STATUS_RESPONDED);
+  EXPECT_EQ(running.current_step(), 1);
+}
+
+TEST_F(RuntimeTest, UnsubscribeEndsTheSequenceAndNothingMoreIsSent) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  v1::RecordSignalRequest signal;
+  signal.set_request_id(NextRequestId());
+  signal.set_sequence_id(kSeq);
+  signal.set_recipient_id("r1");
+  signal.set_signal(v1::SIGNAL_TYPE_UNSUBSCRIBE);
+  v1::Recipient out;
+  ASSERT_TRUE(
+      server_.recipients().RecordSignal(CallAs().get(), signal, &out).ok());
+  EXPECT_EQ(out.status(), v1::RECIPIENT_STATUS_UNSUBSCRIBED);
+  server_.AdvanceTime(absl::Hours(2));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+}
+
+TEST_F(RuntimeTest, ExpiredLeaseIsOfferedAgainAndTheOldTokenIsRefused) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> first =
+      Lease(v1::STEP_TYPE_EMAIL, 10, absl::Seconds(30));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty()) << "leased: not offered";
+  server_.AdvanceTime(absl::Seconds(30));
+  std::vector<v1::DeliveryLease> second = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(second[0].lease_token(), first[0].lease_token());
+  const std::vector<std::string> before = LogSnapshot(server_);
+  grpc::Status stale = Begin(first[0]);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorInfoOf(stale).reason(), "LEASE_EXPIRED");
+  EXPECT_EQ(LogSnapshot(server_), before);
+  ASSERT_TRUE(Begin(second[0]).ok());
+  ASSERT_TRUE(Report(second[0], v1::DELIVERY_OUTCOME_SENT).ok());
+}
+
+TEST_F(RuntimeTest, StaleReportIsRefusedAndADuplicateReportCompletesOnce) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  // Reporting before the send began is refused.
+  grpc::Status early = Report(leases[0], v1::DELIVERY_OUTCOME_SENT);
+  EXPECT_EQ(early.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorInfoOf(early).reason(), "STALE_LEASE");
+
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::Recipient first;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &first).ok());
+  const std::vector<std::string> after_first = LogSnapshot(server_);
+  v1::Recipient second;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &second).ok());
+  EXPECT_EQ(LogSnapshot(server_), after_first) << "completed once";
+  EXPECT_EQ(second.current_step(), 1);
+  EXPECT_EQ(second.version(), first.version());
+
+  v1::DeliveryLease forged = leases[0];
+  forged.set_lease_token("0123456789abcdef0123456789abcdef");
+  grpc::Status stale = Report(forged, v1::DELIVERY_OUTCOME_SENT);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(LogSnapshot(server_), after_first);
+}
+
+TEST_F(RuntimeTest, PauseRevokesALeaseThatHasNotBegun) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  v1::Recipient out;
+  ASSERT_TRUE(
+      server_.recipients()
+          .PauseRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
+          .ok());
+  grpc::Status revoked = Begin(leases[0]);
+  EXPECT_EQ(revoked.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorInfoOf(revoked).reason(), "LEASE_REVOKED");
+
+  server_.AdvanceTime(absl::Hours(24));
+  ASSERT_TRUE(
+      server_.recipients()
+          .ResumeRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
+          .ok());
+  // The old lease stays revoked after the resume; the step runs again.
+  EXPECT_EQ(Begin(leases[0]).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  server_.AdvanceTime(absl::ZeroDuration());
+  EXPECT_EQ(DeliverAll(v1::STEP_TYPE_EMAIL), 1);
+  EXPECT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_FINISHED);
+}
+
+TEST_F(RuntimeTest,
+       SendThatBeganBeforeAPauseIsRecordedAndTheDelayStartsAtResume) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), EmailStep(absl::Hours(5))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::Recipient out;
+  ASSERT_TRUE(
+      server_.recipients()
+          .PauseRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
+          .ok());
+  server_.AdvanceTime(absl::Minutes(10));
+  v1::Recipient reported;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &reported).ok());
+  EXPECT_EQ(reported.status(), v1::RECIPIENT_STATUS_PAUSED);
+  EXPECT_EQ(reported.current_step(), 1);
+  server_.AdvanceTime(absl::Hours(10));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+  ASSERT_TRUE(
+      server_.recipients()
+          .ResumeRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
+          .ok());
+  EXPECT_EQ(FromProtoTime(out.next_due_at()),
+            server_.clock().Now() + absl::Hours(5));
+}
+
+TEST_F(RuntimeTest, StopRevokesAndNothingFurtherExecutes) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1", "r2"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 2u);
+  v1::Recipient out;
+  ASSERT_TRUE(server_.recipients()
+                  .StopRecipient(CallAs().get(),
+                                 ActionRequest(kSeq, leases[0].recipient_id()),
+                                 &out)
+                  .ok());
+  v1::DeleteRecipientResponse deleted;
+  ASSERT_TRUE(server_.recipients()
+                  .DeleteRecipient(
+                      CallAs().get(),
+                      ActionRequest(kSeq, leases[1].recipient_id()), &deleted)
+                  .ok());
+  EXPECT_EQ(Begin(leases[0]).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(Begin(leases[1]).error_code(), grpc::StatusCode::OK);
+  server_.AdvanceTime(absl::Hours(5));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+}
+
+TEST_F(RuntimeTest, LongPollReturnsWhenWorkBecomesDue) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  v1::LeaseStepsResponse response;
+  grpc::Status status;
+  std::thread worker([&] {
+    v1::LeaseStepsRequest request;
+    request.set_channel(v1::STEP_TYPE_EMAIL);
+    request.mutable_wait()->set_seconds(30);
+    status = server_.delivery().LeaseSteps(CallAs().get(), request, &response);
+  });
+  // The long poll may start before or after this; either way it sees the step.
+  server_.AdvanceTime(absl::Hours(1));
+  worker.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  if (response.leases_size() == 0) {
+    // It polled before the step was due and woke on a commit that made no
+    // delivery work; a second poll must find it at once.
+    EXPECT_EQ(Lease(v1::STEP_TYPE_EMAIL).size(), 1u);
+  } else {
+    EXPECT_EQ(response.leases(0).recipient_id(), "r1");
+  }
+}
+
+TEST_F(RuntimeTest, RestartInTheMiddleLosesNothing) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"leased", "begun", "waiting"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 3u);
+  const v1::DeliveryLease* begun = nullptr;
+  const v1::DeliveryLease* leased = nullptr;
+  for (const auto& lease : leases) {
+    if (lease.recipient_id() == "begun") begun = &lease;
+    if (lease.recipient_id() == "leased") leased = &lease;
+  }
+  ASSERT_NE(begun, nullptr);
+  ASSERT_NE(leased, nullptr);
+  ASSERT_TRUE(Begin(*begun).ok());
+  v1::Recipient out;
+  ASSERT_TRUE(
+      server_.recipients()
+          .PauseRecipient(CallAs().get(), ActionRequest(kSeq, "waiting"), &out)
+          .ok());
+
+  server_.Restart();
+
+  // A send that had begun reports after the restart.
+  v1::Recipient reported;
+  ASSERT_TRUE(Report(*begun, v1::DELIVERY_OUTCOME_SENT, &reported).ok());
+  EXPECT_EQ(reported.current_step(), 1);
+  // A lease that had not begun is void; its step is offered again.
+  EXPECT_EQ(Begin(*leased).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  std::vector<v1::DeliveryLease> again = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].recipient_id(), "leased");
+  EXPECT_EQ(Get("waiting").status(), v1::RECIPIENT_STATUS_PAUSED);
+  // The next step of "begun" is scheduled and runs after the restart too.
+  server_.AdvanceTime(absl::Hours(1));
+  bool begun_next = false;
+  for (const auto& lease : Lease(v1::STEP_TYPE_EMAIL)) {
+    if (lease.recipient_id() == "begun") begun_next = lease.step_index() == 1;
+  }
+  EXPECT_TRUE(begun_next);
+}
+
+TEST_F(RuntimeTest, BadLeaseRequestsAreInvalidArgument) {
+  v1::LeaseStepsRequest request;
+  v1::LeaseStepsResponse response;
+  request.set_channel(v1::STEP_TYPE_TASK);
+  EXPECT_EQ(server_.delivery()
+                .LeaseSteps(CallAs().get(), request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_channel(v1::STEP_TYPE_EMAIL);
+  request.set_max_steps(101);
+  EXPECT_EQ(server_.delivery()
+                .LeaseSteps(CallAs().get(), request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_max_steps(1);
+  request.mutable_wait()->set_seconds(31);
+  EXPECT_EQ(server_.delivery()
+                .LeaseSteps(CallAs().get(), request, &response)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ReportDeliveryRequest report;
+  report.set_lease_token("abc");
+  report.set_sequence_id(kSeq);
+  report.set_recipient_id("r1");
+  report.set_outcome(v1::DELIVERY_OUTCOME_FAILED);
+  v1::Recipient out;
+  EXPECT_EQ(server_.delivery()
+                .ReportDelivery(CallAs().get(), report, &out)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "FAILED needs an error message";
+}
+
+}  // namespace
+}  // namespace sequencer::testing
