@@ -16,6 +16,10 @@ uint64_t RequestFingerprint(const google::protobuf::Message& request) {
     coded.SetSerializationDeterministic(true);
     request.SerializeToCodedStream(&coded);
   }
+  return BytesFingerprint(bytes);
+}
+
+uint64_t BytesFingerprint(absl::string_view bytes) {
   uint64_t hash = 14695981039346656037ull;  // FNV-1a
   for (unsigned char c : bytes) {
     hash ^= c;

@@ -15,6 +15,9 @@
 
 namespace sequencer::server {
 
+// A stable 64-bit fingerprint (FNV-1a) of some bytes.
+uint64_t BytesFingerprint(absl::string_view bytes);
+
 // A stable 64-bit fingerprint of the request's deterministic serialization.
 uint64_t RequestFingerprint(const google::protobuf::Message& request);
 

@@ -17,6 +17,16 @@ LockTable::Guard::~Guard() {
   for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->Unlock();
 }
 
+LockTable::Guard LockTable::LockAll() {
+  std::vector<absl::Mutex*> held;
+  held.reserve(stripes_);
+  for (size_t i = 0; i < stripes_; ++i) {
+    mutexes_[i].Lock();
+    held.push_back(&mutexes_[i]);
+  }
+  return Guard(std::move(held));
+}
+
 LockTable::Guard LockTable::Lock(const std::vector<std::string>& keys) {
   std::vector<size_t> indexes;
   indexes.reserve(keys.size());

@@ -34,6 +34,8 @@ class LockTable {
   };
 
   Guard Lock(const std::vector<std::string>& keys);
+  // Every stripe: excludes every other caller (sequence-wide changes).
+  Guard LockAll();
 
  private:
   std::unique_ptr<absl::Mutex[]> mutexes_;

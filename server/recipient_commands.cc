@@ -24,6 +24,30 @@ absl::Status VersionMismatch(uint64_t expected, uint64_t actual) {
 
 }  // namespace
 
+domain::Recipient AddRecipientEvents(
+    absl::string_view tenant, absl::string_view sequence_id,
+    absl::string_view recipient_id, const domain::Recipient& before,
+    const std::vector<domain::RecipientEvent>& events,
+    const domain::Sequence& sequence, eventstore::CommitBatch* batch) {
+  domain::Recipient after = before;
+  if (!events.empty()) {
+    eventstore::StreamAppend append{
+        layout::RecipientStream(tenant, sequence_id, recipient_id),
+        static_cast<int64_t>(before.version),
+        {}};
+    for (const auto& event : events) {
+      after = domain::Evolve(std::move(after), event);
+      append.events.push_back(Repository::Encode(event));
+    }
+    batch->appends.push_back(std::move(append));
+  }
+  for (auto& write : Repository::ProjectionWrites(
+           tenant, sequence_id, recipient_id, before, after, sequence)) {
+    batch->index_writes.push_back(std::move(write));
+  }
+  return after;
+}
+
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
                                   absl::string_view recipient_id) {
   SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", sequence_id));
@@ -75,20 +99,11 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
   SEQ_ASSIGN_OR_RETURN(
       outcome.events,
       domain::Decide(command, outcome.before, outcome.sequence, context));
-  outcome.after = outcome.before;
-  eventstore::StreamAppend append{
-      stream, static_cast<int64_t>(outcome.before.version), {}};
-  for (const auto& event : outcome.events) {
-    outcome.after = domain::Evolve(std::move(outcome.after), event);
-    append.events.push_back(Repository::Encode(event));
-  }
-  if (respond) respond(outcome, response);
-
   eventstore::CommitBatch batch;
-  if (!append.events.empty()) batch.appends.push_back(std::move(append));
-  batch.index_writes = Repository::ProjectionWrites(
-      call.tenant_id, request.sequence_id, request.recipient_id, outcome.before,
-      outcome.after, outcome.sequence);
+  outcome.after = AddRecipientEvents(call.tenant_id, request.sequence_id,
+                                     request.recipient_id, outcome.before,
+                                     outcome.events, outcome.sequence, &batch);
+  if (respond) respond(outcome, response);
   if (request.idempotent) {
     batch.index_writes.push_back(
         OutcomeRecord(call.tenant_id, request.request_id, request.method,

@@ -65,6 +65,15 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
                                  const RespondFn& respond,
                                  google::protobuf::Message* response);
 
+// Adds `events` of one recipient to `batch`: an append expecting the
+// recipient's current version, and the projection index changes. Returns the
+// state after the events.
+domain::Recipient AddRecipientEvents(
+    absl::string_view tenant, absl::string_view sequence_id,
+    absl::string_view recipient_id, const domain::Recipient& before,
+    const std::vector<domain::RecipientEvent>& events,
+    const domain::Sequence& sequence, eventstore::CommitBatch* batch);
+
 // OK when both ids are valid; INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
                                   absl::string_view recipient_id);

@@ -12,6 +12,7 @@
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
+#include "server/bulk_actions.h"
 #include "server/codec.h"
 #include "server/idempotency.h"
 #include "server/recipient_commands.h"
@@ -94,8 +95,11 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
         }
         const uint64_t fingerprint = RequestFingerprint(*request);
         eventstore::EventStore& store = deps_.repository->store();
+        // The sequence's key: a sequence pause (which takes every lock)
+        // cannot interleave with an enrollment that read it as running.
         LockTable::Guard guard = deps_.locks->Lock(
-            {layout::IdempotencyKey(call.tenant_id, request->request_id())});
+            {layout::IdempotencyKey(call.tenant_id, request->request_id()),
+             layout::SequenceStream(call.tenant_id, request->sequence_id())});
         SEQ_ASSIGN_OR_RETURN(
             bool replayed,
             LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
@@ -438,6 +442,15 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipientTimeline(
         }
         return absl::OkStatus();
       });
+}
+
+grpc::ServerUnaryReactor* RecipientServiceImpl::BulkAction(
+    grpc::CallbackServerContext* context, const v1::BulkActionRequest* request,
+    v1::BulkActionResponse* response) {
+  return RunUnary(context, deps_.pool,
+                  [this, request, response](const CallContext& call) {
+                    return RunBulkAction(deps_, call, *request, response);
+                  });
 }
 
 }  // namespace sequencer::server

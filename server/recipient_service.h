@@ -78,6 +78,11 @@ class RecipientServiceImpl final
       const v1::GetRecipientRequest* request,
       v1::RecipientTimeline* response) override;
 
+  grpc::ServerUnaryReactor* BulkAction(
+      grpc::CallbackServerContext* context,
+      const v1::BulkActionRequest* request,
+      v1::BulkActionResponse* response) override;
+
  private:
   ServiceDeps deps_;
 };

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "domain/sequence.h"
+#include "server/bulk_actions.h"
 #include "server/codec.h"
 #include "server/idempotency.h"
 #include "server/recipient_service.h"
@@ -139,6 +140,28 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ListSequences(
               response->sequences().rbegin()->sequence_id());
         return absl::OkStatus();
       });
+}
+
+grpc::ServerUnaryReactor* SequenceServiceImpl::PauseSequence(
+    grpc::CallbackServerContext* context,
+    const v1::SequenceActionRequest* request,
+    v1::SequenceActionResponse* response) {
+  return RunUnary(context, deps_.pool,
+                  [this, request, response](const CallContext& call) {
+                    return RunSequencePause(deps_, call, *request,
+                                            /*pause=*/true, response);
+                  });
+}
+
+grpc::ServerUnaryReactor* SequenceServiceImpl::ResumeSequence(
+    grpc::CallbackServerContext* context,
+    const v1::SequenceActionRequest* request,
+    v1::SequenceActionResponse* response) {
+  return RunUnary(context, deps_.pool,
+                  [this, request, response](const CallContext& call) {
+                    return RunSequencePause(deps_, call, *request,
+                                            /*pause=*/false, response);
+                  });
 }
 
 }  // namespace sequencer::server

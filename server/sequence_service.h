@@ -24,6 +24,15 @@ class SequenceServiceImpl final : public v1::SequenceService::CallbackService {
       const v1::ListSequencesRequest* request,
       v1::ListSequencesResponse* response) override;
 
+  grpc::ServerUnaryReactor* PauseSequence(
+      grpc::CallbackServerContext* context,
+      const v1::SequenceActionRequest* request,
+      v1::SequenceActionResponse* response) override;
+  grpc::ServerUnaryReactor* ResumeSequence(
+      grpc::CallbackServerContext* context,
+      const v1::SequenceActionRequest* request,
+      v1::SequenceActionResponse* response) override;
+
  private:
   ServiceDeps deps_;
 };

@@ -1,5 +1,7 @@
 #include "server/sequencer_server.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -16,6 +18,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   std::unique_ptr<SequencerServer> server(new SequencerServer());
   server->repository_ = std::make_unique<Repository>(store);
   server->locks_ = std::make_unique<LockTable>();
+  server->shutdown_grace_ = options.shutdown_grace;
   server->pool_ = std::make_unique<WorkerPool>(options.worker_threads);
   server->work_ = std::make_unique<WorkSignal>();
   ServiceDeps deps;
@@ -70,8 +73,12 @@ void SequencerServer::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown();
   if (scheduler_) scheduler_->Stop();
+  // Calls in flight finish (long polls are woken); what is still running at
+  // the deadline is cancelled.
+  work_->Notify();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(shutdown_grace_));
 }
 
 void SequencerServer::Wait() { server_->Wait(); }

@@ -32,6 +32,8 @@ struct ServerOptions {
   // concurrent commits share fsyncs, so more threads means more throughput
   // under load.
   int worker_threads = 64;
+  // How long Shutdown lets calls in flight finish before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(2);
 };
 
 class SequencerServer {
@@ -71,6 +73,7 @@ class SequencerServer {
   std::unique_ptr<grpc::Service> delivery_service_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
+  absl::Duration shutdown_grace_;
 };
 
 }  // namespace sequencer::server

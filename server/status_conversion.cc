@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "domain/refusal.h"
 #include "google/rpc/status.pb.h"
 
@@ -23,6 +24,15 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   details.set_code(static_cast<int>(status.code()));
   details.set_message(message);
   details.add_details()->PackFrom(info);
+  // Protobuf payloads (type URLs "type.googleapis.com/...", e.g. a
+  // sequencer.v1.BulkRefusal) travel as further details.
+  status.ForEachPayload(
+      [&details](absl::string_view url, const absl::Cord& payload) {
+        if (!absl::StartsWith(url, kProtoTypeUrlPrefix)) return;
+        google::protobuf::Any* any = details.add_details();
+        any->set_type_url(std::string(url));
+        any->set_value(std::string(payload));
+      });
   return grpc::Status(code, message, details.SerializeAsString());
 }
 

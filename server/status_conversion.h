@@ -17,6 +17,10 @@
 namespace sequencer::server {
 
 inline constexpr char kErrorDomain[] = "sequencer.v1";
+// Status payloads under this prefix are serialized protobuf messages; they are
+// sent as further google.rpc.Status details (only on statuses that carry a
+// refusal).
+inline constexpr char kProtoTypeUrlPrefix[] = "type.googleapis.com/";
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 

@@ -1,15 +1,25 @@
 // How the server names streams and index keys in the event store. Ids never
 // contain '/' (domain::ValidateId), so '/' separates components unambiguously,
-// and every key of one recipient shares a prefix (its events are one range: see
-// eventstore/FORMAT.md).
+// and every key of one recipient shares a prefix (its events are one range:
+// see eventstore/FORMAT.md).
 //
-//   stream  seq/<tenant>/<sequence>                 the sequence's events
-//   stream  rcp/<tenant>/<sequence>/<recipient>     one recipient's events
-//   index   sq/<tenant>/<sequence>                  -> ""        (sequence
-//   listing) index   rl/<tenant>/<sequence>/<recipient>      -> STATUS
-//   (recipient listing) index   rs/<tenant>/<sequence>/<STATUS>/<recipient> ->
-//   ""    (listing by status) index   idem/<tenant>/<request id> ->
-//   IdempotencyRecord
+// Streams:
+//   seq/<tenant>/<sequence>                the sequence's events
+//   rcp/<tenant>/<sequence>/<recipient>    one recipient's events
+// Index entries (projections, kept in the same commit as the events):
+//   sq/<tenant>/<sequence> -> ""                      sequence listing
+//   rl/<tenant>/<sequence>/<recipient> -> STATUS      recipient listing
+//   rs/<tenant>/<sequence>/<STATUS>/<recipient> -> "" listing by status
+//   due/<time>/<tenant>/<sequence>/<recipient> -> ""  the scheduler's queue:
+//       recipients waiting for a delay, by due time across tenants
+//   ready/<tenant>/<CHANNEL>/<time>/<sequence>/<recipient> -> ""
+//       due automatic steps waiting for a delivery worker, oldest first
+// Other records:
+//   idem/<tenant>/<request id> -> IdempotencyRecord
+//   confirm/<tenant>/<token> -> BulkConfirmationRecord
+//
+// <time> is microseconds since the Unix epoch as 16 lowercase hex digits, so
+// that key order is time order.
 
 #ifndef SEQUENCER_SERVER_STORE_LAYOUT_H_
 #define SEQUENCER_SERVER_STORE_LAYOUT_H_
@@ -62,6 +72,11 @@ inline std::string StatusIndexKey(absl::string_view tenant,
 inline std::string IdempotencyKey(absl::string_view tenant,
                                   absl::string_view request_id) {
   return absl::StrCat("idem/", tenant, "/", request_id);
+}
+
+inline std::string ConfirmationKey(absl::string_view tenant,
+                                   absl::string_view token) {
+  return absl::StrCat("confirm/", tenant, "/", token);
 }
 
 inline std::string TimeKey(absl::Time time) {
