@@ -124,6 +124,51 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Bulk pause then bulk resume of the first 10,000: one atomic write each.
+  // The ceiling is one single-recipient pause in the same run.
+  {
+    auto time_call = [](auto&& call) {
+      const auto start = std::chrono::steady_clock::now();
+      call();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           start)
+          .count();
+    };
+    const double single =
+        time_call([&] {
+          v1::RecipientActionRequest request;
+          request.set_request_id("single-pause");
+          request.set_sequence_id("bench");
+          request.set_recipient_id("r0");
+          v1::Recipient out;
+          Check(recipients->PauseRecipient(Ctx().get(), request, &out),
+                "pause");
+          request.set_request_id("single-resume");
+          Check(recipients->ResumeRecipient(Ctx().get(), request, &out),
+                "resume");
+        }) /
+        2;
+    for (v1::BulkActionType type :
+         {v1::BULK_ACTION_TYPE_PAUSE, v1::BULK_ACTION_TYPE_RESUME}) {
+      v1::BulkActionRequest bulk;
+      bulk.set_request_id(absl::StrCat("bulk-", type));
+      bulk.set_sequence_id("bench");
+      bulk.set_action(type);
+      for (int i = 0; i < 10000; ++i) {
+        bulk.add_recipient_ids(absl::StrCat("r", i));
+      }
+      v1::BulkActionResponse done;
+      const double seconds = time_call([&] {
+        Check(recipients->BulkAction(Ctx().get(), bulk, &done), "bulk");
+      });
+      std::printf(
+          "bulk %s of 10,000 recipients: %.3f s (%.0f x one single-recipient "
+          "action, %.4f s)\n",
+          type == v1::BULK_ACTION_TYPE_PAUSE ? "pause" : "resume", seconds,
+          seconds / single, single);
+    }
+  }
+
   std::atomic<uint64_t> request_counter{0};
   auto run = [&](int clients) {
     std::atomic<bool> stop{false};
