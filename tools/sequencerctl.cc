@@ -51,6 +51,9 @@ ABSL_FLAG(std::string, actor, "sequencerctl",
 ABSL_FLAG(std::string, status, "",
           "list: only these statuses, comma-separated (e.g. PAUSED,STOPPED)");
 ABSL_FLAG(std::string, service, "", "health: the service name to check");
+ABSL_FLAG(std::string, channel, "EMAIL",
+          "deliver: EMAIL, SMS or SOCIAL_MESSAGE");
+ABSL_FLAG(bool, once, false, "deliver: poll once, deliver, and exit");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "online commands: deadline of each call");
 
@@ -65,7 +68,8 @@ Offline, on the data directory of a STOPPED sequencerd (RocksDB's lock refuses
 a directory a running server holds):
   verify --data_dir=DIR
       Replay the whole log, rebuild every sequence and recipient, and compare
-      the listing indexes (sq/, rl/, rs/) with the stored ones; also checks
+      the projection indexes (sq/, rl/, rs/, due/, ready/) with the stored
+      ones; also checks
       the log is contiguous and every event decodes. Prints a summary; exit 1
       when anything differs.
   log --data_dir=DIR [--from=N] [--limit=N] [--format=json|text]
@@ -83,6 +87,13 @@ Online, against a running sequencerd (--server=HOST:PORT --tenant=T
       Recipients of a sequence: RECIPIENT  STATUS  step I/N  vVERSION  NEXT_DUE
   health [--service=NAME]
       grpc.health.v1.Health/Check; prints the serving status.
+  advance DURATION
+      Manual clock only (sequencerd --clock=manual): move time forward (e.g.
+      90m, 2h, 48h) and run the scheduler; prints the new time.
+  deliver --channel=EMAIL|SMS|SOCIAL_MESSAGE [--once]
+      A demonstration delivery worker: leases due steps of the channel,
+      begins each send, prints it, and reports it SENT. Long-polls until
+      interrupted, or stops after one poll with --once.
 
 Exit status: 0 success; 1 verify found discrepancies or health is not
 SERVING; 2 bad usage, an unreadable data directory, or a failed call (the gRPC
@@ -313,6 +324,74 @@ int Health() {
              : 1;
 }
 
+int Advance(const std::string& duration) {
+  absl::Duration by;
+  if (!absl::ParseDuration(duration, &by)) {
+    return UsageError(absl::StrCat("not a duration: '", duration, "'"));
+  }
+  auto stub = sequencer::v1::ClockService::NewStub(Channel());
+  sequencer::v1::AdvanceTimeRequest request;
+  *request.mutable_by() = sequencer::server::ToProtoDuration(by);
+  sequencer::v1::TimeResponse response;
+  grpc::Status status = stub->AdvanceTime(Context().get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  std::cout << Time(response.now()) << std::endl;
+  return 0;
+}
+
+int Deliver() {
+  sequencer::v1::StepType channel;
+  if (!sequencer::v1::StepType_Parse(
+          absl::StrCat("STEP_TYPE_", absl::GetFlag(FLAGS_channel)), &channel)) {
+    return UsageError(
+        absl::StrCat("unknown --channel ", absl::GetFlag(FLAGS_channel)));
+  }
+  auto stub = sequencer::v1::DeliveryService::NewStub(Channel());
+  const bool once = absl::GetFlag(FLAGS_once);
+  do {
+    sequencer::v1::LeaseStepsRequest lease_request;
+    lease_request.set_channel(channel);
+    lease_request.set_max_steps(10);
+    if (!once) lease_request.mutable_wait()->set_seconds(10);
+    sequencer::v1::LeaseStepsResponse leases;
+    auto context = Context();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(40));
+    grpc::Status status =
+        stub->LeaseSteps(context.get(), lease_request, &leases);
+    if (!status.ok()) return Fail(status);
+    for (const auto& lease : leases.leases()) {
+      sequencer::v1::BeginSendRequest begin;
+      begin.set_lease_token(lease.lease_token());
+      begin.set_sequence_id(lease.sequence_id());
+      begin.set_recipient_id(lease.recipient_id());
+      sequencer::v1::BeginSendResponse begun;
+      status = stub->BeginSend(Context().get(), begin, &begun);
+      if (!status.ok()) {
+        std::cout << "skip " << lease.sequence_id() << "/"
+                  << lease.recipient_id() << ": " << status.error_message()
+                  << std::endl;
+        continue;
+      }
+      std::cout << "send " << absl::GetFlag(FLAGS_channel) << " to "
+                << lease.sequence_id() << "/" << lease.recipient_id()
+                << " step " << lease.step_index() << ": "
+                << ToJson(begun.content()) << std::endl;
+      sequencer::v1::ReportDeliveryRequest report;
+      report.set_lease_token(lease.lease_token());
+      report.set_sequence_id(lease.sequence_id());
+      report.set_recipient_id(lease.recipient_id());
+      report.set_outcome(sequencer::v1::DELIVERY_OUTCOME_SENT);
+      report.set_provider_message_id(
+          absl::StrCat("demo-", lease.lease_token().substr(0, 8)));
+      sequencer::v1::Recipient after;
+      status = stub->ReportDelivery(Context().get(), report, &after);
+      if (!status.ok()) return Fail(status);
+    }
+  } while (!once);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -367,6 +446,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     return List(args[1]);
+  }
+  if (command == "advance") {
+    if (!expect_args(1, "advance DURATION") || !need_tenant()) return 2;
+    return Advance(args[1]);
+  }
+  if (command == "deliver") {
+    if (!expect_args(0, "deliver --channel=EMAIL [--once]") || !need_tenant()) {
+      return 2;
+    }
+    return Deliver();
   }
   if (command == "health") {
     return expect_args(0, "health [--service=NAME]") ? Health() : 2;

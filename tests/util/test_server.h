@@ -38,6 +38,8 @@ class TestServer {
   server::ManualClock& clock() { return clock_; }
   eventstore::EventStore& store() { return *store_; }
   const std::string& data_dir() const { return data_dir_; }
+  // "127.0.0.1:PORT" of the running server.
+  std::string address() const { return server_->address(); }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   v1::SequenceService::Stub& sequences() { return *sequences_; }
   v1::RecipientService::Stub& recipients() { return *recipients_; }
