@@ -182,6 +182,35 @@ absl::Status RunBulkAction(const ServiceDeps& deps, const CallContext& call,
   const absl::Time now = deps.clock->Now();
   const domain::DecisionContext context{call.tenant_id, call.actor,
                                         request.request_id(), now};
+  const uint64_t selection = SelectionFingerprint(
+      {request.recipient_ids().begin(), request.recipient_ids().end()});
+  const std::string action_name(domain::BulkActionName(action));
+  // A confirmation is checked before the recipients: a spent or foreign
+  // token is refused as such, whatever happened to them since.
+  if (domain::NeedsConfirmation(action) &&
+      !request.confirmation_token().empty()) {
+    const std::string key =
+        layout::ConfirmationKey(call.tenant_id, request.confirmation_token());
+    if (request.confirmation_token().size() > domain::kMaxIdLength) {
+      return ConfirmationInvalid("is not a token this service issued");
+    }
+    SEQ_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                         store.GetIndex(key));
+    v1::BulkConfirmationRecord record;
+    if (!stored.has_value() || !record.ParseFromString(*stored)) {
+      return ConfirmationInvalid(
+          "is unknown, already used, or of another tenant");
+    }
+    if (now >= FromProtoTime(record.expires_at())) {
+      return ConfirmationInvalid("has expired");
+    }
+    if (record.sequence_id() != request.sequence_id() ||
+        record.action() != action_name ||
+        record.selection_fingerprint() != selection) {
+      return ConfirmationInvalid(
+          "was issued for another sequence, action or selection");
+    }
+  }
   SEQ_ASSIGN_OR_RETURN(
       domain::BulkDecision decision,
       domain::DecideBulk(command, recipients, sequence, context));
@@ -190,9 +219,6 @@ absl::Status RunBulkAction(const ServiceDeps& deps, const CallContext& call,
   }
 
   eventstore::CommitBatch batch;
-  const uint64_t selection = SelectionFingerprint(
-      {request.recipient_ids().begin(), request.recipient_ids().end()});
-  const std::string action_name(domain::BulkActionName(action));
   if (domain::NeedsConfirmation(action)) {
     if (request.confirmation_token().empty()) {
       // First call: say what will happen and hand out a single-use token.
@@ -220,28 +246,9 @@ absl::Status RunBulkAction(const ServiceDeps& deps, const CallContext& call,
                                                  fingerprint, *response));
       return CommitAndNotify(deps, batch);
     }
-    const std::string key =
-        layout::ConfirmationKey(call.tenant_id, request.confirmation_token());
-    if (request.confirmation_token().size() > domain::kMaxIdLength) {
-      return ConfirmationInvalid("is not a token this service issued");
-    }
-    SEQ_ASSIGN_OR_RETURN(std::optional<std::string> stored,
-                         store.GetIndex(key));
-    v1::BulkConfirmationRecord record;
-    if (!stored.has_value() || !record.ParseFromString(*stored)) {
-      return ConfirmationInvalid(
-          "is unknown, already used, or of another tenant");
-    }
-    if (now >= FromProtoTime(record.expires_at())) {
-      return ConfirmationInvalid("has expired");
-    }
-    if (record.sequence_id() != request.sequence_id() ||
-        record.action() != action_name ||
-        record.selection_fingerprint() != selection) {
-      return ConfirmationInvalid(
-          "was issued for another sequence, action or selection");
-    }
-    batch.index_writes.push_back({key, std::nullopt});  // Single use.
+    batch.index_writes.push_back(
+        {layout::ConfirmationKey(call.tenant_id, request.confirmation_token()),
+         std::nullopt});  // Single use.
   }
 
   int affected = 0;
