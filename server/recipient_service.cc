@@ -43,11 +43,35 @@ RecipientCommandRequest MakeCommandRequest(absl::string_view method,
   return out;
 }
 
+struct RecipientRead {
+  domain::Sequence sequence;
+  domain::Recipient recipient;
+};
+
+// The common start of every read of one recipient.
+absl::StatusOr<RecipientRead> ReadRecipient(
+    const ServiceDeps& deps, const CallContext& call,
+    const v1::GetRecipientRequest& request) {
+  SEQ_RETURN_IF_ERROR(
+      ValidateRecipientRef(request.sequence_id(), request.recipient_id()));
+  RecipientRead read;
+  SEQ_ASSIGN_OR_RETURN(
+      read.sequence,
+      deps.repository->GetSequence(call.tenant_id, request.sequence_id()));
+  SEQ_ASSIGN_OR_RETURN(
+      read.recipient,
+      deps.repository->GetRecipient(call.tenant_id, request.sequence_id(),
+                                    request.recipient_id()));
+  return read;
+}
+
 void RespondRecipient(const CommandOutcome& outcome,
                       google::protobuf::Message* response) {
   *static_cast<v1::Recipient*>(response) =
       ToProto(outcome.after, outcome.sequence);
 }
+
+}  // namespace
 
 absl::StatusOr<int> PageSize(int requested) {
   if (requested == 0) return kDefaultPageSize;
@@ -58,8 +82,6 @@ absl::StatusOr<int> PageSize(int requested) {
   }
   return requested;
 }
-
-}  // namespace
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
     grpc::CallbackServerContext* context,
@@ -173,15 +195,10 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipient(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
-                                                 request->recipient_id()));
-        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                             deps_.repository->GetSequence(
-                                 call.tenant_id, request->sequence_id()));
-        SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
-                             deps_.repository->GetRecipient(
-                                 call.tenant_id, request->sequence_id(),
-                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(RecipientRead read,
+                             ReadRecipient(deps_, call, *request));
+        const domain::Sequence& sequence = read.sequence;
+        const domain::Recipient& recipient = read.recipient;
         *response = ToProto(recipient, sequence);
         return absl::OkStatus();
       });
@@ -363,15 +380,10 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::PreviewSkipStep(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
-                                                 request->recipient_id()));
-        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                             deps_.repository->GetSequence(
-                                 call.tenant_id, request->sequence_id()));
-        SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
-                             deps_.repository->GetRecipient(
-                                 call.tenant_id, request->sequence_id(),
-                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(RecipientRead read,
+                             ReadRecipient(deps_, call, *request));
+        const domain::Sequence& sequence = read.sequence;
+        const domain::Recipient& recipient = read.recipient;
         SEQ_ASSIGN_OR_RETURN(
             domain::SkipPreview preview,
             domain::PreviewSkip(recipient, sequence, deps_.clock->Now()));
@@ -397,15 +409,10 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ViewContent(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
-                                                 request->recipient_id()));
-        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                             deps_.repository->GetSequence(
-                                 call.tenant_id, request->sequence_id()));
-        SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
-                             deps_.repository->GetRecipient(
-                                 call.tenant_id, request->sequence_id(),
-                                 request->recipient_id()));
+        SEQ_ASSIGN_OR_RETURN(RecipientRead read,
+                             ReadRecipient(deps_, call, *request));
+        const domain::Sequence& sequence = read.sequence;
+        const domain::Recipient& recipient = read.recipient;
         SEQ_ASSIGN_OR_RETURN(
             std::vector<domain::StepView> steps,
             domain::ViewContent(recipient, sequence, deps_.clock->Now()));
@@ -423,13 +430,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipientTimeline(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
-                                                 request->recipient_id()));
-        SEQ_RETURN_IF_ERROR(deps_.repository
-                                ->GetRecipient(call.tenant_id,
-                                               request->sequence_id(),
-                                               request->recipient_id())
-                                .status());
+        SEQ_RETURN_IF_ERROR(ReadRecipient(deps_, call, *request).status());
         SEQ_ASSIGN_OR_RETURN(auto events,
                              deps_.repository->ReadRecipientEvents(
                                  call.tenant_id, request->sequence_id(),

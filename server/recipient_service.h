@@ -11,6 +11,7 @@
 #ifndef SEQUENCER_SERVER_RECIPIENT_SERVICE_H_
 #define SEQUENCER_SERVER_RECIPIENT_SERVICE_H_
 
+#include "absl/status/statusor.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
 
@@ -19,6 +20,10 @@ namespace sequencer::server {
 inline constexpr int kMaxEnrollBatch = 10000;
 inline constexpr int kDefaultPageSize = 100;
 inline constexpr int kMaxPageSize = 1000;
+
+// A page size as requested: 0 means kDefaultPageSize; INVALID_ARGUMENT outside
+// 0..kMaxPageSize.
+absl::StatusOr<int> PageSize(int requested);
 
 class RecipientServiceImpl final
     : public v1::RecipientService::CallbackService {

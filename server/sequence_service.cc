@@ -110,13 +110,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ListSequences(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        int page_size =
-            request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-        if (page_size < 0 || page_size > kMaxPageSize) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("page_size: must be between 0 and ", kMaxPageSize,
-                           ", got ", page_size));
-        }
+        SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
         const std::string prefix = layout::SequenceListPrefix(call.tenant_id);
         std::string start_after;
         if (!request->page_token().empty()) {
