@@ -22,6 +22,9 @@ namespace {
 
 constexpr size_t kScanChunk = 1000;
 constexpr size_t kOffendersInMessage = 5;
+// The refusal detail rides in the grpc-status-details-bin trailer, and
+// clients refuse metadata over 8 KiB by default (base64 adds a third).
+constexpr size_t kRefusalDetailBudgetBytes = 4500;
 
 absl::StatusOr<domain::BulkAction> BulkActionFromProto(
     v1::BulkActionType type) {
@@ -57,24 +60,35 @@ absl::Status ConfirmationInvalid(absl::string_view why) {
       {kReasonConfirmationInvalid, {}});
 }
 
+v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
+  v1::BulkOffender out;
+  out.set_recipient_id(offender.recipient_id);
+  if (offender.exists) out.set_status(ToProto(offender.status));
+  out.set_reason(offender.reason);
+  out.set_message(offender.message);
+  return out;
+}
+
 absl::Status Refused(domain::BulkAction action,
                      const std::vector<domain::BulkOffender>& offenders,
                      size_t selected) {
   std::vector<std::string> named;
   v1::BulkRefusal refusal;
+  refusal.set_total_offenders(static_cast<int>(offenders.size()));
   for (const auto& offender : offenders) {
-    v1::BulkOffender* out = refusal.add_offenders();
-    out->set_recipient_id(offender.recipient_id);
-    if (offender.exists) out->set_status(ToProto(offender.status));
-    out->set_reason(offender.reason);
-    out->set_message(offender.message);
-    if (named.size() < kOffendersInMessage) {
-      named.push_back(absl::StrCat(
-          offender.recipient_id, " (",
-          offender.exists ? std::string(domain::StatusName(offender.status))
-                          : std::string("NOT_FOUND"),
-          ": ", offender.reason, ")"));
+    if (refusal.ByteSizeLong() >= kRefusalDetailBudgetBytes) {
+      refusal.set_truncated(true);
+      break;
     }
+    *refusal.add_offenders() = OffenderToProto(offender);
+  }
+  for (const auto& offender : offenders) {
+    if (named.size() == kOffendersInMessage) break;
+    named.push_back(absl::StrCat(
+        offender.recipient_id, " (",
+        offender.exists ? std::string(domain::StatusName(offender.status))
+                        : std::string("NOT_FOUND"),
+        ": ", offender.reason, ")"));
   }
   absl::Status status = domain::RefuseAction(
       absl::StrCat(std::string(domain::BulkActionName(action)),
@@ -214,6 +228,13 @@ absl::Status RunBulkAction(const ServiceDeps& deps, const CallContext& call,
   SEQ_ASSIGN_OR_RETURN(
       domain::BulkDecision decision,
       domain::DecideBulk(command, recipients, sequence, context));
+  if (request.validate_only()) {
+    response->set_applied(false);
+    for (const auto& offender : decision.offenders) {
+      *response->add_offenders() = OffenderToProto(offender);
+    }
+    return absl::OkStatus();
+  }
   if (!decision.offenders.empty()) {
     return Refused(action, decision.offenders, recipients.size());
   }

@@ -52,22 +52,25 @@ inline grpc::Status Bulk(TestServer& server,
                                         out ? out : &ignored);
 }
 
-// Every BulkRefusal offender in the details of a refused call.
-inline std::vector<v1::BulkOffender> OffendersOf(const grpc::Status& status) {
-  std::vector<v1::BulkOffender> out;
+// The BulkRefusal in the details of a refused call (empty when absent).
+inline v1::BulkRefusal BulkRefusalOf(const grpc::Status& status) {
+  v1::BulkRefusal refusal;
   google::rpc::Status details;
   if (!details.ParseFromString(status.error_details())) {
     ADD_FAILURE() << "unparsable error details";
-    return out;
+    return refusal;
   }
   for (const google::protobuf::Any& any : details.details()) {
-    v1::BulkRefusal refusal;
-    if (any.Is<v1::BulkRefusal>() && any.UnpackTo(&refusal)) {
-      out.insert(out.end(), refusal.offenders().begin(),
-                 refusal.offenders().end());
-    }
+    if (any.Is<v1::BulkRefusal>() && any.UnpackTo(&refusal)) return refusal;
   }
-  return out;
+  ADD_FAILURE() << "no BulkRefusal detail";
+  return refusal;
+}
+
+// The BulkRefusal offenders listed in the details of a refused call.
+inline std::vector<v1::BulkOffender> OffendersOf(const grpc::Status& status) {
+  const v1::BulkRefusal refusal = BulkRefusalOf(status);
+  return {refusal.offenders().begin(), refusal.offenders().end()};
 }
 
 inline std::map<std::string, v1::BulkOffender> OffendersById(
