@@ -247,7 +247,12 @@ RocksDbEventStore::RocksDbEventStore(std::unique_ptr<rocksdb::DB> db,
                                      Options options, uint64_t last_position)
     : db_(std::move(db)), options_(options), last_position_(last_position) {}
 
-RocksDbEventStore::~RocksDbEventStore() { db_->Close().PermitUncheckedError(); }
+RocksDbEventStore::~RocksDbEventStore() {
+  // A clean close leaves nothing in the write-ahead log to replay at the next
+  // open (best effort: a crash is recovered from the log as usual).
+  db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+  db_->Close().PermitUncheckedError();
+}
 
 absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
     const CommitBatch& batch) {

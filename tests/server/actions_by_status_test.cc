@@ -33,7 +33,7 @@ constexpr v1::Action kTableActions[] = {
 // One row of the table, with how to reach it through the API.
 struct Row {
   std::string name;
-  v1::RecipientStatus status;
+  v1::RecipientStatus status = v1::RECIPIENT_STATUS_UNSPECIFIED;
   // The sequence the recipient is enrolled in.
   std::vector<v1::StepDefinition> steps;
   bool stop_on_response = true;
@@ -45,6 +45,9 @@ struct Row {
   // Columns: Pause, Resume, Skip, Edit, View, Stop, Delete.
   std::map<v1::Action, bool> available;
 };
+
+// Names the parameter in test names (instead of a byte dump).
+void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
 
 std::vector<v1::StepDefinition> EmailSmsTask() {
   return {EmailStep(absl::Hours(24)), SmsStep(absl::Hours(48)),
@@ -62,77 +65,102 @@ std::map<v1::Action, bool> Columns(bool pause, bool resume, bool skip,
 std::vector<Row> Rows() {
   std::vector<Row> rows;
   {
-    Row row{"InProgress", v1::RECIPIENT_STATUS_IN_PROGRESS, EmailSmsTask()};
+    Row row;
+    row.name = "InProgress";
+    row.status = v1::RECIPIENT_STATUS_IN_PROGRESS;
+    row.steps = EmailSmsTask();
     row.available = Columns(true, false, true, true, false, true, true);
     rows.push_back(row);
   }
   {
-    Row row{"PendingAction",
-            v1::RECIPIENT_STATUS_PENDING_ACTION,
-            {TaskStep(absl::ZeroDuration()), EmailStep(absl::Hours(24))}};
+    Row row;
+    row.name = "PendingAction";
+    row.status = v1::RECIPIENT_STATUS_PENDING_ACTION;
+    row.steps = {TaskStep(absl::ZeroDuration()), EmailStep(absl::Hours(24))};
     row.available = Columns(true, false, true, true, false, true, true);
     rows.push_back(row);
   }
   {
-    Row row{"Paused", v1::RECIPIENT_STATUS_PAUSED, EmailSmsTask()};
+    Row row;
+    row.name = "Paused";
+    row.status = v1::RECIPIENT_STATUS_PAUSED;
+    row.steps = EmailSmsTask();
     row.via_actions = {v1::ACTION_PAUSE};
     row.available = Columns(false, true, false, false, true, true, true);
     rows.push_back(row);
   }
   {
-    Row row{"Finished",
-            v1::RECIPIENT_STATUS_FINISHED,
-            {EmailStep(absl::Hours(24)), SmsStep(absl::Hours(24))}};
+    Row row;
+    row.name = "Finished";
+    row.status = v1::RECIPIENT_STATUS_FINISHED;
+    row.steps = {EmailStep(absl::Hours(24)), SmsStep(absl::Hours(24))};
     row.via_actions = {v1::ACTION_SKIP_STEP, v1::ACTION_SKIP_STEP};
     row.available = Columns(false, false, false, false, true, false, true);
     rows.push_back(row);
   }
   {
-    Row row{"RespondedStoppedByRule", v1::RECIPIENT_STATUS_RESPONDED,
-            EmailSmsTask()};
+    Row row;
+    row.name = "RespondedStoppedByRule";
+    row.status = v1::RECIPIENT_STATUS_RESPONDED;
+    row.steps = EmailSmsTask();
     row.via_signal = v1::SIGNAL_TYPE_REPLY;
     row.stopped_by_rule = true;
     row.available = Columns(false, false, false, false, true, false, true);
     rows.push_back(row);
   }
   {
-    Row row{"MeetingBookedStoppedByRule", v1::RECIPIENT_STATUS_MEETING_BOOKED,
-            EmailSmsTask()};
+    Row row;
+    row.name = "MeetingBookedStoppedByRule";
+    row.status = v1::RECIPIENT_STATUS_MEETING_BOOKED;
+    row.steps = EmailSmsTask();
     row.via_signal = v1::SIGNAL_TYPE_MEETING_BOOKED;
     row.stopped_by_rule = true;
     row.available = Columns(false, false, false, false, true, false, true);
     rows.push_back(row);
   }
   {
-    Row row{"RespondedStillRunning", v1::RECIPIENT_STATUS_RESPONDED,
-            EmailSmsTask()};
+    Row row;
+    row.name = "RespondedStillRunning";
+    row.status = v1::RECIPIENT_STATUS_RESPONDED;
+    row.steps = EmailSmsTask();
     row.stop_on_response = false;
     row.via_signal = v1::SIGNAL_TYPE_REPLY;
     row.available = Columns(true, false, true, true, true, true, true);
     rows.push_back(row);
   }
   {
-    Row row{"MeetingBookedStillRunning", v1::RECIPIENT_STATUS_MEETING_BOOKED,
-            EmailSmsTask()};
+    Row row;
+    row.name = "MeetingBookedStillRunning";
+    row.status = v1::RECIPIENT_STATUS_MEETING_BOOKED;
+    row.steps = EmailSmsTask();
     row.stop_on_response = false;
     row.via_signal = v1::SIGNAL_TYPE_MEETING_BOOKED;
     row.available = Columns(true, false, true, true, true, true, true);
     rows.push_back(row);
   }
   {
-    Row row{"Bounced", v1::RECIPIENT_STATUS_BOUNCED, EmailSmsTask()};
+    Row row;
+    row.name = "Bounced";
+    row.status = v1::RECIPIENT_STATUS_BOUNCED;
+    row.steps = EmailSmsTask();
     row.via_signal = v1::SIGNAL_TYPE_BOUNCE;
     row.available = Columns(false, false, false, false, true, false, true);
     rows.push_back(row);
   }
   {
-    Row row{"Stopped", v1::RECIPIENT_STATUS_STOPPED, EmailSmsTask()};
+    Row row;
+    row.name = "Stopped";
+    row.status = v1::RECIPIENT_STATUS_STOPPED;
+    row.steps = EmailSmsTask();
     row.via_actions = {v1::ACTION_STOP};
     row.available = Columns(false, false, false, false, true, false, true);
     rows.push_back(row);
   }
   {
-    Row row{"Unsubscribed", v1::RECIPIENT_STATUS_UNSUBSCRIBED, EmailSmsTask()};
+    Row row;
+    row.name = "Unsubscribed";
+    row.status = v1::RECIPIENT_STATUS_UNSUBSCRIBED;
+    row.steps = EmailSmsTask();
     row.via_signal = v1::SIGNAL_TYPE_UNSUBSCRIBE;
     row.available = Columns(false, false, false, false, true, false, true);
     rows.push_back(row);

@@ -48,8 +48,9 @@ TEST_F(RecipientServiceTest, EnrolledRecipientWaitsForTheFirstDelay) {
         a.action() == v1::ACTION_EDIT_CONTENT ||
         a.action() == v1::ACTION_STOP || a.action() == v1::ACTION_DELETE;
     EXPECT_EQ(a.available(), expected) << v1::Action_Name(a.action());
-    if (!a.available())
+    if (!a.available()) {
       EXPECT_FALSE(a.reason().empty()) << v1::Action_Name(a.action());
+    }
   }
 }
 

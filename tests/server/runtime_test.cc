@@ -574,3 +574,33 @@ TEST_F(RuntimeTest, BadLeaseRequestsAreInvalidArgument) {
 
 }  // namespace
 }  // namespace sequencer::testing
+
+namespace sequencer::testing {
+namespace {
+
+// Without the manual clock's AdvanceTime, the scheduler runs in its own thread
+// (as in production): a commit wakes it, it processes what is due, and a
+// long-polling worker is woken in turn. No sleeps: the long poll's bounded
+// wait returns as soon as the step is deliverable.
+TEST(BackgroundSchedulerTest, WakesOnCommitsAndHandsDueStepsToALongPoll) {
+  TestServer server(/*background_scheduler=*/true);
+  CreateSequence(server, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server, kSeq, {"r1"});
+  server.clock().Advance(absl::Hours(1));
+  // Any commit signals the scheduler; this one enrolls someone not yet due.
+  Enroll(server, kSeq, {"r2"});
+
+  v1::LeaseStepsRequest request;
+  request.set_channel(v1::STEP_TYPE_EMAIL);
+  request.mutable_wait()->set_seconds(30);
+  v1::LeaseStepsResponse response;
+  for (int attempt = 0; attempt < 3 && response.leases_size() == 0; ++attempt) {
+    ASSERT_TRUE(
+        server.delivery().LeaseSteps(CallAs().get(), request, &response).ok());
+  }
+  ASSERT_EQ(response.leases_size(), 1);
+  EXPECT_EQ(response.leases(0).recipient_id(), "r1");
+}
+
+}  // namespace
+}  // namespace sequencer::testing

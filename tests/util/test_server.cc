@@ -13,7 +13,10 @@ std::unique_ptr<grpc::ClientContext> CallAs(const std::string& tenant,
   return context;
 }
 
-TestServer::TestServer() : data_dir_(dir_.Sub("data")) { Start(); }
+TestServer::TestServer(bool background_scheduler)
+    : background_scheduler_(background_scheduler), data_dir_(dir_.Sub("data")) {
+  Start();
+}
 
 TestServer::~TestServer() { Stop(); }
 
@@ -40,8 +43,9 @@ void TestServer::Start() {
   store_ = *std::move(store);
   server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
-  auto server = server::SequencerServer::Start(options, store_.get(), &clock_,
-                                               &clock_, &ids_);
+  auto server = server::SequencerServer::Start(
+      options, store_.get(), &clock_, background_scheduler_ ? nullptr : &clock_,
+      &ids_);
   if (!server.ok()) {
     ADD_FAILURE() << "starting the server: " << server.status();
     abort();

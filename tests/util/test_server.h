@@ -27,7 +27,10 @@ std::unique_ptr<grpc::ClientContext> CallAs(const std::string& tenant = kTenant,
 
 class TestServer {
  public:
-  TestServer();
+  // With `background_scheduler`, the server gets the manual clock as a plain
+  // Clock: no ClockService, and the scheduler runs in its own thread as with
+  // the system clock (it wakes on commits; tests move clock() directly).
+  explicit TestServer(bool background_scheduler = false);
   ~TestServer();
 
   // Stops the server and closes the store cleanly, then reopens the same data
@@ -54,6 +57,7 @@ class TestServer {
   void Start();
   void Stop();
 
+  bool background_scheduler_;
   TempDir dir_;
   std::string data_dir_;
   server::ManualClock clock_;
