@@ -12,11 +12,13 @@
 #include "eventstore/in_memory_event_store.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "gtest/gtest.h"
-#include "tests/eventstore/temp_dir.h"
+#include "tests/util/temp_dir.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::eventstore {
 namespace {
+
+using ::sequencer::testing::TempDir;
 
 class InMemoryFactory {
  public:

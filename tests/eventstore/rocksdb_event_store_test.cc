@@ -26,11 +26,13 @@
 #include "gtest/gtest.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
-#include "tests/eventstore/temp_dir.h"
+#include "tests/util/temp_dir.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::eventstore {
 namespace {
+
+using ::sequencer::testing::TempDir;
 
 NewEvent Ev(std::string type, std::string data = "") {
   return NewEvent{std::move(type), std::move(data)};
