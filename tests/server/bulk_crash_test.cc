@@ -19,6 +19,7 @@
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/daemon.h"
 #include "tests/util/process.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_server.h"
@@ -35,50 +36,6 @@ constexpr int kRecipients = 10000;
 // chooses where the kill lands; every outcome is checked the same way.
 constexpr double kKillAfter[] = {0.0, 0.5, 0.9, -1.0};
 constexpr int kRounds = sizeof(kKillAfter) / sizeof(kKillAfter[0]);
-
-// A sequencerd child process and clients for it.
-class Daemon {
- public:
-  explicit Daemon(std::string data_dir) : data_dir_(std::move(data_dir)) {}
-
-  void Start() {
-    auto child =
-        ChildProcess::Start({SEQUENCERD_PATH, "--listen=127.0.0.1:0",
-                             "--data_dir=" + data_dir_, "--clock=manual"});
-    ASSERT_TRUE(child.ok()) << child.status();
-    process_ = *std::move(child);
-    auto line = process_->ReadLine(kTimeout);
-    ASSERT_TRUE(line.ok()) << line.status();
-    absl::string_view rest = *line;
-    ASSERT_TRUE(absl::ConsumePrefix(&rest, "sequencerd listening on "))
-        << *line;
-    const std::string address(rest.substr(0, rest.find(' ')));
-    ASSERT_FALSE(address.empty()) << *line;
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-    channel_ = grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), args);
-    sequences_ = v1::SequenceService::NewStub(channel_);
-    recipients_ = v1::RecipientService::NewStub(channel_);
-  }
-
-  int Stop(int signal) {
-    process_->Kill(signal);
-    auto status = process_->Wait(kTimeout);
-    EXPECT_TRUE(status.ok()) << status.status();
-    return status.ok() ? *status : -1;
-  }
-
-  v1::SequenceService::Stub& sequences() { return *sequences_; }
-  v1::RecipientService::Stub& recipients() { return *recipients_; }
-
- private:
-  std::string data_dir_;
-  std::unique_ptr<ChildProcess> process_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::SequenceService::Stub> sequences_;
-  std::unique_ptr<v1::RecipientService::Stub> recipients_;
-};
 
 std::unique_ptr<grpc::ClientContext> WithDeadline() {
   auto context = CallAs();

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/daemon.h"
 #include "tests/util/process.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_server.h"
@@ -31,53 +32,6 @@ namespace sequencer::testing {
 namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
-
-// A sequencerd child process and clients for it.
-class Daemon {
- public:
-  explicit Daemon(std::string data_dir) : data_dir_(std::move(data_dir)) {}
-
-  // Starts the binary and learns its address from the first stdout line.
-  void Start() {
-    auto child =
-        ChildProcess::Start({SEQUENCERD_PATH, "--listen=127.0.0.1:0",
-                             "--data_dir=" + data_dir_, "--clock=manual"});
-    ASSERT_TRUE(child.ok()) << child.status();
-    process_ = *std::move(child);
-    auto line = process_->ReadLine(kTimeout);
-    ASSERT_TRUE(line.ok()) << line.status();
-    absl::string_view rest = *line;
-    ASSERT_TRUE(absl::ConsumePrefix(&rest, "sequencerd listening on "))
-        << *line;
-    address_ = std::string(rest.substr(0, rest.find(' ')));
-    ASSERT_FALSE(address_.empty()) << *line;
-    channel_ =
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
-    sequences_ = v1::SequenceService::NewStub(channel_);
-    recipients_ = v1::RecipientService::NewStub(channel_);
-  }
-
-  // Sends `signal` and returns the wait status.
-  int Stop(int signal) {
-    process_->Kill(signal);
-    auto status = process_->Wait(kTimeout);
-    EXPECT_TRUE(status.ok()) << status.status();
-    return status.ok() ? *status : -1;
-  }
-
-  ChildProcess& process() { return *process_; }
-  const std::string& address() const { return address_; }
-  v1::SequenceService::Stub& sequences() { return *sequences_; }
-  v1::RecipientService::Stub& recipients() { return *recipients_; }
-
- private:
-  std::string data_dir_;
-  std::unique_ptr<ChildProcess> process_;
-  std::string address_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::SequenceService::Stub> sequences_;
-  std::unique_ptr<v1::RecipientService::Stub> recipients_;
-};
 
 ::testing::AssertionResult SameMessage(const google::protobuf::Message& a,
                                        const google::protobuf::Message& b) {
