@@ -268,61 +268,54 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
       });
 }
 
+template <typename Request>
+grpc::ServerUnaryReactor* RecipientServiceImpl::Act(
+    grpc::CallbackServerContext* context, const char* method,
+    const Request* request, domain::RecipientCommand command,
+    v1::Recipient* response) {
+  return RunUnary(context, deps_.pool,
+                  [this, method, request, response,
+                   command = std::move(command)](const CallContext& call) {
+                    return RunRecipientCommand(
+                        deps_, call, MakeCommandRequest(method, *request),
+                        command, RespondRecipient, response);
+                  });
+}
+
 grpc::ServerUnaryReactor* RecipientServiceImpl::PauseRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(
-      context, deps_.pool, [this, request, response](const CallContext& call) {
-        return RunRecipientCommand(
-            deps_, call, MakeCommandRequest("PauseRecipient", *request),
-            domain::PauseRecipient{}, RespondRecipient, response);
-      });
+  return Act(context, "PauseRecipient", request, domain::PauseRecipient{},
+             response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::ResumeRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(
-      context, deps_.pool, [this, request, response](const CallContext& call) {
-        return RunRecipientCommand(
-            deps_, call, MakeCommandRequest("ResumeRecipient", *request),
-            domain::ResumeRecipient{}, RespondRecipient, response);
-      });
+  return Act(context, "ResumeRecipient", request, domain::ResumeRecipient{},
+             response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::SkipStep(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(context, deps_.pool,
-                  [this, request, response](const CallContext& call) {
-                    return RunRecipientCommand(
-                        deps_, call, MakeCommandRequest("SkipStep", *request),
-                        domain::SkipStep{}, RespondRecipient, response);
-                  });
+  return Act(context, "SkipStep", request, domain::SkipStep{}, response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::EditContent(
     grpc::CallbackServerContext* context, const v1::EditContentRequest* request,
     v1::Recipient* response) {
-  return RunUnary(
-      context, deps_.pool, [this, request, response](const CallContext& call) {
-        domain::EditContent command{request->step_index(),
-                                    FromProto(request->edit())};
-        return RunRecipientCommand(deps_, call,
-                                   MakeCommandRequest("EditContent", *request),
-                                   command, RespondRecipient, response);
-      });
+  return Act(
+      context, "EditContent", request,
+      domain::EditContent{request->step_index(), FromProto(request->edit())},
+      response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::StopRecipient(
     grpc::CallbackServerContext* context,
     const v1::RecipientActionRequest* request, v1::Recipient* response) {
-  return RunUnary(
-      context, deps_.pool, [this, request, response](const CallContext& call) {
-        return RunRecipientCommand(
-            deps_, call, MakeCommandRequest("StopRecipient", *request),
-            domain::StopRecipient{}, RespondRecipient, response);
-      });
+  return Act(context, "StopRecipient", request, domain::StopRecipient{},
+             response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
@@ -348,15 +341,9 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
 grpc::ServerUnaryReactor* RecipientServiceImpl::CompleteManualStep(
     grpc::CallbackServerContext* context,
     const v1::CompleteManualStepRequest* request, v1::Recipient* response) {
-  return RunUnary(
-      context, deps_.pool, [this, request, response](const CallContext& call) {
-        domain::CompleteManualStep command;
-        if (request->has_step_index())
-          command.step_index = request->step_index();
-        return RunRecipientCommand(
-            deps_, call, MakeCommandRequest("CompleteManualStep", *request),
-            command, RespondRecipient, response);
-      });
+  domain::CompleteManualStep command;
+  if (request->has_step_index()) command.step_index = request->step_index();
+  return Act(context, "CompleteManualStep", request, command, response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(

@@ -12,6 +12,7 @@
 #define SEQUENCER_SERVER_RECIPIENT_SERVICE_H_
 
 #include "absl/status/statusor.h"
+#include "domain/recipient.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
 
@@ -89,6 +90,13 @@ class RecipientServiceImpl final
       v1::BulkActionResponse* response) override;
 
  private:
+  // A single action on one recipient, answered with the recipient after it.
+  template <typename Request>
+  grpc::ServerUnaryReactor* Act(grpc::CallbackServerContext* context,
+                                const char* method, const Request* request,
+                                domain::RecipientCommand command,
+                                v1::Recipient* response);
+
   ServiceDeps deps_;
 };
 
