@@ -1,8 +1,10 @@
-// Domain events: the facts sequencer records. Each carries everything Evolve needs, so that
-// folding a stream's events reproduces the state without re-running any decision.
+// Domain events: the facts sequencer records. Each carries everything Evolve
+// needs, so that folding a stream's events reproduces the state without
+// re-running any decision.
 //
-// Sequence events go to the sequence's stream; recipient events to the recipient's stream.
-// server/codec.h maps them to and from the stored protobuf form (proto/sequencer/v1/events.proto).
+// Sequence events go to the sequence's stream; recipient events to the
+// recipient's stream. server/codec.h maps them to and from the stored protobuf
+// form (proto/sequencer/v1/events.proto).
 
 #ifndef SEQUENCER_DOMAIN_EVENTS_H_
 #define SEQUENCER_DOMAIN_EVENTS_H_
@@ -41,7 +43,8 @@ struct SequenceResumed {
   std::string sequence_id;
 };
 
-using SequenceEventPayload = std::variant<SequenceCreated, SequencePaused, SequenceResumed>;
+using SequenceEventPayload =
+    std::variant<SequenceCreated, SequencePaused, SequenceResumed>;
 
 struct SequenceEvent {
   EventMetadata metadata;
@@ -50,12 +53,13 @@ struct SequenceEvent {
 
 // ---- Recipient events.
 
-// Where a recipient goes next. next_step == step count means no step is left (a Finished event
-// follows in the same decision).
+// Where a recipient goes next. next_step == step count means no step is left (a
+// Finished event follows in the same decision).
 struct Advance {
   int next_step = 0;
   RecipientStatus next_status = RecipientStatus::kInProgress;
-  // Due time of next_step when next_status is IN_PROGRESS (or running RESPONDED/MEETING_BOOKED).
+  // Due time of next_step when next_status is IN_PROGRESS (or running
+  // RESPONDED/MEETING_BOOKED).
   std::optional<absl::Time> next_due_at;
   // next_step is manual and already due: waits for a person.
   bool awaiting_manual_action = false;
@@ -68,7 +72,8 @@ struct RecipientEnrolled {
   std::map<std::string, std::string> variables;
   int step_count = 0;
   Advance start;
-  // Enrolled while the sequence was paused: PAUSED by the sequence, with the first delay frozen.
+  // Enrolled while the sequence was paused: PAUSED by the sequence, with the
+  // first delay frozen.
   bool paused_by_sequence = false;
   absl::Duration remaining_delay = absl::ZeroDuration();
 };
@@ -119,7 +124,8 @@ struct StepSkipped {
 struct ContentEdited {
   int step_index = 0;
   ContentEdit edit;
-  // Editing the errored step re-queues it: IN_PROGRESS, due at next_due_at (the edit's time).
+  // Editing the errored step re-queues it: IN_PROGRESS, due at next_due_at (the
+  // edit's time).
   bool requeued = false;
   std::optional<absl::Time> next_due_at;
 };
@@ -152,16 +158,18 @@ struct Stopped {};
 struct Deleted {};
 
 using RecipientEventPayload =
-    std::variant<RecipientEnrolled, StepDispatched, StepCompleted, StepFailed, Paused, Resumed,
-                 StepSkipped, ContentEdited, ManualStepCompleted, ReplyReceived, MeetingBooked,
-                 Bounced, Unsubscribed, Finished, Stopped, Deleted, StepDue>;
+    std::variant<RecipientEnrolled, StepDispatched, StepCompleted, StepFailed,
+                 Paused, Resumed, StepSkipped, ContentEdited,
+                 ManualStepCompleted, ReplyReceived, MeetingBooked, Bounced,
+                 Unsubscribed, Finished, Stopped, Deleted, StepDue>;
 
 struct RecipientEvent {
   EventMetadata metadata;
   RecipientEventPayload payload;
 };
 
-// The event's name as in the API and the store ("RecipientEnrolled", "Paused", ...).
+// The event's name as in the API and the store ("RecipientEnrolled", "Paused",
+// ...).
 std::string_view EventName(const RecipientEventPayload& payload);
 std::string_view EventName(const SequenceEventPayload& payload);
 

@@ -1,8 +1,9 @@
 // The domain model of sequencer: sequences, recipients and their statuses.
 //
-// Plain value types with no behaviour beyond small queries. They are the states that
-// domain/recipient.h and domain/sequence.h fold events into. This folder includes nothing from
-// gRPC, RocksDB or generated protobuf code; time is absl::Time, injected by callers.
+// Plain value types with no behaviour beyond small queries. They are the states
+// that domain/recipient.h and domain/sequence.h fold events into. This folder
+// includes nothing from gRPC, RocksDB or generated protobuf code; time is
+// absl::Time, injected by callers.
 
 #ifndef SEQUENCER_DOMAIN_MODEL_H_
 #define SEQUENCER_DOMAIN_MODEL_H_
@@ -46,8 +47,9 @@ enum class Action {
 };
 
 inline constexpr Action kAllActions[] = {
-    Action::kPause,       Action::kResume, Action::kSkipStep,
-    Action::kEditContent, Action::kViewContent, Action::kStop,
+    Action::kPause,       Action::kResume,
+    Action::kSkipStep,    Action::kEditContent,
+    Action::kViewContent, Action::kStop,
     Action::kDelete,      Action::kCompleteManualStep,
 };
 
@@ -61,8 +63,8 @@ std::string_view StatusName(RecipientStatus status);
 std::string_view ActionName(Action action);
 std::string_view StepTypeName(StepType type);
 
-// Content of one step. Which fields a type uses: EMAIL subject+body, SOCIAL_MESSAGE message,
-// SMS body, TASK details.
+// Content of one step. Which fields a type uses: EMAIL subject+body,
+// SOCIAL_MESSAGE message, SMS body, TASK details.
 struct StepContent {
   std::string subject;
   std::string body;
@@ -70,8 +72,8 @@ struct StepContent {
   std::string details;
 
   friend bool operator==(const StepContent& a, const StepContent& b) {
-    return a.subject == b.subject && a.body == b.body && a.message == b.message &&
-           a.details == b.details;
+    return a.subject == b.subject && a.body == b.body &&
+           a.message == b.message && a.details == b.details;
   }
 };
 
@@ -83,8 +85,8 @@ struct ContentEdit {
   std::optional<std::string> details;
 
   friend bool operator==(const ContentEdit& a, const ContentEdit& b) {
-    return a.subject == b.subject && a.body == b.body && a.message == b.message &&
-           a.details == b.details;
+    return a.subject == b.subject && a.body == b.body &&
+           a.message == b.message && a.details == b.details;
   }
 };
 
@@ -97,7 +99,9 @@ struct StepDefinition {
   absl::Duration delay = absl::ZeroDuration();
   StepContent content;
 
-  bool IsManual() const { return type == StepType::kTask || mode == StepMode::kManual; }
+  bool IsManual() const {
+    return type == StepType::kTask || mode == StepMode::kManual;
+  }
 };
 
 struct Sequence {
@@ -120,7 +124,8 @@ struct Contact {
   std::string social_profile;
 
   friend bool operator==(const Contact& a, const Contact& b) {
-    return a.email == b.email && a.phone == b.phone && a.social_profile == b.social_profile;
+    return a.email == b.email && a.phone == b.phone &&
+           a.social_profile == b.social_profile;
   }
 };
 
@@ -129,8 +134,8 @@ struct RecipientStep {
   StepState state = StepState::kUpcoming;
   // The recipient's own edits of this step, merged over time.
   ContentEdit override_content;
-  // Set once the step was executed: the resolved content actually sent (or done, for manual
-  // steps) and when.
+  // Set once the step was executed: the resolved content actually sent (or
+  // done, for manual steps) and when.
   std::optional<StepContent> sent_content;
   std::optional<absl::Time> completed_at;
   // While a send of this step is in flight (StepDispatched, result not yet
@@ -140,7 +145,8 @@ struct RecipientStep {
 
 struct Recipient {
   bool exists = false;
-  // Deleted recipients keep only this tombstone (exists stays true, deleted is set).
+  // Deleted recipients keep only this tombstone (exists stays true, deleted is
+  // set).
   bool deleted = false;
   std::string tenant_id;
   std::string sequence_id;
@@ -151,17 +157,19 @@ struct Recipient {
   RecipientStatus status = RecipientStatus::kInProgress;
   // Index of the current step; equals steps.size() once no step is left.
   int current_step = 0;
-  // When the current step becomes due; set while waiting for a delay (IN_PROGRESS, running
-  // RESPONDED/MEETING_BOOKED). Unset while PAUSED, PENDING_ACTION, ERROR or final.
+  // When the current step becomes due; set while waiting for a delay
+  // (IN_PROGRESS, running RESPONDED/MEETING_BOOKED). Unset while PAUSED,
+  // PENDING_ACTION, ERROR or final.
   std::optional<absl::Time> due_at;
   // While PAUSED: the frozen delay left until the current step is due.
   absl::Duration remaining_delay = absl::ZeroDuration();
-  // While PAUSED: the status Resume returns to (IN_PROGRESS, PENDING_ACTION, RESPONDED,
-  // MEETING_BOOKED; ERROR resumes as IN_PROGRESS to retry the errored step).
+  // While PAUSED: the status Resume returns to (IN_PROGRESS, PENDING_ACTION,
+  // RESPONDED, MEETING_BOOKED; ERROR resumes as IN_PROGRESS to retry the
+  // errored step).
   RecipientStatus paused_from = RecipientStatus::kInProgress;
   bool paused_by_sequence = false;
-  // A manual step is due and waits for a person. True in PENDING_ACTION, and in running
-  // RESPONDED/MEETING_BOOKED when their current manual step is due.
+  // A manual step is due and waits for a person. True in PENDING_ACTION, and in
+  // running RESPONDED/MEETING_BOOKED when their current manual step is due.
   bool awaiting_manual_action = false;
   // The current automatic step is due and queued for a delivery worker; no
   // send has begun. Cleared when a send begins, when the step is skipped,
@@ -176,7 +184,8 @@ struct Recipient {
   std::string last_reported_token;
   bool responded = false;
   bool meeting_booked = false;
-  // RESPONDED/MEETING_BOOKED that ended the sequence (stop_on_response on): final.
+  // RESPONDED/MEETING_BOOKED that ended the sequence (stop_on_response on):
+  // final.
   bool stopped_by_rule = false;
   std::string error_message;
   std::vector<RecipientStep> steps;
@@ -185,7 +194,8 @@ struct Recipient {
   // Number of events in the recipient's stream.
   uint64_t version = 0;
 
-  // FINISHED, STOPPED, BOUNCED, UNSUBSCRIBED, stopped-by-rule RESPONDED/MEETING_BOOKED.
+  // FINISHED, STOPPED, BOUNCED, UNSUBSCRIBED, stopped-by-rule
+  // RESPONDED/MEETING_BOOKED.
   bool IsFinal() const;
   // Steps may still progress: IN_PROGRESS, PENDING_ACTION, ERROR, running
   // RESPONDED/MEETING_BOOKED. (PAUSED and final statuses are not running.)

@@ -1,22 +1,25 @@
-// Decisions and state for recipients: enrollment, every individual action, signals, and the
-// action-by-status table of the product contract (../shared/spec/product.md).
+// Decisions and state for recipients: enrollment, every individual action,
+// signals, and the action-by-status table of the product contract
+// (../shared/spec/product.md).
 //
-// Pure and deterministic: `Decide` takes a command, the recipient's current state (folded from its
-// stream with `Evolve`), the sequence's state and a DecisionContext (time, actor, request id), and
-// returns the events to append or an error. It never changes its inputs. `Evolve` applies one
-// event; folding a stream from an empty Recipient reproduces the state exactly.
+// Pure and deterministic: `Decide` takes a command, the recipient's current
+// state (folded from its stream with `Evolve`), the sequence's state and a
+// DecisionContext (time, actor, request id), and returns the events to append
+// or an error. It never changes its inputs. `Evolve` applies one event; folding
+// a stream from an empty Recipient reproduces the state exactly.
 //
 // Errors:
-//   NOT_FOUND            the recipient does not exist or was deleted.
-//   FAILED_PRECONDITION  the action is not available now; carries a Refusal (domain/refusal.h)
-//                        with reason ACTION_NOT_AVAILABLE or SEQUENCE_PAUSED (metadata "status",
-//                        "action"), or STEP_NOT_EDITABLE / NOT_A_PENDING_MANUAL_STEP /
-//                        SEND_IN_PROGRESS (skipping a step whose send has begun); for the
-//                        runtime commands LEASE_REVOKED (BeginSend) or STALE_LEASE
-//                        (ReportDelivery), metadata "action" BEGIN_SEND / REPORT_DELIVERY.
-//   INVALID_ARGUMENT     bad input (an edit field that does not fit the step type, a bad step
-//                        index, oversized content, a bad placeholder, a bad variable name).
-//   ALREADY_EXISTS       enrolling an id that is (or was) enrolled in the sequence.
+// - NOT_FOUND: the recipient does not exist or was deleted.
+// - FAILED_PRECONDITION: the action is not available now. Carries a Refusal
+//   (domain/refusal.h): ACTION_NOT_AVAILABLE or SEQUENCE_PAUSED (metadata
+//   "status", "action"), STEP_NOT_EDITABLE, NOT_A_PENDING_MANUAL_STEP,
+//   SEND_IN_PROGRESS (skipping a step whose send has begun); for the runtime
+//   commands LEASE_REVOKED (BeginSend) or STALE_LEASE (ReportDelivery), with
+//   metadata "action" BEGIN_SEND / REPORT_DELIVERY.
+// - INVALID_ARGUMENT: bad input (an edit field that does not fit the step
+//   type, a bad step index, oversized content, a bad placeholder, a bad
+//   variable name).
+// - ALREADY_EXISTS: enrolling an id that is (or was) enrolled in the sequence.
 
 #ifndef SEQUENCER_DOMAIN_RECIPIENT_H_
 #define SEQUENCER_DOMAIN_RECIPIENT_H_
@@ -65,11 +68,12 @@ struct RecordSignal {
   SignalType signal = SignalType::kReply;
   std::string detail;
 };
-// The sequence was paused: a recipient whose steps were progressing (IN_PROGRESS, running
-// RESPONDED/MEETING_BOOKED) becomes PAUSED by the sequence; others get no event.
+// The sequence was paused: a recipient whose steps were progressing
+// (IN_PROGRESS, running RESPONDED/MEETING_BOOKED) becomes PAUSED by the
+// sequence; others get no event.
 struct PauseBySequence {};
-// The sequence resumed: a recipient PAUSED by the sequence returns to what it was; others get no
-// event.
+// The sequence resumed: a recipient PAUSED by the sequence returns to what it
+// was; others get no event.
 struct ResumeBySequence {};
 
 // ---- Runtime commands (the scheduler and delivery workers).
@@ -114,25 +118,26 @@ struct ReportDelivery {
 };
 
 using RecipientCommand =
-    std::variant<PauseRecipient, ResumeRecipient, SkipStep, EditContent, StopRecipient,
-                 DeleteRecipient, CompleteManualStep, RecordSignal, PauseBySequence,
-                 ResumeBySequence, MarkStepDue, BeginSend, ReportDelivery>;
+    std::variant<PauseRecipient, ResumeRecipient, SkipStep, EditContent,
+                 StopRecipient, DeleteRecipient, CompleteManualStep,
+                 RecordSignal, PauseBySequence, ResumeBySequence, MarkStepDue,
+                 BeginSend, ReportDelivery>;
 
-// Validates and enrolls one recipient. `current` is the state under the same id (exists when it
-// is or was enrolled). The first step's delay counts from context.now; a manual first step with
-// no delay is PENDING_ACTION at once; in a paused sequence the recipient starts PAUSED by the
-// sequence with the first delay frozen.
-absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(const EnrollRecipient& command,
-                                                         const Sequence& sequence,
-                                                         const Recipient& current,
-                                                         const DecisionContext& context);
+// Validates and enrolls one recipient. `current` is the state under the same id
+// (exists when it is or was enrolled). The first step's delay counts from
+// context.now; a manual first step with no delay is PENDING_ACTION at once; in
+// a paused sequence the recipient starts PAUSED by the sequence with the first
+// delay frozen.
+absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(
+    const EnrollRecipient& command, const Sequence& sequence,
+    const Recipient& current, const DecisionContext& context);
 
-absl::StatusOr<std::vector<RecipientEvent>> Decide(const RecipientCommand& command,
-                                                   const Recipient& current,
-                                                   const Sequence& sequence,
-                                                   const DecisionContext& context);
+absl::StatusOr<std::vector<RecipientEvent>> Decide(
+    const RecipientCommand& command, const Recipient& current,
+    const Sequence& sequence, const DecisionContext& context);
 
-// Applies one event. Increments version and sets updated_at from the event's time.
+// Applies one event. Increments version and sets updated_at from the event's
+// time.
 Recipient Evolve(Recipient state, const RecipientEvent& event);
 
 // ---- The action table.
@@ -140,7 +145,8 @@ Recipient Evolve(Recipient state, const RecipientEvent& event);
 struct ActionAvailability {
   Action action = Action::kPause;
   bool available = false;
-  // When unavailable: the reason code (domain/refusal.h) and a sentence a person can read.
+  // When unavailable: the reason code (domain/refusal.h) and a sentence a
+  // person can read.
   std::string reason;
   std::string message;
 };
@@ -149,7 +155,8 @@ struct ActionAvailability {
 std::vector<ActionAvailability> AvailableActions(const Recipient& recipient,
                                                  const Sequence& sequence);
 
-// OK when `action` is available; otherwise the FAILED_PRECONDITION refusal Decide would answer.
+// OK when `action` is available; otherwise the FAILED_PRECONDITION refusal
+// Decide would answer.
 absl::Status CheckActionAvailable(Action action, const Recipient& recipient,
                                   const Sequence& sequence);
 
@@ -160,8 +167,8 @@ struct StepView {
   StepType type = StepType::kEmail;
   StepMode mode = StepMode::kAutomatic;
   StepState state = StepState::kUpcoming;
-  // Completed steps: the resolved content sent. Others: effective content (override over
-  // definition) resolved with today's variables.
+  // Completed steps: the resolved content sent. Others: effective content
+  // (override over definition) resolved with today's variables.
   StepContent content;
   bool overridden = false;
   std::vector<std::string> missing_variables;
@@ -171,26 +178,31 @@ struct StepView {
 };
 
 // Every step with its state. Does not check availability (see ViewContent).
-std::vector<StepView> DescribeSteps(const Recipient& recipient, const Sequence& sequence,
-                                    absl::Time now);
+std::vector<StepView> DescribeSteps(const Recipient& recipient,
+                                    const Sequence& sequence, absl::Time now);
 
 // The View Content action: DescribeSteps, refused when View is not available.
 absl::StatusOr<std::vector<StepView>> ViewContent(const Recipient& recipient,
-                                                  const Sequence& sequence, absl::Time now);
+                                                  const Sequence& sequence,
+                                                  absl::Time now);
 
 struct SkipPreview {
   int skipped_step_index = 0;
   bool finishes = false;
-  // The step that becomes current (absent when finishing), with the due time skipping now gives.
+  // The step that becomes current (absent when finishing), with the due time
+  // skipping now gives.
   std::optional<StepView> next_step;
 };
 
 // What SkipStep would do now, without deciding anything; refused like SkipStep.
-absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient, const Sequence& sequence,
+absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient,
+                                        const Sequence& sequence,
                                         absl::Time now);
 
-// The content a step uses for this recipient: the override's fields over the definition's.
-StepContent EffectiveContent(const StepDefinition& definition, const ContentEdit& override_content);
+// The content a step uses for this recipient: the override's fields over the
+// definition's.
+StepContent EffectiveContent(const StepDefinition& definition,
+                             const ContentEdit& override_content);
 
 // The channel a step is delivered through: its type for an automatic step,
 // nullopt for a manual one.
@@ -203,11 +215,13 @@ struct ResolvedStep {
   StepContent content;
   std::vector<std::string> missing_variables;
 };
-ResolvedStep ResolveCurrentStep(const Recipient& recipient, const Sequence& sequence);
+ResolvedStep ResolveCurrentStep(const Recipient& recipient,
+                                const Sequence& sequence);
 
-// The variables a template sees for this recipient: its variables plus email and phone from the
-// contact fields (variables win).
-std::map<std::string, std::string> TemplateVariables(const Recipient& recipient);
+// The variables a template sees for this recipient: its variables plus email
+// and phone from the contact fields (variables win).
+std::map<std::string, std::string> TemplateVariables(
+    const Recipient& recipient);
 
 }  // namespace sequencer::domain
 

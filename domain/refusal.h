@@ -1,9 +1,10 @@
 // Machine-readable reasons attached to absl::Status errors.
 //
-// The domain answers refusals as absl::Status values (FAILED_PRECONDITION for an action not
-// available, INVALID_ARGUMENT for bad input, ...). A reason code and key/value metadata ride along
-// as a status payload; the server's single status conversion (server/status_conversion.h) turns
-// them into a google.rpc.ErrorInfo detail. Thread-compatible free functions.
+// The domain answers refusals as absl::Status values (FAILED_PRECONDITION for
+// an action not available, INVALID_ARGUMENT for bad input, ...). A reason code
+// and key/value metadata ride along as a status payload; the server's single
+// status conversion (server/status_conversion.h) turns them into a
+// google.rpc.ErrorInfo detail. Thread-compatible free functions.
 
 #ifndef SEQUENCER_DOMAIN_REFUSAL_H_
 #define SEQUENCER_DOMAIN_REFUSAL_H_

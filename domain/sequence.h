@@ -1,7 +1,8 @@
 // Decisions and state for sequences: create, pause, resume.
 //
-// Pure and deterministic: the caller supplies the current state (folded from the sequence's
-// stream), the time and the actor through DecisionContext. Nothing here performs I/O.
+// Pure and deterministic: the caller supplies the current state (folded from
+// the sequence's stream), the time and the actor through DecisionContext.
+// Nothing here performs I/O.
 
 #ifndef SEQUENCER_DOMAIN_SEQUENCE_H_
 #define SEQUENCER_DOMAIN_SEQUENCE_H_
@@ -23,12 +24,14 @@ inline constexpr size_t kMaxSequenceNameLength = 120;
 inline constexpr size_t kMaxEmailSubjectLength = 998;
 inline constexpr size_t kMaxEmailBodyBytes = 256 * 1024;
 inline constexpr size_t kMaxSmsBodyLength = 1600;
-// Not in the spec; the same bound as an email body for the other free-text fields.
+// Not in the spec; the same bound as an email body for the other free-text
+// fields.
 inline constexpr size_t kMaxOtherContentBytes = 256 * 1024;
 inline constexpr absl::Duration kMaxStepDelay = absl::Hours(24 * 365);
 inline constexpr size_t kMaxIdLength = 128;
 
-// The time of a decision and who asks for it; copied into every event's metadata.
+// The time of a decision and who asks for it; copied into every event's
+// metadata.
 struct DecisionContext {
   std::string tenant_id;
   std::string actor;
@@ -36,12 +39,13 @@ struct DecisionContext {
   absl::Time now = absl::InfinitePast();
 };
 
-// OK when `id` is 1-128 characters of [A-Za-z0-9._:@+-]; INVALID_ARGUMENT naming `field`
-// otherwise.
+// OK when `id` is 1-128 characters of [A-Za-z0-9._:@+-]; INVALID_ARGUMENT
+// naming `field` otherwise.
 absl::Status ValidateId(absl::string_view field, absl::string_view id);
 
-// Checks a step's content against its type: the fields it may use, their sizes, and the template
-// syntax of each. `field_prefix` names the step in messages (e.g. "steps[3]").
+// Checks a step's content against its type: the fields it may use, their sizes,
+// and the template syntax of each. `field_prefix` names the step in messages
+// (e.g. "steps[3]").
 absl::Status ValidateStepContent(absl::string_view field_prefix, StepType type,
                                  const StepContent& content);
 
@@ -52,20 +56,21 @@ struct CreateSequence {
   bool stop_on_response = true;
 };
 
-// INVALID_ARGUMENT for a bad id, a name that is empty or over 120 characters, no steps or more
-// than 50, a delay that is negative or over 365 days, content that does not fit its step type or
-// is too large, or a bad placeholder. ALREADY_EXISTS when `current` exists. A TASK step is always
-// recorded as manual.
-absl::StatusOr<std::vector<SequenceEvent>> DecideCreateSequence(const CreateSequence& command,
-                                                                const Sequence& current,
-                                                                const DecisionContext& context);
+// INVALID_ARGUMENT for a bad id, a name that is empty or over 120 characters,
+// no steps or more than 50, a delay that is negative or over 365 days, content
+// that does not fit its step type or is too large, or a bad placeholder.
+// ALREADY_EXISTS when `current` exists. A TASK step is always recorded as
+// manual.
+absl::StatusOr<std::vector<SequenceEvent>> DecideCreateSequence(
+    const CreateSequence& command, const Sequence& current,
+    const DecisionContext& context);
 
 // FAILED_PRECONDITION when already paused; NOT_FOUND when it does not exist.
-absl::StatusOr<std::vector<SequenceEvent>> DecidePauseSequence(const Sequence& current,
-                                                               const DecisionContext& context);
+absl::StatusOr<std::vector<SequenceEvent>> DecidePauseSequence(
+    const Sequence& current, const DecisionContext& context);
 // FAILED_PRECONDITION when not paused; NOT_FOUND when it does not exist.
-absl::StatusOr<std::vector<SequenceEvent>> DecideResumeSequence(const Sequence& current,
-                                                                const DecisionContext& context);
+absl::StatusOr<std::vector<SequenceEvent>> DecideResumeSequence(
+    const Sequence& current, const DecisionContext& context);
 
 // Applies one event. Increments version.
 Sequence Evolve(Sequence state, const SequenceEvent& event);

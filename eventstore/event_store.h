@@ -1,17 +1,22 @@
-// The event log: append-only streams with a contiguous global order, plus a small keyspace of
-// index entries (projections, idempotency records) committed atomically with the events.
+// The event log: append-only streams with a contiguous global order, plus a
+// small keyspace of index entries (projections, idempotency records) committed
+// atomically with the events.
 //
-// A stream is named by an opaque string (e.g. "r/<tenant>/<sequence>/<recipient>"); its events are
-// numbered 1, 2, 3, ... (the stream version is the number of events in it; 0 = empty). Every
-// committed event also gets a global position 1, 2, 3, ... without gaps, in commit order.
+// A stream is named by an opaque string (e.g.
+// "r/<tenant>/<sequence>/<recipient>"); its events are numbered 1, 2, 3, ...
+// (the stream version is the number of events in it; 0 = empty). Every
+// committed event also gets a global position 1, 2, 3, ... without gaps, in
+// commit order.
 //
-// Implementations: RocksDbEventStore (eventstore/rocksdb_event_store.h, durable) and
-// InMemoryEventStore (eventstore/in_memory_event_store.h, for tests). Both pass the same contract
-// suite (tests/eventstore/event_store_contract_test.cc).
+// Implementations: RocksDbEventStore (eventstore/rocksdb_event_store.h,
+// durable) and InMemoryEventStore (eventstore/in_memory_event_store.h, for
+// tests). Both pass the same contract suite
+// (tests/eventstore/event_store_contract_test.cc).
 //
-// Thread-safety: all methods may be called concurrently. Commit is linearizable: a Commit that
-// returned OK is visible to every read that starts after it returns. Concurrent Commits are
-// grouped so that one fsync serves many (group commit).
+// Thread-safety: all methods may be called concurrently. Commit is
+// linearizable: a Commit that returned OK is visible to every read that starts
+// after it returns. Concurrent Commits are grouped so that one fsync serves
+// many (group commit).
 
 #ifndef SEQUENCER_EVENTSTORE_EVENT_STORE_H_
 #define SEQUENCER_EVENTSTORE_EVENT_STORE_H_
@@ -40,8 +45,8 @@ struct NewEvent {
 
 struct StreamAppend {
   std::string stream;
-  // The version the stream must have before this append (0: the stream must be empty), or
-  // kAnyVersion.
+  // The version the stream must have before this append (0: the stream must be
+  // empty), or kAnyVersion.
   int64_t expected_version = kAnyVersion;
   std::vector<NewEvent> events;
 };
@@ -60,10 +65,12 @@ struct CommitBatch {
 };
 
 struct CommitResult {
-  // Global positions of the first and last event written; both 0 when no event was written.
+  // Global positions of the first and last event written; both 0 when no event
+  // was written.
   uint64_t first_position = 0;
   uint64_t last_position = 0;
-  // The version of each stream after the commit, in the order of CommitBatch::appends.
+  // The version of each stream after the commit, in the order of
+  // CommitBatch::appends.
   std::vector<uint64_t> stream_versions;
 };
 
@@ -79,40 +86,46 @@ class EventStore {
  public:
   virtual ~EventStore() = default;
 
-  // Appends the events and applies the index writes in one atomic, durable write (on disk and
-  // fsync'd before returning OK, for the durable implementation). Several appends in one batch may
-  // name the same stream; each one's expected version is checked against the stream as left by
-  // the appends before it in the batch.
+  // Appends the events and applies the index writes in one atomic, durable
+  // write (on disk and fsync'd before returning OK, for the durable
+  // implementation). Several appends in one batch may name the same stream;
+  // each one's expected version is checked against the stream as left by the
+  // appends before it in the batch.
   //
-  // Errors: ABORTED (nothing written) when an expected version does not match, naming the stream,
-  // expected and actual version; INVALID_ARGUMENT when a stream name or index key is empty;
-  // INTERNAL / UNAVAILABLE on I/O failure (then nothing is guaranteed to be written, and the store
-  // refuses further commits).
+  // Errors: ABORTED (nothing written) when an expected version does not match,
+  // naming the stream, expected and actual version; INVALID_ARGUMENT when a
+  // stream name or index key is empty; INTERNAL / UNAVAILABLE on I/O failure
+  // (then nothing is guaranteed to be written, and the store refuses further
+  // commits).
   virtual absl::StatusOr<CommitResult> Commit(const CommitBatch& batch) = 0;
 
-  // Events of `stream` with version >= from_version, oldest first, at most max_count.
-  // An unknown stream has no events (not an error).
-  virtual absl::StatusOr<std::vector<StoredEvent>> ReadStream(absl::string_view stream,
-                                                              uint64_t from_version,
-                                                              size_t max_count) const = 0;
+  // Events of `stream` with version >= from_version, oldest first, at most
+  // max_count. An unknown stream has no events (not an error).
+  virtual absl::StatusOr<std::vector<StoredEvent>> ReadStream(
+      absl::string_view stream, uint64_t from_version,
+      size_t max_count) const = 0;
 
   // The stream's version (number of events); 0 for an unknown stream.
-  virtual absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream) const = 0;
+  virtual absl::StatusOr<uint64_t> StreamVersion(
+      absl::string_view stream) const = 0;
 
-  // Events of every stream with position >= from_position, in position order, at most max_count.
-  virtual absl::StatusOr<std::vector<StoredEvent>> ReadAll(uint64_t from_position,
-                                                           size_t max_count) const = 0;
+  // Events of every stream with position >= from_position, in position order,
+  // at most max_count.
+  virtual absl::StatusOr<std::vector<StoredEvent>> ReadAll(
+      uint64_t from_position, size_t max_count) const = 0;
 
   // The position of the last committed event; 0 when the log is empty.
   virtual uint64_t LastPosition() const = 0;
 
   // The value of an index key, or nullopt when absent.
-  virtual absl::StatusOr<std::optional<std::string>> GetIndex(absl::string_view key) const = 0;
+  virtual absl::StatusOr<std::optional<std::string>> GetIndex(
+      absl::string_view key) const = 0;
 
-  // Index entries whose key starts with `prefix` and is > `start_after` (all when empty), in key
-  // order, at most max_count.
-  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
-      absl::string_view prefix, absl::string_view start_after, size_t max_count) const = 0;
+  // Index entries whose key starts with `prefix` and is > `start_after` (all
+  // when empty), in key order, at most max_count.
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
+  ScanIndex(absl::string_view prefix, absl::string_view start_after,
+            size_t max_count) const = 0;
 };
 
 }  // namespace sequencer::eventstore
