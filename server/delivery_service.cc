@@ -1,5 +1,6 @@
 #include "server/delivery_service.h"
 
+#include <map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -67,6 +68,7 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
   const std::string prefix =
       layout::ReadyPrefix(tenant, std::string(domain::StepTypeName(channel)));
   eventstore::EventStore& store = deps_.repository->store();
+  std::map<std::string, absl::StatusOr<domain::Sequence>> sequences;
   std::string cursor;
   while (response->leases_size() < max) {
     SEQ_ASSIGN_OR_RETURN(auto entries,
@@ -78,7 +80,14 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       std::vector<std::string> parts =
           absl::StrSplit(absl::string_view(key).substr(prefix.size()), '/');
       if (parts.size() != 3) continue;
-      auto sequence = deps_.repository->GetSequence(tenant, parts[1]);
+      auto cached = sequences.find(parts[1]);
+      if (cached == sequences.end()) {
+        cached = sequences
+                     .emplace(parts[1],
+                              deps_.repository->GetSequence(tenant, parts[1]))
+                     .first;
+      }
+      const absl::StatusOr<domain::Sequence>& sequence = cached->second;
       auto recipient =
           deps_.repository->GetRecipient(tenant, parts[1], parts[2]);
       if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
