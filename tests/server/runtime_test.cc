@@ -600,6 +600,15 @@ TEST(BackgroundSchedulerTest, WakesOnCommitsAndHandsDueStepsToALongPoll) {
   }
   ASSERT_EQ(response.leases_size(), 1);
   EXPECT_EQ(response.leases(0).recipient_id(), "r1");
+
+  // Without the manual clock nobody can move time: no ClockService.
+  v1::AdvanceTimeRequest advance;
+  advance.mutable_by()->set_seconds(3600);
+  v1::TimeResponse now;
+  EXPECT_EQ(server.clock_service()
+                .AdvanceTime(CallAs().get(), advance, &now)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 }  // namespace
