@@ -113,7 +113,7 @@ absl::Status CommitAndNotify(const ServiceDeps& deps,
     return absl::AbortedError(absl::StrCat(
         "concurrent modification, nothing was changed: ", committed.message()));
   }
-  if (committed.ok() && deps.work != nullptr) deps.work->Notify();
+  if (committed.ok()) NotifyIfWorkQueued(deps, batch);
   return committed;
 }
 

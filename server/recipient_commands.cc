@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
@@ -46,6 +47,19 @@ domain::Recipient AddRecipientEvents(
     batch->index_writes.push_back(std::move(write));
   }
   return after;
+}
+
+void NotifyIfWorkQueued(const ServiceDeps& deps,
+                        const eventstore::CommitBatch& batch) {
+  if (deps.work == nullptr) return;
+  for (const eventstore::IndexWrite& write : batch.index_writes) {
+    if (write.value.has_value() &&
+        (absl::StartsWith(write.key, layout::kDuePrefix) ||
+         absl::StartsWith(write.key, layout::kReadyPrefix))) {
+      deps.work->Notify();
+      return;
+    }
+  }
 }
 
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
@@ -117,7 +131,7 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
     return absl::AbortedError(absl::StrCat(
         "concurrent modification, nothing was changed: ", committed.message()));
   }
-  if (committed.ok() && deps.work != nullptr) deps.work->Notify();
+  if (committed.ok()) NotifyIfWorkQueued(deps, batch);
   return committed;
 }
 

@@ -74,6 +74,11 @@ domain::Recipient AddRecipientEvents(
     const std::vector<domain::RecipientEvent>& events,
     const domain::Sequence& sequence, eventstore::CommitBatch* batch);
 
+// After a successful commit of `batch`: wakes the scheduler and long-polling
+// workers when it queued work for them (a due/ or ready/ entry), and only then.
+void NotifyIfWorkQueued(const ServiceDeps& deps,
+                        const eventstore::CommitBatch& batch);
+
 // OK when both ids are valid; INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
                                   absl::string_view recipient_id);

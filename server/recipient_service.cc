@@ -184,7 +184,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
               "nobody was enrolled: ",
               committed.message()));
         }
-        if (committed.ok() && deps_.work != nullptr) deps_.work->Notify();
+        if (committed.ok()) NotifyIfWorkQueued(deps_, batch);
         return committed;
       });
 }

@@ -91,9 +91,10 @@ inline std::string DueKey(absl::Time due, absl::string_view tenant,
   return absl::StrCat(kDuePrefix, TimeKey(due), "/", tenant, "/", sequence, "/",
                       recipient);
 }
+inline constexpr char kReadyPrefix[] = "ready/";
 inline std::string ReadyPrefix(absl::string_view tenant,
                                absl::string_view channel) {
-  return absl::StrCat("ready/", tenant, "/", channel, "/");
+  return absl::StrCat(kReadyPrefix, tenant, "/", channel, "/");
 }
 inline std::string ReadyKey(absl::string_view tenant, absl::string_view channel,
                             absl::Time due, absl::string_view sequence,

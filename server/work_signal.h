@@ -1,6 +1,6 @@
 // Wakes those waiting for work (the scheduler thread, long-polling delivery
-// workers) when a commit may have made some: a generation counter under a
-// mutex. Thread-safe.
+// workers) when a commit queued some (server/recipient_commands.h,
+// NotifyIfWorkQueued): a generation counter under a mutex. Thread-safe.
 
 #ifndef SEQUENCER_SERVER_WORK_SIGNAL_H_
 #define SEQUENCER_SERVER_WORK_SIGNAL_H_
