@@ -106,17 +106,6 @@ absl::Status Refused(domain::BulkAction action,
   return status;
 }
 
-absl::Status CommitAndNotify(const ServiceDeps& deps,
-                             const eventstore::CommitBatch& batch) {
-  absl::Status committed = deps.repository->store().Commit(batch).status();
-  if (absl::IsAborted(committed)) {
-    return absl::AbortedError(absl::StrCat(
-        "concurrent modification, nothing was changed: ", committed.message()));
-  }
-  if (committed.ok()) NotifyIfWorkQueued(deps, batch);
-  return committed;
-}
-
 }  // namespace
 
 absl::Status RunBulkAction(const ServiceDeps& deps, const CallContext& call,

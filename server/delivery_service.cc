@@ -177,11 +177,11 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
                                  call.tenant_id, request->sequence_id(),
                                  request->recipient_id()));
         if (current.in_flight_token == token) {
-          SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                               deps_.repository->GetSequence(
-                                   call.tenant_id, request->sequence_id()));
-          *response->mutable_content() =
-              ToProto(domain::ResolveCurrentStep(current, sequence).content);
+          const domain::RecipientStep& step =
+              current.steps.at(current.current_step);
+          if (step.dispatched_content.has_value()) {
+            *response->mutable_content() = ToProto(*step.dispatched_content);
+          }
           return absl::OkStatus();
         }
         std::optional<Lease> lease = leases_.Find(token, deps_.clock->Now());

@@ -49,17 +49,23 @@ domain::Recipient AddRecipientEvents(
   return after;
 }
 
-void NotifyIfWorkQueued(const ServiceDeps& deps,
-                        const eventstore::CommitBatch& batch) {
-  if (deps.work == nullptr) return;
+absl::Status CommitAndNotify(const ServiceDeps& deps,
+                             const eventstore::CommitBatch& batch) {
+  absl::Status committed = deps.repository->store().Commit(batch).status();
+  if (absl::IsAborted(committed)) {
+    return absl::AbortedError(absl::StrCat(
+        "concurrent modification, nothing was changed: ", committed.message()));
+  }
+  if (!committed.ok() || deps.work == nullptr) return committed;
   for (const eventstore::IndexWrite& write : batch.index_writes) {
     if (write.value.has_value() &&
         (absl::StartsWith(write.key, layout::kDuePrefix) ||
          absl::StartsWith(write.key, layout::kReadyPrefix))) {
       deps.work->Notify();
-      return;
+      break;
     }
   }
+  return committed;
 }
 
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
@@ -126,13 +132,7 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
   if (batch.appends.empty() && batch.index_writes.empty()) {
     return absl::OkStatus();
   }
-  absl::Status committed = store.Commit(batch).status();
-  if (absl::IsAborted(committed)) {
-    return absl::AbortedError(absl::StrCat(
-        "concurrent modification, nothing was changed: ", committed.message()));
-  }
-  if (committed.ok()) NotifyIfWorkQueued(deps, batch);
-  return committed;
+  return CommitAndNotify(deps, batch);
 }
 
 }  // namespace sequencer::server

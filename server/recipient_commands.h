@@ -74,10 +74,12 @@ domain::Recipient AddRecipientEvents(
     const std::vector<domain::RecipientEvent>& events,
     const domain::Sequence& sequence, eventstore::CommitBatch* batch);
 
-// After a successful commit of `batch`: wakes the scheduler and long-polling
-// workers when it queued work for them (a due/ or ready/ entry), and only then.
-void NotifyIfWorkQueued(const ServiceDeps& deps,
-                        const eventstore::CommitBatch& batch);
+// Commits `batch` durably; a store-level version conflict (someone else wrote
+// first) becomes ABORTED "nothing was changed". After a successful commit,
+// wakes the scheduler and long-polling workers when the batch queued work for
+// them (a due/ or ready/ entry), and only then.
+absl::Status CommitAndNotify(const ServiceDeps& deps,
+                             const eventstore::CommitBatch& batch);
 
 // OK when both ids are valid; INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,

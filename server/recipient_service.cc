@@ -160,31 +160,21 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
                                 absl::StrCat("recipients[", i,
                                              "]: ", events.status().message()));
           }
-          domain::Recipient after;
-          eventstore::StreamAppend append{stream, 0, {}};
-          for (const auto& event : *events) {
-            after = domain::Evolve(std::move(after), event);
-            append.events.push_back(Repository::Encode(event));
-          }
-          batch.appends.push_back(std::move(append));
-          for (auto& write : Repository::ProjectionWrites(
-                   call.tenant_id, request->sequence_id(), input.recipient_id(),
-                   domain::Recipient{}, after, sequence)) {
-            batch.index_writes.push_back(std::move(write));
-          }
+          AddRecipientEvents(call.tenant_id, request->sequence_id(),
+                             input.recipient_id(), domain::Recipient{}, *events,
+                             sequence, &batch);
         }
         response->set_enrolled_count(count);
         batch.index_writes.push_back(
             OutcomeRecord(call.tenant_id, request->request_id(), method,
                           fingerprint, *response));
-        absl::Status committed = store.Commit(batch).status();
+        absl::Status committed = CommitAndNotify(deps_, batch);
         if (absl::IsAborted(committed)) {
           return absl::AlreadyExistsError(absl::StrCat(
               "a recipient of this request was enrolled concurrently; "
               "nobody was enrolled: ",
               committed.message()));
         }
-        if (committed.ok()) NotifyIfWorkQueued(deps_, batch);
         return committed;
       });
 }

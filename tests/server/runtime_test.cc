@@ -303,14 +303,9 @@ TEST_F(RuntimeTest, ReplyWithStopOnResponseOffKeepsSendingOnEndsIt) {
   Enroll(server_, "seq-off", {"r1"});
   Enroll(server_, kSeq, {"r1"});
   for (const char* sequence : {"seq-off", kSeq}) {
-    v1::RecordSignalRequest signal;
-    signal.set_request_id(NextRequestId());
-    signal.set_sequence_id(sequence);
-    signal.set_recipient_id("r1");
-    signal.set_signal(v1::SIGNAL_TYPE_REPLY);
     v1::Recipient out;
     ASSERT_TRUE(
-        server_.recipients().RecordSignal(CallAs().get(), signal, &out).ok());
+        Signal(server_, sequence, "r1", v1::SIGNAL_TYPE_REPLY, &out).ok());
     EXPECT_EQ(out.status(), v1::RECIPIENT_STATUS_RESPONDED);
   }
   server_.AdvanceTime(absl::Hours(1));
@@ -327,14 +322,9 @@ TEST_F(RuntimeTest, ReplyWithStopOnResponseOffKeepsSendingOnEndsIt) {
 TEST_F(RuntimeTest, UnsubscribeEndsTheSequenceAndNothingMoreIsSent) {
   CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
   Enroll(server_, kSeq, {"r1"});
-  v1::RecordSignalRequest signal;
-  signal.set_request_id(NextRequestId());
-  signal.set_sequence_id(kSeq);
-  signal.set_recipient_id("r1");
-  signal.set_signal(v1::SIGNAL_TYPE_UNSUBSCRIBE);
   v1::Recipient out;
   ASSERT_TRUE(
-      server_.recipients().RecordSignal(CallAs().get(), signal, &out).ok());
+      Signal(server_, kSeq, "r1", v1::SIGNAL_TYPE_UNSUBSCRIBE, &out).ok());
   EXPECT_EQ(out.status(), v1::RECIPIENT_STATUS_UNSUBSCRIBED);
   server_.AdvanceTime(absl::Hours(2));
   EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
@@ -359,6 +349,22 @@ TEST_F(RuntimeTest, ExpiredLeaseIsOfferedAgainAndTheOldTokenIsRefused) {
   EXPECT_EQ(LogSnapshot(server_), before);
   ASSERT_TRUE(Begin(second[0]).ok());
   ASSERT_TRUE(Report(second[0], v1::DELIVERY_OUTCOME_SENT).ok());
+}
+
+TEST_F(RuntimeTest, RetriedBeginSendAnswersTheRecordedSendAndWritesNothing) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  v1::BeginSendResponse first;
+  ASSERT_TRUE(Begin(leases[0], &first).ok());
+  const std::vector<std::string> after_first = LogSnapshot(server_);
+  v1::BeginSendResponse second;
+  ASSERT_TRUE(Begin(leases[0], &second).ok());
+  EXPECT_TRUE(ProtoEquals(second, first));
+  EXPECT_EQ(second.content().subject(), "Hi Name-r1");
+  EXPECT_EQ(LogSnapshot(server_), after_first) << "begun once";
 }
 
 TEST_F(RuntimeTest, StaleReportIsRefusedAndADuplicateReportCompletesOnce) {
