@@ -39,17 +39,17 @@ BulkOffender OffenderOf(const Recipient& recipient) {
 std::string_view BulkActionName(BulkAction action) {
   switch (action) {
     case BulkAction::kPause:
-      return "PAUSE";
+      return "BULK_ACTION_TYPE_PAUSE";
     case BulkAction::kResume:
-      return "RESUME";
+      return "BULK_ACTION_TYPE_RESUME";
     case BulkAction::kSkipStep:
-      return "SKIP_STEP";
+      return "BULK_ACTION_TYPE_SKIP_STEP";
     case BulkAction::kStop:
-      return "STOP";
+      return "BULK_ACTION_TYPE_STOP";
     case BulkAction::kDelete:
-      return "DELETE";
+      return "BULK_ACTION_TYPE_DELETE";
     case BulkAction::kEditContent:
-      return "EDIT_CONTENT";
+      return "BULK_ACTION_TYPE_EDIT_CONTENT";
   }
   return "UNKNOWN";
 }
@@ -82,8 +82,8 @@ absl::StatusOr<BulkDecision> DecideBulk(
       BulkOffender offender = OffenderOf(recipient);
       offender.reason = kReasonBulkPauseNeedsRunning;
       offender.message = absl::StrCat(
-          "Pause selected needs every recipient IN_PROGRESS or ERROR; this "
-          "one is ",
+          "Pause selected needs every recipient RECIPIENT_STATUS_IN_PROGRESS "
+          "or RECIPIENT_STATUS_ERROR; this one is ",
           std::string(StatusName(recipient.status)));
       decision.offenders.push_back(std::move(offender));
       continue;

@@ -36,7 +36,7 @@ enum class BulkAction {
   kEditContent
 };
 
-// "PAUSE", "RESUME", "SKIP_STEP", "STOP", "DELETE", "EDIT_CONTENT".
+// "BULK_ACTION_TYPE_PAUSE", ...: the API's enum value names.
 std::string_view BulkActionName(BulkAction action);
 
 // Stop and Delete are irreversible: they need a confirmation token.

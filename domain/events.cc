@@ -51,6 +51,12 @@ std::string_view EventName(const RecipientEventPayload& payload) {
           [](const Stopped&) -> std::string_view { return "Stopped"; },
           [](const Deleted&) -> std::string_view { return "Deleted"; },
           [](const StepDue&) -> std::string_view { return "StepDue"; },
+          [](const SendTimedOut&) -> std::string_view {
+            return "SendTimedOut";
+          },
+          [](const DeliveryReportedLate&) -> std::string_view {
+            return "DeliveryReportedLate";
+          },
       },
       payload);
 }

@@ -63,6 +63,12 @@ struct Advance {
   std::optional<absl::Time> next_due_at;
   // next_step is manual and already due: waits for a person.
   bool awaiting_manual_action = false;
+  // The sequence is paused, so next_step's delay does not start: the recipient
+  // lands PAUSED by the sequence with `held_delay` frozen (next_due_at is
+  // unset), and Resume sequence starts it. Never set when next_status is
+  // FINISHED or a manual step is due at once (those start no delay clock).
+  bool held_by_sequence = false;
+  absl::Duration held_delay = absl::ZeroDuration();
 };
 
 struct RecipientEnrolled {
@@ -90,6 +96,29 @@ struct StepDue {
 struct StepDispatched {
   int step_index = 0;
   StepContent content;
+  std::string lease_token;
+  // Past this time without a result the outcome is unknown (SendTimedOut).
+  // Unset in events recorded before sends had deadlines: those never expire.
+  std::optional<absl::Time> deadline;
+};
+// A send that had begun reached its deadline with no result reported (the
+// worker may have died before or after sending): the step goes to ERROR with
+// `error_message` saying the outcome is unknown, like StepFailed. A result
+// reported later under the same token is still recorded (StepCompleted when
+// the recipient still waits on that step, DeliveryReportedLate otherwise).
+struct SendTimedOut {
+  int step_index = 0;
+  std::string lease_token;
+  std::string error_message;
+};
+// A delivery result that arrived after its send timed out and that changes
+// nothing any more (the recipient moved on, or the result is a failure of a
+// step already in ERROR): recorded for the reporting history only.
+struct DeliveryReportedLate {
+  int step_index = 0;
+  DeliveryOutcome outcome = DeliveryOutcome::kSent;
+  std::string provider_message_id;
+  std::string error_message;
   std::string lease_token;
 };
 struct StepCompleted {
@@ -128,6 +157,9 @@ struct ContentEdited {
   // edit's time).
   bool requeued = false;
   std::optional<absl::Time> next_due_at;
+  // Re-queued while the sequence is paused: PAUSED by the sequence instead,
+  // due as soon as the sequence resumes.
+  bool held_by_sequence = false;
 };
 struct ManualStepCompleted {
   int step_index = 0;
@@ -161,7 +193,8 @@ using RecipientEventPayload =
     std::variant<RecipientEnrolled, StepDispatched, StepCompleted, StepFailed,
                  Paused, Resumed, StepSkipped, ContentEdited,
                  ManualStepCompleted, ReplyReceived, MeetingBooked, Bounced,
-                 Unsubscribed, Finished, Stopped, Deleted, StepDue>;
+                 Unsubscribed, Finished, Stopped, Deleted, StepDue,
+                 SendTimedOut, DeliveryReportedLate>;
 
 struct RecipientEvent {
   EventMetadata metadata;

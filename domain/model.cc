@@ -5,25 +5,25 @@ namespace sequencer::domain {
 std::string_view StatusName(RecipientStatus status) {
   switch (status) {
     case RecipientStatus::kInProgress:
-      return "IN_PROGRESS";
+      return "RECIPIENT_STATUS_IN_PROGRESS";
     case RecipientStatus::kPendingAction:
-      return "PENDING_ACTION";
+      return "RECIPIENT_STATUS_PENDING_ACTION";
     case RecipientStatus::kPaused:
-      return "PAUSED";
+      return "RECIPIENT_STATUS_PAUSED";
     case RecipientStatus::kError:
-      return "ERROR";
+      return "RECIPIENT_STATUS_ERROR";
     case RecipientStatus::kFinished:
-      return "FINISHED";
+      return "RECIPIENT_STATUS_FINISHED";
     case RecipientStatus::kResponded:
-      return "RESPONDED";
+      return "RECIPIENT_STATUS_RESPONDED";
     case RecipientStatus::kMeetingBooked:
-      return "MEETING_BOOKED";
+      return "RECIPIENT_STATUS_MEETING_BOOKED";
     case RecipientStatus::kBounced:
-      return "BOUNCED";
+      return "RECIPIENT_STATUS_BOUNCED";
     case RecipientStatus::kStopped:
-      return "STOPPED";
+      return "RECIPIENT_STATUS_STOPPED";
     case RecipientStatus::kUnsubscribed:
-      return "UNSUBSCRIBED";
+      return "RECIPIENT_STATUS_UNSUBSCRIBED";
   }
   return "UNKNOWN";
 }
@@ -31,21 +31,21 @@ std::string_view StatusName(RecipientStatus status) {
 std::string_view ActionName(Action action) {
   switch (action) {
     case Action::kPause:
-      return "PAUSE";
+      return "ACTION_PAUSE";
     case Action::kResume:
-      return "RESUME";
+      return "ACTION_RESUME";
     case Action::kSkipStep:
-      return "SKIP_STEP";
+      return "ACTION_SKIP_STEP";
     case Action::kEditContent:
-      return "EDIT_CONTENT";
+      return "ACTION_EDIT_CONTENT";
     case Action::kViewContent:
-      return "VIEW_CONTENT";
+      return "ACTION_VIEW_CONTENT";
     case Action::kStop:
-      return "STOP";
+      return "ACTION_STOP";
     case Action::kDelete:
-      return "DELETE";
+      return "ACTION_DELETE";
     case Action::kCompleteManualStep:
-      return "COMPLETE_MANUAL_STEP";
+      return "ACTION_COMPLETE_MANUAL_STEP";
   }
   return "UNKNOWN";
 }

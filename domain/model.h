@@ -57,9 +57,11 @@ enum class StepState { kUpcoming, kCurrent, kCompleted, kSkipped, kCancelled };
 
 enum class SignalType { kReply, kMeetingBooked, kBounce, kUnsubscribe };
 
-// "IN_PROGRESS", "PAUSED", ... as in the API.
+// "RECIPIENT_STATUS_IN_PROGRESS", ...: the API's enum value names, the one
+// spelling of statuses in every string the API returns (ErrorInfo metadata,
+// count_by_status keys, messages).
 std::string_view StatusName(RecipientStatus status);
-// "PAUSE", "SKIP_STEP", ... as in the API.
+// "ACTION_PAUSE", "ACTION_SKIP_STEP", ...: the API's enum value names.
 std::string_view ActionName(Action action);
 std::string_view StepTypeName(StepType type);
 
@@ -179,9 +181,21 @@ struct Recipient {
   // result has not been recorded; empty when none is in flight. A send in
   // flight is not recalled by pause, stop or a sequence pause.
   std::string in_flight_token;
+  // While a send is in flight: when its outcome becomes unknown (the
+  // scheduler then records SendTimedOut). Unset for sends begun before sends
+  // had deadlines.
+  std::optional<absl::Time> send_deadline;
   // The lease token of the last delivery whose result was recorded, so that
   // a worker reporting twice changes nothing the second time.
   std::string last_reported_token;
+  // The last send that timed out without a result (SendTimedOut): a result
+  // reported later under its token is still recorded. Empty token when none.
+  struct UnreportedSend {
+    std::string lease_token;
+    int step_index = 0;
+    StepContent content;
+  };
+  UnreportedSend unreported_send;
   bool responded = false;
   bool meeting_booked = false;
   // RESPONDED/MEETING_BOOKED that ended the sequence (stop_on_response on):

@@ -184,9 +184,20 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
   }
   if (!available) return NotAvailableInStatus(action, r);
   if (action == Action::kSkipStep && !r.in_flight_token.empty()) {
-    return Refused(action, r, kReasonSendInProgress,
-                   "Skip step is not available: the current step's send has "
-                   "begun and its result is not recorded yet");
+    Rule rule = Refused(
+        action, r, kReasonSendInProgress,
+        absl::StrCat(
+            "Skip step is not available: the current step's send has begun "
+            "and its result is not recorded yet",
+            r.send_deadline.has_value()
+                ? absl::StrCat("; if none is reported by ",
+                               absl::FormatTime(*r.send_deadline),
+                               " the step goes to ERROR and can be skipped")
+                : std::string()));
+    if (r.send_deadline.has_value()) {
+      rule.metadata["send_deadline"] = absl::FormatTime(*r.send_deadline);
+    }
+    return rule;
   }
   return Rule{};
 }
@@ -224,6 +235,18 @@ Advance MakeAdvance(const Recipient& r, const Sequence& sequence, int next_step,
   }
   advance.next_status = RunningStatus(r);
   advance.next_due_at = now + step.delay;
+  return advance;
+}
+
+// While the sequence is paused no delay clock starts: an advance that would
+// start one holds the recipient PAUSED by the sequence with the delay frozen.
+Advance HoldIfSequencePaused(Advance advance, const Sequence& sequence,
+                             absl::Time now) {
+  if (!sequence.paused || !advance.next_due_at.has_value()) return advance;
+  advance.held_by_sequence = true;
+  advance.held_delay =
+      std::max(absl::ZeroDuration(), *advance.next_due_at - now);
+  advance.next_due_at.reset();
   return advance;
 }
 
@@ -316,15 +339,15 @@ bool IsDone(StepState state) {
 absl::string_view StepStateName(StepState state) {
   switch (state) {
     case StepState::kUpcoming:
-      return "UPCOMING";
+      return "STEP_STATE_UPCOMING";
     case StepState::kCurrent:
-      return "CURRENT";
+      return "STEP_STATE_CURRENT";
     case StepState::kCompleted:
-      return "COMPLETED";
+      return "STEP_STATE_COMPLETED";
     case StepState::kSkipped:
-      return "SKIPPED";
+      return "STEP_STATE_SKIPPED";
     case StepState::kCancelled:
-      return "CANCELLED";
+      return "STEP_STATE_CANCELLED";
   }
   return "UNKNOWN";
 }
@@ -424,7 +447,11 @@ Events DecideEdit(const EditContent& command, const Recipient& r,
   edited.edit = command.edit;
   if (r.status == RecipientStatus::kError && index == r.current_step) {
     edited.requeued = true;
-    edited.next_due_at = context.now;
+    if (sequence.paused) {
+      edited.held_by_sequence = true;
+    } else {
+      edited.next_due_at = context.now;
+    }
   }
   return One(context, std::move(edited));
 }
@@ -497,6 +524,13 @@ void ApplyAdvance(Recipient& r, const Advance& advance) {
   r.due_at = advance.next_due_at;
   r.awaiting_manual_action = advance.awaiting_manual_action;
   MarkCurrent(r);
+  if (advance.held_by_sequence) {
+    r.paused_from = advance.next_status;
+    r.status = RecipientStatus::kPaused;
+    r.paused_by_sequence = true;
+    r.remaining_delay = advance.held_delay;
+    r.due_at.reset();
+  }
 }
 
 // A delivery result (a send that had begun) arriving while the recipient is
@@ -511,7 +545,8 @@ void ApplyAdvanceWhilePaused(Recipient& r, const Advance& advance,
   r.status = RecipientStatus::kPaused;
   r.paused_from = paused_from;
   r.paused_by_sequence = by_sequence;
-  r.remaining_delay = due.has_value()
+  r.remaining_delay = advance.held_by_sequence ? advance.held_delay
+                      : due.has_value()
                           ? std::max(absl::ZeroDuration(), *due - at)
                           : absl::ZeroDuration();
   r.due_at.reset();
@@ -529,11 +564,17 @@ RecipientStep* StepAt(Recipient& r, int index) {
 void RecordDeliveryResult(Recipient& r, int step_index,
                           const std::string& lease_token) {
   if (lease_token.empty()) return;
-  r.in_flight_token.clear();
-  r.last_reported_token = lease_token;
-  if (step_index >= 0 && step_index < static_cast<int>(r.steps.size())) {
-    r.steps[step_index].dispatched_content.reset();
+  if (lease_token == r.in_flight_token) {
+    r.in_flight_token.clear();
+    r.send_deadline.reset();
+    if (step_index >= 0 && step_index < static_cast<int>(r.steps.size())) {
+      r.steps[step_index].dispatched_content.reset();
+    }
   }
+  if (lease_token == r.unreported_send.lease_token) {
+    r.unreported_send = Recipient::UnreportedSend{};
+  }
+  r.last_reported_token = lease_token;
 }
 
 // The step whose send is in flight: the one holding dispatched content (the
@@ -566,6 +607,22 @@ StepContent ResolveContent(const StepContent& content,
   out.message = resolve(content.message);
   out.details = resolve(content.details);
   return out;
+}
+
+// The current step failed with `message`: ERROR, or, while PAUSED, a Resume
+// that retries it. Recorded only after a final status.
+void FailCurrentStep(Recipient& r, const std::string& message) {
+  if (r.IsFinal() || r.deleted) return;
+  r.error_message = message;
+  r.due_at.reset();
+  r.awaiting_manual_action = false;
+  r.awaiting_delivery = false;
+  if (r.status == RecipientStatus::kPaused) {
+    r.paused_from = RecipientStatus::kError;
+    r.remaining_delay = absl::ZeroDuration();
+  } else {
+    r.status = RecipientStatus::kError;
+  }
 }
 
 // A reply or a meeting (`meeting` true) that does not end the sequence.
@@ -625,6 +682,20 @@ std::string MissingVariablesMessage(const std::vector<std::string>& missing) {
 Events DecideMarkStepDue(const Recipient& r, const Sequence& sequence,
                          const DecisionContext& context) {
   if (Gone(r)) return NotFound(r);
+  if (!r.in_flight_token.empty()) {
+    if (r.IsFinal() || !r.send_deadline.has_value() ||
+        *r.send_deadline > context.now) {
+      return std::vector<RecipientEvent>{};
+    }
+    return One(context,
+               SendTimedOut{InFlightStep(r), r.in_flight_token,
+                            absl::StrCat(
+                                "delivery outcome unknown: the send began but "
+                                "no result was reported by ",
+                                absl::FormatTime(*r.send_deadline),
+                                " (the message may have been sent); skip the "
+                                "step, or edit or pause and resume to retry")});
+  }
   const bool due = r.IsRunning() && r.status != RecipientStatus::kError &&
                    !r.awaiting_manual_action && !r.awaiting_delivery &&
                    r.in_flight_token.empty() && r.current_step >= 0 &&
@@ -683,9 +754,60 @@ Events DecideBeginSend(const BeginSend& command, const Recipient& r,
         absl::StrCat("the content no longer resolves (",
                      MissingVariablesMessage(resolved.missing_variables), ")"));
   }
+  if (command.send_deadline <= absl::ZeroDuration()) {
+    return InvalidArgument("send_deadline: must be positive");
+  }
   return One(context,
              StepDispatched{r.current_step, std::move(resolved.content),
-                            command.lease_token});
+                            command.lease_token,
+                            context.now + command.send_deadline});
+}
+
+std::string BounceDetail(const ReportDelivery& command) {
+  std::string detail = command.error_message;
+  if (!command.provider_message_id.empty()) {
+    detail = detail.empty() ? command.provider_message_id
+                            : absl::StrCat(detail, " (message ",
+                                           command.provider_message_id, ")");
+  }
+  if (detail.size() > kMaxSignalDetailLength) {
+    detail.resize(kMaxSignalDetailLength);
+  }
+  return detail;
+}
+
+// A result for a send that timed out (r.unreported_send holds its token).
+Events DecideLateReport(const ReportDelivery& command, const Recipient& r,
+                        const Sequence& sequence,
+                        const DecisionContext& context) {
+  const Recipient::UnreportedSend& send = r.unreported_send;
+  const bool still_waiting =
+      r.current_step == send.step_index && r.in_flight_token.empty() &&
+      (r.status == RecipientStatus::kError ||
+       (r.status == RecipientStatus::kPaused &&
+        r.paused_from == RecipientStatus::kError));
+  if (command.outcome == DeliveryOutcome::kSent && still_waiting) {
+    StepCompleted completed;
+    completed.step_index = send.step_index;
+    completed.content = send.content;
+    completed.provider_message_id = command.provider_message_id;
+    completed.advance = HoldIfSequencePaused(
+        MakeAdvance(r, sequence, send.step_index + 1, context.now), sequence,
+        context.now);
+    completed.lease_token = command.lease_token;
+    return AdvanceEvents(std::move(completed), context);
+  }
+  if (command.outcome == DeliveryOutcome::kBounced) {
+    return One(context,
+               Bounced{BounceDetail(command), r.IsFinal(), command.lease_token});
+  }
+  DeliveryReportedLate late;
+  late.step_index = send.step_index;
+  late.outcome = command.outcome;
+  late.provider_message_id = command.provider_message_id;
+  late.error_message = command.error_message;
+  late.lease_token = command.lease_token;
+  return One(context, std::move(late));
 }
 
 Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
@@ -693,6 +815,10 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
                             const DecisionContext& context) {
   if (Gone(r)) return NotFound(r);
   const std::string& token = command.lease_token;
+  if (!token.empty() && token != r.in_flight_token &&
+      token == r.unreported_send.lease_token) {
+    return DecideLateReport(command, r, sequence, context);
+  }
   if (token.empty() || token != r.in_flight_token) {
     if (!token.empty() && token == r.last_reported_token) {
       return std::vector<RecipientEvent>{};  // A duplicate report.
@@ -714,7 +840,9 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
         completed.content = *r.steps[index].dispatched_content;
       }
       completed.provider_message_id = command.provider_message_id;
-      completed.advance = MakeAdvance(r, sequence, index + 1, context.now);
+      completed.advance = HoldIfSequencePaused(
+          MakeAdvance(r, sequence, index + 1, context.now), sequence,
+          context.now);
       completed.lease_token = token;
       // After a final status the result is recorded only: no Finished.
       if (final) return One(context, std::move(completed));
@@ -726,19 +854,8 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
                                          ? std::string("delivery failed")
                                          : command.error_message,
                                      token});
-    case DeliveryOutcome::kBounced: {
-      std::string detail = command.error_message;
-      if (!command.provider_message_id.empty()) {
-        detail = detail.empty()
-                     ? command.provider_message_id
-                     : absl::StrCat(detail, " (message ",
-                                    command.provider_message_id, ")");
-      }
-      if (detail.size() > kMaxSignalDetailLength) {
-        detail.resize(kMaxSignalDetailLength);
-      }
-      return One(context, Bounced{std::move(detail), final, token});
-    }
+    case DeliveryOutcome::kBounced:
+      return One(context, Bounced{BounceDetail(command), final, token});
   }
   return InvalidArgument("outcome: unknown delivery outcome");
 }
@@ -828,20 +945,28 @@ absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(
                                           " bytes, got ", value->size()));
     }
   }
+  if (command.variables.size() > kMaxVariables) {
+    return InvalidArgument(absl::StrCat("variables: at most ", kMaxVariables,
+                                        " per recipient, got ",
+                                        command.variables.size()));
+  }
+  size_t total_bytes = 0;
   for (const auto& [name, value] : command.variables) {
-    if (!IsKnownVariableName(name)) {
-      return InvalidArgument(
-          absl::StrCat("variables[\"", name,
-                       "\"]: unknown variable name (use first_name, last_name, "
-                       "full_name, email, phone, "
-                       "company, title, aira.<key> or custom.<key> with <key> "
-                       "of [a-z0-9_]{1,64})"));
+    if (!IsValidVariableName(name)) {
+      return InvalidArgument(absl::StrCat("variables[\"", name, "\"]: ",
+                                          kVariableNameRule));
     }
     if (value.size() > kMaxVariableValueBytes) {
       return InvalidArgument(
           absl::StrCat("variables[\"", name, "\"]: must be at most ",
                        kMaxVariableValueBytes, " bytes, got ", value.size()));
     }
+    total_bytes += name.size() + value.size();
+  }
+  if (total_bytes > kMaxVariablesTotalBytes) {
+    return InvalidArgument(absl::StrCat(
+        "variables: names and values together must be at most ",
+        kMaxVariablesTotalBytes, " bytes per recipient, got ", total_bytes));
   }
   if (current.exists) {
     return absl::AlreadyExistsError(absl::StrCat(
@@ -935,8 +1060,9 @@ absl::StatusOr<std::vector<RecipientEvent>> Decide(
             }
             ManualStepCompleted completed;
             completed.step_index = r.current_step;
-            completed.advance =
-                MakeAdvance(r, sequence, r.current_step + 1, now);
+            completed.advance = HoldIfSequencePaused(
+                MakeAdvance(r, sequence, r.current_step + 1, now), sequence,
+                now);
             return AdvanceEvents(std::move(completed), context);
           },
           [&](const RecordSignal& signal) -> Events {
@@ -1006,6 +1132,7 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                  [&](const StepDispatched& e) {
                    r.awaiting_delivery = false;
                    r.in_flight_token = e.lease_token;
+                   r.send_deadline = e.deadline;
                    if (RecipientStep* step = StepAt(r, e.step_index)) {
                      step->dispatched_content = e.content;
                    }
@@ -1028,18 +1155,25 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                  },
                  [&](const StepFailed& e) {
                    RecordDeliveryResult(r, e.step_index, e.lease_token);
-                   if (r.IsFinal() || r.deleted) return;
-                   r.error_message = e.error_message;
-                   r.due_at.reset();
-                   r.awaiting_manual_action = false;
-                   r.awaiting_delivery = false;
-                   if (r.status == RecipientStatus::kPaused) {
-                     // Resume retries the failed step.
-                     r.paused_from = RecipientStatus::kError;
-                     r.remaining_delay = absl::ZeroDuration();
-                   } else {
-                     r.status = RecipientStatus::kError;
+                   FailCurrentStep(r, e.error_message);
+                 },
+                 [&](const SendTimedOut& e) {
+                   Recipient::UnreportedSend unreported;
+                   unreported.lease_token = e.lease_token;
+                   unreported.step_index = e.step_index;
+                   if (RecipientStep* step = StepAt(r, e.step_index)) {
+                     if (step->dispatched_content.has_value()) {
+                       unreported.content = *step->dispatched_content;
+                     }
+                     step->dispatched_content.reset();
                    }
+                   r.in_flight_token.clear();
+                   r.send_deadline.reset();
+                   r.unreported_send = std::move(unreported);
+                   FailCurrentStep(r, e.error_message);
+                 },
+                 [&](const DeliveryReportedLate& e) {
+                   RecordDeliveryResult(r, e.step_index, e.lease_token);
                  },
                  [&](const Paused& e) {
                    // A queued delivery is revoked; a send in flight is not.
@@ -1078,6 +1212,13 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                      r.due_at = e.next_due_at;
                      r.awaiting_manual_action = false;
                      r.error_message.clear();
+                     if (e.held_by_sequence) {
+                       r.paused_from = r.status;
+                       r.status = RecipientStatus::kPaused;
+                       r.paused_by_sequence = true;
+                       r.remaining_delay = absl::ZeroDuration();
+                       r.due_at.reset();
+                     }
                    }
                  },
                  [&](const ManualStepCompleted& e) {
@@ -1123,7 +1264,9 @@ Recipient Evolve(Recipient state, const RecipientEvent& event) {
                    r.awaiting_manual_action = false;
                    r.awaiting_delivery = false;
                    r.in_flight_token.clear();
+                   r.send_deadline.reset();
                    r.last_reported_token.clear();
+                   r.unreported_send = Recipient::UnreportedSend{};
                    for (RecipientStep& step : r.steps) {
                      step.override_content = ContentEdit{};
                      step.sent_content.reset();

@@ -39,7 +39,13 @@
 
 namespace sequencer::domain {
 
-inline constexpr size_t kMaxVariableValueBytes = 64 * 1024;
+// Bounds of one recipient's personal data, so that no recipient can grow its
+// reads and events beyond tens of kilobytes. Variable names follow the
+// placeholder grammar (domain/template.h).
+inline constexpr size_t kMaxVariables = 100;
+inline constexpr size_t kMaxVariableValueBytes = 8 * 1024;
+// Names and values of all of a recipient's variables together.
+inline constexpr size_t kMaxVariablesTotalBytes = 32 * 1024;
 inline constexpr size_t kMaxContactFieldLength = 512;
 inline constexpr size_t kMaxSignalDetailLength = 4096;
 
@@ -60,6 +66,9 @@ struct EditContent {
 };
 struct StopRecipient {};
 struct DeleteRecipient {};
+// Allowed while the sequence is paused (the person did the task); the next
+// step's delay then starts only at Resume sequence: the recipient is PAUSED by
+// the sequence until then (a manual step due at once waits in PENDING_ACTION).
 struct CompleteManualStep {
   // When set, must be the pending step.
   std::optional<int> step_index;
@@ -92,13 +101,16 @@ struct MarkStepDue {};
 // before sending. Allowed only when nothing changed since the lease was
 // granted (`leased_version` equals the recipient's version), the recipient is
 // running, awaiting delivery with no send in flight, and the sequence is not
-// paused. Gives StepDispatched with the resolved content and the token.
+// paused. Gives StepDispatched with the resolved content, the token and the
+// deadline (now + `send_deadline`) by which the result must be reported.
 // Otherwise (also for a deleted recipient, or content that no longer
 // resolves) FAILED_PRECONDITION with reason LEASE_REVOKED: the send must not
 // go out. An empty token is INVALID_ARGUMENT.
 struct BeginSend {
   std::string lease_token;
   uint64_t leased_version = 0;
+  // How long the worker has to report the result; must be positive.
+  absl::Duration send_deadline = absl::Minutes(15);
 };
 
 // The result of a send that had begun. `lease_token` must be the in-flight
@@ -106,8 +118,11 @@ struct BeginSend {
 // step; while PAUSED the recipient stays paused and the next delay starts at
 // Resume; after a final status it is recorded only), kFailed gives StepFailed
 // (ERROR), kBounced gives Bounced. The token of the last recorded result gives
-// no event and OK (a duplicate report). Any other token: FAILED_PRECONDITION
-// with reason STALE_LEASE. A deleted recipient is NOT_FOUND. While a send is
+// no event and OK (a duplicate report). A late result (the token of a send
+// that timed out, SendTimedOut) is still recorded: kSent gives StepCompleted
+// when the recipient still waits on that step (ERROR, or PAUSED from ERROR),
+// kBounced gives Bounced, anything else DeliveryReportedLate (history only).
+// Any other token: FAILED_PRECONDITION with reason STALE_LEASE. A deleted recipient is NOT_FOUND. While a send is
 // in flight, Skip is refused (SEND_IN_PROGRESS) and so is editing the current
 // step (STEP_NOT_EDITABLE).
 struct ReportDelivery {
@@ -127,7 +142,10 @@ using RecipientCommand =
 // (exists when it is or was enrolled). The first step's delay counts from
 // context.now; a manual first step with no delay is PENDING_ACTION at once; in
 // a paused sequence the recipient starts PAUSED by the sequence with the first
-// delay frozen.
+// delay frozen. Variables: at most kMaxVariables names of the placeholder
+// grammar (domain/template.h), each value at most kMaxVariableValueBytes, all
+// together at most kMaxVariablesTotalBytes; INVALID_ARGUMENT naming the
+// variable otherwise.
 absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(
     const EnrollRecipient& command, const Sequence& sequence,
     const Recipient& current, const DecisionContext& context);

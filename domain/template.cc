@@ -10,19 +10,8 @@
 namespace sequencer::domain {
 namespace {
 
-constexpr absl::string_view kContactVariables[] = {
-    "first_name", "last_name", "full_name", "email",
-    "phone",      "company",   "title",
-};
-constexpr size_t kMaxKeyLength = 64;
-
 bool IsKeyChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-bool IsValidKey(absl::string_view key) {
-  return !key.empty() && key.size() <= kMaxKeyLength &&
-         std::all_of(key.begin(), key.end(), IsKeyChar);
 }
 
 absl::string_view StripSpaces(absl::string_view s) {
@@ -65,7 +54,7 @@ Piece NextPiece(absl::string_view text, size_t& pos) {
     }
     piece.text = text.substr(pos, close + 2 - pos);
     piece.name = StripSpaces(text.substr(pos + 2, close - pos - 2));
-    if (IsKnownVariableName(piece.name)) {
+    if (IsValidVariableName(piece.name)) {
       piece.kind = Piece::kPlaceholder;
     } else {
       piece.kind = Piece::kError;
@@ -73,12 +62,13 @@ Piece NextPiece(absl::string_view text, size_t& pos) {
           !piece.name.empty() &&
           std::all_of(piece.name.begin(), piece.name.end(),
                       [](char c) { return IsKeyChar(c) || c == '.'; });
-      piece.error = looks_like_name
-                        ? absl::StrCat("unknown variable \"", piece.name,
-                                       "\" in placeholder \"", piece.text,
-                                       "\" at offset ", pos)
-                        : absl::StrCat("invalid placeholder \"", piece.text,
-                                       "\" at offset ", pos);
+      piece.error =
+          looks_like_name
+              ? absl::StrCat("invalid variable name \"", piece.name,
+                             "\" in placeholder \"", piece.text,
+                             "\" at offset ", pos, ": ", kVariableNameRule)
+              : absl::StrCat("invalid placeholder \"", piece.text,
+                             "\" at offset ", pos);
     }
     pos = close + 2;
     return piece;
@@ -107,16 +97,21 @@ Piece NextPiece(absl::string_view text, size_t& pos) {
 
 }  // namespace
 
-bool IsKnownVariableName(absl::string_view name) {
-  for (absl::string_view known : kContactVariables) {
-    if (name == known) return true;
+bool IsValidVariableName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxVariableNameLength) return false;
+  if (name.front() < 'a' || name.front() > 'z') return false;
+  bool segment_empty = false;
+  for (char c : name) {
+    if (c == '.') {
+      if (segment_empty) return false;
+      segment_empty = true;
+    } else if (IsKeyChar(c)) {
+      segment_empty = false;
+    } else {
+      return false;
+    }
   }
-  absl::string_view key = name;
-  if (absl::ConsumePrefix(&key, "aira.") ||
-      absl::ConsumePrefix(&key, "custom.")) {
-    return IsValidKey(key);
-  }
-  return false;
+  return !segment_empty;
 }
 
 absl::Status ValidateTemplate(absl::string_view text) {

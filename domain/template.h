@@ -1,11 +1,12 @@
 // Content templates: text with {{variable}} placeholders.
 //
 // A placeholder is `{{` name `}}` with optional spaces inside the braces. A
-// name is one of the contact variables (first_name, last_name, full_name,
-// email, phone, company, title), or a namespaced one: `aira.<key>` (values
-// produced by the AI writer) or `custom.<key>`, where <key> is [a-z0-9_]{1,64}.
-// Anything else that opens with `{{` or `{%`, an unclosed `{{`, a stray `}}`,
-// and unknown names are invalid.
+// variable name is free (custom fields and AI-written values are common) but
+// follows one syntax: `[a-z][a-z0-9_]*(\.[a-z0-9_]+)*`, at most 64 characters
+// (`first_name`, `city`, `aira.opening_line`, `crm.deal.stage`). Anything else
+// that opens with `{{` or `{%`, an unclosed `{{`, a stray `}}`, and names of
+// another syntax are invalid. Whether a recipient has a value is decided only
+// when a step runs (a missing one puts the recipient in ERROR naming it).
 
 #ifndef SEQUENCER_DOMAIN_TEMPLATE_H_
 #define SEQUENCER_DOMAIN_TEMPLATE_H_
@@ -22,9 +23,15 @@ namespace sequencer::domain {
 // OK, or INVALID_ARGUMENT naming the offending placeholder and its offset.
 absl::Status ValidateTemplate(absl::string_view text);
 
-// True when `name` may be used as a variable name (the placeholder grammar
-// above).
-bool IsKnownVariableName(absl::string_view name);
+inline constexpr size_t kMaxVariableNameLength = 64;
+// The variable-name syntax above, in words, for error messages.
+inline constexpr char kVariableNameRule[] =
+    "a variable name is lower-case letters, digits and '_', starting with a "
+    "letter, with optional dot-separated namespaces (e.g. aira.opening_line), "
+    "at most 64 characters";
+
+// True when `name` follows the variable-name syntax above.
+bool IsValidVariableName(absl::string_view name);
 
 struct ResolvedText {
   std::string text;

@@ -40,6 +40,10 @@ v1::Advance AdvanceToProto(const domain::Advance& advance) {
   SetOptionalTime(advance.next_due_at,
                   [&] { return out.mutable_next_due_at(); });
   out.set_awaiting_manual_action(advance.awaiting_manual_action);
+  if (advance.held_by_sequence) {
+    out.set_held_by_sequence(true);
+    *out.mutable_held_delay() = ToProtoDuration(advance.held_delay);
+  }
   return out;
 }
 
@@ -52,7 +56,23 @@ absl::StatusOr<domain::Advance> AdvanceFromProto(const v1::Advance& advance) {
   out.next_due_at =
       OptionalTime(advance.has_next_due_at(), advance.next_due_at());
   out.awaiting_manual_action = advance.awaiting_manual_action();
+  out.held_by_sequence = advance.held_by_sequence();
+  auto held = FromProtoDuration("advance.held_delay", advance.held_delay());
+  if (!held.ok()) return held.status();
+  out.held_delay = *held;
   return out;
+}
+
+v1::DeliveryOutcome OutcomeToProto(domain::DeliveryOutcome outcome) {
+  switch (outcome) {
+    case domain::DeliveryOutcome::kSent:
+      return v1::DELIVERY_OUTCOME_SENT;
+    case domain::DeliveryOutcome::kFailed:
+      return v1::DELIVERY_OUTCOME_FAILED;
+    case domain::DeliveryOutcome::kBounced:
+      return v1::DELIVERY_OUTCOME_BOUNCED;
+  }
+  return v1::DELIVERY_OUTCOME_UNSPECIFIED;
 }
 
 v1::EventMetadata MetadataToProto(const domain::EventMetadata& metadata) {
@@ -402,6 +422,21 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
             p->set_step_index(e.step_index);
             *p->mutable_content() = ToProto(e.content);
             p->set_lease_token(e.lease_token);
+            SetOptionalTime(e.deadline, [&] { return p->mutable_deadline(); });
+          },
+          [&](const domain::SendTimedOut& e) {
+            auto* p = out.mutable_send_timed_out();
+            p->set_step_index(e.step_index);
+            p->set_lease_token(e.lease_token);
+            p->set_error_message(e.error_message);
+          },
+          [&](const domain::DeliveryReportedLate& e) {
+            auto* p = out.mutable_delivery_reported_late();
+            p->set_step_index(e.step_index);
+            p->set_outcome(OutcomeToProto(e.outcome));
+            p->set_provider_message_id(e.provider_message_id);
+            p->set_error_message(e.error_message);
+            p->set_lease_token(e.lease_token);
           },
           [&](const domain::StepDue& e) {
             auto* p = out.mutable_step_due();
@@ -447,6 +482,7 @@ v1::Event ToProto(const domain::RecipientEvent& event) {
             p->set_requeued(e.requeued);
             SetOptionalTime(e.next_due_at,
                             [&] { return p->mutable_next_due_at(); });
+            p->set_held_by_sequence(e.held_by_sequence);
           },
           [&](const domain::ManualStepCompleted& e) {
             auto* p = out.mutable_manual_step_completed();
@@ -550,12 +586,42 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
       out.payload = std::move(e);
       return out;
     }
-    case v1::Event::kStepDispatched:
-      out.payload =
-          domain::StepDispatched{event.step_dispatched().step_index(),
-                                 FromProto(event.step_dispatched().content()),
-                                 event.step_dispatched().lease_token()};
+    case v1::Event::kStepDispatched: {
+      const auto& p = event.step_dispatched();
+      out.payload = domain::StepDispatched{
+          p.step_index(), FromProto(p.content()), p.lease_token(),
+          OptionalTime(p.has_deadline(), p.deadline())};
       return out;
+    }
+    case v1::Event::kSendTimedOut: {
+      const auto& p = event.send_timed_out();
+      out.payload = domain::SendTimedOut{p.step_index(), p.lease_token(),
+                                         p.error_message()};
+      return out;
+    }
+    case v1::Event::kDeliveryReportedLate: {
+      const auto& p = event.delivery_reported_late();
+      domain::DeliveryReportedLate e;
+      e.step_index = p.step_index();
+      switch (p.outcome()) {
+        case v1::DELIVERY_OUTCOME_SENT:
+          e.outcome = domain::DeliveryOutcome::kSent;
+          break;
+        case v1::DELIVERY_OUTCOME_FAILED:
+          e.outcome = domain::DeliveryOutcome::kFailed;
+          break;
+        case v1::DELIVERY_OUTCOME_BOUNCED:
+          e.outcome = domain::DeliveryOutcome::kBounced;
+          break;
+        default:
+          return DataLoss("delivery_reported_late: unknown outcome");
+      }
+      e.provider_message_id = p.provider_message_id();
+      e.error_message = p.error_message();
+      e.lease_token = p.lease_token();
+      out.payload = std::move(e);
+      return out;
+    }
     case v1::Event::kStepDue:
       out.payload = domain::StepDue{event.step_due().step_index(),
                                     event.step_due().manual()};
@@ -604,7 +670,8 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
       const auto& p = event.content_edited();
       out.payload = domain::ContentEdited{
           p.step_index(), FromProto(p.edit()), p.requeued(),
-          OptionalTime(p.has_next_due_at(), p.next_due_at())};
+          OptionalTime(p.has_next_due_at(), p.next_due_at()),
+          p.held_by_sequence()};
       return out;
     }
     case v1::Event::kManualStepCompleted: {
@@ -685,6 +752,8 @@ v1::Recipient ToProto(const domain::Recipient& recipient,
     out.set_paused_from(ToProto(recipient.paused_from));
   }
   out.set_paused_by_sequence(recipient.paused_by_sequence);
+  SetOptionalTime(recipient.send_deadline,
+                  [&] { return out.mutable_send_deadline(); });
   out.set_stopped_by_rule(recipient.stopped_by_rule);
   out.set_responded(recipient.responded);
   out.set_meeting_booked(recipient.meeting_booked);

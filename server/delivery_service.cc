@@ -171,12 +171,15 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
         SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
                                                  request->recipient_id()));
         const std::string& token = request->lease_token();
-        // A retried BeginSend of a send that has begun: answer it again.
+        // A retried BeginSend of a send that has begun: answer it again. A
+        // recipient deleted since the lease is a revoked lease like any other
+        // change (domain::BeginSend), not NOT_FOUND.
         SEQ_ASSIGN_OR_RETURN(domain::Recipient current,
-                             deps_.repository->GetRecipient(
+                             deps_.repository->LoadRecipient(
                                  call.tenant_id, request->sequence_id(),
                                  request->recipient_id()));
-        if (current.in_flight_token == token) {
+        if (!current.in_flight_token.empty() &&
+            current.in_flight_token == token) {
           const domain::RecipientStep& step =
               current.steps.at(current.current_step);
           if (step.dispatched_content.has_value()) {
@@ -190,6 +193,14 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
             lease->recipient_id != request->recipient_id()) {
           return LeaseExpired(token);
         }
+        const domain::BeginSend begin{token, lease->recipient_version,
+                                      deps_.send_deadline};
+        if (!current.exists || current.deleted) {
+          // The domain answers LEASE_REVOKED for a recipient that is gone.
+          return domain::Decide(begin, current, domain::Sequence{},
+                                domain::DecisionContext{})
+              .status();
+        }
         RecipientCommandRequest command_request;
         command_request.method = "/sequencer.v1.DeliveryService/BeginSend";
         command_request.request_id = absl::StrCat("lease:", token);
@@ -198,7 +209,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
         command_request.recipient_id = request->recipient_id();
         SEQ_RETURN_IF_ERROR(RunRecipientCommand(
             deps_, call, command_request,
-            domain::BeginSend{token, lease->recipient_version},
+            begin,
             [](const CommandOutcome& outcome,
                google::protobuf::Message* message) {
               auto* out = static_cast<v1::BeginSendResponse*>(message);

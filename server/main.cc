@@ -30,6 +30,12 @@ ABSL_FLAG(std::string, clock, "system",
           "through sequencer.v1.ClockService/AdvanceTime, which is registered "
           "only in this mode)");
 
+ABSL_FLAG(absl::Duration, send_deadline, absl::Minutes(15),
+          "how long a delivery worker has, after BeginSend, to report the "
+          "result; past it the step goes to ERROR with 'delivery outcome "
+          "unknown' (it may have been sent) so the recruiter can skip, edit "
+          "or retry it");
+
 namespace {
 
 int Fail(const std::string& message) {
@@ -82,6 +88,10 @@ int main(int argc, char** argv) {
 
   sequencer::server::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.send_deadline = absl::GetFlag(FLAGS_send_deadline);
+  if (options.send_deadline <= absl::ZeroDuration()) {
+    return Fail("--send_deadline must be positive");
+  }
   auto server = sequencer::server::SequencerServer::Start(
       options, store->get(), clock.get(), manual_clock, &ids);
   if (!server.ok()) return Fail(std::string(server.status().ToString()));

@@ -55,7 +55,7 @@ struct VerifyResult {
   // Recipients that are listed (enrolled and not deleted), and deleted ones.
   uint64_t recipients = 0;
   uint64_t deleted_recipients = 0;
-  // Listed recipients by status name ("IN_PROGRESS", "PAUSED", ...).
+  // Listed recipients by status name ("RECIPIENT_STATUS_PAUSED", ...).
   std::map<std::string, uint64_t> recipients_by_status;
   // Stored entries compared under sq/, rl/ and rs/; idem/ entries seen.
   uint64_t index_entries = 0;

@@ -231,7 +231,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
           for (auto status : statuses) {
             prefixes.push_back(layout::StatusIndexPrefix(
                 call.tenant_id, request->sequence_id(),
-                std::string(domain::StatusName(status))));
+                layout::StatusKey(status)));
           }
         }
         std::vector<std::string> ids;

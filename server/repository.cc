@@ -112,10 +112,19 @@ std::map<std::string, std::string> Repository::ProjectionEntries(
     const domain::Sequence& definition) {
   std::map<std::string, std::string> entries;
   if (!r.exists || r.deleted) return entries;
-  const std::string status(domain::StatusName(r.status));
+  const std::string status = layout::StatusKey(r.status);
   entries[layout::StatusIndexKey(tenant, sequence, status, recipient)] = "";
   entries[layout::RecipientListKey(tenant, sequence, recipient)] = status;
 
+  // A begun send waits for its result until its deadline; then the scheduler
+  // records that its outcome is unknown.
+  if (!r.in_flight_token.empty()) {
+    if (r.send_deadline.has_value() && !r.IsFinal()) {
+      entries[layout::DueKey(*r.send_deadline, tenant, sequence, recipient)] =
+          "";
+    }
+    return entries;
+  }
   const int step_count = static_cast<int>(definition.steps.size());
   const bool progressing = r.IsRunning() &&
                            r.status != domain::RecipientStatus::kError &&

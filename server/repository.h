@@ -52,8 +52,9 @@ class Repository {
 
   // The index entries (key -> value) that the recipient's state implies:
   // listing (rl/, rs/) while it exists and is not deleted; the scheduler's
-  // due/ entry while it waits for a delay; the delivery queue's ready/ entry
-  // while an automatic step waits for a worker. See server/store_layout.h.
+  // due/ entry while it waits for a delay, or at the deadline of a send in
+  // flight; the delivery queue's ready/ entry while an automatic step waits
+  // for a worker. See server/store_layout.h.
   static std::map<std::string, std::string> ProjectionEntries(
       absl::string_view tenant, absl::string_view sequence_id,
       absl::string_view recipient_id, const domain::Recipient& recipient,

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.locks = server->locks_.get();
   deps.pool = server->pool_.get();
   deps.work = server->work_.get();
+  deps.send_deadline = options.send_deadline;
   server->scheduler_ = std::make_unique<Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);

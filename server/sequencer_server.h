@@ -32,6 +32,9 @@ struct ServerOptions {
   // concurrent commits share fsyncs, so more threads means more throughput
   // under load.
   int worker_threads = 64;
+  // How long a delivery worker has, after BeginSend, to report the result
+  // (ServiceDeps::send_deadline).
+  absl::Duration send_deadline = absl::Minutes(15);
   // How long Shutdown lets calls in flight finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(2);
 };

@@ -22,6 +22,9 @@ struct ServiceDeps {
   WorkerPool* pool = nullptr;
   // Notified after every commit that may have made work due or deliverable.
   WorkSignal* work = nullptr;
+  // How long a delivery worker has, after BeginSend, to report the result;
+  // past it the step goes to ERROR, "delivery outcome unknown".
+  absl::Duration send_deadline = absl::Minutes(15);
 };
 
 }  // namespace sequencer::server

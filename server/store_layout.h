@@ -29,7 +29,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "domain/model.h"
 
 namespace sequencer::server::layout {
 
@@ -68,6 +70,14 @@ inline std::string StatusIndexKey(absl::string_view tenant,
                                   absl::string_view status,
                                   absl::string_view recipient) {
   return absl::StrCat(StatusIndexPrefix(tenant, sequence, status), recipient);
+}
+// A status as it appears in index keys and values (rs/, rl/): the short form
+// "IN_PROGRESS", "PAUSED", ... (the stored format predates the API spelling
+// and stays stable).
+inline std::string StatusKey(domain::RecipientStatus status) {
+  const std::string_view name = domain::StatusName(status);
+  return std::string(absl::StripPrefix(
+      absl::string_view(name.data(), name.size()), "RECIPIENT_STATUS_"));
 }
 inline std::string IdempotencyKey(absl::string_view tenant,
                                   absl::string_view request_id) {

@@ -161,12 +161,12 @@ void ExpectEventsLikeSingle(const BulkDecision& decision,
 }
 
 TEST(BulkTest, NamesAndConfirmation) {
-  EXPECT_EQ(BulkActionName(BulkAction::kPause), "PAUSE");
-  EXPECT_EQ(BulkActionName(BulkAction::kResume), "RESUME");
-  EXPECT_EQ(BulkActionName(BulkAction::kSkipStep), "SKIP_STEP");
-  EXPECT_EQ(BulkActionName(BulkAction::kStop), "STOP");
-  EXPECT_EQ(BulkActionName(BulkAction::kDelete), "DELETE");
-  EXPECT_EQ(BulkActionName(BulkAction::kEditContent), "EDIT_CONTENT");
+  EXPECT_EQ(BulkActionName(BulkAction::kPause), "BULK_ACTION_TYPE_PAUSE");
+  EXPECT_EQ(BulkActionName(BulkAction::kResume), "BULK_ACTION_TYPE_RESUME");
+  EXPECT_EQ(BulkActionName(BulkAction::kSkipStep), "BULK_ACTION_TYPE_SKIP_STEP");
+  EXPECT_EQ(BulkActionName(BulkAction::kStop), "BULK_ACTION_TYPE_STOP");
+  EXPECT_EQ(BulkActionName(BulkAction::kDelete), "BULK_ACTION_TYPE_DELETE");
+  EXPECT_EQ(BulkActionName(BulkAction::kEditContent), "BULK_ACTION_TYPE_EDIT_CONTENT");
   EXPECT_TRUE(NeedsConfirmation(BulkAction::kStop));
   EXPECT_TRUE(NeedsConfirmation(BulkAction::kDelete));
   EXPECT_FALSE(NeedsConfirmation(BulkAction::kPause));
@@ -193,7 +193,7 @@ TEST(BulkTest, PauseOfInProgressAndErrorPausesEach) {
   EXPECT_EQ(Fold(lives[1].recipient, decision.events[1]).paused_from,
             RecipientStatus::kError);
   EXPECT_EQ(decision.count_by_status,
-            (std::map<std::string, int>{{"IN_PROGRESS", 2}, {"ERROR", 1}}));
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 2}, {"RECIPIENT_STATUS_ERROR", 1}}));
 }
 
 TEST(BulkTest, PauseRefusesPendingActionThoughTheSingleActionAllowsIt) {
@@ -216,7 +216,7 @@ TEST(BulkTest, PauseRefusesPendingActionThoughTheSingleActionAllowsIt) {
   EXPECT_FALSE(offender.message.empty());
   EXPECT_EQ(
       decision.count_by_status,
-      (std::map<std::string, int>{{"IN_PROGRESS", 2}, {"PENDING_ACTION", 1}}));
+      (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 2}, {"RECIPIENT_STATUS_PENDING_ACTION", 1}}));
 }
 
 TEST(BulkTest, PauseRefusesRunningRespondedAndMeetingBooked) {
@@ -305,7 +305,7 @@ TEST(BulkTest, ResumeNeedsEveryRecipientPaused) {
     EXPECT_EQ(Fold(paused[i].recipient, ok.events[i]).status,
               RecipientStatus::kInProgress);
   }
-  EXPECT_EQ(ok.count_by_status, (std::map<std::string, int>{{"PAUSED", 2}}));
+  EXPECT_EQ(ok.count_by_status, (std::map<std::string, int>{{"RECIPIENT_STATUS_PAUSED", 2}}));
 
   const std::vector<Life> mixed = {PausedLife("a", seq), InProgress("b", seq),
                                    PendingAction("c", seq)};
@@ -364,10 +364,10 @@ TEST(BulkTest, StopFollowsTheSingleRule) {
               RecipientStatus::kStopped);
   }
   EXPECT_EQ(ok.count_by_status,
-            (std::map<std::string, int>{{"IN_PROGRESS", 1},
-                                        {"PAUSED", 1},
-                                        {"PENDING_ACTION", 1},
-                                        {"ERROR", 1}}));
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1},
+                                        {"RECIPIENT_STATUS_PAUSED", 1},
+                                        {"RECIPIENT_STATUS_PENDING_ACTION", 1},
+                                        {"RECIPIENT_STATUS_ERROR", 1}}));
 
   const std::vector<Life> mixed = {InProgress("a", seq), StoppedLife("b", seq),
                                    FinishedLife("c", seq)};
@@ -400,12 +400,12 @@ TEST(BulkTest, DeleteWorksInEveryStatusButNotForTheDeleted) {
     EXPECT_TRUE(Fold(lives[i].recipient, ok.events[i]).deleted);
   }
   EXPECT_EQ(ok.count_by_status,
-            (std::map<std::string, int>{{"IN_PROGRESS", 1},
-                                        {"PAUSED", 1},
-                                        {"FINISHED", 1},
-                                        {"STOPPED", 1},
-                                        {"BOUNCED", 1},
-                                        {"UNSUBSCRIBED", 1}}));
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1},
+                                        {"RECIPIENT_STATUS_PAUSED", 1},
+                                        {"RECIPIENT_STATUS_FINISHED", 1},
+                                        {"RECIPIENT_STATUS_STOPPED", 1},
+                                        {"RECIPIENT_STATUS_BOUNCED", 1},
+                                        {"RECIPIENT_STATUS_UNSUBSCRIBED", 1}}));
 
   std::vector<Recipient> states = {InProgress("a", seq).recipient,
                                    DeletedLife("gone", seq).recipient,
@@ -421,7 +421,7 @@ TEST(BulkTest, DeleteWorksInEveryStatusButNotForTheDeleted) {
   EXPECT_EQ(offenders["never"].reason, "NOT_FOUND");
   // Absent recipients are not counted by status.
   EXPECT_EQ(refused.count_by_status,
-            (std::map<std::string, int>{{"IN_PROGRESS", 1}}));
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1}}));
 }
 
 TEST(BulkTest, EditContentAppliesTheSameEditToEach) {

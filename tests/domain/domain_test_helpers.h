@@ -175,6 +175,10 @@ inline void ExpectSameRecipient(const Recipient& a, const Recipient& b) {
   EXPECT_EQ(a.awaiting_delivery, b.awaiting_delivery);
   EXPECT_EQ(a.in_flight_token, b.in_flight_token);
   EXPECT_EQ(a.last_reported_token, b.last_reported_token);
+  EXPECT_EQ(a.send_deadline, b.send_deadline);
+  EXPECT_EQ(a.unreported_send.lease_token, b.unreported_send.lease_token);
+  EXPECT_EQ(a.unreported_send.step_index, b.unreported_send.step_index);
+  EXPECT_EQ(a.unreported_send.content, b.unreported_send.content);
   EXPECT_EQ(a.responded, b.responded);
   EXPECT_EQ(a.meeting_booked, b.meeting_booked);
   EXPECT_EQ(a.stopped_by_rule, b.stopped_by_rule);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
@@ -316,7 +317,7 @@ TEST(EditTest, BadInputIsInvalid) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(code(Edit(0, std::nullopt, std::nullopt)),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(code(Edit(0, "Hi {{nickname}}", std::nullopt)),
+  EXPECT_EQ(code(Edit(0, "Hi {{Nickname}}", std::nullopt)),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(
       code(Edit(1, std::nullopt, std::string(kMaxSmsBodyLength + 1, 'x'))),
@@ -730,10 +731,14 @@ TEST(EnrollTest, ValidatesInput) {
   c.variables["aira.opening_line"] = "Loved your talk";
   c.variables["custom.team_size"] = "12";
   EXPECT_EQ(code(c), absl::StatusCode::kOk);
-  c.variables["nickname"] = "Al";
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  c.variables["nickname"] = "Al";  // Custom names are free.
+  c.variables["crm.deal.stage"] = "open";
+  EXPECT_EQ(code(c), absl::StatusCode::kOk);
   c = Alice();
   c.variables["custom.Team"] = "x";
+  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  c = Alice();
+  c.variables["1st"] = "x";
   EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
 
   c = Alice();
@@ -741,6 +746,38 @@ TEST(EnrollTest, ValidatesInput) {
   EXPECT_EQ(code(c), absl::StatusCode::kOk);
   c.variables["company"] = std::string(kMaxVariableValueBytes + 1, 'v');
   EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EnrollTest, VariablesAreBoundedInNumberAndTotalSize) {
+  EnrollRecipient c = Alice();
+  c.variables.clear();
+  for (size_t i = 0; i < kMaxVariables; ++i) {
+    c.variables[absl::StrCat("v", i)] = "x";
+  }
+  const Sequence sequence = Three();
+  auto enroll = [&](const EnrollRecipient& command) {
+    return DecideEnroll(command, sequence, Recipient{}, Ctx(kT0)).status();
+  };
+  SEQ_EXPECT_OK(enroll(c));
+  c.variables["one_more"] = "x";
+  absl::Status too_many = enroll(c);
+  EXPECT_EQ(too_many.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(too_many.message(), "variables: at most 100"))
+      << too_many;
+
+  // Four values of the largest size fit; a fifth crosses the total.
+  c.variables.clear();
+  for (int i = 0; i < 3; ++i) {
+    c.variables[absl::StrCat("v", i)] =
+        std::string(kMaxVariableValueBytes, 'x');
+  }
+  SEQ_EXPECT_OK(enroll(c));
+  c.variables["v3"] = std::string(kMaxVariableValueBytes, 'x');
+  c.variables["v4"] = std::string(kMaxVariableValueBytes, 'x');
+  absl::Status too_big = enroll(c);
+  EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(too_big.message(), "together must be at most"))
+      << too_big;
 }
 
 TEST(EnrollTest, ExistingOrDeletedIdAlreadyExists) {

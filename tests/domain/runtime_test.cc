@@ -35,8 +35,10 @@ Sequence Three(bool stop_on_response = true) {
 const absl::Time kDue0 = kT0 + Days(3);  // Step 0 of Three() is due.
 
 // A lease granted now: the token and the recipient's version.
+// The send deadline is long here, so that sends stay in flight through the
+// races below; tests/domain/send_deadline_test.cc covers the deadline.
 BeginSend LeaseNow(const Life& life, std::string token) {
-  return BeginSend{std::move(token), life.recipient.version};
+  return BeginSend{std::move(token), life.recipient.version, Days(30)};
 }
 
 ReportDelivery Sent(std::string token, std::string provider_id = "msg-1") {
@@ -424,7 +426,7 @@ TEST(BeginSendTest, RefusedWhenTheRecipientChangedSinceTheLease) {
   absl::StatusOr<Events> refused = life.Try(lease, resume_at);
   ExpectRefused(refused, kReasonLeaseRevoked);
   EXPECT_EQ(MetadataOf(refused.status(), "action"), "BEGIN_SEND");
-  EXPECT_EQ(MetadataOf(refused.status(), "status"), "IN_PROGRESS");
+  EXPECT_EQ(MetadataOf(refused.status(), "status"), "RECIPIENT_STATUS_IN_PROGRESS");
   // Not queued any more: even a lease of the current version is refused
   // until the scheduler queues the step again.
   ExpectRefused(life.Try(LeaseNow(life, "L2"), resume_at), kReasonLeaseRevoked);
@@ -806,7 +808,7 @@ TEST(InFlightActionsTest, SkipIsRefusedUntilTheResultIsRecorded) {
   Life life = InFlight();
   absl::StatusOr<Events> refused = life.Try(SkipStep{}, kDue0);
   ExpectRefused(refused, kReasonSendInProgress);
-  EXPECT_EQ(MetadataOf(refused.status(), "action"), "SKIP_STEP");
+  EXPECT_EQ(MetadataOf(refused.status(), "action"), "ACTION_SKIP_STEP");
   EXPECT_EQ(PreviewSkip(life.recipient, life.sequence, kDue0).status().code(),
             absl::StatusCode::kFailedPrecondition);
   std::vector<ActionAvailability> actions =

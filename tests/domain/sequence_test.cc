@@ -180,10 +180,10 @@ TEST(CreateSequenceTest, ContentSizeLimits) {
 
 TEST(CreateSequenceTest, ContentMustBeValidTemplates) {
   CreateSequence c = Valid();
-  c.steps = {Email(Days(1), "Hi {{nickname}}", "b")};
+  c.steps = {Email(Days(1), "Hi {{Nickname}}", "b")};
   absl::Status status = Create(c);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(status.message().find("nickname"), absl::string_view::npos)
+  EXPECT_NE(status.message().find("Nickname"), absl::string_view::npos)
       << status;
   EXPECT_NE(status.message().find("steps[0].content.subject"),
             absl::string_view::npos)
@@ -194,7 +194,7 @@ TEST(CreateSequenceTest, ContentMustBeValidTemplates) {
 
 TEST(ValidateStepContentTest, NamesTheStep) {
   absl::Status status = ValidateStepContent(
-      "steps[7]", StepType::kSms, StepContent{"", "x {{oops}}", "", ""});
+      "steps[7]", StepType::kSms, StepContent{"", "x {{Oops}}", "", ""});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("steps[7].content.body"),
             absl::string_view::npos)

@@ -26,18 +26,18 @@ TEST(TemplateTest, InvalidTemplatesNameTheProblemAndOffset) {
     const char* text;
     const char* expected;
   } cases[] = {
-      {"Hi {{nickname}}",
-       "unknown variable \"nickname\" in placeholder \"{{nickname}}\" at "
-       "offset 3"},
+      {"Hi {{1st_name}}",
+       "invalid variable name \"1st_name\" in placeholder \"{{1st_name}}\" "
+       "at offset 3: a variable name is lower-case letters"},
       {"Hi {{first_name", "unclosed \"{{\" at offset 3"},
       {"Hi first_name}}", "stray \"}}\" at offset 13"},
       {"{% if x %}", "\"{%\" at offset 0"},
       {"{{}}", "invalid placeholder \"{{}}\" at offset 0"},
       {"{{first name}}", "invalid placeholder"},
-      {"{{aira.}}", "unknown variable"},
+      {"{{aira.}}", "invalid variable name"},
       {"{{custom.Upper}}", "invalid placeholder"},
       {"{{aira.x-y}}", "invalid placeholder"},
-      {"{{other.key}}", "unknown variable"},
+      {"{{a..b}}", "invalid variable name"},
       {"{{{first_name}}}", "invalid placeholder"},
   };
   for (const Case& c : cases) {
@@ -48,17 +48,25 @@ TEST(TemplateTest, InvalidTemplatesNameTheProblemAndOffset) {
   }
 }
 
-TEST(TemplateTest, KnownVariableNames) {
-  EXPECT_TRUE(IsKnownVariableName("first_name"));
-  EXPECT_TRUE(IsKnownVariableName("title"));
-  EXPECT_TRUE(IsKnownVariableName("aira.opening_line"));
-  EXPECT_TRUE(IsKnownVariableName("custom." + std::string(64, 'k')));
-  EXPECT_FALSE(IsKnownVariableName("custom." + std::string(65, 'k')));
-  EXPECT_FALSE(IsKnownVariableName("custom."));
-  EXPECT_FALSE(IsKnownVariableName("aira.Opening"));
-  EXPECT_FALSE(IsKnownVariableName("nickname"));
-  EXPECT_FALSE(IsKnownVariableName(""));
-  EXPECT_FALSE(IsKnownVariableName("First_name"));
+TEST(TemplateTest, VariableNamesAreFreeWithinTheSyntax) {
+  for (const std::string& name : std::vector<std::string>
+       {"first_name", "title", "city", "role", "aira.opening_line",
+        "crm.deal.stage", "x", "a1", "custom.1st_line", std::string(64, 'k'),
+        "aira." + std::string(59, 'k')}) {
+    EXPECT_TRUE(IsValidVariableName(name)) << name;
+  }
+  for (const std::string& name : std::vector<std::string>
+       {"", "First_name", "aira.Opening", "1st", "_x", ".x", "x.", "a..b",
+        "a-b", "a b", "caf\xc3\xa9", std::string(65, 'k'),
+        "aira." + std::string(60, 'k')}) {
+    EXPECT_FALSE(IsValidVariableName(name)) << name;
+  }
+}
+
+TEST(TemplateTest, CustomVariablesAreAcceptedInTemplates) {
+  EXPECT_TRUE(ValidateTemplate("Hi {{first_name}} in {{city}} for {{role}}, "
+                               "{{aira.opening_line}}")
+                  .ok());
 }
 
 TEST(TemplateTest, ResolvesAndListsMissingVariablesOnce) {

@@ -263,10 +263,10 @@ TEST_P(ActionsByStatusTest, EachActionSucceedsOrIsRefusedAsTheTableSays) {
       EXPECT_EQ(info.domain(), "sequencer.v1");
       EXPECT_EQ(
           info.metadata().count("status") ? info.metadata().at("status") : "",
-          ShortName(row.status));
+          v1::RecipientStatus_Name(row.status));
       EXPECT_EQ(
           info.metadata().count("action") ? info.metadata().at("action") : "",
-          ShortName(action));
+          v1::Action_Name(action));
       EXPECT_EQ(LogSnapshot(server_), log_before);
       EXPECT_TRUE(ProtoEquals(MustGetRecipient(server_, kSeq, id), before));
       continue;

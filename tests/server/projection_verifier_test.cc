@@ -156,7 +156,7 @@ TEST_F(ProjectionVerifierTest, ConsistentStoreHasNoDiscrepancy) {
     }
   }
   EXPECT_EQ(result.recipients_by_status, served);
-  EXPECT_EQ(result.recipients_by_status["PAUSED"], 2u) << Describe(result);
+  EXPECT_EQ(result.recipients_by_status["RECIPIENT_STATUS_PAUSED"], 2u) << Describe(result);
   EXPECT_TRUE(absl::StrContains(result.Summary(), "OK")) << result.Summary();
 }
 

@@ -84,8 +84,8 @@ TEST_F(RecipientServiceTest,
   const google::rpc::ErrorInfo info = ErrorInfoOf(status);
   EXPECT_EQ(info.reason(), "ACTION_NOT_AVAILABLE");
   EXPECT_EQ(info.domain(), "sequencer.v1");
-  EXPECT_EQ(info.metadata().at("status"), "IN_PROGRESS");
-  EXPECT_EQ(info.metadata().at("action"), "RESUME");
+  EXPECT_EQ(info.metadata().at("status"), "RECIPIENT_STATUS_IN_PROGRESS");
+  EXPECT_EQ(info.metadata().at("action"), "ACTION_RESUME");
   EXPECT_EQ(LogSnapshot(server_), before);
 }
 

@@ -103,7 +103,8 @@ v1::ActionAvailability FindAction(const v1::Recipient& recipient,
                                   v1::Action action);
 
 // "PAUSE" for ACTION_PAUSE, "IN_PROGRESS" for RECIPIENT_STATUS_IN_PROGRESS:
-// the names used in ErrorInfo metadata.
+// short names for test ids and traces (the API's strings use the full enum
+// value names).
 std::string ShortName(v1::Action action);
 std::string ShortName(v1::RecipientStatus status);
 
