@@ -688,9 +688,9 @@ Events DecideMarkStepDue(const Recipient& r, const Sequence& sequence,
       return std::vector<RecipientEvent>{};
     }
     return One(context,
-               SendTimedOut{InFlightStep(r), r.in_flight_token,
-                            absl::StrCat(
-                                "delivery outcome unknown: the send began but "
+               SendTimedOut{
+                   InFlightStep(r), r.in_flight_token,
+                   absl::StrCat("delivery outcome unknown: the send began but "
                                 "no result was reported by ",
                                 absl::FormatTime(*r.send_deadline),
                                 " (the message may have been sent); skip the "
@@ -757,10 +757,10 @@ Events DecideBeginSend(const BeginSend& command, const Recipient& r,
   if (command.send_deadline <= absl::ZeroDuration()) {
     return InvalidArgument("send_deadline: must be positive");
   }
-  return One(context,
-             StepDispatched{r.current_step, std::move(resolved.content),
-                            command.lease_token,
-                            context.now + command.send_deadline});
+  return One(
+      context,
+      StepDispatched{r.current_step, std::move(resolved.content),
+                     command.lease_token, context.now + command.send_deadline});
 }
 
 std::string BounceDetail(const ReportDelivery& command) {
@@ -781,11 +781,11 @@ Events DecideLateReport(const ReportDelivery& command, const Recipient& r,
                         const Sequence& sequence,
                         const DecisionContext& context) {
   const Recipient::UnreportedSend& send = r.unreported_send;
-  const bool still_waiting =
-      r.current_step == send.step_index && r.in_flight_token.empty() &&
-      (r.status == RecipientStatus::kError ||
-       (r.status == RecipientStatus::kPaused &&
-        r.paused_from == RecipientStatus::kError));
+  const bool still_waiting = r.current_step == send.step_index &&
+                             r.in_flight_token.empty() &&
+                             (r.status == RecipientStatus::kError ||
+                              (r.status == RecipientStatus::kPaused &&
+                               r.paused_from == RecipientStatus::kError));
   if (command.outcome == DeliveryOutcome::kSent && still_waiting) {
     StepCompleted completed;
     completed.step_index = send.step_index;
@@ -798,8 +798,8 @@ Events DecideLateReport(const ReportDelivery& command, const Recipient& r,
     return AdvanceEvents(std::move(completed), context);
   }
   if (command.outcome == DeliveryOutcome::kBounced) {
-    return One(context,
-               Bounced{BounceDetail(command), r.IsFinal(), command.lease_token});
+    return One(context, Bounced{BounceDetail(command), r.IsFinal(),
+                                command.lease_token});
   }
   DeliveryReportedLate late;
   late.step_index = send.step_index;
@@ -840,9 +840,9 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
         completed.content = *r.steps[index].dispatched_content;
       }
       completed.provider_message_id = command.provider_message_id;
-      completed.advance = HoldIfSequencePaused(
-          MakeAdvance(r, sequence, index + 1, context.now), sequence,
-          context.now);
+      completed.advance =
+          HoldIfSequencePaused(MakeAdvance(r, sequence, index + 1, context.now),
+                               sequence, context.now);
       completed.lease_token = token;
       // After a final status the result is recorded only: no Finished.
       if (final) return One(context, std::move(completed));
@@ -953,8 +953,8 @@ absl::StatusOr<std::vector<RecipientEvent>> DecideEnroll(
   size_t total_bytes = 0;
   for (const auto& [name, value] : command.variables) {
     if (!IsValidVariableName(name)) {
-      return InvalidArgument(absl::StrCat("variables[\"", name, "\"]: ",
-                                          kVariableNameRule));
+      return InvalidArgument(
+          absl::StrCat("variables[\"", name, "\"]: ", kVariableNameRule));
     }
     if (value.size() > kMaxVariableValueBytes) {
       return InvalidArgument(

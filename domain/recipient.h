@@ -122,9 +122,9 @@ struct BeginSend {
 // that timed out, SendTimedOut) is still recorded: kSent gives StepCompleted
 // when the recipient still waits on that step (ERROR, or PAUSED from ERROR),
 // kBounced gives Bounced, anything else DeliveryReportedLate (history only).
-// Any other token: FAILED_PRECONDITION with reason STALE_LEASE. A deleted recipient is NOT_FOUND. While a send is
-// in flight, Skip is refused (SEND_IN_PROGRESS) and so is editing the current
-// step (STEP_NOT_EDITABLE).
+// Any other token: FAILED_PRECONDITION with reason STALE_LEASE. A deleted
+// recipient is NOT_FOUND. While a send is in flight, Skip is refused
+// (SEND_IN_PROGRESS) and so is editing the current step (STEP_NOT_EDITABLE).
 struct ReportDelivery {
   std::string lease_token;
   DeliveryOutcome outcome = DeliveryOutcome::kSent;

@@ -271,7 +271,8 @@ absl::StatusOr<std::vector<SequenceEvent>> DecidePauseSequence(
     return RefuseAction(
         absl::StrCat("sequence ", current.sequence_id, " is already paused"),
         Refusal{kReasonActionNotAvailable,
-                {{"action", "PAUSE_SEQUENCE"}, {"sequence_status", "SEQUENCE_STATUS_PAUSED"}}});
+                {{"action", "PAUSE_SEQUENCE"},
+                 {"sequence_status", "SEQUENCE_STATUS_PAUSED"}}});
   }
   return std::vector<SequenceEvent>{SequenceEvent{
       MetadataFrom(context), SequencePaused{current.sequence_id}}};
@@ -283,9 +284,9 @@ absl::StatusOr<std::vector<SequenceEvent>> DecideResumeSequence(
   if (!current.paused) {
     return RefuseAction(
         absl::StrCat("sequence ", current.sequence_id, " is not paused"),
-        Refusal{
-            kReasonActionNotAvailable,
-            {{"action", "RESUME_SEQUENCE"}, {"sequence_status", "SEQUENCE_STATUS_ACTIVE"}}});
+        Refusal{kReasonActionNotAvailable,
+                {{"action", "RESUME_SEQUENCE"},
+                 {"sequence_status", "SEQUENCE_STATUS_ACTIVE"}}});
   }
   return std::vector<SequenceEvent>{SequenceEvent{
       MetadataFrom(context), SequenceResumed{current.sequence_id}}};

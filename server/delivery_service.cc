@@ -208,8 +208,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
         command_request.sequence_id = request->sequence_id();
         command_request.recipient_id = request->recipient_id();
         SEQ_RETURN_IF_ERROR(RunRecipientCommand(
-            deps_, call, command_request,
-            begin,
+            deps_, call, command_request, begin,
             [](const CommandOutcome& outcome,
                google::protobuf::Message* message) {
               auto* out = static_cast<v1::BeginSendResponse*>(message);

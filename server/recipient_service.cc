@@ -16,6 +16,7 @@
 #include "server/codec.h"
 #include "server/idempotency.h"
 #include "server/recipient_commands.h"
+#include "server/status_conversion.h"
 #include "server/status_macros.h"
 #include "server/store_layout.h"
 #include "server/unary_call.h"
@@ -156,9 +157,14 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
           auto events = domain::DecideEnroll(command, sequence,
                                              domain::Recipient{}, decision);
           if (!events.ok()) {
-            return absl::Status(events.status().code(),
-                                absl::StrCat("recipients[", i,
-                                             "]: ", events.status().message()));
+            // "recipients[3].variables: ..." for a field of the recipient,
+            // "recipients[3]: ..." otherwise.
+            const absl::string_view message = events.status().message();
+            return absl::Status(
+                events.status().code(),
+                absl::StrCat("recipients[", i, "]",
+                             FieldViolationOf(message).has_value() ? "." : ": ",
+                             message));
           }
           AddRecipientEvents(call.tenant_id, request->sequence_id(),
                              input.recipient_id(), domain::Recipient{}, *events,

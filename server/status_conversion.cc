@@ -2,28 +2,65 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "domain/refusal.h"
 #include "google/rpc/status.pb.h"
 
 namespace sequencer::server {
 
+namespace {
+
+bool IsFieldPathChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+         c == '.' || c == '[' || c == ']' || c == '"' || c == '-';
+}
+
+}  // namespace
+
+std::optional<google::rpc::BadRequest::FieldViolation> FieldViolationOf(
+    absl::string_view message) {
+  const size_t colon = message.find(": ");
+  if (colon == 0 || colon == absl::string_view::npos) return std::nullopt;
+  const absl::string_view field = message.substr(0, colon);
+  for (char c : field) {
+    if (!IsFieldPathChar(c)) return std::nullopt;
+  }
+  google::rpc::BadRequest::FieldViolation violation;
+  violation.set_field(std::string(field));
+  violation.set_description(std::string(message.substr(colon + 2)));
+  return violation;
+}
+
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   const auto code = static_cast<grpc::StatusCode>(status.code());
   const std::string message(status.message());
   std::optional<domain::Refusal> refusal = domain::GetRefusal(status);
-  if (!refusal.has_value()) return grpc::Status(code, message);
+  std::optional<google::rpc::BadRequest::FieldViolation> violation;
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    violation = FieldViolationOf(message);
+  }
+  if (!refusal.has_value() && !violation.has_value()) {
+    return grpc::Status(code, message);
+  }
 
-  google::rpc::ErrorInfo info;
-  info.set_reason(refusal->reason);
-  info.set_domain(kErrorDomain);
-  for (const auto& [key, value] : refusal->metadata)
-    (*info.mutable_metadata())[key] = value;
   google::rpc::Status details;
   details.set_code(static_cast<int>(status.code()));
   details.set_message(message);
-  details.add_details()->PackFrom(info);
+  if (refusal.has_value()) {
+    google::rpc::ErrorInfo info;
+    info.set_reason(refusal->reason);
+    info.set_domain(kErrorDomain);
+    for (const auto& [key, value] : refusal->metadata)
+      (*info.mutable_metadata())[key] = value;
+    details.add_details()->PackFrom(info);
+  }
+  if (violation.has_value()) {
+    google::rpc::BadRequest bad_request;
+    *bad_request.add_field_violations() = *std::move(violation);
+    details.add_details()->PackFrom(bad_request);
+  }
   // Protobuf payloads (type URLs "type.googleapis.com/...", e.g. a
   // sequencer.v1.BulkRefusal) travel as further details.
   status.ForEachPayload(
@@ -46,6 +83,20 @@ std::optional<google::rpc::ErrorInfo> ErrorInfoFromGrpcStatus(
   for (const auto& any : details.details()) {
     google::rpc::ErrorInfo info;
     if (any.UnpackTo(&info)) return info;
+  }
+  return std::nullopt;
+}
+
+std::optional<google::rpc::BadRequest> BadRequestFromGrpcStatus(
+    const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() ||
+      !details.ParseFromString(status.error_details())) {
+    return std::nullopt;
+  }
+  for (const auto& any : details.details()) {
+    google::rpc::BadRequest bad_request;
+    if (any.UnpackTo(&bad_request)) return bad_request;
   }
   return std::nullopt;
 }

@@ -3,7 +3,10 @@
 // The code and message carry over unchanged. A refusal attached with
 // domain/refusal.h becomes a google.rpc.ErrorInfo (domain "sequencer.v1")
 // inside a google.rpc.Status sent in the `grpc-status-details-bin` trailer, so
-// clients can read the reason, status and action.
+// clients can read the reason, status and action. An INVALID_ARGUMENT whose
+// message follows the convention "<field path>: <what is wrong>" (every bad-
+// input message of this service does) also carries a google.rpc.BadRequest
+// with that field violation, the standard detail for INVALID_ARGUMENT.
 
 #ifndef SEQUENCER_SERVER_STATUS_CONVERSION_H_
 #define SEQUENCER_SERVER_STATUS_CONVERSION_H_
@@ -23,6 +26,15 @@ inline constexpr char kErrorDomain[] = "sequencer.v1";
 inline constexpr char kProtoTypeUrlPrefix[] = "type.googleapis.com/";
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The field violation a message "<field path>: <description>" names; nullopt
+// when the text before ": " is not a field path (letters, digits, _ . [ ] " -).
+std::optional<google::rpc::BadRequest::FieldViolation> FieldViolationOf(
+    absl::string_view message);
+
+// Reads the BadRequest back from a grpc::Status; nullopt when absent.
+std::optional<google::rpc::BadRequest> BadRequestFromGrpcStatus(
+    const grpc::Status& status);
 
 // Reads the ErrorInfo back from a grpc::Status (for clients and tests); nullopt
 // when absent.

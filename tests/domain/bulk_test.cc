@@ -163,10 +163,12 @@ void ExpectEventsLikeSingle(const BulkDecision& decision,
 TEST(BulkTest, NamesAndConfirmation) {
   EXPECT_EQ(BulkActionName(BulkAction::kPause), "BULK_ACTION_TYPE_PAUSE");
   EXPECT_EQ(BulkActionName(BulkAction::kResume), "BULK_ACTION_TYPE_RESUME");
-  EXPECT_EQ(BulkActionName(BulkAction::kSkipStep), "BULK_ACTION_TYPE_SKIP_STEP");
+  EXPECT_EQ(BulkActionName(BulkAction::kSkipStep),
+            "BULK_ACTION_TYPE_SKIP_STEP");
   EXPECT_EQ(BulkActionName(BulkAction::kStop), "BULK_ACTION_TYPE_STOP");
   EXPECT_EQ(BulkActionName(BulkAction::kDelete), "BULK_ACTION_TYPE_DELETE");
-  EXPECT_EQ(BulkActionName(BulkAction::kEditContent), "BULK_ACTION_TYPE_EDIT_CONTENT");
+  EXPECT_EQ(BulkActionName(BulkAction::kEditContent),
+            "BULK_ACTION_TYPE_EDIT_CONTENT");
   EXPECT_TRUE(NeedsConfirmation(BulkAction::kStop));
   EXPECT_TRUE(NeedsConfirmation(BulkAction::kDelete));
   EXPECT_FALSE(NeedsConfirmation(BulkAction::kPause));
@@ -193,7 +195,8 @@ TEST(BulkTest, PauseOfInProgressAndErrorPausesEach) {
   EXPECT_EQ(Fold(lives[1].recipient, decision.events[1]).paused_from,
             RecipientStatus::kError);
   EXPECT_EQ(decision.count_by_status,
-            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 2}, {"RECIPIENT_STATUS_ERROR", 1}}));
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 2},
+                                        {"RECIPIENT_STATUS_ERROR", 1}}));
 }
 
 TEST(BulkTest, PauseRefusesPendingActionThoughTheSingleActionAllowsIt) {
@@ -216,7 +219,8 @@ TEST(BulkTest, PauseRefusesPendingActionThoughTheSingleActionAllowsIt) {
   EXPECT_FALSE(offender.message.empty());
   EXPECT_EQ(
       decision.count_by_status,
-      (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 2}, {"RECIPIENT_STATUS_PENDING_ACTION", 1}}));
+      (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 2},
+                                  {"RECIPIENT_STATUS_PENDING_ACTION", 1}}));
 }
 
 TEST(BulkTest, PauseRefusesRunningRespondedAndMeetingBooked) {
@@ -305,7 +309,8 @@ TEST(BulkTest, ResumeNeedsEveryRecipientPaused) {
     EXPECT_EQ(Fold(paused[i].recipient, ok.events[i]).status,
               RecipientStatus::kInProgress);
   }
-  EXPECT_EQ(ok.count_by_status, (std::map<std::string, int>{{"RECIPIENT_STATUS_PAUSED", 2}}));
+  EXPECT_EQ(ok.count_by_status,
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_PAUSED", 2}}));
 
   const std::vector<Life> mixed = {PausedLife("a", seq), InProgress("b", seq),
                                    PendingAction("c", seq)};

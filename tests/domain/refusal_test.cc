@@ -34,10 +34,13 @@ TEST(RefusalTest, WithRefusalKeepsCodeAndIgnoresOk) {
 }
 
 TEST(NamesTest, StatusActionAndEventNames) {
-  EXPECT_EQ(StatusName(RecipientStatus::kPendingAction), "RECIPIENT_STATUS_PENDING_ACTION");
-  EXPECT_EQ(StatusName(RecipientStatus::kMeetingBooked), "RECIPIENT_STATUS_MEETING_BOOKED");
+  EXPECT_EQ(StatusName(RecipientStatus::kPendingAction),
+            "RECIPIENT_STATUS_PENDING_ACTION");
+  EXPECT_EQ(StatusName(RecipientStatus::kMeetingBooked),
+            "RECIPIENT_STATUS_MEETING_BOOKED");
   EXPECT_EQ(ActionName(Action::kSkipStep), "ACTION_SKIP_STEP");
-  EXPECT_EQ(ActionName(Action::kCompleteManualStep), "ACTION_COMPLETE_MANUAL_STEP");
+  EXPECT_EQ(ActionName(Action::kCompleteManualStep),
+            "ACTION_COMPLETE_MANUAL_STEP");
   EXPECT_EQ(StepTypeName(StepType::kSocialMessage), "SOCIAL_MESSAGE");
   EXPECT_EQ(EventName(RecipientEventPayload{RecipientEnrolled{}}),
             "RecipientEnrolled");

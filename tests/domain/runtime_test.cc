@@ -426,7 +426,8 @@ TEST(BeginSendTest, RefusedWhenTheRecipientChangedSinceTheLease) {
   absl::StatusOr<Events> refused = life.Try(lease, resume_at);
   ExpectRefused(refused, kReasonLeaseRevoked);
   EXPECT_EQ(MetadataOf(refused.status(), "action"), "BEGIN_SEND");
-  EXPECT_EQ(MetadataOf(refused.status(), "status"), "RECIPIENT_STATUS_IN_PROGRESS");
+  EXPECT_EQ(MetadataOf(refused.status(), "status"),
+            "RECIPIENT_STATUS_IN_PROGRESS");
   // Not queued any more: even a lease of the current version is refused
   // until the scheduler queues the step again.
   ExpectRefused(life.Try(LeaseNow(life, "L2"), resume_at), kReasonLeaseRevoked);

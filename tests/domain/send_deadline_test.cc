@@ -60,18 +60,18 @@ TEST(SendDeadlineTest, BeginSendRecordsTheDeadline) {
 
   Life bad = Enrolled(TwoSends());
   bad.Do(MarkStepDue{}, kDue);
-  EXPECT_EQ(bad.Try(BeginSend{"L1", bad.recipient.version,
-                              absl::ZeroDuration()},
-                    kDue)
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      bad.Try(BeginSend{"L1", bad.recipient.version, absl::ZeroDuration()},
+              kDue)
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SendDeadlineTest, WithinTheDeadlineSkipSaysUntilWhen) {
   Life life = Begun();
-  EXPECT_TRUE(life.Try(MarkStepDue{}, kDue + kDeadline - absl::Seconds(1))
-                  ->empty());
+  EXPECT_TRUE(
+      life.Try(MarkStepDue{}, kDue + kDeadline - absl::Seconds(1))->empty());
   absl::Status skip = life.Try(SkipStep{}, kDue + absl::Minutes(5)).status();
   EXPECT_EQ(ReasonOf(skip), kReasonSendInProgress);
   EXPECT_TRUE(absl::StrContains(skip.message(), "if none is reported by"))
@@ -133,8 +133,8 @@ TEST(SendDeadlineTest, ALateSentReportStillCompletesTheWaitingStep) {
   EXPECT_EQ(life.recipient.steps[0].state, StepState::kCompleted);
   EXPECT_TRUE(life.recipient.unreported_send.lease_token.empty());
   // The same report again changes nothing.
-  EXPECT_TRUE(life.Try(Report("L1", DeliveryOutcome::kSent), reported)
-                  ->empty());
+  EXPECT_TRUE(
+      life.Try(Report("L1", DeliveryOutcome::kSent), reported)->empty());
 }
 
 TEST(SendDeadlineTest, ALateReportAfterTheRecipientMovedOnIsRecordedOnly) {
@@ -205,8 +205,8 @@ TEST(SendDeadlineTest, FoldingTheEventsAgainGivesTheSameRecipient) {
 // ---- While the sequence is paused, no delay clock starts.
 
 TEST(SequencePauseHoldTest, CompletingATaskStartsTheNextDelayAtResume) {
-  Life life = Enrolled(MakeSequence({Task(absl::ZeroDuration()),
-                                     Email(Days(1))}));
+  Life life =
+      Enrolled(MakeSequence({Task(absl::ZeroDuration()), Email(Days(1))}));
   ASSERT_EQ(life.recipient.status, RecipientStatus::kPendingAction);
   life.sequence = PauseSequence(life.sequence, kT0 + absl::Hours(1));
   life.Do(PauseBySequence{}, kT0 + absl::Hours(1));

@@ -49,16 +49,16 @@ TEST(TemplateTest, InvalidTemplatesNameTheProblemAndOffset) {
 }
 
 TEST(TemplateTest, VariableNamesAreFreeWithinTheSyntax) {
-  for (const std::string& name : std::vector<std::string>
-       {"first_name", "title", "city", "role", "aira.opening_line",
-        "crm.deal.stage", "x", "a1", "custom.1st_line", std::string(64, 'k'),
-        "aira." + std::string(59, 'k')}) {
+  for (const std::string& name : std::vector<std::string>{
+           "first_name", "title", "city", "role", "aira.opening_line",
+           "crm.deal.stage", "x", "a1", "custom.1st_line", std::string(64, 'k'),
+           "aira." + std::string(59, 'k')}) {
     EXPECT_TRUE(IsValidVariableName(name)) << name;
   }
-  for (const std::string& name : std::vector<std::string>
-       {"", "First_name", "aira.Opening", "1st", "_x", ".x", "x.", "a..b",
-        "a-b", "a b", "caf\xc3\xa9", std::string(65, 'k'),
-        "aira." + std::string(60, 'k')}) {
+  for (const std::string& name : std::vector<std::string>{
+           "", "First_name", "aira.Opening", "1st", "_x", ".x", "x.", "a..b",
+           "a-b", "a b", "caf\xc3\xa9", std::string(65, 'k'),
+           "aira." + std::string(60, 'k')}) {
     EXPECT_FALSE(IsValidVariableName(name)) << name;
   }
 }

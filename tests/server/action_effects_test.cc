@@ -302,7 +302,7 @@ TEST_F(EditContentTest, BadStepIndexEmptyEditAndBadContentAreInvalidArgument) {
   ExpectRefused(1, v1::ContentEdit(), grpc::StatusCode::INVALID_ARGUMENT);
   ExpectRefused(1, Edit("body", std::string(1601, 'x')),
                 grpc::StatusCode::INVALID_ARGUMENT);
-  ExpectRefused(1, Edit("body", "Hi {{unknown_var}}"),
+  ExpectRefused(1, Edit("body", "Hi {{Unknown_var}}"),
                 grpc::StatusCode::INVALID_ARGUMENT);
   ExpectRefused(0, Edit("subject", std::string(999, 's')),
                 grpc::StatusCode::INVALID_ARGUMENT);

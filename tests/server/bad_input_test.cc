@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/codec.h"
+#include "server/status_conversion.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"
 
@@ -41,6 +42,18 @@ class BadInputTest : public ::testing::Test {
     EXPECT_EQ(status.error_code(), code) << status.error_message();
     EXPECT_FALSE(status.error_message().empty());
     EXPECT_EQ(LogSnapshot(server_), before);
+    if (code == grpc::StatusCode::INVALID_ARGUMENT) {
+      // The standard detail names the field at fault.
+      std::optional<google::rpc::BadRequest> bad_request =
+          server::BadRequestFromGrpcStatus(status);
+      ASSERT_TRUE(bad_request.has_value()) << status.error_message();
+      ASSERT_EQ(bad_request->field_violations_size(), 1);
+      const auto& violation = bad_request->field_violations(0);
+      EXPECT_FALSE(violation.field().empty());
+      EXPECT_FALSE(violation.description().empty());
+      EXPECT_EQ(absl::StrCat(violation.field(), ": ", violation.description()),
+                status.error_message());
+    }
   }
 
   v1::CreateSequenceRequest SequenceRequest(
@@ -368,7 +381,7 @@ TEST_F(BadInputTest, FieldsNotFittingTheStepTypeAreInvalidArgument) {
 
 TEST_F(BadInputTest, BadPlaceholdersAreInvalidArgument) {
   for (const std::string bad :
-       {"Hi {{unknown_var}}", "Hi {{first_name", "Hi {{ }}", "Hi {{}}",
+       {"Hi {{Unknown_var}}", "Hi {{first_name", "Hi {{ }}", "Hi {{}}",
         "Hi first_name}}", "{% if x %}", "{{aira.Bad-Key}}", "{{custom.}}"}) {
     ExpectRefused("subject " + bad, grpc::StatusCode::INVALID_ARGUMENT, [&] {
       return CreateWithStep("s-p", EmailStep(absl::Hours(1), bad));
@@ -381,7 +394,7 @@ TEST_F(BadInputTest, BadPlaceholdersAreInvalidArgument) {
       CreateWithStep("s-p", SmsStep(absl::Hours(1),
                                     "Hi {{ first_name }} of "
                                     "{{company}}: {{aira.opening_line}} "
-                                    "{{custom.role_2}}"))
+                                    "{{custom.role_2}} in {{city}}"))
           .ok());
 }
 
@@ -427,9 +440,10 @@ TEST_F(BadInputTest, ZeroRecipientsIsInvalidArgument) {
                 [&] { return EnrollCall(EnrollRequest({})); });
 }
 
-TEST_F(BadInputTest, UnknownVariableNamesAreInvalidArgument) {
-  for (const std::string name : {"favorite_color", "First_Name", "aira.",
-                                 "aira.Bad", "custom.x-y", ""}) {
+TEST_F(BadInputTest, VariableNamesOfAnotherSyntaxAreInvalidArgument) {
+  for (const std::string& name : std::vector<std::string>{
+           "1st_color", "First_Name", "aira.", "aira.Bad", "custom.x-y", "",
+           "a..b", std::string(65, 'v')}) {
     ExpectRefused("variable " + name, grpc::StatusCode::INVALID_ARGUMENT, [&] {
       v1::EnrollRecipientsRequest request = EnrollRequest({"ok-1", "v1"});
       (*request.mutable_recipients(1)->mutable_variables())[name] = "x";
@@ -443,6 +457,7 @@ TEST_F(BadInputTest, UnknownVariableNamesAreInvalidArgument) {
   auto& vars = *good.mutable_recipients(0)->mutable_variables();
   vars["aira.opening_line"] = "Loved your talk";
   vars["custom.role_2"] = "CTO";
+  vars["favorite_color"] = "teal";  // Custom names are free.
   vars["company"] = "Acme";
   EXPECT_TRUE(EnrollCall(good).ok());
 }

@@ -426,9 +426,11 @@ TEST_F(BulkActionsTest, StopNeedsDoubleConfirmation) {
   EXPECT_FALSE(confirmation.token().empty());
   EXPECT_EQ(confirmation.action(), v1::BULK_ACTION_TYPE_STOP);
   EXPECT_EQ(confirmation.count(), 3);
-  EXPECT_EQ(CountsOf(confirmation),
-            (std::map<std::string, int>{
-                {"RECIPIENT_STATUS_IN_PROGRESS", 1}, {"RECIPIENT_STATUS_PAUSED", 1}, {"RECIPIENT_STATUS_PENDING_ACTION", 1}}));
+  EXPECT_EQ(
+      CountsOf(confirmation),
+      (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1},
+                                  {"RECIPIENT_STATUS_PAUSED", 1},
+                                  {"RECIPIENT_STATUS_PENDING_ACTION", 1}}));
   EXPECT_EQ(FromProtoTime(confirmation.expires_at()), now + absl::Minutes(5));
   EXPECT_EQ(LogSnapshot(server_), before) << "the first call changes nothing";
   EXPECT_EQ(Get("a").status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
@@ -458,7 +460,8 @@ TEST_F(BulkActionsTest, DeleteNeedsDoubleConfirmation) {
   EXPECT_EQ(confirmation.action(), v1::BULK_ACTION_TYPE_DELETE);
   EXPECT_EQ(confirmation.count(), 2);
   EXPECT_EQ(CountsOf(confirmation),
-            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1}, {"RECIPIENT_STATUS_STOPPED", 1}}));
+            (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1},
+                                        {"RECIPIENT_STATUS_STOPPED", 1}}));
   EXPECT_EQ(LogSnapshot(server_), before);
   EXPECT_EQ(ListIds(server_, kSeq, {}),
             (std::vector<std::string>{"a", "b", "c"}));

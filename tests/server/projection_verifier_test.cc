@@ -55,11 +55,6 @@ void MustSignal(TestServer& server, const std::string& sequence_id,
   ASSERT_TRUE(status.ok()) << recipient_id << ": " << status.error_message();
 }
 
-std::string ShortStatusName(v1::RecipientStatus status) {
-  return std::string(
-      absl::StripPrefix(v1::RecipientStatus_Name(status), "RECIPIENT_STATUS_"));
-}
-
 std::string Describe(const server::VerifyResult& result) {
   return result.Summary();
 }
@@ -152,11 +147,12 @@ TEST_F(ProjectionVerifierTest, ConsistentStoreHasNoDiscrepancy) {
       grpc::Status status =
           GetRecipient(server_, listed.sequence, id, &recipient, listed.tenant);
       ASSERT_TRUE(status.ok()) << status.error_message();
-      ++served[ShortStatusName(recipient.status())];
+      ++served[v1::RecipientStatus_Name(recipient.status())];
     }
   }
   EXPECT_EQ(result.recipients_by_status, served);
-  EXPECT_EQ(result.recipients_by_status["RECIPIENT_STATUS_PAUSED"], 2u) << Describe(result);
+  EXPECT_EQ(result.recipients_by_status["RECIPIENT_STATUS_PAUSED"], 2u)
+      << Describe(result);
   EXPECT_TRUE(absl::StrContains(result.Summary(), "OK")) << result.Summary();
 }
 

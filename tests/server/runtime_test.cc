@@ -6,9 +6,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/codec.h"
+#include "server/status_conversion.h"
+#include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"
 
@@ -615,6 +618,220 @@ TEST(BackgroundSchedulerTest, WakesOnCommitsAndHandsDueStepsToALongPoll) {
                 .AdvanceTime(CallAs().get(), advance, &now)
                 .error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// ---- What an outside client found (issue 7).
+
+bool TimelineHas(const v1::RecipientTimeline& timeline,
+                 v1::Event::PayloadCase payload) {
+  for (const auto& entry : timeline.entries()) {
+    if (entry.event().payload_case() == payload) return true;
+  }
+  return false;
+}
+
+TEST_F(RuntimeTest, ABegunSendThatNeverReportsGoesToErrorAtItsDeadline) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  const absl::Time begun_at = server_.clock().Now();
+
+  // Within the deadline: GetRecipient says until when, and Skip waits.
+  v1::Recipient in_flight = Get("r1");
+  ASSERT_TRUE(in_flight.has_send_deadline());
+  EXPECT_EQ(FromProtoTime(in_flight.send_deadline()),
+            begun_at + absl::Minutes(15));
+  grpc::Status skip = Act(server_, v1::ACTION_SKIP_STEP, kSeq, "r1");
+  EXPECT_EQ(skip.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(ErrorInfoOf(skip).reason(), "SEND_IN_PROGRESS");
+  EXPECT_EQ(ErrorInfoOf(skip).metadata().count("send_deadline"), 1u);
+
+  server_.AdvanceTime(absl::Minutes(14));
+  EXPECT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  server_.AdvanceTime(absl::Minutes(1));
+  v1::Recipient errored = Get("r1");
+  EXPECT_EQ(errored.status(), v1::RECIPIENT_STATUS_ERROR);
+  EXPECT_TRUE(
+      absl::StrContains(errored.error_message(), "delivery outcome unknown"))
+      << errored.error_message();
+  EXPECT_FALSE(errored.has_send_deadline());
+  EXPECT_TRUE(TimelineHas(Timeline("r1"), v1::Event::kSendTimedOut));
+
+  // The article's way out: skip the stuck step.
+  v1::Recipient skipped = MustAct(server_, v1::ACTION_SKIP_STEP, kSeq, "r1");
+  EXPECT_EQ(skipped.current_step(), 1);
+  EXPECT_EQ(skipped.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+
+  // A report arriving now is recorded truthfully and changes nothing else.
+  v1::Recipient after_late;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &after_late).ok());
+  EXPECT_EQ(after_late.current_step(), 1);
+  EXPECT_EQ(after_late.next_due_at().seconds(),
+            skipped.next_due_at().seconds());
+  EXPECT_TRUE(TimelineHas(Timeline("r1"), v1::Event::kDeliveryReportedLate));
+}
+
+TEST_F(RuntimeTest, ALateSentReportCompletesAStepStillInError) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  server_.AdvanceTime(absl::Hours(2));
+  ASSERT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_ERROR);
+  v1::Recipient after;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &after).ok());
+  EXPECT_EQ(after.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(after.current_step(), 1);
+  EXPECT_EQ(FromProtoTime(after.next_due_at()),
+            server_.clock().Now() + absl::Hours(24));
+}
+
+TEST_F(RuntimeTest, CompletingATaskDuringASequencePauseWaitsForTheResume) {
+  CreateSequence(server_, kSeq,
+                 {TaskStep(absl::ZeroDuration()), EmailStep(absl::Hours(24))});
+  Enroll(server_, kSeq, {"r1"});
+  ASSERT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_PENDING_ACTION);
+  ASSERT_TRUE(PauseSequence(server_, kSeq, nullptr).ok());
+
+  v1::Recipient done =
+      MustAct(server_, v1::ACTION_COMPLETE_MANUAL_STEP, kSeq, "r1");
+  EXPECT_EQ(done.status(), v1::RECIPIENT_STATUS_PAUSED);
+  EXPECT_TRUE(done.paused_by_sequence());
+  EXPECT_EQ(done.current_step(), 1);
+  EXPECT_FALSE(done.has_next_due_at());
+  EXPECT_EQ(server::FromProtoDuration("", done.remaining_delay()).value(),
+            absl::Hours(24));
+
+  // A pause longer than the delay runs nothing.
+  server_.AdvanceTime(absl::Hours(48));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+  ASSERT_TRUE(ResumeSequence(server_, kSeq, nullptr).ok());
+  v1::Recipient resumed = Get("r1");
+  EXPECT_EQ(resumed.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(FromProtoTime(resumed.next_due_at()),
+            server_.clock().Now() + absl::Hours(24));
+  server_.AdvanceTime(absl::Hours(23));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
+  server_.AdvanceTime(absl::Hours(1));
+  EXPECT_EQ(Lease(v1::STEP_TYPE_EMAIL).size(), 1u);
+}
+
+TEST_F(RuntimeTest, ASendBegunBeforeASequencePauseReportsIntoThePause) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  ASSERT_TRUE(Begin(leases[0]).ok());
+  ASSERT_TRUE(PauseSequence(server_, kSeq, nullptr).ok());
+  v1::Recipient reported;
+  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &reported).ok());
+  EXPECT_EQ(reported.status(), v1::RECIPIENT_STATUS_PAUSED);
+  EXPECT_TRUE(reported.paused_by_sequence());
+  EXPECT_EQ(reported.current_step(), 1);
+  server_.AdvanceTime(absl::Hours(30));
+  EXPECT_TRUE(Lease(v1::STEP_TYPE_SMS).empty());
+  ASSERT_TRUE(ResumeSequence(server_, kSeq, nullptr).ok());
+  EXPECT_EQ(FromProtoTime(Get("r1").next_due_at()),
+            server_.clock().Now() + absl::Hours(24));
+}
+
+TEST_F(RuntimeTest, CustomVariablesAreAcceptedAndAMissingOneIsNamed) {
+  CreateSequence(server_, kSeq,
+                 {EmailStep(absl::Hours(1), "{{role}} in {{city}}",
+                            "{{aira.opening_line}}")});
+  v1::EnrollRecipientsRequest request;
+  request.set_request_id(NextRequestId());
+  request.set_sequence_id(kSeq);
+  for (const std::string id : {"full", "no-role"}) {
+    v1::RecipientInput* input = request.add_recipients();
+    input->set_recipient_id(id);
+    input->mutable_contact()->set_email(id + "@example.com");
+    auto& variables = *input->mutable_variables();
+    variables["city"] = "Lyon";
+    variables["aira.opening_line"] = "Loved your talk.";
+    if (id == "full") variables["role"] = "Staff engineer";
+  }
+  v1::EnrollRecipientsResponse enrolled;
+  ASSERT_TRUE(server_.recipients()
+                  .EnrollRecipients(CallAs().get(), request, &enrolled)
+                  .ok());
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].content().subject(), "Staff engineer in Lyon");
+  EXPECT_EQ(leases[0].content().body(), "Loved your talk.");
+  v1::Recipient missing = Get("no-role");
+  EXPECT_EQ(missing.status(), v1::RECIPIENT_STATUS_ERROR);
+  EXPECT_TRUE(absl::StrContains(missing.error_message(), "{{role}}"))
+      << missing.error_message();
+}
+
+TEST_F(RuntimeTest, ARecipientsVariablesAreBounded) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  v1::EnrollRecipientsRequest request;
+  request.set_request_id(NextRequestId());
+  request.set_sequence_id(kSeq);
+  v1::RecipientInput* input = request.add_recipients();
+  input->set_recipient_id("big");
+  for (int i = 0; i < 101; ++i) {
+    (*input->mutable_variables())[absl::StrCat("v", i)] = "x";
+  }
+  const std::vector<std::string> before = LogSnapshot(server_);
+  v1::EnrollRecipientsResponse response;
+  grpc::Status status =
+      server_.recipients().EnrollRecipients(CallAs().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::optional<google::rpc::BadRequest> bad_request =
+      server::BadRequestFromGrpcStatus(status);
+  ASSERT_TRUE(bad_request.has_value()) << status.error_message();
+  EXPECT_EQ(bad_request->field_violations(0).field(),
+            "recipients[0].variables");
+  EXPECT_EQ(LogSnapshot(server_), before);
+}
+
+TEST_F(RuntimeTest, BeginSendForARecipientDeletedAfterTheLeaseIsRevoked) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))});
+  Enroll(server_, kSeq, {"r1"});
+  server_.AdvanceTime(absl::Hours(1));
+  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+  ASSERT_EQ(leases.size(), 1u);
+  MustAct(server_, v1::ACTION_DELETE, kSeq, "r1");
+  grpc::Status begin = Begin(leases[0]);
+  EXPECT_EQ(begin.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << begin.error_message();
+  EXPECT_EQ(ErrorInfoOf(begin).reason(), "LEASE_REVOKED");
+}
+
+TEST_F(RuntimeTest, ARespondedRecipientThatFinishesKeepsItsFlags) {
+  CreateSequence(server_, kSeq, {EmailStep(absl::Hours(1))},
+                 /*stop_on_response=*/false);
+  Enroll(server_, kSeq, {"r1"});
+  ASSERT_TRUE(Signal(server_, kSeq, "r1", v1::SIGNAL_TYPE_REPLY).ok());
+  ASSERT_TRUE(Signal(server_, kSeq, "r1", v1::SIGNAL_TYPE_MEETING_BOOKED).ok());
+  server_.AdvanceTime(absl::Hours(1));
+  EXPECT_EQ(DeliverAll(v1::STEP_TYPE_EMAIL), 1);
+  v1::Recipient finished = Get("r1");
+  EXPECT_EQ(finished.status(), v1::RECIPIENT_STATUS_FINISHED);
+  EXPECT_TRUE(finished.responded());
+  EXPECT_TRUE(finished.meeting_booked());
+  v1::ListRecipientsRequest list;
+  list.set_sequence_id(kSeq);
+  list.add_statuses(v1::RECIPIENT_STATUS_FINISHED);
+  v1::ListRecipientsResponse listed;
+  ASSERT_TRUE(
+      server_.recipients().ListRecipients(CallAs().get(), list, &listed).ok());
+  ASSERT_EQ(listed.recipients_size(), 1);
+  EXPECT_TRUE(listed.recipients(0).responded());
+  EXPECT_TRUE(listed.recipients(0).meeting_booked());
 }
 
 }  // namespace

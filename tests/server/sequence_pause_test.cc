@@ -223,7 +223,9 @@ TEST_F(SequencePauseTest, StopAndDeleteStillWorkWhilePaused) {
         Bulk(server_, BulkRequest(kSeq, {id}, action), &first);
     ASSERT_TRUE(status.ok()) << status.error_message();
     ASSERT_FALSE(first.applied());
-    EXPECT_EQ(first.confirmation().count_by_status().at("RECIPIENT_STATUS_PAUSED"), 1);
+    EXPECT_EQ(
+        first.confirmation().count_by_status().at("RECIPIENT_STATUS_PAUSED"),
+        1);
     v1::BulkActionRequest second = BulkRequest(kSeq, {id}, action);
     second.set_confirmation_token(first.confirmation().token());
     v1::BulkActionResponse applied;
