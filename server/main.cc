@@ -36,6 +36,11 @@ ABSL_FLAG(absl::Duration, send_deadline, absl::Minutes(15),
           "unknown' (it may have been sent) so the recruiter can skip, edit "
           "or retry it");
 
+ABSL_FLAG(int, max_inflight_request_mib, 64,
+          "MiB of requests worked on at once; beyond, requests answer "
+          "RESOURCE_EXHAUSTED (busy, retry with backoff) so that bursts of "
+          "large requests cannot exhaust memory; 0 removes the bound");
+
 namespace {
 
 int Fail(const std::string& message) {
@@ -89,6 +94,11 @@ int main(int argc, char** argv) {
   sequencer::server::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.send_deadline = absl::GetFlag(FLAGS_send_deadline);
+  if (absl::GetFlag(FLAGS_max_inflight_request_mib) < 0) {
+    return Fail("--max_inflight_request_mib must be 0 or more");
+  }
+  options.max_inflight_request_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_inflight_request_mib)) << 20;
   if (options.send_deadline <= absl::ZeroDuration()) {
     return Fail("--send_deadline must be positive");
   }

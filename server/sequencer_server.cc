@@ -21,6 +21,8 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->shutdown_grace_ = options.shutdown_grace;
   server->pool_ = std::make_unique<WorkerPool>(options.worker_threads);
   server->work_ = std::make_unique<WorkSignal>();
+  server->budget_ =
+      std::make_unique<RequestBudget>(options.max_inflight_request_bytes);
   ServiceDeps deps;
   deps.repository = server->repository_.get();
   deps.clock = clock;
@@ -29,6 +31,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.pool = server->pool_.get();
   deps.work = server->work_.get();
   deps.send_deadline = options.send_deadline;
+  deps.budget = server->budget_.get();
   server->scheduler_ = std::make_unique<Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);

@@ -16,18 +16,26 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/repository.h"
+#include "server/request_budget.h"
 #include "server/scheduler.h"
 #include "server/work_signal.h"
 #include "server/worker_pool.h"
 
 namespace sequencer::server {
 
+inline constexpr int kMaxRequestBytes = 16 << 20;
+
 struct ServerOptions {
   // host:port; port 0 picks a free port (see SequencerServer::port()).
   std::string listen_address = "127.0.0.1:50051";
-  // Largest request accepted (enrolling 10,000 recipients with variables needs
-  // room).
-  int max_receive_message_bytes = 64 * 1024 * 1024;
+  // Largest request accepted: the largest valid request. CreateSequence with
+  // 50 steps of the largest content is about 13 MiB; EnrollRecipients is
+  // bounded by this size as well as by 10,000 recipients. Larger requests are
+  // RESOURCE_EXHAUSTED before they are read into memory.
+  int max_receive_message_bytes = kMaxRequestBytes;
+  // Bytes of requests worked on at once (RequestBudget); beyond, a request is
+  // RESOURCE_EXHAUSTED ("busy, retry with backoff"). 0: no bound.
+  size_t max_inflight_request_bytes = 64 << 20;
   // Threads running calls; a durable commit blocks one for an fsync, and
   // concurrent commits share fsyncs, so more threads means more throughput
   // under load.
@@ -69,6 +77,7 @@ class SequencerServer {
   std::unique_ptr<LockTable> locks_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<WorkSignal> work_;
+  std::unique_ptr<RequestBudget> budget_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<grpc::Service> sequence_service_;
   std::unique_ptr<grpc::Service> recipient_service_;

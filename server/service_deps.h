@@ -8,6 +8,7 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/repository.h"
+#include "server/request_budget.h"
 #include "server/work_signal.h"
 #include "server/worker_pool.h"
 
@@ -22,6 +23,8 @@ struct ServiceDeps {
   WorkerPool* pool = nullptr;
   // Notified after every commit that may have made work due or deliverable.
   WorkSignal* work = nullptr;
+  // Bounds the bytes of requests in progress; null admits everything.
+  RequestBudget* budget = nullptr;
   // How long a delivery worker has, after BeginSend, to report the result;
   // past it the step goes to ERROR, "delivery outcome unknown".
   absl::Duration send_deadline = absl::Minutes(15);
