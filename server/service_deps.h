@@ -7,6 +7,7 @@
 #include "server/clock.h"
 #include "server/id_generator.h"
 #include "server/lock_table.h"
+#include "server/poll_registry.h"
 #include "server/repository.h"
 #include "server/work_signal.h"
 #include "server/worker_pool.h"
@@ -20,8 +21,12 @@ struct ServiceDeps {
   LockTable* locks = nullptr;
   // Runs handlers off gRPC's threads; null runs them inline.
   WorkerPool* pool = nullptr;
-  // Notified after every commit that may have made work due or deliverable.
+  // Notified after every commit that wrote a due/ entry (wakes the
+  // scheduler).
   WorkSignal* work = nullptr;
+  // Long polls waiting for delivery work, notified by delivery queue after
+  // every commit that queued some.
+  PollRegistry* polls = nullptr;
 };
 
 }  // namespace sequencer::server
