@@ -60,6 +60,7 @@ void PollRegistry::Notify(const std::string& queue, int count) {
       Unpark(poll);
       woken.push_back(poll);
     }
+    woken_ += static_cast<int64_t>(woken.size());
   }
   for (WaitingPoll* poll : woken) poll->Resume(PollEnd::kWoken);
 }
@@ -134,14 +135,14 @@ void PollRegistry::Closed() {
 
 PollRegistry::Counts PollRegistry::counts() {
   absl::MutexLock lock(&mu_);
-  return Counts{open_, static_cast<int>(parked_.size())};
+  return Counts{open_, static_cast<int>(parked_.size()), woken_};
 }
 
 bool PollRegistry::AwaitCounts(const std::function<bool(const Counts&)>& done,
                                absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto holds = [this, &done]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return done(Counts{open_, static_cast<int>(parked_.size())});
+    return done(Counts{open_, static_cast<int>(parked_.size()), woken_});
   };
   return mu_.AwaitWithTimeout(absl::Condition(&holds), timeout);
 }

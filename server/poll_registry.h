@@ -72,6 +72,8 @@ class PollRegistry {
     int open = 0;
     // Polls parked right now.
     int waiting = 0;
+    // Times a parked poll was resumed because work arrived, since start.
+    int64_t woken = 0;
   };
 
   // `clock` must outlive the registry.
@@ -146,6 +148,7 @@ class PollRegistry {
   std::unordered_map<WaitingPoll*, Parked> parked_ ABSL_GUARDED_BY(mu_);
   Deadlines deadlines_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t woken_ ABSL_GUARDED_BY(mu_) = 0;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   // Set when the earliest deadline moved earlier, to re-arm the timer.
   bool timer_kick_ ABSL_GUARDED_BY(mu_) = false;
