@@ -2,7 +2,7 @@
 // real sequencerd: every method of every sequencer.v1 service answers
 // INVALID_ARGUMENT naming the message type (not gRPC's empty UNIMPLEMENTED),
 // for malformed protobuf and for a string field holding invalid UTF-8; the
-// log is unchanged and the server keeps serving.
+// server keeps serving.
 
 #include <future>
 #include <optional>
