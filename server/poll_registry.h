@@ -80,7 +80,7 @@ class PollRegistry {
   explicit PollRegistry(const Clock* clock) : clock_(*clock) {}
   PollRegistry(const PollRegistry&) = delete;
   PollRegistry& operator=(const PollRegistry&) = delete;
-  // Stops the timer thread. Polls must no longer be parked.
+  // Shuts down (polls still parked are resumed) and stops the timer thread.
   ~PollRegistry();
 
   // The generation of `queue`, to pass to Park.
