@@ -58,20 +58,29 @@ struct DecodedRequest {
   absl::Status status;
 };
 
-// Decodes `buffer` (consumed) into `message`; INVALID_ARGUMENT naming the
-// message type when it is absent, not valid protobuf, or has a string field
-// with invalid UTF-8.
+// Why `bytes` are not a valid serialized `type`: "field <path> holds invalid
+// UTF-8" (path like "recipients[2].variables.value"), "not valid protobuf",
+// or, when neither is found, a generic reason.
+std::string WhyUndecodable(const grpc::ByteBuffer& bytes,
+                           const google::protobuf::Descriptor* type);
+
+// Decodes `buffer` (consumed) into `message`. INVALID_ARGUMENT "the request
+// could not be decoded as <type>: <WhyUndecodable>" when it is absent, not
+// valid protobuf, or has a string field with invalid UTF-8.
 template <typename Request>
 absl::Status DecodeRequest(grpc::ByteBuffer* buffer, Request* message) {
-  if (buffer->Valid() &&
-      grpc::SerializationTraits<Request>::Deserialize(buffer, message).ok()) {
+  const std::string type = Request::descriptor()->full_name();
+  if (!buffer->Valid()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the request could not be decoded as ", type, ": no message"));
+  }
+  const grpc::ByteBuffer bytes(*buffer);  // shares the slices; for the error
+  if (grpc::SerializationTraits<Request>::Deserialize(buffer, message).ok()) {
     return absl::OkStatus();
   }
-  const std::string type = Request::descriptor()->full_name();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request could not be decoded as ", type,
-      ": the bytes are not a valid ", type,
-      " (malformed protobuf, or a string field holding invalid UTF-8)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request could not be decoded as ", type, ": ",
+                   WhyUndecodable(bytes, Request::descriptor())));
 }
 
 // Base of a sequencer.v1 service implementation: `Generated` is the generated

@@ -51,7 +51,7 @@ std::optional<std::pair<std::string, std::string>> WithInvalidUtf8(
     const FieldDescriptor* field = type->field(i);
     if (field->type() == FieldDescriptor::TYPE_STRING) {
       return std::make_pair(LengthDelimited(field->number(), "ok \xc3\x28"),
-                            field->name());
+                            field->name() + (field->is_repeated() ? "[0]" : ""));
     }
   }
   if (depth >= 3) return std::nullopt;
@@ -60,8 +60,10 @@ std::optional<std::pair<std::string, std::string>> WithInvalidUtf8(
     if (field->type() != FieldDescriptor::TYPE_MESSAGE) continue;
     auto inner = WithInvalidUtf8(field->message_type(), depth + 1);
     if (inner.has_value()) {
+      const bool indexed = field->is_repeated() && !field->is_map();
       return std::make_pair(LengthDelimited(field->number(), inner->first),
-                            field->name() + "." + inner->second);
+                            field->name() + (indexed ? "[0]." : ".") +
+                                inner->second);
     }
   }
   return std::nullopt;
@@ -108,8 +110,11 @@ class UndecodableRequestTest : public ::testing::Test {
   }
 
   void ExpectUndecodable(const std::string& method, const Descriptor* type,
-                         const std::string& bytes) {
+                         const std::string& bytes,
+                         const std::string& reason = "") {
     grpc::Status status = RawCall(method, bytes);
+    EXPECT_NE(status.error_message().find(reason), std::string::npos)
+        << status.error_message();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
         << status.error_code() << " " << status.error_message();
     EXPECT_NE(status.error_message().find("could not be decoded"),
@@ -131,8 +136,10 @@ TEST_F(UndecodableRequestTest, MalformedProtobufIsInvalidArgumentForEveryMethod)
   for (const auto& [method, type] : methods) {
     SCOPED_TRACE(method);
     // An unterminated varint tag; a length-delimited field 1 cut short.
-    ExpectUndecodable(method, type, "\xff\xff\xff\xff\xff");
-    ExpectUndecodable(method, type, std::string("\x0a\x05" "ab", 4));
+    ExpectUndecodable(method, type, "\xff\xff\xff\xff\xff",
+                      "not valid protobuf");
+    ExpectUndecodable(method, type, std::string("\x0a\x05" "ab", 4),
+                      "not valid protobuf");
   }
 }
 
@@ -143,9 +150,29 @@ TEST_F(UndecodableRequestTest, InvalidUtf8InAStringFieldIsInvalidArgument) {
     if (!bytes.has_value()) continue;  // e.g. GetTimeRequest has no string
     ++with_strings;
     SCOPED_TRACE(method + " " + bytes->second);
-    ExpectUndecodable(method, type, bytes->first);
+    ExpectUndecodable(method, type, bytes->first,
+                      "field " + bytes->second + " holds invalid UTF-8");
   }
   EXPECT_GE(with_strings, 20);
+}
+
+TEST_F(UndecodableRequestTest, TheFieldWithInvalidUtf8IsNamedWhereverItIs) {
+  v1::EnrollRecipientsRequest request;
+  request.set_request_id("enroll-1");
+  request.set_sequence_id("seq");
+  for (const char* id : {"r0", "r1", "r2"}) {
+    v1::RecipientInput* recipient = request.add_recipients();
+    recipient->set_recipient_id(id);
+    (*recipient->mutable_variables())["first_name"] = "Ann";
+  }
+  std::string bytes = request.SerializeAsString();
+  // Corrupt the value of r2's variable in place: same length, invalid UTF-8.
+  const size_t at = bytes.rfind("Ann");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 3, "A\xc3\x28");
+  ExpectUndecodable("/sequencer.v1.RecipientService/EnrollRecipients",
+                    v1::EnrollRecipientsRequest::descriptor(), bytes,
+                    "field recipients[2].variables.value holds invalid UTF-8");
 }
 
 TEST_F(UndecodableRequestTest, TheServerKeepsServingAndDecodableCallsWork) {
