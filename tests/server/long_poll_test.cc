@@ -405,5 +405,71 @@ TEST(LongPollDaemonTest, AThousandPollsWaitThenSigtermAnswersEveryOne) {
                         << " " << polls.status(0).error_message();
 }
 
+// The real binary with --clock=manual: a commit gives the lease to the poll
+// of its queue, AdvanceTime past the wait ends the others.
+TEST(LongPollDaemonTest, CommitWakesTheRightPollAndAdvanceTimeEndsTheRest) {
+  TempDir dir;
+  Daemon daemon(dir.Sub("data"));
+  ASSERT_NO_FATAL_FAILURE(daemon.Start());
+  auto delivery = v1::DeliveryService::NewStub(daemon.channel());
+  auto clock = v1::ClockService::NewStub(daemon.channel());
+  auto advance = [&clock](absl::Duration by) {
+    v1::AdvanceTimeRequest request;
+    *request.mutable_by() = server::ToProtoDuration(by);
+    v1::TimeResponse response;
+    grpc::Status status =
+        clock->AdvanceTime(CallAs().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  };
+  {
+    v1::CreateSequenceRequest request;
+    request.set_request_id("create-1");
+    request.set_sequence_id("seq");
+    request.set_name("Sequence");
+    *request.add_steps() = SmsStep(absl::ZeroDuration());
+    v1::CreateSequenceResponse response;
+    grpc::Status status =
+        daemon.sequences().CreateSequence(CallAs().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  Polls polls;
+  const int email = polls.Start(*delivery, v1::STEP_TYPE_EMAIL, kLongWait);
+  const int sms = polls.Start(*delivery, v1::STEP_TYPE_SMS, kLongWait);
+  const int gone = polls.Start(*delivery, v1::STEP_TYPE_SMS, kLongWait);
+  ASSERT_TRUE(polls.AwaitHeaders(3));
+  polls.Cancel(gone);
+  ASSERT_TRUE(polls.AwaitAnswered(1));
+  EXPECT_EQ(polls.status(gone).error_code(), grpc::StatusCode::CANCELLED);
+
+  {
+    v1::EnrollRecipientsRequest request;
+    request.set_request_id("enroll-1");
+    request.set_sequence_id("seq");
+    v1::RecipientInput* recipient = request.add_recipients();
+    recipient->set_recipient_id("r1");
+    recipient->mutable_contact()->set_phone("+15550100");
+    (*recipient->mutable_variables())["first_name"] = "Ann";
+    v1::EnrollRecipientsResponse response;
+    grpc::Status status = daemon.recipients().EnrollRecipients(
+        CallAs().get(), request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_NO_FATAL_FAILURE(advance(absl::ZeroDuration()));
+  ASSERT_TRUE(polls.AwaitAnswered(2));
+  ASSERT_TRUE(polls.done(sms));
+  ASSERT_TRUE(polls.status(sms).ok()) << polls.status(sms).error_message();
+  ASSERT_EQ(polls.response(sms).leases_size(), 1);
+  EXPECT_EQ(polls.response(sms).leases(0).recipient_id(), "r1");
+  EXPECT_FALSE(polls.done(email));
+
+  ASSERT_NO_FATAL_FAILURE(advance(kLongWait - absl::Seconds(1)));
+  EXPECT_FALSE(polls.done(email));
+  ASSERT_NO_FATAL_FAILURE(advance(absl::Seconds(1)));
+  ASSERT_TRUE(polls.AwaitAnswered(3));
+  EXPECT_TRUE(polls.status(email).ok()) << polls.status(email).error_message();
+  EXPECT_EQ(polls.response(email).leases_size(), 0);
+  EXPECT_EQ(daemon.Stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace sequencer::testing
