@@ -10,11 +10,12 @@
 // out on the service's clock (with the manual clock: when AdvanceTime moves
 // past it) or when the server shuts down; CANCELLED when the client goes. A
 // poll that starts waiting sends its response headers (initial metadata)
-// first, so a client can tell the server holds it. BeginSend and
-// ReportDelivery go through
-// the recipient pipeline (server/recipient_commands.h) with domain::BeginSend
-// and domain::ReportDelivery, so they are serialized with every other change
-// to the recipient and durable before they answer.
+// first, so a client can tell the server holds it.
+//
+// BeginSend and ReportDelivery go through the recipient pipeline
+// (server/recipient_commands.h) with domain::BeginSend and
+// domain::ReportDelivery, so they are serialized with every other change to
+// the recipient and durable before they answer.
 
 #ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
@@ -56,7 +57,7 @@ class DeliveryServiceImpl final
                         int max, absl::Duration lease_duration,
                         v1::LeaseStepsResponse* response);
 
-  // One LeaseSteps call (defined in the .cc).
+  // One LeaseSteps call: its own reactor, deleted in OnDone (in the .cc).
   class LeasePoll;
 
   ServiceDeps deps_;

@@ -6,7 +6,8 @@
 // (server/status_conversion.h). The request and response stay valid until the
 // call finishes, so `handler` may capture their pointers.
 //
-// DecodingService is the base of every sequencer.v1 service implementation:
+// DecodingService is the base of every sequencer.v1 service implementation
+// (thread-safety and lifetimes as for any gRPC callback service):
 // it decodes requests itself, so a request that cannot be decoded (not valid
 // protobuf, or a string field with invalid UTF-8) is answered INVALID_ARGUMENT
 // "the request could not be decoded as <message type>" instead of gRPC's own
@@ -22,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
+#include "grpc/support/log.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/server_callback_handlers.h"
 #include "server/call_context.h"
@@ -69,18 +71,19 @@ std::string WhyUndecodable(const grpc::ByteBuffer& bytes,
 // valid protobuf, or has a string field with invalid UTF-8.
 template <typename Request>
 absl::Status DecodeRequest(grpc::ByteBuffer* buffer, Request* message) {
-  const std::string type = Request::descriptor()->full_name();
   if (!buffer->Valid()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the request could not be decoded as ", type, ": no message"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request could not be decoded as ",
+                     Request::descriptor()->full_name(), ": no message"));
   }
   const grpc::ByteBuffer bytes(*buffer);  // shares the slices; for the error
   if (grpc::SerializationTraits<Request>::Deserialize(buffer, message).ok()) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("the request could not be decoded as ", type, ": ",
-                   WhyUndecodable(bytes, Request::descriptor())));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request could not be decoded as ",
+      Request::descriptor()->full_name(), ": ",
+      WhyUndecodable(bytes, Request::descriptor())));
 }
 
 // Base of a sequencer.v1 service implementation: `Generated` is the generated
