@@ -92,10 +92,12 @@ Figures Run(const std::string& data_dir, const std::string& budget_flag) {
     std::fprintf(stderr, "%s\n", child.status().ToString().c_str());
     std::exit(1);
   }
-  auto line = (*child)->ReadLine(absl::Seconds(30));
+  auto line = (*child)->ReadLine(absl::Seconds(120));
   absl::string_view rest = line.ok() ? *line : "";
   if (!absl::ConsumePrefix(&rest, "sequencerd listening on ")) {
-    std::fprintf(stderr, "sequencerd did not start\n");
+    std::fprintf(stderr, "sequencerd did not start: %s\n",
+                 line.ok() ? line->c_str() : line.status().ToString().c_str());
+    (*child)->Kill(SIGKILL);
     std::exit(1);
   }
   const std::string address(rest.substr(0, rest.find(' ')));

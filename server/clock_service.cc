@@ -6,6 +6,13 @@
 
 namespace sequencer::server {
 
+ClockServiceImpl::ClockServiceImpl(ManualClock* clock, Scheduler* scheduler,
+                                   PollRegistry* polls)
+    : clock_(*clock), scheduler_(*scheduler), polls_(*polls) {
+  DecodeRequestsOf("GetTime", &ClockServiceImpl::GetTime);
+  DecodeRequestsOf("AdvanceTime", &ClockServiceImpl::AdvanceTime);
+}
+
 grpc::ServerUnaryReactor* ClockServiceImpl::GetTime(
     grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
     v1::TimeResponse* response) {
@@ -28,7 +35,9 @@ grpc::ServerUnaryReactor* ClockServiceImpl::AdvanceTime(
           return absl::InvalidArgumentError("by: time only moves forward");
         }
         *response->mutable_now() = ToProtoTime(clock_.Advance(by));
-        return scheduler_.RunDue().status();
+        SEQ_RETURN_IF_ERROR(scheduler_.RunDue().status());
+        polls_.ExpireDue();
+        return absl::OkStatus();
       });
 }
 

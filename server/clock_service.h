@@ -7,16 +7,19 @@
 
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/clock.h"
+#include "server/poll_registry.h"
 #include "server/scheduler.h"
+#include "server/unary_call.h"
 
 namespace sequencer::server {
 
-class ClockServiceImpl final : public v1::ClockService::CallbackService {
+class ClockServiceImpl final : public DecodingService<v1::ClockService> {
  public:
-  // `clock` and `scheduler` must outlive the service. AdvanceTime runs the
-  // scheduler before answering.
-  ClockServiceImpl(ManualClock* clock, Scheduler* scheduler)
-      : clock_(*clock), scheduler_(*scheduler) {}
+  // `clock`, `scheduler` and `polls` must outlive the service. AdvanceTime
+  // runs the scheduler, then ends the long polls whose wait has run out
+  // (PollRegistry::ExpireDue), before answering.
+  ClockServiceImpl(ManualClock* clock, Scheduler* scheduler,
+                   PollRegistry* polls);
 
   grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* context,
                                     const v1::GetTimeRequest* request,
@@ -28,6 +31,7 @@ class ClockServiceImpl final : public v1::ClockService::CallbackService {
  private:
   ManualClock& clock_;
   Scheduler& scheduler_;
+  PollRegistry& polls_;
 };
 
 }  // namespace sequencer::server

@@ -1,5 +1,6 @@
 #include "server/delivery_service.h"
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <variant>
@@ -41,6 +42,37 @@ absl::StatusOr<absl::Duration> BoundedDuration(
         absl::FormatDuration(max), ", got ", absl::FormatDuration(value)));
   }
   return value;
+}
+
+struct LeaseParams {
+  domain::StepType channel = domain::StepType::kEmail;
+  int max = 0;
+  absl::Duration lease_duration;
+  absl::Duration wait;
+};
+
+absl::StatusOr<LeaseParams> ParseLeaseRequest(
+    const v1::LeaseStepsRequest& request) {
+  LeaseParams params;
+  SEQ_ASSIGN_OR_RETURN(params.channel, Channel(request.channel()));
+  params.max =
+      request.max_steps() == 0 ? kDefaultLeaseBatch : request.max_steps();
+  if (params.max < 0 || params.max > kMaxLeaseBatch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_steps: must be between 0 and ", kMaxLeaseBatch,
+                     ", got ", request.max_steps()));
+  }
+  SEQ_ASSIGN_OR_RETURN(
+      params.lease_duration,
+      BoundedDuration("lease_duration", request.lease_duration(),
+                      request.has_lease_duration(), kDefaultLeaseDuration,
+                      absl::Seconds(1), kMaxLeaseDuration));
+  SEQ_ASSIGN_OR_RETURN(
+      params.wait,
+      BoundedDuration("wait", request.wait(), request.has_wait(),
+                      absl::ZeroDuration(), absl::ZeroDuration(),
+                      kMaxLeaseWait));
+  return params;
 }
 
 absl::Status LeaseExpired(absl::string_view token) {
@@ -121,44 +153,136 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
   return absl::OkStatus();
 }
 
+class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
+                                             public WaitingPoll {
+ public:
+  LeasePoll(DeliveryServiceImpl* service, grpc::CallbackServerContext* context,
+            const v1::LeaseStepsRequest* request,
+            v1::LeaseStepsResponse* response)
+      : service_(*service),
+        context_(*context),
+        request_(*request),
+        response_(*response) {
+    polls().Opened();
+  }
+
+  void Start() { Schedule(); }
+
+  void Resume(PollEnd why) override {
+    if (why == PollEnd::kWoken) {
+      woken_ = true;
+      Schedule();
+    } else {
+      Finish(grpc::Status::OK);  // the wait is over: no leases
+    }
+  }
+
+  bool cancelled() const override { return cancelled_.load(); }
+
+  void OnCancel() override {
+    cancelled_.store(true);
+    if (polls().Remove(this)) Finish(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    polls().Closed();
+    delete this;
+  }
+
+ private:
+  PollRegistry& polls() { return *service_.deps_.polls; }
+
+  void Schedule() {
+    if (service_.deps_.pool == nullptr) {
+      Attempt();
+    } else {
+      service_.deps_.pool->Schedule([this] { Attempt(); });
+    }
+  }
+
+  // Runs on the worker pool, one at a time per poll.
+  void Attempt() {
+    if (!started_) {
+      started_ = true;
+      absl::StatusOr<CallContext> call =
+          CallContextFromMetadata(context_.client_metadata());
+      absl::StatusOr<LeaseParams> params =
+          call.ok() ? ParseLeaseRequest(request_) : call.status();
+      if (!params.ok()) {
+        Finish(ToGrpcStatus(params.status()));
+        return;
+      }
+      call_ = *std::move(call);
+      params_ = *params;
+      queue_ = layout::ReadyPrefix(
+          call_.tenant_id, std::string(domain::StepTypeName(params_.channel)));
+      deadline_ = service_.deps_.clock->Now() + params_.wait;
+    }
+    while (true) {
+      if (cancelled()) {
+        // A wake-up meant for a poll that can no longer use it goes to
+        // another one.
+        if (woken_) polls().Notify(queue_, 1);
+        Finish(grpc::Status::CANCELLED);
+        return;
+      }
+      woken_ = false;
+      const uint64_t seen = polls().Generation(queue_);
+      const absl::Status status =
+          service_.TryLease(call_.tenant_id, params_.channel, params_.max,
+                            params_.lease_duration, &response_);
+      if (!status.ok() || response_.leases_size() > 0 ||
+          params_.wait == absl::ZeroDuration()) {
+        Finish(ToGrpcStatus(status));
+        return;
+      }
+      if (!headers_sent_) {
+        headers_sent_ = true;
+        StartSendInitialMetadata();
+      }
+      switch (polls().Park(this, queue_, seen, deadline_)) {
+        case PollRegistry::ParkResult::kParked:
+          return;  // `this` may be gone already
+        case PollRegistry::ParkResult::kWorkArrived:
+          continue;
+        case PollRegistry::ParkResult::kExpired:
+        case PollRegistry::ParkResult::kShutdown:
+          Finish(grpc::Status::OK);
+          return;
+        case PollRegistry::ParkResult::kCancelled:
+          Finish(grpc::Status::CANCELLED);
+          return;
+      }
+    }
+  }
+
+  DeliveryServiceImpl& service_;
+  grpc::CallbackServerContext& context_;
+  const v1::LeaseStepsRequest& request_;
+  v1::LeaseStepsResponse& response_;
+  std::atomic<bool> cancelled_{false};
+  // Used only by Attempt, which runs for one thread at a time.
+  bool started_ = false;
+  bool woken_ = false;
+  bool headers_sent_ = false;
+  CallContext call_;
+  LeaseParams params_;
+  std::string queue_;
+  absl::Time deadline_;
+};
+
+DeliveryServiceImpl::DeliveryServiceImpl(ServiceDeps deps) : deps_(deps) {
+  DecodeRequestsOf("LeaseSteps", &DeliveryServiceImpl::LeaseSteps);
+  DecodeRequestsOf("BeginSend", &DeliveryServiceImpl::BeginSend);
+  DecodeRequestsOf("ReportDelivery", &DeliveryServiceImpl::ReportDelivery);
+}
+
 grpc::ServerUnaryReactor* DeliveryServiceImpl::LeaseSteps(
     grpc::CallbackServerContext* context, const v1::LeaseStepsRequest* request,
     v1::LeaseStepsResponse* response) {
-  return RunUnary(
-      context, deps_.pool,
-      [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_ASSIGN_OR_RETURN(domain::StepType channel,
-                             Channel(request->channel()));
-        int max = request->max_steps() == 0 ? kDefaultLeaseBatch
-                                            : request->max_steps();
-        if (max < 0 || max > kMaxLeaseBatch) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("max_steps: must be between 0 and ", kMaxLeaseBatch,
-                           ", got ", request->max_steps()));
-        }
-        SEQ_ASSIGN_OR_RETURN(
-            absl::Duration lease_duration,
-            BoundedDuration("lease_duration", request->lease_duration(),
-                            request->has_lease_duration(),
-                            kDefaultLeaseDuration, absl::Seconds(1),
-                            kMaxLeaseDuration));
-        SEQ_ASSIGN_OR_RETURN(
-            absl::Duration wait,
-            BoundedDuration("wait", request->wait(), request->has_wait(),
-                            absl::ZeroDuration(), absl::ZeroDuration(),
-                            kMaxLeaseWait));
-        const uint64_t seen = deps_.work->generation();
-        SEQ_RETURN_IF_ERROR(
-            TryLease(call.tenant_id, channel, max, lease_duration, response));
-        if (response->leases_size() > 0 || wait == absl::ZeroDuration()) {
-          return absl::OkStatus();
-        }
-        if (deps_.work->WaitAfter(seen, wait)) {
-          SEQ_RETURN_IF_ERROR(
-              TryLease(call.tenant_id, channel, max, lease_duration, response));
-        }
-        return absl::OkStatus();
-      });
+  auto* poll = new LeasePoll(this, context, request, response);
+  poll->Start();
+  return poll;
 }
 
 grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(

@@ -2,11 +2,20 @@
 // channel (see the service comment in proto/sequencer/v1/sequencer.proto).
 //
 // LeaseSteps reads the channel's delivery queue (ready/ keys) oldest due
-// first and grants in-memory leases (server/lease_table.h); it long-polls on
-// the WorkSignal when nothing is due. BeginSend and ReportDelivery go through
-// the recipient pipeline (server/recipient_commands.h) with domain::BeginSend
-// and domain::ReportDelivery, so they are serialized with every other change
-// to the recipient and durable before they answer.
+// first and grants in-memory leases (server/lease_table.h). When nothing is
+// due and the request asks to wait, the call becomes a long poll that holds no
+// thread: it parks in the PollRegistry (server/poll_registry.h) and tries again
+// on the worker pool when a commit queues work on its tenant's channel. It
+// ends with leases when it gets some; with no leases (OK) when its wait runs
+// out on the service's clock (with the manual clock: when AdvanceTime moves
+// past it) or when the server shuts down; CANCELLED when the client goes. A
+// poll that starts waiting sends its response headers (initial metadata)
+// first, so a client can tell the server holds it.
+//
+// BeginSend and ReportDelivery go through the recipient pipeline
+// (server/recipient_commands.h) with domain::BeginSend and
+// domain::ReportDelivery, so they are serialized with every other change to
+// the recipient and durable before they answer.
 
 #ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
@@ -14,6 +23,7 @@
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/lease_table.h"
 #include "server/service_deps.h"
+#include "server/unary_call.h"
 
 namespace sequencer::server {
 
@@ -23,9 +33,10 @@ inline constexpr absl::Duration kDefaultLeaseDuration = absl::Seconds(60);
 inline constexpr absl::Duration kMaxLeaseDuration = absl::Hours(1);
 inline constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
 
-class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
+class DeliveryServiceImpl final
+    : public DecodingService<v1::DeliveryService> {
  public:
-  explicit DeliveryServiceImpl(ServiceDeps deps) : deps_(deps) {}
+  explicit DeliveryServiceImpl(ServiceDeps deps);
 
   grpc::ServerUnaryReactor* LeaseSteps(
       grpc::CallbackServerContext* context,
@@ -45,6 +56,9 @@ class DeliveryServiceImpl final : public v1::DeliveryService::CallbackService {
   absl::Status TryLease(const std::string& tenant, domain::StepType channel,
                         int max, absl::Duration lease_duration,
                         v1::LeaseStepsResponse* response);
+
+  // One LeaseSteps call: its own reactor, deleted in OnDone (in the .cc).
+  class LeasePoll;
 
   ServiceDeps deps_;
   LeaseTable leases_;

@@ -1,5 +1,8 @@
 #include "server/recipient_commands.h"
 
+#include <functional>
+#include <map>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -56,14 +59,18 @@ absl::Status CommitAndNotify(const ServiceDeps& deps,
     return absl::AbortedError(absl::StrCat(
         "concurrent modification, nothing was changed: ", committed.message()));
   }
-  if (!committed.ok() || deps.work == nullptr) return committed;
+  if (!committed.ok()) return committed;
+  bool due = false;
+  std::map<std::string, int, std::less<>> ready;
   for (const eventstore::IndexWrite& write : batch.index_writes) {
-    if (write.value.has_value() &&
-        (absl::StartsWith(write.key, layout::kDuePrefix) ||
-         absl::StartsWith(write.key, layout::kReadyPrefix))) {
-      deps.work->Notify();
-      break;
-    }
+    if (!write.value.has_value()) continue;
+    due |= absl::StartsWith(write.key, layout::kDuePrefix);
+    const absl::string_view queue = layout::ReadyQueueOf(write.key);
+    if (!queue.empty()) ++ready[std::string(queue)];
+  }
+  if (due && deps.work != nullptr) deps.work->Notify();
+  if (deps.polls != nullptr) {
+    for (const auto& [queue, count] : ready) deps.polls->Notify(queue, count);
   }
   return committed;
 }

@@ -76,8 +76,9 @@ domain::Recipient AddRecipientEvents(
 
 // Commits `batch` durably; a store-level version conflict (someone else wrote
 // first) becomes ABORTED "nothing was changed". After a successful commit,
-// wakes the scheduler and long-polling workers when the batch queued work for
-// them (a due/ or ready/ entry), and only then.
+// wakes the scheduler when the batch wrote a due/ entry, and, for each
+// delivery queue the batch added ready/ entries to, as many of that queue's
+// long polls as entries were added (PollRegistry::Notify); nothing else.
 absl::Status CommitAndNotify(const ServiceDeps& deps,
                              const eventstore::CommitBatch& batch);
 

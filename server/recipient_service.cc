@@ -74,6 +74,24 @@ void RespondRecipient(const CommandOutcome& outcome,
 
 }  // namespace
 
+RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
+  DecodeRequestsOf("EnrollRecipients", &RecipientServiceImpl::EnrollRecipients);
+  DecodeRequestsOf("GetRecipient", &RecipientServiceImpl::GetRecipient);
+  DecodeRequestsOf("ListRecipients", &RecipientServiceImpl::ListRecipients);
+  DecodeRequestsOf("PauseRecipient", &RecipientServiceImpl::PauseRecipient);
+  DecodeRequestsOf("ResumeRecipient", &RecipientServiceImpl::ResumeRecipient);
+  DecodeRequestsOf("PreviewSkipStep", &RecipientServiceImpl::PreviewSkipStep);
+  DecodeRequestsOf("SkipStep", &RecipientServiceImpl::SkipStep);
+  DecodeRequestsOf("EditContent", &RecipientServiceImpl::EditContent);
+  DecodeRequestsOf("ViewContent", &RecipientServiceImpl::ViewContent);
+  DecodeRequestsOf("StopRecipient", &RecipientServiceImpl::StopRecipient);
+  DecodeRequestsOf("DeleteRecipient", &RecipientServiceImpl::DeleteRecipient);
+  DecodeRequestsOf("CompleteManualStep", &RecipientServiceImpl::CompleteManualStep);
+  DecodeRequestsOf("RecordSignal", &RecipientServiceImpl::RecordSignal);
+  DecodeRequestsOf("GetRecipientTimeline", &RecipientServiceImpl::GetRecipientTimeline);
+  DecodeRequestsOf("BulkAction", &RecipientServiceImpl::BulkAction);
+}
+
 absl::StatusOr<int> PageSize(int requested) {
   if (requested == 0) return kDefaultPageSize;
   if (requested < 0 || requested > kMaxPageSize) {

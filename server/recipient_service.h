@@ -15,6 +15,7 @@
 #include "domain/recipient.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
+#include "server/unary_call.h"
 
 namespace sequencer::server {
 
@@ -27,9 +28,9 @@ inline constexpr int kMaxPageSize = 1000;
 absl::StatusOr<int> PageSize(int requested);
 
 class RecipientServiceImpl final
-    : public v1::RecipientService::CallbackService {
+    : public DecodingService<v1::RecipientService> {
  public:
-  explicit RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {}
+  explicit RecipientServiceImpl(ServiceDeps deps);
 
   grpc::ServerUnaryReactor* EnrollRecipients(
       grpc::CallbackServerContext* context,

@@ -15,6 +15,14 @@
 
 namespace sequencer::server {
 
+SequenceServiceImpl::SequenceServiceImpl(ServiceDeps deps) : deps_(deps) {
+  DecodeRequestsOf("CreateSequence", &SequenceServiceImpl::CreateSequence);
+  DecodeRequestsOf("GetSequence", &SequenceServiceImpl::GetSequence);
+  DecodeRequestsOf("ListSequences", &SequenceServiceImpl::ListSequences);
+  DecodeRequestsOf("PauseSequence", &SequenceServiceImpl::PauseSequence);
+  DecodeRequestsOf("ResumeSequence", &SequenceServiceImpl::ResumeSequence);
+}
+
 grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
     grpc::CallbackServerContext* context,
     const v1::CreateSequenceRequest* request,

@@ -5,12 +5,14 @@
 
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
+#include "server/unary_call.h"
 
 namespace sequencer::server {
 
-class SequenceServiceImpl final : public v1::SequenceService::CallbackService {
+class SequenceServiceImpl final
+    : public DecodingService<v1::SequenceService> {
  public:
-  explicit SequenceServiceImpl(ServiceDeps deps) : deps_(deps) {}
+  explicit SequenceServiceImpl(ServiceDeps deps);
 
   grpc::ServerUnaryReactor* CreateSequence(
       grpc::CallbackServerContext* context,

@@ -23,6 +23,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->work_ = std::make_unique<WorkSignal>();
   server->budget_ =
       std::make_unique<RequestBudget>(options.max_inflight_request_bytes);
+  server->polls_ = std::make_unique<PollRegistry>(clock);
   ServiceDeps deps;
   deps.repository = server->repository_.get();
   deps.clock = clock;
@@ -32,13 +33,14 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.work = server->work_.get();
   deps.send_deadline = options.send_deadline;
   deps.budget = server->budget_.get();
+  deps.polls = server->polls_.get();
   server->scheduler_ = std::make_unique<Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);
   server->recipient_service_ = std::make_unique<RecipientServiceImpl>(deps);
   if (manual_clock != nullptr) {
     server->clock_service_ = std::make_unique<ClockServiceImpl>(
-        manual_clock, server->scheduler_.get());
+        manual_clock, server->scheduler_.get(), server->polls_.get());
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -59,7 +61,10 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   }
   const auto colon = options.listen_address.rfind(':');
   server->host_ = options.listen_address.substr(0, colon);
-  if (manual_clock == nullptr) server->scheduler_->StartBackground();
+  if (manual_clock == nullptr) {
+    server->scheduler_->StartBackground();
+    server->polls_->StartTimer();
+  }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   return server;
 }
@@ -78,9 +83,9 @@ void SequencerServer::Shutdown() {
   shut_down_ = true;
   server_->GetHealthCheckService()->SetServingStatus(false);
   if (scheduler_) scheduler_->Stop();
-  // Calls in flight finish (long polls are woken); what is still running at
-  // the deadline is cancelled.
-  work_->Notify();
+  // Waiting long polls answer now; other calls in flight may finish until the
+  // deadline, then what still runs is cancelled.
+  polls_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(shutdown_grace_));
 }

@@ -15,6 +15,7 @@
 #include "server/clock.h"
 #include "server/id_generator.h"
 #include "server/lock_table.h"
+#include "server/poll_registry.h"
 #include "server/repository.h"
 #include "server/request_budget.h"
 #include "server/scheduler.h"
@@ -62,11 +63,15 @@ class SequencerServer {
   int port() const { return port_; }
   std::string address() const;
 
-  // Reports NOT_SERVING, stops accepting calls and waits for those running.
-  // Idempotent.
+  // Reports NOT_SERVING, answers every waiting long poll (OK, no leases),
+  // stops accepting calls and waits for those running (cancelling what still
+  // runs after ServerOptions::shutdown_grace). Idempotent.
   void Shutdown();
   // Blocks until Shutdown.
   void Wait();
+
+  // The LeaseSteps long polls (for tests and benchmarks: counts()).
+  PollRegistry& polls() { return *polls_; }
 
  private:
   SequencerServer() = default;
@@ -75,6 +80,8 @@ class SequencerServer {
   int port_ = 0;
   std::unique_ptr<Repository> repository_;
   std::unique_ptr<LockTable> locks_;
+  // Before pool_ and the services: outlives the tasks and polls using it.
+  std::unique_ptr<PollRegistry> polls_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<WorkSignal> work_;
   std::unique_ptr<RequestBudget> budget_;

@@ -7,6 +7,7 @@
 #include "server/clock.h"
 #include "server/id_generator.h"
 #include "server/lock_table.h"
+#include "server/poll_registry.h"
 #include "server/repository.h"
 #include "server/request_budget.h"
 #include "server/work_signal.h"
@@ -21,13 +22,17 @@ struct ServiceDeps {
   LockTable* locks = nullptr;
   // Runs handlers off gRPC's threads; null runs them inline.
   WorkerPool* pool = nullptr;
-  // Notified after every commit that may have made work due or deliverable.
+  // Notified after every commit that wrote a due/ entry (wakes the
+  // scheduler).
   WorkSignal* work = nullptr;
   // Bounds the bytes of requests in progress; null admits everything.
   RequestBudget* budget = nullptr;
   // How long a delivery worker has, after BeginSend, to report the result;
   // past it the step goes to ERROR, "delivery outcome unknown".
   absl::Duration send_deadline = absl::Minutes(15);
+  // Long polls waiting for delivery work, notified by delivery queue after
+  // every commit that queued some.
+  PollRegistry* polls = nullptr;
 };
 
 }  // namespace sequencer::server

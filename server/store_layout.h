@@ -112,6 +112,15 @@ inline std::string ReadyKey(absl::string_view tenant, absl::string_view channel,
   return absl::StrCat(ReadyPrefix(tenant, channel), TimeKey(due), "/", sequence,
                       "/", recipient);
 }
+// The queue (ReadyPrefix) a ready/ key belongs to; empty for any other key.
+inline absl::string_view ReadyQueueOf(absl::string_view key) {
+  if (key.substr(0, sizeof(kReadyPrefix) - 1) != kReadyPrefix) return {};
+  const size_t tenant_end = key.find('/', sizeof(kReadyPrefix) - 1);
+  if (tenant_end == absl::string_view::npos) return {};
+  const size_t channel_end = key.find('/', tenant_end + 1);
+  if (channel_end == absl::string_view::npos) return {};
+  return key.substr(0, channel_end + 1);
+}
 
 }  // namespace sequencer::server::layout
 

@@ -1,16 +1,31 @@
-// Runs a unary callback-API handler on a WorkerPool (inline when the pool is
-// null): establishes the CallContext from metadata, runs `handler`, and
-// finishes the call with the status converted in the one place
+// How the sequencer.v1 services take unary calls.
+//
+// RunUnary runs a unary callback-API handler on a WorkerPool (inline when the
+// pool is null): establishes the CallContext from metadata, runs `handler`,
+// and finishes the call with the status converted in the one place
 // (server/status_conversion.h). The request and response stay valid until the
 // call finishes, so `handler` may capture their pointers.
+//
+// DecodingService is the base of every sequencer.v1 service implementation
+// (thread-safety and lifetimes as for any gRPC callback service):
+// it decodes requests itself, so a request that cannot be decoded (not valid
+// protobuf, or a string field with invalid UTF-8) is answered INVALID_ARGUMENT
+// "the request could not be decoded as <message type>" instead of gRPC's own
+// UNIMPLEMENTED with no message. The handlers stay typed and the services stay
+// registered as they are (reflection lists and describes them).
 
 #ifndef SEQUENCER_SERVER_UNARY_CALL_H_
 #define SEQUENCER_SERVER_UNARY_CALL_H_
 
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "grpc/support/log.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/server_callback_handlers.h"
 #include "server/call_context.h"
 #include "server/status_conversion.h"
 #include "server/worker_pool.h"
@@ -36,6 +51,107 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// A request as the services receive it: the message, or why its bytes could
+// not be decoded.
+template <typename Request>
+struct DecodedRequest {
+  Request message;
+  // INVALID_ARGUMENT naming Request's type when the bytes are not a Request.
+  absl::Status status;
+};
+
+// Why `bytes` are not a valid serialized `type`: "field <path> holds invalid
+// UTF-8" (path like "recipients[2].variables.value"), "not valid protobuf",
+// or, when neither is found, a generic reason.
+std::string WhyUndecodable(const grpc::ByteBuffer& bytes,
+                           const google::protobuf::Descriptor* type);
+
+// Decodes `buffer` (consumed) into `message`. INVALID_ARGUMENT "the request
+// could not be decoded as <type>: <WhyUndecodable>" when it is absent, not
+// valid protobuf, or has a string field with invalid UTF-8.
+template <typename Request>
+absl::Status DecodeRequest(grpc::ByteBuffer* buffer, Request* message) {
+  if (!buffer->Valid()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request could not be decoded as ",
+                     Request::descriptor()->full_name(), ": no message"));
+  }
+  const grpc::ByteBuffer bytes(*buffer);  // shares the slices; for the error
+  if (grpc::SerializationTraits<Request>::Deserialize(buffer, message).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the request could not be decoded as ",
+      Request::descriptor()->full_name(), ": ",
+      WhyUndecodable(bytes, Request::descriptor())));
+}
+
+// Base of a sequencer.v1 service implementation: `Generated` is the generated
+// service class (e.g. v1::SequenceService). The implementation overrides the
+// typed callback methods as usual and, in its constructor, calls
+// DecodeRequestsOf once per method.
+template <typename Generated>
+class DecodingService : public Generated::CallbackService {
+ protected:
+  // From now on, calls to `method_name` are decoded here and, when the bytes
+  // are a Request, passed to `method` (with the same arguments as gRPC would);
+  // otherwise answered INVALID_ARGUMENT (DecodeRequest). Aborts at start-up
+  // when the service has no such method or its types differ.
+  template <typename Impl, typename Request, typename Response>
+  void DecodeRequestsOf(const char* method_name,
+                        grpc::ServerUnaryReactor* (Impl::*method)(
+                            grpc::CallbackServerContext*, const Request*,
+                            Response*)) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            Generated::service_full_name());
+    const google::protobuf::MethodDescriptor* descriptor =
+        service == nullptr ? nullptr : service->FindMethodByName(method_name);
+    GPR_ASSERT(descriptor != nullptr &&
+               descriptor->input_type() == Request::descriptor() &&
+               descriptor->output_type() == Response::descriptor());
+    Impl* impl = static_cast<Impl*>(this);
+    this->MarkMethodCallback(
+        descriptor->index(),
+        new grpc::internal::CallbackUnaryHandler<DecodedRequest<Request>,
+                                                 Response>(
+            [impl, method](grpc::CallbackServerContext* context,
+                           const DecodedRequest<Request>* request,
+                           Response* response) -> grpc::ServerUnaryReactor* {
+              if (request->status.ok()) {
+                return (impl->*method)(context, &request->message, response);
+              }
+              grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+              reactor->Finish(ToGrpcStatus(request->status));
+              return reactor;
+            }));
+  }
+};
+
 }  // namespace sequencer::server
+
+// gRPC decodes a DecodedRequest by recording, not failing on, bytes that are
+// not a Request, so that the services answer them (see DecodingService).
+namespace grpc {
+
+template <typename Request>
+class SerializationTraits<sequencer::server::DecodedRequest<Request>, void> {
+ public:
+  static grpc::Status Serialize(
+      const sequencer::server::DecodedRequest<Request>& request,
+      grpc::ByteBuffer* buffer, bool* own_buffer) {
+    return grpc::SerializationTraits<Request>::Serialize(request.message,
+                                                         buffer, own_buffer);
+  }
+  static grpc::Status Deserialize(
+      grpc::ByteBuffer* buffer,
+      sequencer::server::DecodedRequest<Request>* request) {
+    request->status =
+        sequencer::server::DecodeRequest(buffer, &request->message);
+    return grpc::Status::OK;
+  }
+};
+
+}  // namespace grpc
 
 #endif  // SEQUENCER_SERVER_UNARY_CALL_H_

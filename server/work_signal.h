@@ -1,6 +1,7 @@
-// Wakes those waiting for work (the scheduler thread, long-polling delivery
-// workers) when a commit queued some (server/recipient_commands.h,
-// NotifyIfWorkQueued): a generation counter under a mutex. Thread-safe.
+// Wakes the scheduler thread when a commit made something wait for a due time
+// (server/recipient_commands.h, CommitAndNotify): a generation counter under a
+// mutex. Long polls for delivery work wait in server/poll_registry.h instead.
+// Thread-safe.
 
 #ifndef SEQUENCER_SERVER_WORK_SIGNAL_H_
 #define SEQUENCER_SERVER_WORK_SIGNAL_H_

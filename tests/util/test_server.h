@@ -48,6 +48,8 @@ class TestServer {
   v1::RecipientService::Stub& recipients() { return *recipients_; }
   v1::ClockService::Stub& clock_service() { return *clock_service_; }
   v1::DeliveryService::Stub& delivery() { return *delivery_; }
+  // The running server (e.g. its long polls: server().polls().counts()).
+  server::SequencerServer& server() { return *server_; }
 
   // Moves time through ClockService/AdvanceTime, which also runs the
   // scheduler (moving clock() directly does not). Fails the test on error.
