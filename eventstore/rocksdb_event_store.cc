@@ -1,15 +1,29 @@
 #include "eventstore/rocksdb_event_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <unordered_map>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "eventstore/batch_validation.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
@@ -156,6 +170,259 @@ size_t PayloadBytes(const CommitBatch& batch) {
   return bytes;
 }
 
+
+// RocksDB's info log, written with plain write(2) whose errors are ignored
+// (RocksDB's own logger asserts on a second failed append: a full disk would
+// abort the process). Also remembers the last "dropping N bytes" line of WAL
+// recovery. An empty path logs nowhere (read-only stores write nothing).
+class StoreLogger final : public rocksdb::Logger {
+ public:
+  explicit StoreLogger(const std::string& path) {
+    if (path.empty()) return;
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && st.st_size > (64 << 20)) {
+      std::rename(path.c_str(), (path + ".old").c_str());
+    }
+    fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  ~StoreLogger() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char message[4096];
+    std::vsnprintf(message, sizeof(message), format, ap);
+    if (std::strstr(message, ": dropping ") != nullptr) {
+      absl::MutexLock lock(&mu_);
+      last_drop_ = message;
+    }
+    if (fd_ < 0) return;
+    static constexpr const char* kLevels[] = {"", "", "[WARN] ", "[ERROR] ",
+                                              "[FATAL] ", "[HEADER] "};
+    const std::string line = absl::StrCat(
+        absl::FormatTime("%Y/%m/%d-%H:%M:%E6S ", absl::Now(),
+                         absl::UTCTimeZone()),
+        level < rocksdb::InfoLogLevel::NUM_INFO_LOG_LEVELS ? kLevels[level]
+                                                           : "",
+        message, "\n");
+    const ssize_t ignored = write(fd_, line.data(), line.size());
+    (void)ignored;
+  }
+
+  std::string last_drop() const {
+    absl::MutexLock lock(&mu_);
+    return last_drop_;
+  }
+
+ private:
+  int fd_ = -1;
+  mutable absl::Mutex mu_;
+  std::string last_drop_ ABSL_GUARDED_BY(mu_);
+};
+
+// Keeps RocksDB from starting its own recovery after a background error: the
+// SstFileManager's waits for free space of several write buffers (64 MiB by
+// default), which a small disk never has, and blocks DB::Resume() meanwhile.
+// The store retries Resume() itself.
+class NoAutoRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason reason,
+                            rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+// CRC-32C (Castagnoli), as RocksDB's log records use it.
+uint32_t Crc32c(absl::string_view data) {
+  static const std::array<uint32_t, 256> kTable = [] {
+    std::array<uint32_t, 256> table{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+      table[i] = c;
+    }
+    return table;
+  }();
+  uint32_t crc = 0xffffffffu;
+  for (unsigned char byte : data) crc = kTable[(crc ^ byte) & 0xff] ^ (crc >> 8);
+  return crc ^ 0xffffffffu;
+}
+
+struct WalDamage {
+  uint64_t offset = 0;
+  std::string what;
+};
+
+// The first damaged physical record of a WAL file in RocksDB's log format
+// (32 KiB blocks; records: masked crc32c, u16 length, u8 type, payload), or
+// nullopt when every record checks out (recyclable records are not checked).
+std::optional<WalDamage> FindWalDamage(const std::string& path) {
+  constexpr uint64_t kBlock = 32768;
+  constexpr uint64_t kHeader = 7;
+  std::string data;
+  {
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    char chunk[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0) data.append(chunk, n);
+    close(fd);
+  }
+  uint64_t offset = 0;
+  while (offset < data.size()) {
+    const uint64_t block_left = kBlock - offset % kBlock;
+    if (block_left < kHeader) {
+      offset += block_left;
+      continue;
+    }
+    if (data.size() - offset < kHeader) {
+      return WalDamage{offset, "truncated record header at the end"};
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(data.data() + offset);
+    const uint32_t masked = p[0] | (p[1] << 8) | (p[2] << 16) |
+                            (static_cast<uint32_t>(p[3]) << 24);
+    const uint64_t length = p[4] | (p[5] << 8);
+    const unsigned type = p[6];
+    if (type == 0 && length == 0) {  // Preallocated, never written.
+      offset += block_left;
+      continue;
+    }
+    if (type >= 5 && type <= 8) return std::nullopt;
+    if (offset + kHeader + length > data.size()) {
+      return WalDamage{offset, "record runs past the end of the file"};
+    }
+    if (kHeader + length > block_left) {
+      return WalDamage{offset, "record length runs past its block"};
+    }
+    const uint32_t rot = masked - 0xa282ead8u;
+    const uint32_t expected = (rot >> 17) | (rot << 15);
+    if (Crc32c(absl::string_view(data.data() + offset + 6, 1 + length)) !=
+        expected) {
+      return WalDamage{offset, "checksum mismatch"};
+    }
+    offset += kHeader + length;
+  }
+  return std::nullopt;
+}
+
+// The WAL files of `dir` ("<number>.log"), in name (= number) order.
+std::vector<std::string> WalFiles(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && absl::EndsWith(name, ".log") &&
+        name.size() > 4 &&
+        name.find_first_not_of("0123456789") == name.size() - 4) {
+      files.push_back(name);
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+absl::Status FsyncPath(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    const int error = errno;
+    if (fd >= 0) close(fd);
+    return absl::UnavailableError(
+        absl::StrCat("fsync ", path, ": ", std::strerror(error)));
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
+absl::Status CopyDurably(const std::string& from, const std::string& to) {
+  const int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("reading ", from, ": ", std::strerror(errno)));
+  }
+  const int out =
+      open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (out < 0) {
+    const int error = errno;
+    close(in);
+    return absl::UnavailableError(
+        absl::StrCat("creating ", to, ": ", std::strerror(error)));
+  }
+  char chunk[1 << 16];
+  ssize_t n;
+  int error = 0;
+  while ((n = read(in, chunk, sizeof(chunk))) > 0) {
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = write(out, chunk + done, n - done);
+      if (w < 0) {
+        error = errno;
+        break;
+      }
+      done += w;
+    }
+    if (error != 0) break;
+  }
+  if (n < 0) error = errno;
+  if (error == 0 && fsync(out) != 0) error = errno;
+  close(in);
+  close(out);
+  if (error != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("copying ", from, " to ", to, ": ", std::strerror(error)));
+  }
+  return absl::OkStatus();
+}
+
+// Copies every WAL file of `dir` to a new <dir>/evidence/wal-<UTC time>/ and
+// makes the copies durable; returns that folder.
+absl::StatusOr<std::string> KeepWalEvidence(const std::string& dir) {
+  const std::string parent = dir + "/evidence";
+  std::string folder = absl::StrCat(
+      parent, "/wal-",
+      absl::FormatTime("%Y%m%dT%H%M%E6SZ", absl::Now(), absl::UTCTimeZone()));
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("creating ", folder, ": ", error.message()));
+  }
+  for (const std::string& name : WalFiles(dir)) {
+    absl::Status copied = CopyDurably(dir + "/" + name, folder + "/" + name);
+    if (!copied.ok()) return copied;
+  }
+  for (const std::string& path : {folder, parent, dir}) {
+    absl::Status synced = FsyncPath(path);
+    if (!synced.ok()) return synced;
+  }
+  return folder;
+}
+
+// Where the WAL of `dir` is damaged, for an operator.
+std::string DescribeWalDamage(const std::string& dir,
+                              const rocksdb::Status& status,
+                              const std::string& rocksdb_report) {
+  for (const std::string& name : WalFiles(dir)) {
+    const std::string path = dir + "/" + name;
+    if (std::optional<WalDamage> damage = FindWalDamage(path)) {
+      struct stat st;
+      const uint64_t size = stat(path.c_str(), &st) == 0 ? st.st_size : 0;
+      return absl::StrFormat(
+          "write-ahead log %s is damaged at byte offset %d of %d (%s; "
+          "RocksDB: %s)",
+          path, damage->offset, size, damage->what, status.ToString());
+    }
+  }
+  return absl::StrCat(
+      "the database in ", dir, " is damaged (RocksDB: ", status.ToString(),
+      rocksdb_report.empty() ? "" : absl::StrCat("; ", rocksdb_report), ")");
+}
+
 }  // namespace
 
 struct RocksDbEventStore::Writer {
@@ -168,13 +435,21 @@ struct RocksDbEventStore::Writer {
   absl::CondVar cv;
 };
 
+struct RocksDbEventStore::Opened {
+  std::shared_ptr<StoreLogger> logger;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::FileLock* lock = nullptr;
+  std::string note;
+};
+
 absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
     const std::string& dir, Options options) {
   rocksdb::Options db_options;
-  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_if_missing = options.create_if_missing && !options.read_only;
   db_options.write_buffer_size = options.write_buffer_bytes;
   db_options.max_background_jobs = options.max_background_jobs;
   if (options.env != nullptr) db_options.env = options.env;
+  db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
   rocksdb::BlockBasedTableOptions table_options;
   table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table_options.cache_index_and_filter_blocks = true;
@@ -186,26 +461,114 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   db_options.table_factory.reset(
       rocksdb::NewBlockBasedTableFactory(table_options));
 
-  rocksdb::DB* raw = nullptr;
-  absl::Status status = FromRocks(rocksdb::DB::Open(db_options, dir, &raw),
-                                  absl::StrCat("opening ", dir));
-  if (!status.ok()) return status;
-  std::unique_ptr<rocksdb::DB> db(raw);
+  Opened opened;
+  rocksdb::Env* env = db_options.env;
+  if (options.read_only) {
+    if (!env->FileExists(dir + "/CURRENT").ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, " holds no event store database"));
+    }
+    rocksdb::Status locked = env->LockFile(dir + "/LOCK", &opened.lock);
+    if (!locked.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          dir, " is in use (stop the sequencerd that holds it first): ",
+          locked.ToString()));
+    }
+  } else if (options.create_if_missing) {
+    env->CreateDirIfMissing(dir).PermitUncheckedError();
+  }
+  struct Unlock {
+    rocksdb::Env* env;
+    rocksdb::FileLock** lock;
+    ~Unlock() {
+      if (*lock != nullptr) env->UnlockFile(*lock).PermitUncheckedError();
+    }
+  } unlock_on_error{env, &opened.lock};
+
+  opened.logger =
+      std::make_shared<StoreLogger>(options.read_only ? "" : dir + "/LOG");
+  db_options.info_log = opened.logger;
+  auto open_db = [&](rocksdb::WALRecoveryMode mode, bool read_only) {
+    rocksdb::Options attempt = db_options;
+    attempt.wal_recovery_mode = mode;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = read_only
+                            ? rocksdb::DB::OpenForReadOnly(attempt, dir, &raw)
+                            : rocksdb::DB::Open(attempt, dir, &raw);
+    opened.db.reset(raw);
+    return s;
+  };
+
+  rocksdb::Status s = open_db(rocksdb::WALRecoveryMode::kAbsoluteConsistency,
+                              options.read_only);
+  if (s.IsCorruption()) {
+    const rocksdb::Status strict = s;
+    const rocksdb::Status tail = open_db(
+        rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, true);
+    if (!tail.ok()) {
+      opened.db.reset();
+      return absl::DataLossError(absl::StrCat(
+          DescribeWalDamage(dir, strict, opened.logger->last_drop()),
+          ". Opening would silently drop the acknowledged writes after that "
+          "point, so the event store refuses to open and has changed nothing. "
+          "Keep ",
+          dir,
+          " as it is (copy it away for analysis) and restore the data "
+          "directory from a backup."));
+    }
+    const std::string torn = DescribeWalDamage(dir, strict, "");
+    if (options.read_only) {
+      opened.note = absl::StrCat(
+          torn,
+          ": an incomplete last record (a write cut by a crash, never "
+          "acknowledged); read past in memory, nothing changed on disk");
+    } else {
+      opened.db.reset();
+      absl::StatusOr<std::string> kept = KeepWalEvidence(dir);
+      if (!kept.ok()) {
+        return absl::UnavailableError(absl::StrCat(
+            torn,
+            ": an incomplete last record, which recovery would drop, but no "
+            "copy of the log could be kept, so the event store refuses to "
+            "open: ",
+            kept.status().message()));
+      }
+      s = open_db(rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords,
+                  false);
+      opened.note = absl::StrCat(
+          torn,
+          ": an incomplete last record (a write cut by a crash, never "
+          "acknowledged) was dropped; the log as found is kept in ",
+          *kept);
+    }
+  }
+  if (!s.ok()) {
+    opened.db.reset();
+    const std::string message = absl::StrCat("opening ", dir, ": ", s.ToString());
+    if (s.IsNoSpace()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          message, " (the disk is full: free space there, then start again)"));
+    }
+    if (s.IsCorruption()) return absl::DataLossError(message);
+    return FromRocks(s, absl::StrCat("opening ", dir));
+  }
+  rocksdb::DB* db = opened.db.get();
 
   std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kFormatKey, &value);
+  s = db->Get(rocksdb::ReadOptions(), kFormatKey, &value);
   if (s.IsNotFound()) {
     std::unique_ptr<rocksdb::Iterator> it(
         db->NewIterator(rocksdb::ReadOptions()));
     it->SeekToFirst();
-    if (it->Valid()) {
+    if (it->Valid() || options.read_only) {
       return absl::InvalidArgumentError(
           absl::StrCat(dir, " holds a database that is not an event store"));
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
-    status = FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
-                       "writing the format version");
+    absl::Status status =
+        FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
+                  "writing the format version");
     if (!status.ok()) return status;
   } else if (!s.ok()) {
     return FromRocks(s, "reading the format version");
@@ -239,25 +602,96 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
                   : FromRocks(s, "checking the last position");
   }
 
-  return std::unique_ptr<RocksDbEventStore>(
-      new RocksDbEventStore(std::move(db), options, last_position));
+  rocksdb::FileLock* lock = opened.lock;
+  opened.lock = nullptr;  // Now owned by the store.
+  auto store = std::unique_ptr<RocksDbEventStore>(
+      new RocksDbEventStore(std::move(opened), options, last_position));
+  store->read_only_lock_ = lock;
+  return store;
 }
 
-RocksDbEventStore::RocksDbEventStore(std::unique_ptr<rocksdb::DB> db,
-                                     Options options, uint64_t last_position)
-    : db_(std::move(db)), options_(options), last_position_(last_position) {}
+RocksDbEventStore::RocksDbEventStore(Opened opened, Options options,
+                                     uint64_t last_position)
+    : logger_(std::move(opened.logger)),
+      db_(std::move(opened.db)),
+      options_(options),
+      recovery_note_(std::move(opened.note)),
+      last_position_(last_position) {
+  if (!options_.read_only) {
+    recovery_thread_ = std::thread([this] { RecoveryLoop(); });
+  }
+}
 
 RocksDbEventStore::~RocksDbEventStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    recovery_cv_.SignalAll();
+  }
+  if (recovery_thread_.joinable()) recovery_thread_.join();
   // A clean close leaves nothing in the write-ahead log to replay at the next
   // open (best effort: a crash is recovered from the log as usual).
-  db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+  if (!options_.read_only) {
+    db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+  }
   db_->Close().PermitUncheckedError();
+  db_.reset();
+  if (read_only_lock_ != nullptr) {
+    (options_.env != nullptr ? options_.env : rocksdb::Env::Default())
+        ->UnlockFile(read_only_lock_)
+        .PermitUncheckedError();
+  }
+}
+
+void RocksDbEventStore::RecoveryLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!closing_) {
+    if (failed_.ok()) {
+      recovery_cv_.Wait(&mu_);
+      continue;
+    }
+    recovery_cv_.WaitWithTimeout(&mu_, options_.recovery_interval);
+    if (closing_ || failed_.ok()) continue;
+    mu_.Unlock();
+    const rocksdb::Status resumed = db_->Resume();
+    mu_.Lock();
+    if (resumed.ok() && !failed_.ok()) {
+      failed_ = absl::OkStatus();
+      mu_.Unlock();
+      NotifyWriteState();
+      mu_.Lock();
+    }
+  }
+}
+
+absl::Status RocksDbEventStore::WriteState() const {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("the event store is open read-only");
+  }
+  absl::MutexLock lock(&mu_);
+  if (failed_.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "the event store refuses writes until it recovers from a failed write "
+      "(it retries by itself; reads still work): ",
+      failed_.message()));
+}
+
+void RocksDbEventStore::SetWriteStateObserver(
+    std::function<void(const absl::Status&)> observer) {
+  absl::MutexLock lock(&observer_mu_);
+  observer_ = std::move(observer);
+}
+
+void RocksDbEventStore::NotifyWriteState() {
+  absl::MutexLock lock(&observer_mu_);
+  if (observer_) observer_(WriteState());
 }
 
 absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
     const CommitBatch& batch) {
   absl::Status valid = ValidateCommitBatch(batch);
   if (!valid.ok()) return valid;
+  if (options_.read_only) return WriteState();
 
   Writer w(&batch);
   mu_.Lock();
@@ -270,13 +704,14 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
 
   // This writer leads a group.
   std::vector<Writer*> group;
+  bool newly_failed = false;
   if (!failed_.ok()) {
     group.assign(writers_.begin(), writers_.end());
-    for (Writer* x : group) {
-      x->result = absl::UnavailableError(
-          absl::StrCat("event store refuses commits after a failed write: ",
-                       failed_.message()));
-    }
+    const absl::Status refusal = absl::UnavailableError(absl::StrCat(
+        "the event store refuses writes until it recovers from a failed write "
+        "(it retries by itself; reads still work): ",
+        failed_.message()));
+    for (Writer* x : group) x->result = refusal;
   } else {
     size_t bytes = 0;
     for (Writer* x : writers_) {
@@ -292,6 +727,8 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
       last_position_.store(*last, std::memory_order_release);
     } else {
       failed_ = last.status();
+      newly_failed = true;
+      recovery_cv_.SignalAll();
     }
   }
   for (Writer* x : group) {
@@ -301,6 +738,7 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
   mu_.Unlock();
+  if (newly_failed) NotifyWriteState();
   return std::move(w.result);
 }
 
@@ -389,8 +827,13 @@ absl::StatusOr<uint64_t> RocksDbEventStore::WriteGroup(
   const rocksdb::Status s = db_->Write(write_options, &write_batch);
   group_commits_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
-    const absl::Status error = absl::InternalError(
-        absl::StrCat("event store write failed: ", s.ToString()));
+    const std::string message =
+        absl::StrCat("event store write failed: ", s.ToString());
+    const absl::Status error =
+        s.IsNoSpace()
+            ? absl::UnavailableError(absl::StrCat(
+                  message, " (the disk is full; retry once space is freed)"))
+            : absl::InternalError(message);
     for (Writer* w : written) w->result = error;
     return error;
   }

@@ -8,6 +8,7 @@
 #include "server/clock_service.h"
 #include "server/delivery_service.h"
 #include "server/recipient_service.h"
+#include "server/reflection_v1_service.h"
 #include "server/sequence_service.h"
 
 namespace sequencer::server {
@@ -37,6 +38,20 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
         manual_clock, server->scheduler_.get());
   }
 
+  std::vector<std::string> services = {
+      v1::SequenceService::service_full_name(),
+      v1::RecipientService::service_full_name(),
+      v1::DeliveryService::service_full_name()};
+  if (server->clock_service_) {
+    services.push_back(v1::ClockService::service_full_name());
+  }
+  services.insert(services.end(),
+                  {"grpc.health.v1.Health",
+                   "grpc.reflection.v1.ServerReflection",
+                   "grpc.reflection.v1alpha.ServerReflection"});
+  server->reflection_v1_service_ =
+      std::make_unique<ReflectionV1Service>(std::move(services));
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -48,6 +63,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   builder.RegisterService(server->delivery_service_.get());
   if (server->clock_service_)
     builder.RegisterService(server->clock_service_.get());
+  builder.RegisterService(server->reflection_v1_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -56,7 +72,12 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   const auto colon = options.listen_address.rfind(':');
   server->host_ = options.listen_address.substr(0, colon);
   if (manual_clock == nullptr) server->scheduler_->StartBackground();
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->store_ = store;
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  store->SetWriteStateObserver(
+      [health](const absl::Status& state) { health->SetServingStatus(state.ok()); });
+  health->SetServingStatus(store->WriteState().ok());
   return server;
 }
 
@@ -72,6 +93,7 @@ std::string SequencerServer::address() const {
 void SequencerServer::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  if (store_ != nullptr) store_->SetWriteStateObserver(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
   if (scheduler_) scheduler_->Stop();
   // Calls in flight finish (long polls are woken); what is still running at
