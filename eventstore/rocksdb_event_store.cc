@@ -35,6 +35,7 @@ namespace {
 constexpr char kFormatKey[] = "m/format";
 constexpr char kFormatVersion[] = "1";
 constexpr char kLastPositionKey[] = "m/last_position";
+constexpr char kMemtableMarkerKey[] = "m/memtable_marker";
 constexpr char kGlobalPrefix[] = "g/";
 constexpr char kGlobalEnd[] = "g0";  // '0' follows '/'.
 
@@ -518,6 +519,7 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
     }
     const std::string torn = DescribeWalDamage(dir, strict, "");
     if (options.read_only) {
+      s = tail;
       opened.note = absl::StrCat(
           torn,
           ": an incomplete last record (a write cut by a crash, never "
@@ -618,8 +620,15 @@ RocksDbEventStore::RocksDbEventStore(Opened opened, Options options,
       recovery_note_(std::move(opened.note)),
       last_position_(last_position) {
   if (!options_.read_only) {
+    WriteMemtableMarker();
     recovery_thread_ = std::thread([this] { RecoveryLoop(); });
   }
+}
+
+void RocksDbEventStore::WriteMemtableMarker() {
+  rocksdb::WriteOptions no_wal;
+  no_wal.disableWAL = true;
+  db_->Put(no_wal, kMemtableMarkerKey, "").PermitUncheckedError();
 }
 
 RocksDbEventStore::~RocksDbEventStore() {
@@ -656,6 +665,7 @@ void RocksDbEventStore::RecoveryLoop() {
     const rocksdb::Status resumed = db_->Resume();
     mu_.Lock();
     if (resumed.ok() && !failed_.ok()) {
+      WriteMemtableMarker();
       failed_ = absl::OkStatus();
       mu_.Unlock();
       NotifyWriteState();

@@ -172,6 +172,13 @@ class RocksDbEventStore final : public EventStore {
 
   RocksDbEventStore(Opened opened, Options options, uint64_t last_position);
 
+  // Puts m/memtable_marker into the memtable, bypassing the WAL. DB::Resume()
+  // starts a new WAL only when it has a memtable to flush; if it does not,
+  // the next write goes to the WAL writer that failed, which aborts the
+  // process (an assertion in Debian's RocksDB). Written after Open and after
+  // each recovery, when the memtable is empty; a commit that fails first
+  // thus always leaves something to flush.
+  void WriteMemtableMarker();
   // Retries recovery while failed_; runs until the destructor.
   void RecoveryLoop();
   // Calls the observer with the current WriteState.
