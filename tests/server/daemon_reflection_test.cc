@@ -197,6 +197,51 @@ TYPED_TEST(DaemonReflectionTest, UnknownNamesAreNotFound) {
   EXPECT_TRUE(reflection.ListServices().has_list_services_response());
 }
 
+TYPED_TEST(DaemonReflectionTest, ExtensionQuestions) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  typename TypeParam::Request request;
+  request.set_all_extension_numbers_of_type("sequencer.v1.Recipient");
+  auto numbers = reflection.Ask(request);
+  ASSERT_TRUE(numbers.has_all_extension_numbers_response())
+      << numbers.DebugString();
+  EXPECT_EQ(numbers.all_extension_numbers_response().base_type_name(),
+            "sequencer.v1.Recipient");
+  EXPECT_EQ(numbers.all_extension_numbers_response().extension_number_size(),
+            0);
+
+  request.set_all_extension_numbers_of_type("sequencer.v1.NoSuchMessage");
+  auto unknown_type = reflection.Ask(request);
+  ASSERT_TRUE(unknown_type.has_error_response()) << unknown_type.DebugString();
+  EXPECT_EQ(unknown_type.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+
+  request.mutable_file_containing_extension()->set_containing_type(
+      "google.protobuf.FieldOptions");
+  request.mutable_file_containing_extension()->set_extension_number(54321);
+  auto unknown_extension = reflection.Ask(request);
+  ASSERT_TRUE(unknown_extension.has_error_response())
+      << unknown_extension.DebugString();
+  EXPECT_EQ(unknown_extension.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+// An empty question: v1 (ours) says INVALID_ARGUMENT, v1alpha (gRPC's)
+// UNIMPLEMENTED; both answer on the stream and keep it open.
+TYPED_TEST(DaemonReflectionTest, EmptyRequestIsAnErrorResponse) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  typename TypeParam::Request request;
+  request.set_host("localhost");
+  auto response = reflection.Ask(request);
+  ASSERT_TRUE(response.has_error_response()) << response.DebugString();
+  EXPECT_EQ(response.error_response().error_code(),
+            static_cast<int>(std::is_same_v<TypeParam, V1>
+                                 ? grpc::StatusCode::INVALID_ARGUMENT
+                                 : grpc::StatusCode::UNIMPLEMENTED))
+      << response.DebugString();
+  EXPECT_EQ(response.original_request().host(), "localhost");
+  EXPECT_TRUE(reflection.ListServices().has_list_services_response());
+}
+
 TYPED_TEST(DaemonReflectionTest, HealthCheckCallableFromReflectedDescriptors) {
   google::protobuf::SimpleDescriptorDatabase database;
   {
