@@ -171,7 +171,6 @@ size_t PayloadBytes(const CommitBatch& batch) {
   return bytes;
 }
 
-
 // RocksDB's info log, written with plain write(2) whose errors are ignored
 // (RocksDB's own logger asserts on a second failed append: a full disk would
 // abort the process). Also remembers the last "dropping N bytes" line of WAL
@@ -204,8 +203,8 @@ class StoreLogger final : public rocksdb::Logger {
       last_drop_ = message;
     }
     if (fd_ < 0) return;
-    static constexpr const char* kLevels[] = {"", "", "[WARN] ", "[ERROR] ",
-                                              "[FATAL] ", "[HEADER] "};
+    static constexpr const char* kLevels[] = {
+        "", "", "[WARN] ", "[ERROR] ", "[FATAL] ", "[HEADER] "};
     const std::string line = absl::StrCat(
         absl::FormatTime("%Y/%m/%d-%H:%M:%E6S ", absl::Now(),
                          absl::UTCTimeZone()),
@@ -252,7 +251,8 @@ uint32_t Crc32c(absl::string_view data) {
     return table;
   }();
   uint32_t crc = 0xffffffffu;
-  for (unsigned char byte : data) crc = kTable[(crc ^ byte) & 0xff] ^ (crc >> 8);
+  for (unsigned char byte : data)
+    crc = kTable[(crc ^ byte) & 0xff] ^ (crc >> 8);
   return crc ^ 0xffffffffu;
 }
 
@@ -286,9 +286,10 @@ std::optional<WalDamage> FindWalDamage(const std::string& path) {
     if (data.size() - offset < kHeader) {
       return WalDamage{offset, "truncated record header at the end"};
     }
-    const auto* p = reinterpret_cast<const unsigned char*>(data.data() + offset);
-    const uint32_t masked = p[0] | (p[1] << 8) | (p[2] << 16) |
-                            (static_cast<uint32_t>(p[3]) << 24);
+    const auto* p =
+        reinterpret_cast<const unsigned char*>(data.data() + offset);
+    const uint32_t masked =
+        p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
     const uint64_t length = p[4] | (p[5] << 8);
     const unsigned type = p[6];
     if (type == 0 && length == 0) {  // Preallocated, never written.
@@ -446,7 +447,8 @@ struct RocksDbEventStore::Opened {
 absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
     const std::string& dir, Options options) {
   rocksdb::Options db_options;
-  db_options.create_if_missing = options.create_if_missing && !options.read_only;
+  db_options.create_if_missing =
+      options.create_if_missing && !options.read_only;
   db_options.write_buffer_size = options.write_buffer_bytes;
   db_options.max_background_jobs = options.max_background_jobs;
   if (options.env != nullptr) db_options.env = options.env;
@@ -504,8 +506,8 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
                               options.read_only);
   if (s.IsCorruption()) {
     const rocksdb::Status strict = s;
-    const rocksdb::Status tail = open_db(
-        rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, true);
+    const rocksdb::Status tail =
+        open_db(rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, true);
     if (!tail.ok()) {
       opened.db.reset();
       return absl::DataLossError(absl::StrCat(
@@ -546,7 +548,8 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   }
   if (!s.ok()) {
     opened.db.reset();
-    const std::string message = absl::StrCat("opening ", dir, ": ", s.ToString());
+    const std::string message =
+        absl::StrCat("opening ", dir, ": ", s.ToString());
     if (s.IsNoSpace()) {
       return absl::ResourceExhaustedError(absl::StrCat(
           message, " (the disk is full: free space there, then start again)"));

@@ -39,9 +39,8 @@ void SetError(grpc::StatusCode code, std::string message,
   response->mutable_error_response()->set_error_message(std::move(message));
 }
 
-class Reactor final
-    : public grpc::ServerBidiReactor<ServerReflectionRequest,
-                                     ServerReflectionResponse> {
+class Reactor final : public grpc::ServerBidiReactor<ServerReflectionRequest,
+                                                     ServerReflectionResponse> {
  public:
   explicit Reactor(const ReflectionV1Service* service) : service_(service) {
     StartRead(&request_);
@@ -127,19 +126,19 @@ ServerReflectionResponse ReflectionV1Service::Answer(
       const google::protobuf::Descriptor* type =
           pool->FindMessageTypeByName(question.containing_type());
       const google::protobuf::FieldDescriptor* extension =
-          type == nullptr ? nullptr
-                          : pool->FindExtensionByNumber(
-                                type, question.extension_number());
+          type == nullptr
+              ? nullptr
+              : pool->FindExtensionByNumber(type, question.extension_number());
       if (type == nullptr) {
         SetError(grpc::StatusCode::NOT_FOUND,
                  absl::StrCat("Type not found: ", question.containing_type()),
                  &response);
       } else if (extension == nullptr) {
-        SetError(grpc::StatusCode::NOT_FOUND,
-                 absl::StrCat("Extension not found: ",
-                              question.containing_type(), " has no extension ",
-                              question.extension_number()),
-                 &response);
+        SetError(
+            grpc::StatusCode::NOT_FOUND,
+            absl::StrCat("Extension not found: ", question.containing_type(),
+                         " has no extension ", question.extension_number()),
+            &response);
       } else {
         SetFile(extension->file(), &response);
       }

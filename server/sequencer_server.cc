@@ -45,10 +45,9 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   if (server->clock_service_) {
     services.push_back(v1::ClockService::service_full_name());
   }
-  services.insert(services.end(),
-                  {"grpc.health.v1.Health",
-                   "grpc.reflection.v1.ServerReflection",
-                   "grpc.reflection.v1alpha.ServerReflection"});
+  services.insert(services.end(), {"grpc.health.v1.Health",
+                                   "grpc.reflection.v1.ServerReflection",
+                                   "grpc.reflection.v1alpha.ServerReflection"});
   server->reflection_v1_service_ =
       std::make_unique<ReflectionV1Service>(std::move(services));
 
@@ -75,8 +74,9 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->store_ = store;
   grpc::HealthCheckServiceInterface* health =
       server->server_->GetHealthCheckService();
-  store->SetWriteStateObserver(
-      [health](const absl::Status& state) { health->SetServingStatus(state.ok()); });
+  store->SetWriteStateObserver([health](const absl::Status& state) {
+    health->SetServingStatus(state.ok());
+  });
   health->SetServingStatus(store->WriteState().ok());
   return server;
 }

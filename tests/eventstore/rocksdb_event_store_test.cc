@@ -169,8 +169,7 @@ TEST(RocksDbEventStoreTest, ReopenPersistsEverything) {
 // Every regular file under `dir` (relative path -> contents).
 std::map<std::string, std::string> Snapshot(const std::string& dir) {
   std::map<std::string, std::string> files;
-  for (const auto& entry :
-       std::filesystem::recursive_directory_iterator(dir)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     std::ifstream in(entry.path(), std::ios::binary);
     std::stringstream contents;
@@ -368,9 +367,9 @@ TEST(RocksDbEventStoreTest, WriteFailedForLackOfSpaceRecoversWithoutReopen) {
             << "the store did not recover";
       }
       SEQ_ASSERT_OK(store->WriteState());
-      ASSIGN_OR_FAIL(CommitResult r,
-                     store->Commit(Batch({StreamAppend{"a", kAnyVersion,
-                                                       {Ev("E")}}})));
+      ASSIGN_OR_FAIL(
+          CommitResult r,
+          store->Commit(Batch({StreamAppend{"a", kAnyVersion, {Ev("E")}}})));
       EXPECT_EQ(r.first_position, 2u + round);
     }
     store->SetWriteStateObserver(nullptr);

@@ -78,8 +78,8 @@ class Reflection {
  private:
   std::unique_ptr<typename Api::Service::Stub> stub_;
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<typename Api::Request,
-                                           typename Api::Response>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<typename Api::Request, typename Api::Response>>
       stream_;
 };
 
@@ -160,7 +160,8 @@ TYPED_TEST(DaemonReflectionTest, EveryServiceAndMethodTypeResolves) {
       ASSERT_NE(method->input_type(), nullptr) << method->full_name();
       ASSERT_NE(method->output_type(), nullptr) << method->full_name();
       for (const auto* type : {method->input_type(), method->output_type()}) {
-        const auto response = reflection.FileContainingSymbol(type->full_name());
+        const auto response =
+            reflection.FileContainingSymbol(type->full_name());
         EXPECT_TRUE(response.has_file_descriptor_response())
             << type->full_name() << ": " << response.DebugString();
       }

@@ -78,8 +78,8 @@ grpc::Status Pause(Daemon& daemon, const std::string& id) {
   v1::Recipient out;
   auto context = CallAs();
   context->set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
-  return daemon.recipients().PauseRecipient(
-      context.get(), ActionRequest("seq-1", id), &out);
+  return daemon.recipients().PauseRecipient(context.get(),
+                                            ActionRequest("seq-1", id), &out);
 }
 
 v1::RecipientStatus StatusOf(Daemon& daemon, const std::string& id) {
@@ -120,8 +120,7 @@ std::string ReadFile(const std::string& path) {
 // Every regular file under `dir` (relative path -> contents).
 std::map<std::string, std::string> Snapshot(const std::string& dir) {
   std::map<std::string, std::string> files;
-  for (const auto& entry :
-       std::filesystem::recursive_directory_iterator(dir)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     files[std::filesystem::relative(entry.path(), dir).string()] =
         ReadFile(entry.path().string());
@@ -289,9 +288,8 @@ TEST(WalDamageTest, TornTailStartsWithoutTheCutWriteAndKeepsACopy) {
     }
   }
   ASSERT_EQ(copies.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(startup, std::filesystem::path(copies[0])
-                                             .parent_path()
-                                             .string()))
+  EXPECT_TRUE(absl::StrContains(
+      startup, std::filesystem::path(copies[0]).parent_path().string()))
       << startup;
   EXPECT_TRUE(ReadFile(copies[0]) == torn) << "the copy differs";
 
@@ -431,8 +429,8 @@ TEST_F(FullDiskTest, WritesRefusedWhileFullResumeWithoutRestart) {
     refused_ids.push_back(refused_id);
     EXPECT_EQ(failed.error_code(), grpc::StatusCode::UNAVAILABLE)
         << failed.error_message();
-    EXPECT_TRUE(absl::StrContains(failed.error_message(),
-                                  "No space left on device"))
+    EXPECT_TRUE(
+        absl::StrContains(failed.error_message(), "No space left on device"))
         << failed.error_message();
     // Health changed before the refusal was answered.
     EXPECT_EQ(daemon.Health(), HealthCheckResponse::NOT_SERVING);

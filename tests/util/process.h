@@ -66,9 +66,9 @@ struct RunResult {
 
 // Runs a command to completion, capturing stdout (and stderr, with
 // `merge_stderr`).
-absl::StatusOr<RunResult> RunCommand(
-    const std::vector<std::string>& argv,
-    absl::Duration timeout = absl::Seconds(60), bool merge_stderr = false);
+absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,
+                                     absl::Duration timeout = absl::Seconds(60),
+                                     bool merge_stderr = false);
 
 }  // namespace sequencer::testing
 
