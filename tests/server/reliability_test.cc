@@ -488,5 +488,49 @@ TEST_F(FullDiskTest, StartOnAFullDiskExitsWithAClearMessageAndLosesNothing) {
   EXPECT_TRUE(later.ok()) << later.error_message();
 }
 
+TEST_F(FullDiskTest, StopAndRestartWhileFullLoseNothing) {
+  Daemon daemon(data_);
+  ASSERT_NO_FATAL_FAILURE(daemon.Start());
+  const std::vector<std::string> ids = Ids(50);
+  ASSERT_NO_FATAL_FAILURE(CreateAndEnroll(daemon, ids));
+  ASSERT_NO_FATAL_FAILURE(Fill(filler_));
+  std::vector<std::string> acknowledged;
+  grpc::Status failed;
+  for (const std::string& id : ids) {
+    failed = Pause(daemon, id);
+    if (!failed.ok()) break;
+    acknowledged.push_back(id);
+  }
+  ASSERT_FALSE(failed.ok()) << "no write was refused";
+
+  // SIGTERM while full: the closing flush fails, and the process still exits
+  // cleanly instead of aborting inside RocksDB.
+  const int stopped = daemon.Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(stopped)) << "died of signal " << WTERMSIG(stopped);
+  EXPECT_EQ(WEXITSTATUS(stopped), 0);
+
+  // The failed flush freed what it had written: fill that too.
+  const std::string top_up = filler_ + "2";
+  ASSERT_NO_FATAL_FAILURE(Fill(top_up));
+  RunResult run = RunMerged(daemon.Argv());
+  ASSERT_TRUE(WIFEXITED(run.wait_status))
+      << "died of signal " << WTERMSIG(run.wait_status) << ": " << run.output;
+  EXPECT_EQ(run.ExitCode(), 1) << run.output;
+  EXPECT_TRUE(absl::StrContains(run.output, "the disk is full")) << run.output;
+
+  ASSERT_EQ(unlink(filler_.c_str()), 0);
+  ASSERT_EQ(unlink(top_up.c_str()), 0);
+  ASSERT_NO_FATAL_FAILURE(daemon.Start());
+  EXPECT_EQ(daemon.Health(), HealthCheckResponse::SERVING);
+  for (const std::string& id : acknowledged) {
+    EXPECT_EQ(StatusOf(daemon, id), v1::RECIPIENT_STATUS_PAUSED) << id;
+  }
+  grpc::Status later = Pause(daemon, ids.back());
+  EXPECT_TRUE(later.ok()) << later.error_message();
+  ASSERT_EQ(daemon.Stop(SIGTERM), 0);
+  RunResult verify = Ctl({"verify", "--data_dir=" + data_});
+  EXPECT_EQ(verify.ExitCode(), 0) << verify.output;
+}
+
 }  // namespace
 }  // namespace sequencer::testing
