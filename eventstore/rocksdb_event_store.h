@@ -23,7 +23,9 @@
 // disk ever has); once it succeeds, commits are accepted again, without a
 // restart. The write that failed is not applied (RocksDB inserts a batch into
 // its memtable only after its log write succeeded, and recovery flushes the
-// memtable and starts a new write-ahead log).
+// memtable and starts a new write-ahead log). An I/O error other than a full
+// disk (e.g. EIO) is fatal to RocksDB: Resume() cannot clear it, and commits
+// stay refused until the store is reopened.
 //
 // Opening (recovery of the write-ahead log, WAL):
 //   - RocksDB runs in WALRecoveryMode::kAbsoluteConsistency first: any damage
@@ -32,7 +34,7 @@
 //     is only a torn tail: an incomplete last record, which is what a crash
 //     during a write leaves, and which was never acknowledged (Commit returns
 //     after the fsync). RocksDB's kTolerateCorruptedTailRecords accepts
-//     exactly that (truncated header or record at the end of the last WAL)
+//     exactly that (a truncated header or record at the end of a WAL file)
 //     and refuses a checksum mismatch anywhere (kPointInTimeRecovery, the
 //     default, would instead stop replaying at a damaged record in the middle
 //     and silently drop every acknowledged write after it, then delete the
@@ -43,9 +45,10 @@
 //     says what happened).
 //   - Any other damage: Open refuses with DATA_LOSS naming the WAL file and
 //     the offset of the first bad record, and changes nothing.
-//   Known limit: RocksDB judges "tail" per 32 KiB block, so a flipped bit in a
-//   record's length field in the last block can pass as a torn tail; the
-//   evidence copy then still holds the dropped bytes.
+//   Known limits: RocksDB judges "tail" per 32 KiB block and per file, so a
+//   flipped bit in a record's length field in a file's last block, or an older
+//   WAL file cut short, can pass as a torn tail; the evidence copy then still
+//   holds the dropped bytes.
 //
 // RocksDB's info log (<dir>/LOG) is written by the store's own logger, which
 // ignores write errors: RocksDB's logger aborts the process (an assertion in
