@@ -108,8 +108,9 @@ class EventStore {
 
   // Registers `observer` (nullptr: none), called with the new WriteState each
   // time it may have changed, from whichever thread noticed (a committing one
-  // or the store's own). It must not call into the store. When this returns,
-  // no call of the previous observer is running. Default: never called.
+  // or the store's own). A failed write is reported before any Commit of its
+  // group returns. It must not call into the store. When this returns, no call
+  // of the previous observer is running. Default: never called.
   virtual void SetWriteStateObserver(
       std::function<void(const absl::Status&)> observer) {}
 

@@ -555,6 +555,13 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
       recovery_cv_.SignalAll();
     }
   }
+  if (newly_failed) {
+    // Before anyone of the group is answered: a caller that sees the refusal
+    // and then asks (e.g. health) sees the failed state.
+    mu_.Unlock();
+    NotifyWriteState();
+    mu_.Lock();
+  }
   for (Writer* x : group) {
     writers_.pop_front();
     x->done = true;
@@ -562,7 +569,6 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
   mu_.Unlock();
-  if (newly_failed) NotifyWriteState();
   return std::move(w.result);
 }
 
