@@ -317,8 +317,19 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
                               options.read_only);
   if (s.IsCorruption()) {
     const rocksdb::Status strict = s;
-    const rocksdb::Status tail =
+    rocksdb::Status tail =
         open_db(rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, true);
+    if (tail.ok()) {
+      // RocksDB accepts a record cut by the end of any WAL file; only the last
+      // one can be torn by a crash (older ones were complete and fsync'd).
+      const std::vector<std::string> wals = WalFiles(dir);
+      for (size_t i = 0; i < wals.size() && tail.ok(); ++i) {
+        std::optional<WalDamage> damage = FindWalDamage(dir + "/" + wals[i]);
+        if (damage && (i + 1 < wals.size() || !damage->at_end)) {
+          tail = rocksdb::Status::Corruption("not a torn tail", damage->what);
+        }
+      }
+    }
     if (!tail.ok()) {
       opened.db.reset();
       return absl::DataLossError(absl::StrCat(

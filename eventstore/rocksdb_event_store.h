@@ -39,16 +39,18 @@
 //     default, would instead stop replaying at a damaged record in the middle
 //     and silently drop every acknowledged write after it, then delete the
 //     WAL).
+//     RocksDB accepts a record cut by the end of ANY WAL file, so the store
+//     also checks the log format itself (eventstore/wal_files.h): only the
+//     last WAL may end in a cut record, and no record may fail its checksum.
 //   - A torn tail: every WAL file is first copied, fsync'd, to
 //     <dir>/evidence/wal-<UTC time>/ (if that fails, Open refuses), then the
 //     database is opened with kTolerateCorruptedTailRecords (RecoveryNote()
 //     says what happened).
 //   - Any other damage: Open refuses with DATA_LOSS naming the WAL file and
 //     the offset of the first bad record, and changes nothing.
-//   Known limits: RocksDB judges "tail" per 32 KiB block and per file, so a
-//   flipped bit in a record's length field in a file's last block, or an older
-//   WAL file cut short, can pass as a torn tail; the evidence copy then still
-//   holds the dropped bytes.
+//   Known limit: a flipped bit in the length field of a record in the last
+//   WAL's last 32 KiB block makes the record look cut by the end of the file,
+//   like a torn tail; the evidence copy then still holds the dropped bytes.
 //
 // RocksDB's info log (<dir>/LOG) is written by the store's own logger, which
 // ignores write errors: RocksDB's logger aborts the process (an assertion in

@@ -112,7 +112,7 @@ std::optional<WalDamage> FindWalDamage(const std::string& path) {
       continue;
     }
     if (data.size() - offset < kHeader) {
-      return WalDamage{offset, "truncated record header at the end"};
+      return WalDamage{offset, "truncated record header at the end", true};
     }
     const auto* p =
         reinterpret_cast<const unsigned char*>(data.data() + offset);
@@ -126,7 +126,7 @@ std::optional<WalDamage> FindWalDamage(const std::string& path) {
     }
     if (type >= 5 && type <= 8) return std::nullopt;
     if (offset + kHeader + length > data.size()) {
-      return WalDamage{offset, "record runs past the end of the file"};
+      return WalDamage{offset, "record runs past the end of the file", true};
     }
     if (kHeader + length > block_left) {
       return WalDamage{offset, "record length runs past its block"};

@@ -21,8 +21,11 @@ struct WalDamage {
   // Byte offset in the file of the first physical record that is damaged.
   uint64_t offset = 0;
   // What is wrong, e.g. "checksum mismatch", "record runs past the end of the
-  // file" (a torn tail looks like that).
+  // file".
   std::string what;
+  // The damaged record is cut by the end of the file (a record or header that
+  // runs past it): what a crash during a write leaves, a torn tail.
+  bool at_end = false;
 };
 
 // The first damaged physical record of a WAL file in RocksDB's log format

@@ -28,9 +28,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "eventstore/wal_files.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
+#include "rocksdb/options.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_util.h"
 
@@ -220,6 +223,68 @@ TEST(RocksDbEventStoreTest, ReadOnlyOpenWritesNothingAndRefusesCommits) {
   EXPECT_EQ(absent.status().code(), absl::StatusCode::kInvalidArgument)
       << absent.status();
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("absent")));
+}
+
+// A database with two live WAL files (written by RocksDB with neither open nor
+// close flushing).
+void TwoLiveWals(const std::string& path, std::vector<std::string>* wals) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.avoid_flush_during_shutdown = true;
+  options.avoid_flush_during_recovery = true;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  for (int round = 0; round < 2; ++round) {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    if (round == 0) ASSERT_TRUE(db->Put(sync, "m/format", "1").ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(db->Put(sync, absl::StrCat("i/", round, "-", i),
+                          std::string(200, 'v'))
+                      .ok());
+    }
+    ASSERT_TRUE(db->Close().ok());
+  }
+  *wals = WalFiles(path);
+  ASSERT_EQ(wals->size(), 2u);
+}
+
+TEST(RocksDbEventStoreTest, OnlyTheLastWalMayHaveATornTail) {
+  TempDir dir;
+  {
+    // The older log cut short: acknowledged writes would be lost.
+    const std::string path = dir.Sub("older");
+    std::vector<std::string> wals;
+    ASSERT_NO_FATAL_FAILURE(TwoLiveWals(path, &wals));
+    const std::string older = path + "/" + wals[0];
+    ASSERT_EQ(truncate(older.c_str(), std::filesystem::file_size(older) - 50),
+              0);
+    auto before = Snapshot(path);
+    before.erase("LOG");
+    auto store = RocksDbEventStore::Open(path);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+        << store.status();
+    EXPECT_TRUE(absl::StrContains(store.status().message(), older))
+        << store.status();
+    auto after = Snapshot(path);
+    after.erase("LOG");
+    EXPECT_TRUE(after == before) << "a refused open changed the directory";
+  }
+  {
+    // The newest log cut short: a torn tail, dropped with a copy kept.
+    const std::string path = dir.Sub("newest");
+    std::vector<std::string> wals;
+    ASSERT_NO_FATAL_FAILURE(TwoLiveWals(path, &wals));
+    const std::string newest = path + "/" + wals[1];
+    ASSERT_EQ(truncate(newest.c_str(), std::filesystem::file_size(newest) - 50),
+              0);
+    ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path));
+    EXPECT_TRUE(absl::StrContains(store->RecoveryNote(), "evidence/wal-"))
+        << store->RecoveryNote();
+    ASSIGN_OR_FAIL(auto kept, store->ScanIndex("", "", 10));
+    EXPECT_EQ(kept.size(), 5u);  // The last write of the newest log is gone.
+  }
 }
 
 TEST(RocksDbEventStoreTest, OpenWithoutCreateFailsOnMissingDatabase) {
