@@ -22,6 +22,7 @@
 #define SEQUENCER_EVENTSTORE_EVENT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -96,8 +97,22 @@ class EventStore {
   // naming the stream, expected and actual version; INVALID_ARGUMENT when a
   // stream name or index key is empty; INTERNAL / UNAVAILABLE on I/O failure
   // (then nothing is guaranteed to be written, and the store refuses further
-  // commits).
+  // commits until it recovers: see WriteState); FAILED_PRECONDITION when the
+  // store was opened read-only.
   virtual absl::StatusOr<CommitResult> Commit(const CommitBatch& batch) = 0;
+
+  // OK while Commit accepts writes; otherwise the error Commit answers without
+  // trying (e.g. UNAVAILABLE after a write failed because the disk is full,
+  // until the store has recovered). Reads work either way.
+  virtual absl::Status WriteState() const { return absl::OkStatus(); }
+
+  // Registers `observer` (nullptr: none), called with the new WriteState each
+  // time it may have changed, from whichever thread noticed (a committing one
+  // or the store's own). A failed write is reported before any Commit of its
+  // group returns. It must not call into the store. When this returns, no call
+  // of the previous observer is running. Default: never called.
+  virtual void SetWriteStateObserver(
+      std::function<void(const absl::Status&)> observer) {}
 
   // Events of `stream` with version >= from_version, oldest first, at most
   // max_count. An unknown stream has no events (not an error).

@@ -1,15 +1,26 @@
 #include "eventstore/rocksdb_event_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 #include <unordered_map>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "eventstore/batch_validation.h"
+#include "eventstore/wal_files.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/options.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
@@ -21,6 +32,7 @@ namespace {
 constexpr char kFormatKey[] = "m/format";
 constexpr char kFormatVersion[] = "1";
 constexpr char kLastPositionKey[] = "m/last_position";
+constexpr char kMemtableMarkerKey[] = "m/memtable_marker";
 constexpr char kGlobalPrefix[] = "g/";
 constexpr char kGlobalEnd[] = "g0";  // '0' follows '/'.
 
@@ -156,6 +168,74 @@ size_t PayloadBytes(const CommitBatch& batch) {
   return bytes;
 }
 
+// RocksDB's info log, written with plain write(2) whose errors are ignored
+// (RocksDB's own logger asserts on a second failed append: a full disk would
+// abort the process). Also remembers the last "dropping N bytes" line of WAL
+// recovery. An empty path logs nowhere (read-only stores write nothing).
+class StoreLogger final : public rocksdb::Logger {
+ public:
+  explicit StoreLogger(const std::string& path) {
+    if (path.empty()) return;
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && st.st_size > (64 << 20)) {
+      std::rename(path.c_str(), (path + ".old").c_str());
+    }
+    fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  ~StoreLogger() override {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format,
+            va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char message[4096];
+    std::vsnprintf(message, sizeof(message), format, ap);
+    if (std::strstr(message, ": dropping ") != nullptr) {
+      absl::MutexLock lock(&mu_);
+      last_drop_ = message;
+    }
+    if (fd_ < 0) return;
+    static constexpr const char* kLevels[] = {
+        "", "", "[WARN] ", "[ERROR] ", "[FATAL] ", "[HEADER] "};
+    const std::string line = absl::StrCat(
+        absl::FormatTime("%Y/%m/%d-%H:%M:%E6S ", absl::Now(),
+                         absl::UTCTimeZone()),
+        level < rocksdb::InfoLogLevel::NUM_INFO_LOG_LEVELS ? kLevels[level]
+                                                           : "",
+        message, "\n");
+    const ssize_t ignored = write(fd_, line.data(), line.size());
+    (void)ignored;
+  }
+
+  std::string last_drop() const {
+    absl::MutexLock lock(&mu_);
+    return last_drop_;
+  }
+
+ private:
+  int fd_ = -1;
+  mutable absl::Mutex mu_;
+  std::string last_drop_ ABSL_GUARDED_BY(mu_);
+};
+
+// Keeps RocksDB from starting its own recovery after a background error: the
+// SstFileManager's waits for free space of several write buffers (64 MiB by
+// default), which a small disk never has, and blocks DB::Resume() meanwhile.
+// The store retries Resume() itself.
+class NoAutoRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason reason,
+                            rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 }  // namespace
 
 struct RocksDbEventStore::Writer {
@@ -168,13 +248,22 @@ struct RocksDbEventStore::Writer {
   absl::CondVar cv;
 };
 
+struct RocksDbEventStore::Opened {
+  std::shared_ptr<StoreLogger> logger;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::FileLock* lock = nullptr;
+  std::string note;
+};
+
 absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
     const std::string& dir, Options options) {
   rocksdb::Options db_options;
-  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_if_missing =
+      options.create_if_missing && !options.read_only;
   db_options.write_buffer_size = options.write_buffer_bytes;
   db_options.max_background_jobs = options.max_background_jobs;
   if (options.env != nullptr) db_options.env = options.env;
+  db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
   rocksdb::BlockBasedTableOptions table_options;
   table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table_options.cache_index_and_filter_blocks = true;
@@ -186,26 +275,127 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   db_options.table_factory.reset(
       rocksdb::NewBlockBasedTableFactory(table_options));
 
-  rocksdb::DB* raw = nullptr;
-  absl::Status status = FromRocks(rocksdb::DB::Open(db_options, dir, &raw),
-                                  absl::StrCat("opening ", dir));
-  if (!status.ok()) return status;
-  std::unique_ptr<rocksdb::DB> db(raw);
+  Opened opened;
+  rocksdb::Env* env = db_options.env;
+  if (options.read_only) {
+    if (!env->FileExists(dir + "/CURRENT").ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir, " holds no event store database"));
+    }
+    rocksdb::Status locked = env->LockFile(dir + "/LOCK", &opened.lock);
+    if (!locked.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          dir, " is in use (stop the sequencerd that holds it first): ",
+          locked.ToString()));
+    }
+  } else if (options.create_if_missing) {
+    env->CreateDirIfMissing(dir).PermitUncheckedError();
+  }
+  struct Unlock {
+    rocksdb::Env* env;
+    rocksdb::FileLock** lock;
+    ~Unlock() {
+      if (*lock != nullptr) env->UnlockFile(*lock).PermitUncheckedError();
+    }
+  } unlock_on_error{env, &opened.lock};
+
+  opened.logger =
+      std::make_shared<StoreLogger>(options.read_only ? "" : dir + "/LOG");
+  db_options.info_log = opened.logger;
+  auto open_db = [&](rocksdb::WALRecoveryMode mode, bool read_only) {
+    rocksdb::Options attempt = db_options;
+    attempt.wal_recovery_mode = mode;
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = read_only
+                            ? rocksdb::DB::OpenForReadOnly(attempt, dir, &raw)
+                            : rocksdb::DB::Open(attempt, dir, &raw);
+    opened.db.reset(raw);
+    return s;
+  };
+
+  rocksdb::Status s = open_db(rocksdb::WALRecoveryMode::kAbsoluteConsistency,
+                              options.read_only);
+  if (s.IsCorruption()) {
+    const rocksdb::Status strict = s;
+    rocksdb::Status tail =
+        open_db(rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords, true);
+    if (tail.ok()) {
+      // RocksDB accepts a record cut by the end of any WAL file; only the last
+      // one can be torn by a crash (older ones were complete and fsync'd).
+      const std::vector<std::string> wals = WalFiles(dir);
+      for (size_t i = 0; i < wals.size() && tail.ok(); ++i) {
+        std::optional<WalDamage> damage = FindWalDamage(dir + "/" + wals[i]);
+        if (damage && (i + 1 < wals.size() || !damage->at_end)) {
+          tail = rocksdb::Status::Corruption("not a torn tail", damage->what);
+        }
+      }
+    }
+    if (!tail.ok()) {
+      opened.db.reset();
+      return absl::DataLossError(absl::StrCat(
+          DescribeWalDamage(dir, strict.ToString(), opened.logger->last_drop()),
+          ". Opening would silently drop the acknowledged writes after that "
+          "point, so the event store refuses to open and has changed nothing. "
+          "Keep ",
+          dir,
+          " as it is (copy it away for analysis) and restore the data "
+          "directory from a backup."));
+    }
+    const std::string torn = DescribeWalDamage(dir, strict.ToString(), "");
+    if (options.read_only) {
+      s = tail;
+      opened.note = absl::StrCat(
+          torn,
+          ": an incomplete last record (a write cut by a crash, never "
+          "acknowledged); read past in memory, nothing changed on disk");
+    } else {
+      opened.db.reset();
+      absl::StatusOr<std::string> kept = KeepWalEvidence(dir);
+      if (!kept.ok()) {
+        return absl::UnavailableError(absl::StrCat(
+            torn,
+            ": an incomplete last record, which recovery would drop, but no "
+            "copy of the log could be kept, so the event store refuses to "
+            "open: ",
+            kept.status().message()));
+      }
+      s = open_db(rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords,
+                  false);
+      opened.note = absl::StrCat(
+          torn,
+          ": an incomplete last record (a write cut by a crash, never "
+          "acknowledged) was dropped; the log as found is kept in ",
+          *kept);
+    }
+  }
+  if (!s.ok()) {
+    opened.db.reset();
+    const std::string message =
+        absl::StrCat("opening ", dir, ": ", s.ToString());
+    if (s.IsNoSpace()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          message, " (the disk is full: free space there, then start again)"));
+    }
+    if (s.IsCorruption()) return absl::DataLossError(message);
+    return FromRocks(s, absl::StrCat("opening ", dir));
+  }
+  rocksdb::DB* db = opened.db.get();
 
   std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kFormatKey, &value);
+  s = db->Get(rocksdb::ReadOptions(), kFormatKey, &value);
   if (s.IsNotFound()) {
     std::unique_ptr<rocksdb::Iterator> it(
         db->NewIterator(rocksdb::ReadOptions()));
     it->SeekToFirst();
-    if (it->Valid()) {
+    if (it->Valid() || options.read_only) {
       return absl::InvalidArgumentError(
           absl::StrCat(dir, " holds a database that is not an event store"));
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
-    status = FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
-                       "writing the format version");
+    absl::Status status =
+        FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
+                  "writing the format version");
     if (!status.ok()) return status;
   } else if (!s.ok()) {
     return FromRocks(s, "reading the format version");
@@ -239,25 +429,104 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
                   : FromRocks(s, "checking the last position");
   }
 
-  return std::unique_ptr<RocksDbEventStore>(
-      new RocksDbEventStore(std::move(db), options, last_position));
+  rocksdb::FileLock* lock = opened.lock;
+  opened.lock = nullptr;  // Now owned by the store.
+  auto store = std::unique_ptr<RocksDbEventStore>(
+      new RocksDbEventStore(std::move(opened), options, last_position));
+  store->read_only_lock_ = lock;
+  return store;
 }
 
-RocksDbEventStore::RocksDbEventStore(std::unique_ptr<rocksdb::DB> db,
-                                     Options options, uint64_t last_position)
-    : db_(std::move(db)), options_(options), last_position_(last_position) {}
+RocksDbEventStore::RocksDbEventStore(Opened opened, Options options,
+                                     uint64_t last_position)
+    : logger_(std::move(opened.logger)),
+      db_(std::move(opened.db)),
+      options_(options),
+      recovery_note_(std::move(opened.note)),
+      last_position_(last_position) {
+  if (!options_.read_only) {
+    WriteMemtableMarker();
+    recovery_thread_ = std::thread([this] { RecoveryLoop(); });
+  }
+}
+
+void RocksDbEventStore::WriteMemtableMarker() {
+  rocksdb::WriteOptions no_wal;
+  no_wal.disableWAL = true;
+  db_->Put(no_wal, kMemtableMarkerKey, "").PermitUncheckedError();
+}
 
 RocksDbEventStore::~RocksDbEventStore() {
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    recovery_cv_.SignalAll();
+  }
+  if (recovery_thread_.joinable()) recovery_thread_.join();
   // A clean close leaves nothing in the write-ahead log to replay at the next
   // open (best effort: a crash is recovered from the log as usual).
-  db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+  if (!options_.read_only) {
+    db_->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
+  }
   db_->Close().PermitUncheckedError();
+  db_.reset();
+  if (read_only_lock_ != nullptr) {
+    (options_.env != nullptr ? options_.env : rocksdb::Env::Default())
+        ->UnlockFile(read_only_lock_)
+        .PermitUncheckedError();
+  }
+}
+
+void RocksDbEventStore::RecoveryLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!closing_) {
+    if (failed_.ok()) {
+      recovery_cv_.Wait(&mu_);
+      continue;
+    }
+    recovery_cv_.WaitWithTimeout(&mu_, options_.recovery_interval);
+    if (closing_ || failed_.ok()) continue;
+    mu_.Unlock();
+    const rocksdb::Status resumed = db_->Resume();
+    mu_.Lock();
+    if (resumed.ok() && !failed_.ok()) {
+      WriteMemtableMarker();
+      failed_ = absl::OkStatus();
+      mu_.Unlock();
+      NotifyWriteState();
+      mu_.Lock();
+    }
+  }
+}
+
+absl::Status RocksDbEventStore::WriteState() const {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("the event store is open read-only");
+  }
+  absl::MutexLock lock(&mu_);
+  if (failed_.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "the event store refuses writes until it recovers from a failed write "
+      "(it retries by itself; reads still work): ",
+      failed_.message()));
+}
+
+void RocksDbEventStore::SetWriteStateObserver(
+    std::function<void(const absl::Status&)> observer) {
+  absl::MutexLock lock(&observer_mu_);
+  observer_ = std::move(observer);
+}
+
+void RocksDbEventStore::NotifyWriteState() {
+  absl::MutexLock lock(&observer_mu_);
+  if (observer_) observer_(WriteState());
 }
 
 absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
     const CommitBatch& batch) {
   absl::Status valid = ValidateCommitBatch(batch);
   if (!valid.ok()) return valid;
+  if (options_.read_only) return WriteState();
 
   Writer w(&batch);
   mu_.Lock();
@@ -270,13 +539,14 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
 
   // This writer leads a group.
   std::vector<Writer*> group;
+  bool newly_failed = false;
   if (!failed_.ok()) {
     group.assign(writers_.begin(), writers_.end());
-    for (Writer* x : group) {
-      x->result = absl::UnavailableError(
-          absl::StrCat("event store refuses commits after a failed write: ",
-                       failed_.message()));
-    }
+    const absl::Status refusal = absl::UnavailableError(absl::StrCat(
+        "the event store refuses writes until it recovers from a failed write "
+        "(it retries by itself; reads still work): ",
+        failed_.message()));
+    for (Writer* x : group) x->result = refusal;
   } else {
     size_t bytes = 0;
     for (Writer* x : writers_) {
@@ -292,7 +562,16 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
       last_position_.store(*last, std::memory_order_release);
     } else {
       failed_ = last.status();
+      newly_failed = true;
+      recovery_cv_.SignalAll();
     }
+  }
+  if (newly_failed) {
+    // Before anyone of the group is answered: a caller that sees the refusal
+    // and then asks (e.g. health) sees the failed state.
+    mu_.Unlock();
+    NotifyWriteState();
+    mu_.Lock();
   }
   for (Writer* x : group) {
     writers_.pop_front();
@@ -389,8 +668,13 @@ absl::StatusOr<uint64_t> RocksDbEventStore::WriteGroup(
   const rocksdb::Status s = db_->Write(write_options, &write_batch);
   group_commits_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
-    const absl::Status error = absl::InternalError(
-        absl::StrCat("event store write failed: ", s.ToString()));
+    const std::string message =
+        absl::StrCat("event store write failed: ", s.ToString());
+    const absl::Status error =
+        s.IsNoSpace()
+            ? absl::UnavailableError(absl::StrCat(
+                  message, " (the disk is full; retry once space is freed)"))
+            : absl::InternalError(message);
     for (Writer* w : written) w->result = error;
     return error;
   }

@@ -14,9 +14,47 @@
 // Memory does not grow with the history: stream versions live on disk (one key
 // per stream) and are read by the leader; nothing is replayed at start-up.
 //
-// When a write fails, the Commits of that group get INTERNAL and the store
-// enters a failed state in which every later Commit gets UNAVAILABLE (reads
-// keep working). Reopen to recover.
+// When a write fails, the Commits of that group get an error (UNAVAILABLE when
+// the disk is full, INTERNAL otherwise) and the store enters a failed state in
+// which every later Commit gets UNAVAILABLE without trying (reads keep
+// working; WriteState() says why). A thread of the store then retries
+// rocksdb::DB::Resume() every Options::recovery_interval (RocksDB's own
+// automatic recovery is turned off: it waits for more free space than a small
+// disk ever has); once it succeeds, commits are accepted again, without a
+// restart. The write that failed is not applied (RocksDB inserts a batch into
+// its memtable only after its log write succeeded, and recovery flushes the
+// memtable and starts a new write-ahead log). An I/O error other than a full
+// disk (e.g. EIO) is fatal to RocksDB: Resume() cannot clear it, and commits
+// stay refused until the store is reopened.
+//
+// Opening (recovery of the write-ahead log, WAL):
+//   - RocksDB runs in WALRecoveryMode::kAbsoluteConsistency first: any damage
+//     in the WAL fails that open, and nothing is replayed or deleted.
+//   - Then the store checks, read-only (nothing written), whether the damage
+//     is only a torn tail: an incomplete last record, which is what a crash
+//     during a write leaves, and which was never acknowledged (Commit returns
+//     after the fsync). RocksDB's kTolerateCorruptedTailRecords accepts
+//     exactly that (a truncated header or record at the end of a WAL file)
+//     and refuses a checksum mismatch anywhere (kPointInTimeRecovery, the
+//     default, would instead stop replaying at a damaged record in the middle
+//     and silently drop every acknowledged write after it, then delete the
+//     WAL).
+//     RocksDB accepts a record cut by the end of ANY WAL file, so the store
+//     also checks the log format itself (eventstore/wal_files.h): only the
+//     last WAL may end in a cut record, and no record may fail its checksum.
+//   - A torn tail: every WAL file is first copied, fsync'd, to
+//     <dir>/evidence/wal-<UTC time>/ (if that fails, Open refuses), then the
+//     database is opened with kTolerateCorruptedTailRecords (RecoveryNote()
+//     says what happened).
+//   - Any other damage: Open refuses with DATA_LOSS naming the WAL file and
+//     the offset of the first bad record, and changes nothing.
+//   Known limit: a flipped bit in the length field of a record in the last
+//   WAL's last 32 KiB block makes the record look cut by the end of the file,
+//   like a torn tail; the evidence copy then still holds the dropped bytes.
+//
+// RocksDB's info log (<dir>/LOG) is written by the store's own logger, which
+// ignores write errors: RocksDB's logger aborts the process (an assertion in
+// Debian's build) when the disk is full.
 //
 // Thread-safe. The store must outlive every call into it.
 
@@ -27,9 +65,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -38,11 +78,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "eventstore/event_store.h"
 
 namespace rocksdb {
 class DB;
 class Env;
+class Logger;
+class FileLock;
 }  // namespace rocksdb
 
 namespace sequencer::eventstore {
@@ -56,6 +99,15 @@ class RocksDbEventStore final : public EventStore {
     bool sync = true;
     // Create the database when `dir` holds none.
     bool create_if_missing = true;
+    // Open without writing anything to `dir` (rocksdb::DB::OpenForReadOnly, no
+    // info log file); Commit answers FAILED_PRECONDITION. The store still
+    // takes RocksDB's LOCK (an fcntl lock; the file is not modified), so it
+    // refuses a directory that a running read-write store holds. A torn WAL
+    // tail is read past in memory (see RecoveryNote); no evidence copy is
+    // made because nothing is deleted.
+    bool read_only = false;
+    // How often the store retries recovery after a failed write.
+    absl::Duration recovery_interval = absl::Seconds(1);
     // Upper bound on the payload (stream names, event types and data, index
     // keys and values) that one group commit gathers. A single larger batch
     // still commits, alone.
@@ -75,8 +127,12 @@ class RocksDbEventStore final : public EventStore {
 
   // Opens the database in `dir` (creating it when missing and
   // Options::create_if_missing). Errors: INVALID_ARGUMENT when `dir` holds no
-  // database and create_if_missing is false, or holds a database of another
-  // format; INTERNAL / UNAVAILABLE on I/O failure or corruption.
+  // database and create_if_missing is false (or read_only), or holds a
+  // database of another format; DATA_LOSS when the write-ahead log is damaged
+  // other than at its tail (see above; the message names the file, the offset
+  // and what to do); RESOURCE_EXHAUSTED when the disk is full; UNAVAILABLE
+  // on other I/O failure or when another process holds the directory;
+  // INTERNAL on other corruption.
   static absl::StatusOr<std::unique_ptr<RocksDbEventStore>> Open(
       const std::string& dir, Options options);
   static absl::StatusOr<std::unique_ptr<RocksDbEventStore>> Open(
@@ -103,15 +159,35 @@ class RocksDbEventStore final : public EventStore {
       absl::string_view prefix, absl::string_view start_after,
       size_t max_count) const override;
 
+  absl::Status WriteState() const override;
+  void SetWriteStateObserver(
+      std::function<void(const absl::Status&)> observer) override;
+
+  // What Open had to do beyond a normal open, for the operator (e.g. a torn WAL
+  // tail dropped, and where its copy is kept); empty when nothing.
+  const std::string& RecoveryNote() const { return recovery_note_; }
+
   // How many group commits (RocksDB writes) Commit has made since Open; commits
   // / groups is the average group size. For tests and benchmarks.
   uint64_t GroupCommitCount() const;
 
  private:
   struct Writer;
+  struct Opened;
 
-  RocksDbEventStore(std::unique_ptr<rocksdb::DB> db, Options options,
-                    uint64_t last_position);
+  RocksDbEventStore(Opened opened, Options options, uint64_t last_position);
+
+  // Puts m/memtable_marker into the memtable, bypassing the WAL. DB::Resume()
+  // starts a new WAL only when it has a memtable to flush; if it does not,
+  // the next write goes to the WAL writer that failed, which aborts the
+  // process (an assertion in Debian's RocksDB). Written after Open and after
+  // each recovery, when the memtable is empty; a commit that fails first
+  // thus always leaves something to flush.
+  void WriteMemtableMarker();
+  // Retries recovery while failed_; runs until the destructor.
+  void RecoveryLoop();
+  // Calls the observer with the current WriteState.
+  void NotifyWriteState();
 
   // Run by the leader without mu_ held: checks, positions and writes `group`,
   // filling in each writer's result. Returns the new last position, or the
@@ -119,13 +195,25 @@ class RocksDbEventStore final : public EventStore {
   absl::StatusOr<uint64_t> WriteGroup(const std::vector<Writer*>& group,
                                       uint64_t last_position);
 
-  const std::unique_ptr<rocksdb::DB> db_;
+  // Declared before db_: RocksDB logs until the database is closed.
+  const std::shared_ptr<rocksdb::Logger> logger_;
+  std::unique_ptr<rocksdb::DB> db_;
+  // The LOCK held by a read-only store; nullptr otherwise.
+  rocksdb::FileLock* read_only_lock_ = nullptr;
   const Options options_;
+  const std::string recovery_note_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
-  // Not OK once a write has failed.
+  // Not OK from a failed write until recovery.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar recovery_cv_;
+  std::thread recovery_thread_;
+
+  absl::Mutex observer_mu_;
+  std::function<void(const absl::Status&)> observer_
+      ABSL_GUARDED_BY(observer_mu_);
 
   // Written by the leader only, after its group is durable.
   std::atomic<uint64_t> last_position_;

@@ -78,7 +78,14 @@ int main(int argc, char** argv) {
 
   auto store = sequencer::eventstore::RocksDbEventStore::Open(
       absl::GetFlag(FLAGS_data_dir), {});
-  if (!store.ok()) return Fail(std::string(store.status().ToString()));
+  if (!store.ok()) {
+    return Fail(absl::StrCat("cannot open the event store: ",
+                             store.status().ToString()));
+  }
+  if (!(*store)->RecoveryNote().empty()) {
+    std::cerr << "sequencerd: recovery: " << (*store)->RecoveryNote()
+              << std::endl;
+  }
 
   std::unique_ptr<sequencer::server::Clock> clock;
   sequencer::server::ManualClock* manual_clock = nullptr;

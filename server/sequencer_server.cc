@@ -8,6 +8,7 @@
 #include "server/clock_service.h"
 #include "server/delivery_service.h"
 #include "server/recipient_service.h"
+#include "server/reflection_v1_service.h"
 #include "server/sequence_service.h"
 
 namespace sequencer::server {
@@ -43,6 +44,19 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
         manual_clock, server->scheduler_.get(), server->polls_.get());
   }
 
+  std::vector<std::string> services = {
+      v1::SequenceService::service_full_name(),
+      v1::RecipientService::service_full_name(),
+      v1::DeliveryService::service_full_name()};
+  if (server->clock_service_) {
+    services.push_back(v1::ClockService::service_full_name());
+  }
+  services.insert(services.end(), {"grpc.health.v1.Health",
+                                   "grpc.reflection.v1.ServerReflection",
+                                   "grpc.reflection.v1alpha.ServerReflection"});
+  server->reflection_v1_service_ =
+      std::make_unique<ReflectionV1Service>(std::move(services));
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -54,6 +68,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   builder.RegisterService(server->delivery_service_.get());
   if (server->clock_service_)
     builder.RegisterService(server->clock_service_.get());
+  builder.RegisterService(server->reflection_v1_service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -65,7 +80,13 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
     server->scheduler_->StartBackground();
     server->polls_->StartTimer();
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->store_ = store;
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  store->SetWriteStateObserver([health](const absl::Status& state) {
+    health->SetServingStatus(state.ok());
+  });
+  health->SetServingStatus(store->WriteState().ok());
   return server;
 }
 
@@ -81,6 +102,7 @@ std::string SequencerServer::address() const {
 void SequencerServer::Shutdown() {
   if (shut_down_ || server_ == nullptr) return;
   shut_down_ = true;
+  if (store_ != nullptr) store_->SetWriteStateObserver(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
   if (scheduler_) scheduler_->Stop();
   // Waiting long polls answer now; other calls in flight may finish until the

@@ -1,6 +1,13 @@
 // Assembles and runs the gRPC server: the sequencer services over an event
-// store, the standard health service (SERVING once started, NOT_SERVING on
-// shutdown) and server reflection. The caller owns the store and the clock
+// store, the standard health service and server reflection
+// (grpc.reflection.v1 and v1alpha).
+//
+// Health (grpc.health.v1.Health, the server as a whole "" and every service
+// alike): SERVING while the store accepts writes; NOT_SERVING while it refuses
+// them (EventStore::WriteState, e.g. the disk is full; reads are still
+// answered) and from Shutdown on. It follows the store both ways: back to
+// SERVING as soon as the store has recovered. docs/reliability.md says what
+// this means for a load balancer. The caller owns the store and the clock
 // (server/main.cc picks them; tests pass their own).
 
 #ifndef SEQUENCER_SERVER_SEQUENCER_SERVER_H_
@@ -90,7 +97,9 @@ class SequencerServer {
   std::unique_ptr<grpc::Service> recipient_service_;
   std::unique_ptr<grpc::Service> clock_service_;
   std::unique_ptr<grpc::Service> delivery_service_;
+  std::unique_ptr<grpc::Service> reflection_v1_service_;
   std::unique_ptr<grpc::Server> server_;
+  eventstore::EventStore* store_ = nullptr;
   bool shut_down_ = false;
   absl::Duration shutdown_grace_;
 };

@@ -1,8 +1,9 @@
 // sequencerctl: the operator's command-line tool. See kUsage for the commands.
 //
-// Offline commands open the data directory read-only in spirit (they never
-// write) but through RocksDB, whose LOCK file refuses a directory that a
-// running sequencerd holds: stop the server first.
+// Offline commands open the data directory read-only (RocksDbEventStore's
+// read_only: nothing in it is written, not even RocksDB's info log) and take
+// RocksDB's LOCK, which refuses a directory that a running sequencerd holds:
+// stop the server first.
 
 #include <algorithm>
 #include <cstdint>
@@ -65,7 +66,8 @@ constexpr char kUsage[] =
     R"(sequencerctl COMMAND [ARGS] [FLAGS]: operate a sequencer service.
 
 Offline, on the data directory of a STOPPED sequencerd (RocksDB's lock refuses
-a directory a running server holds):
+a directory a running server holds). They open it read-only and never write to
+it; a damaged write-ahead log is reported (exit 2), not repaired:
   verify --data_dir=DIR
       Replay the whole log, rebuild every sequence and recipient, and compare
       the projection indexes (sq/, rl/, rs/, due/, ready/) with the stored
@@ -171,7 +173,13 @@ OpenStore() {
   if (dir.empty()) return absl::InvalidArgumentError("--data_dir is required");
   sequencer::eventstore::RocksDbEventStore::Options options;
   options.create_if_missing = false;
-  return sequencer::eventstore::RocksDbEventStore::Open(dir, options);
+  options.read_only = true;
+  auto store = sequencer::eventstore::RocksDbEventStore::Open(dir, options);
+  if (store.ok() && !(*store)->RecoveryNote().empty()) {
+    std::cerr << "sequencerctl: note: " << (*store)->RecoveryNote()
+              << std::endl;
+  }
+  return store;
 }
 
 int Verify() {

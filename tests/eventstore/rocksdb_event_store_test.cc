@@ -13,19 +13,27 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "eventstore/wal_files.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/file_system.h"
+#include "rocksdb/options.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_util.h"
 
@@ -63,6 +71,8 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
   }
 
   std::atomic<bool> fail_writes{false};
+  // Appends fail as on a full disk.
+  std::atomic<bool> no_space{false};
   std::atomic<int> sync_delay_ms{0};
 
  private:
@@ -75,6 +85,7 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
                              const rocksdb::IOOptions& options,
                              rocksdb::IODebugContext* dbg) override {
       if (fs_->fail_writes) return rocksdb::IOStatus::IOError("injected");
+      if (fs_->no_space) return rocksdb::IOStatus::NoSpace("injected");
       return FSWritableFileOwnerWrapper::Append(data, options, dbg);
     }
     rocksdb::IOStatus Append(const rocksdb::Slice& data,
@@ -82,6 +93,7 @@ class FaultyFileSystem : public rocksdb::FileSystemWrapper {
                              const rocksdb::DataVerificationInfo& info,
                              rocksdb::IODebugContext* dbg) override {
       if (fs_->fail_writes) return rocksdb::IOStatus::IOError("injected");
+      if (fs_->no_space) return rocksdb::IOStatus::NoSpace("injected");
       return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
     }
     rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
@@ -155,6 +167,124 @@ TEST(RocksDbEventStoreTest, ReopenPersistsEverything) {
                  store->Commit(Batch({StreamAppend{"s0", 12, {Ev("G")}}})));
   EXPECT_EQ(r.first_position, 61u);
   EXPECT_EQ(r.stream_versions, std::vector<uint64_t>{13});
+}
+
+// Every regular file under `dir` (relative path -> contents).
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream contents;
+    contents << in.rdbuf();
+    files[std::filesystem::relative(entry.path(), dir).string()] =
+        contents.str();
+  }
+  return files;
+}
+
+TEST(RocksDbEventStoreTest, ReadOnlyOpenWritesNothingAndRefusesCommits) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  {
+    ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path));
+    SEQ_ASSERT_OK(
+        store->Commit(Batch({StreamAppend{"a", 0, {Ev("E1")}}}, {{"k", "1"}})));
+  }
+  const auto before = Snapshot(path);
+  {
+    RocksDbEventStore::Options options;
+    options.read_only = true;
+    ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path, options));
+    ASSIGN_OR_FAIL(auto events, store->ReadAll(1, 10));
+    EXPECT_EQ(events.size(), 1u);
+    EXPECT_EQ(store->LastPosition(), 1u);
+    auto refused = store->Commit(Batch({StreamAppend{"a", 1, {Ev("E2")}}}));
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition)
+        << refused.status();
+    EXPECT_EQ(store->WriteState().code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+  EXPECT_TRUE(Snapshot(path) == before) << "the read-only store wrote";
+  {
+    RocksDbEventStore::Options options;
+    options.read_only = true;
+    ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path, options));
+    // It holds the directory's lock: no read-write store opens meanwhile (the
+    // attempt appends to RocksDB's info log, nothing else).
+    auto second = RocksDbEventStore::Open(path);
+    EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable)
+        << second.status();
+  }
+
+  RocksDbEventStore::Options options;
+  options.read_only = true;
+  auto absent = RocksDbEventStore::Open(dir.Sub("absent"), options);
+  EXPECT_EQ(absent.status().code(), absl::StatusCode::kInvalidArgument)
+      << absent.status();
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("absent")));
+}
+
+// A database with two live WAL files (written by RocksDB with neither open nor
+// close flushing).
+void TwoLiveWals(const std::string& path, std::vector<std::string>* wals) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.avoid_flush_during_shutdown = true;
+  options.avoid_flush_during_recovery = true;
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  for (int round = 0; round < 2; ++round) {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    if (round == 0) ASSERT_TRUE(db->Put(sync, "m/format", "1").ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(db->Put(sync, absl::StrCat("i/", round, "-", i),
+                          std::string(200, 'v'))
+                      .ok());
+    }
+    ASSERT_TRUE(db->Close().ok());
+  }
+  *wals = WalFiles(path);
+  ASSERT_EQ(wals->size(), 2u);
+}
+
+TEST(RocksDbEventStoreTest, OnlyTheLastWalMayHaveATornTail) {
+  TempDir dir;
+  {
+    // The older log cut short: acknowledged writes would be lost.
+    const std::string path = dir.Sub("older");
+    std::vector<std::string> wals;
+    ASSERT_NO_FATAL_FAILURE(TwoLiveWals(path, &wals));
+    const std::string older = path + "/" + wals[0];
+    ASSERT_EQ(truncate(older.c_str(), std::filesystem::file_size(older) - 50),
+              0);
+    auto before = Snapshot(path);
+    before.erase("LOG");
+    auto store = RocksDbEventStore::Open(path);
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+        << store.status();
+    EXPECT_TRUE(absl::StrContains(store.status().message(), older))
+        << store.status();
+    auto after = Snapshot(path);
+    after.erase("LOG");
+    EXPECT_TRUE(after == before) << "a refused open changed the directory";
+  }
+  {
+    // The newest log cut short: a torn tail, dropped with a copy kept.
+    const std::string path = dir.Sub("newest");
+    std::vector<std::string> wals;
+    ASSERT_NO_FATAL_FAILURE(TwoLiveWals(path, &wals));
+    const std::string newest = path + "/" + wals[1];
+    ASSERT_EQ(truncate(newest.c_str(), std::filesystem::file_size(newest) - 50),
+              0);
+    ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path));
+    EXPECT_TRUE(absl::StrContains(store->RecoveryNote(), "evidence/wal-"))
+        << store->RecoveryNote();
+    ASSIGN_OR_FAIL(auto kept, store->ScanIndex("", "", 10));
+    EXPECT_EQ(kept.size(), 5u);  // The last write of the newest log is gone.
+  }
 }
 
 TEST(RocksDbEventStoreTest, OpenWithoutCreateFailsOnMissingDatabase) {
@@ -250,6 +380,71 @@ TEST(RocksDbEventStoreTest, FailedWriteFailsTheStore) {
   ASSIGN_OR_FAIL(CommitResult r,
                  store->Commit(Batch({StreamAppend{"a", 1, {Ev("E2")}}})));
   EXPECT_EQ(r.first_position, 2u);
+}
+
+TEST(RocksDbEventStoreTest, WriteFailedForLackOfSpaceRecoversWithoutReopen) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  auto fs = std::make_shared<FaultyFileSystem>();
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  RocksDbEventStore::Options options;
+  options.env = env.get();
+  options.recovery_interval = absl::Milliseconds(10);
+  {
+    ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path, options));
+    absl::Mutex mu;
+    std::vector<absl::StatusCode> seen;
+    store->SetWriteStateObserver([&](const absl::Status& state) {
+      absl::MutexLock lock(&mu);
+      seen.push_back(state.code());
+    });
+    SEQ_ASSERT_OK(store->Commit(Batch({StreamAppend{"a", 0, {Ev("E1")}}})));
+
+    // Twice: the second time right after a recovery, when the memtable holds
+    // nothing but the marker.
+    for (int round = 0; round < 2; ++round) {
+      SCOPED_TRACE(round);
+      fs->no_space = true;
+      auto failed = store->Commit(Batch({StreamAppend{"b", 0, {Ev("X")}}}));
+      EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable)
+          << failed.status();
+      EXPECT_TRUE(absl::StrContains(failed.status().message(), "disk is full"))
+          << failed.status();
+      EXPECT_EQ(store->WriteState().code(), absl::StatusCode::kUnavailable);
+      auto refused = store->Commit(Batch({StreamAppend{"b", 0, {Ev("X")}}}));
+      EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                    "refuses writes until it recovers"))
+          << refused.status();
+      {
+        absl::MutexLock lock(&mu);
+        ASSERT_FALSE(seen.empty());
+        EXPECT_EQ(seen.back(), absl::StatusCode::kUnavailable);
+      }
+
+      fs->no_space = false;
+      {
+        absl::MutexLock lock(&mu);
+        auto recovered = [&] {
+          return !seen.empty() && seen.back() == absl::StatusCode::kOk;
+        };
+        ASSERT_TRUE(
+            mu.AwaitWithTimeout(absl::Condition(&recovered), absl::Seconds(30)))
+            << "the store did not recover";
+      }
+      SEQ_ASSERT_OK(store->WriteState());
+      ASSIGN_OR_FAIL(
+          CommitResult r,
+          store->Commit(Batch({StreamAppend{"a", kAnyVersion, {Ev("E")}}})));
+      EXPECT_EQ(r.first_position, 2u + round);
+    }
+    store->SetWriteStateObserver(nullptr);
+    ASSIGN_OR_FAIL(auto b, store->ReadStream("b", 0, 10));
+    EXPECT_TRUE(b.empty()) << "a refused write was applied";
+  }
+  ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path));
+  EXPECT_EQ(store->LastPosition(), 3u);
+  ASSIGN_OR_FAIL(auto all, store->ReadAll(1, 10));
+  EXPECT_EQ(all.size(), 3u);
 }
 
 // ---- Crash survival

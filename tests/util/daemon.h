@@ -8,9 +8,12 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -22,21 +25,34 @@ class Daemon {
  public:
   static constexpr absl::Duration kTimeout = absl::Seconds(30);
 
-  explicit Daemon(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  // With `capture_stderr`, the daemon's stderr is read with its stdout: lines
+  // before the "listening" line are kept in startup_lines().
+  explicit Daemon(std::string data_dir, bool capture_stderr = false)
+      : data_dir_(std::move(data_dir)), capture_stderr_(capture_stderr) {}
+
+  // The command line Start runs.
+  std::vector<std::string> Argv() const {
+    return {SEQUENCERD_PATH, "--listen=127.0.0.1:0", "--data_dir=" + data_dir_,
+            "--clock=manual"};
+  }
 
   // Starts the binary (manual clock, a free port) and learns its address from
-  // the first stdout line. Use with ASSERT_NO_FATAL_FAILURE.
+  // its "listening" line. Use with ASSERT_NO_FATAL_FAILURE.
   void Start() {
-    auto child =
-        ChildProcess::Start({SEQUENCERD_PATH, "--listen=127.0.0.1:0",
-                             "--data_dir=" + data_dir_, "--clock=manual"});
+    auto child = ChildProcess::Start(Argv(), capture_stderr_);
     ASSERT_TRUE(child.ok()) << child.status();
     process_ = *std::move(child);
-    auto line = process_->ReadLine(kTimeout);
-    ASSERT_TRUE(line.ok()) << line.status();
-    absl::string_view rest = *line;
-    ASSERT_TRUE(absl::ConsumePrefix(&rest, "sequencerd listening on "))
-        << *line;
+    startup_lines_.clear();
+    absl::StatusOr<std::string> line;
+    absl::string_view rest;
+    while (true) {
+      line = process_->ReadLine(kTimeout);
+      ASSERT_TRUE(line.ok()) << line.status();
+      rest = *line;
+      if (absl::ConsumePrefix(&rest, "sequencerd listening on ")) break;
+      ASSERT_TRUE(capture_stderr_) << *line;
+      startup_lines_.push_back(*line);
+    }
     address_ = std::string(rest.substr(0, rest.find(' ')));
     ASSERT_FALSE(address_.empty()) << *line;
     grpc::ChannelArguments args;
@@ -45,6 +61,20 @@ class Daemon {
         address_, grpc::InsecureChannelCredentials(), args);
     sequences_ = v1::SequenceService::NewStub(channel_);
     recipients_ = v1::RecipientService::NewStub(channel_);
+  }
+
+  // The serving status the health service reports for the whole server, or
+  // UNKNOWN when the call fails.
+  grpc::health::v1::HealthCheckResponse::ServingStatus Health() {
+    auto stub = grpc::health::v1::Health::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + kTimeout));
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    if (!stub->Check(&context, request, &response).ok()) {
+      return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+    }
+    return response.status();
   }
 
   // Sends `signal` and returns the wait status.
@@ -56,6 +86,9 @@ class Daemon {
   }
 
   ChildProcess& process() { return *process_; }
+  const std::vector<std::string>& startup_lines() const {
+    return startup_lines_;
+  }
   const std::string& address() const { return address_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   v1::SequenceService::Stub& sequences() { return *sequences_; }
@@ -63,6 +96,8 @@ class Daemon {
 
  private:
   std::string data_dir_;
+  bool capture_stderr_ = false;
+  std::vector<std::string> startup_lines_;
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
   std::shared_ptr<grpc::Channel> channel_;

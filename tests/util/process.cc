@@ -20,7 +20,7 @@ extern char** environ;
 namespace sequencer::testing {
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
-    const std::vector<std::string>& argv) {
+    const std::vector<std::string>& argv, bool merge_stderr) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -29,6 +29,9 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  if (merge_stderr) {
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+  }
   // The test process may block signals (gRPC does not, but be safe): the child
   // starts with an empty mask and default handlers.
   posix_spawnattr_t attr;
@@ -160,8 +163,9 @@ int RunResult::ExitCode() const {
 }
 
 absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,
-                                     absl::Duration timeout) {
-  auto child = ChildProcess::Start(argv);
+                                     absl::Duration timeout,
+                                     bool merge_stderr) {
+  auto child = ChildProcess::Start(argv, merge_stderr);
   if (!child.ok()) return child.status();
   const absl::Time deadline = absl::Now() + timeout;
   RunResult result;

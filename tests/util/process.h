@@ -1,6 +1,7 @@
 // Child processes for tests that drive the real binaries (sequencerd,
 // sequencerctl): started with posix_spawn (safe in a multi-threaded test), the
-// child's stdout on a pipe the test reads with bounded waits, stderr inherited.
+// child's stdout on a pipe the test reads with bounded waits, stderr inherited
+// (or, when asked, on the same pipe).
 
 #ifndef SEQUENCER_TESTS_UTIL_PROCESS_H_
 #define SEQUENCER_TESTS_UTIL_PROCESS_H_
@@ -19,9 +20,11 @@ namespace sequencer::testing {
 
 class ChildProcess {
  public:
-  // Runs `argv[0]` (a path) with `argv`. INTERNAL when it cannot be spawned.
+  // Runs `argv[0]` (a path) with `argv`. With `merge_stderr`, the child's
+  // stderr goes to the same pipe as its stdout. INTERNAL when it cannot be
+  // spawned.
   static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(
-      const std::vector<std::string>& argv);
+      const std::vector<std::string>& argv, bool merge_stderr = false);
   // Kills (SIGKILL) and reaps the child if it still runs.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
@@ -61,10 +64,11 @@ struct RunResult {
   int ExitCode() const;
 };
 
-// Runs a command to completion, capturing stdout.
-absl::StatusOr<RunResult> RunCommand(
-    const std::vector<std::string>& argv,
-    absl::Duration timeout = absl::Seconds(60));
+// Runs a command to completion, capturing stdout (and stderr, with
+// `merge_stderr`).
+absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,
+                                     absl::Duration timeout = absl::Seconds(60),
+                                     bool merge_stderr = false);
 
 }  // namespace sequencer::testing
 

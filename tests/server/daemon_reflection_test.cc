@@ -1,0 +1,292 @@
+// Reflection as a client such as grpcurl sees it, asked of the real sequencerd
+// process (whose binary links only what it references, unlike this test
+// binary, which links the generated health code itself): over
+// grpc.reflection.v1 and v1alpha, every listed service and every method's
+// request and response types resolve from the reflected files alone, and
+// grpc.health.v1.Health/Check is callable with a message built from them.
+
+#include <future>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
+#include "google/protobuf/dynamic_message.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/util/daemon.h"
+#include "tests/util/temp_dir.h"
+
+namespace sequencer::testing {
+namespace {
+
+// The two reflection APIs have the same shape in different packages.
+struct V1 {
+  using Service = grpc::reflection::v1::ServerReflection;
+  using Request = grpc::reflection::v1::ServerReflectionRequest;
+  using Response = grpc::reflection::v1::ServerReflectionResponse;
+};
+struct V1Alpha {
+  using Service = grpc::reflection::v1alpha::ServerReflection;
+  using Request = grpc::reflection::v1alpha::ServerReflectionRequest;
+  using Response = grpc::reflection::v1alpha::ServerReflectionResponse;
+};
+
+// One reflection stream; each Ask is one request and its response.
+template <typename Api>
+class Reflection {
+ public:
+  explicit Reflection(std::shared_ptr<grpc::Channel> channel)
+      : stub_(Api::Service::NewStub(channel)) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + Daemon::kTimeout));
+    stream_ = stub_->ServerReflectionInfo(&context_);
+  }
+  ~Reflection() {
+    stream_->WritesDone();
+    grpc::Status status = stream_->Finish();
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+
+  typename Api::Response Ask(const typename Api::Request& request) {
+    typename Api::Response response;
+    EXPECT_TRUE(stream_->Write(request));
+    EXPECT_TRUE(stream_->Read(&response));
+    return response;
+  }
+  typename Api::Response ListServices() {
+    typename Api::Request request;
+    request.set_list_services("*");
+    return Ask(request);
+  }
+  typename Api::Response FileContainingSymbol(const std::string& symbol) {
+    typename Api::Request request;
+    request.set_file_containing_symbol(symbol);
+    return Ask(request);
+  }
+  typename Api::Response FileByFilename(const std::string& name) {
+    typename Api::Request request;
+    request.set_file_by_filename(name);
+    return Ask(request);
+  }
+
+ private:
+  std::unique_ptr<typename Api::Service::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<typename Api::Request, typename Api::Response>>
+      stream_;
+};
+
+template <typename Api>
+class DaemonReflectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    daemon_ = std::make_unique<Daemon>(dir_.Sub("data"));
+    ASSERT_NO_FATAL_FAILURE(daemon_->Start());
+  }
+
+  // Adds the files of a file_descriptor_response to the database (once each,
+  // by name, as grpcurl does); fails the test on an error response.
+  void AddFiles(const typename Api::Response& response,
+                google::protobuf::SimpleDescriptorDatabase* database) {
+    ASSERT_TRUE(response.has_file_descriptor_response())
+        << response.DebugString();
+    for (const std::string& bytes :
+         response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes));
+      if (files_.insert(file.name()).second) {
+        ASSERT_TRUE(database->Add(file)) << file.name();
+      }
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Daemon> daemon_;
+  std::set<std::string> files_;
+};
+
+using Apis = ::testing::Types<V1, V1Alpha>;
+class ApiNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, V1> ? "v1" : "v1alpha";
+  }
+};
+TYPED_TEST_SUITE(DaemonReflectionTest, Apis, ApiNames);
+
+TYPED_TEST(DaemonReflectionTest, EveryServiceAndMethodTypeResolves) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  const auto listed = reflection.ListServices();
+  ASSERT_TRUE(listed.has_list_services_response()) << listed.DebugString();
+  std::vector<std::string> services;
+  for (const auto& service : listed.list_services_response().service()) {
+    services.push_back(service.name());
+  }
+  for (const char* expected :
+       {"sequencer.v1.SequenceService", "sequencer.v1.RecipientService",
+        "sequencer.v1.DeliveryService", "sequencer.v1.ClockService",
+        "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+        "grpc.reflection.v1alpha.ServerReflection"}) {
+    EXPECT_NE(std::find(services.begin(), services.end(), expected),
+              services.end())
+        << expected << " is not listed";
+  }
+
+  google::protobuf::SimpleDescriptorDatabase database;
+  for (const std::string& service : services) {
+    ASSERT_NO_FATAL_FAILURE(
+        this->AddFiles(reflection.FileContainingSymbol(service), &database))
+        << service;
+  }
+  google::protobuf::DescriptorPool pool(&database);
+  int methods = 0;
+  for (const std::string& name : services) {
+    const google::protobuf::ServiceDescriptor* service =
+        pool.FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int i = 0; i < service->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* method = service->method(i);
+      ++methods;
+      // The types are resolved within the pool built from reflection alone,
+      // and a client can ask for each by name, as `grpcurl describe` does.
+      ASSERT_NE(method->input_type(), nullptr) << method->full_name();
+      ASSERT_NE(method->output_type(), nullptr) << method->full_name();
+      for (const auto* type : {method->input_type(), method->output_type()}) {
+        const auto response =
+            reflection.FileContainingSymbol(type->full_name());
+        EXPECT_TRUE(response.has_file_descriptor_response())
+            << type->full_name() << ": " << response.DebugString();
+      }
+    }
+  }
+  EXPECT_GT(methods, 20);
+}
+
+TYPED_TEST(DaemonReflectionTest, HealthFileAndSymbolResolve) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  google::protobuf::SimpleDescriptorDatabase database;
+  ASSERT_NO_FATAL_FAILURE(this->AddFiles(
+      reflection.FileByFilename("grpc/health/v1/health.proto"), &database));
+  ASSERT_NO_FATAL_FAILURE(this->AddFiles(
+      reflection.FileContainingSymbol("grpc.health.v1.Health"), &database));
+  ASSERT_NO_FATAL_FAILURE(this->AddFiles(
+      reflection.FileContainingSymbol("grpc.health.v1.HealthCheckResponse"),
+      &database));
+  google::protobuf::DescriptorPool pool(&database);
+  ASSERT_NE(pool.FindMethodByName("grpc.health.v1.Health.Check"), nullptr);
+  ASSERT_NE(pool.FindMethodByName("grpc.health.v1.Health.Watch"), nullptr);
+}
+
+TYPED_TEST(DaemonReflectionTest, UnknownNamesAreNotFound) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  for (const auto& response :
+       {reflection.FileContainingSymbol("sequencer.v1.NoSuchService"),
+        reflection.FileByFilename("no/such/file.proto")}) {
+    ASSERT_TRUE(response.has_error_response()) << response.DebugString();
+    EXPECT_EQ(response.error_response().error_code(),
+              static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  }
+  // The stream still answers after an error.
+  EXPECT_TRUE(reflection.ListServices().has_list_services_response());
+}
+
+TYPED_TEST(DaemonReflectionTest, ExtensionQuestions) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  typename TypeParam::Request request;
+  request.set_all_extension_numbers_of_type("sequencer.v1.Recipient");
+  auto numbers = reflection.Ask(request);
+  ASSERT_TRUE(numbers.has_all_extension_numbers_response())
+      << numbers.DebugString();
+  EXPECT_EQ(numbers.all_extension_numbers_response().base_type_name(),
+            "sequencer.v1.Recipient");
+  EXPECT_EQ(numbers.all_extension_numbers_response().extension_number_size(),
+            0);
+
+  request.set_all_extension_numbers_of_type("sequencer.v1.NoSuchMessage");
+  auto unknown_type = reflection.Ask(request);
+  ASSERT_TRUE(unknown_type.has_error_response()) << unknown_type.DebugString();
+  EXPECT_EQ(unknown_type.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+
+  request.mutable_file_containing_extension()->set_containing_type(
+      "google.protobuf.FieldOptions");
+  request.mutable_file_containing_extension()->set_extension_number(54321);
+  auto unknown_extension = reflection.Ask(request);
+  ASSERT_TRUE(unknown_extension.has_error_response())
+      << unknown_extension.DebugString();
+  EXPECT_EQ(unknown_extension.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+// An empty question: v1 (ours) says INVALID_ARGUMENT, v1alpha (gRPC's)
+// UNIMPLEMENTED; both answer on the stream and keep it open.
+TYPED_TEST(DaemonReflectionTest, EmptyRequestIsAnErrorResponse) {
+  Reflection<TypeParam> reflection(this->daemon_->channel());
+  typename TypeParam::Request request;
+  request.set_host("localhost");
+  auto response = reflection.Ask(request);
+  ASSERT_TRUE(response.has_error_response()) << response.DebugString();
+  EXPECT_EQ(response.error_response().error_code(),
+            static_cast<int>(std::is_same_v<TypeParam, V1>
+                                 ? grpc::StatusCode::INVALID_ARGUMENT
+                                 : grpc::StatusCode::UNIMPLEMENTED))
+      << response.DebugString();
+  EXPECT_EQ(response.original_request().host(), "localhost");
+  EXPECT_TRUE(reflection.ListServices().has_list_services_response());
+}
+
+TYPED_TEST(DaemonReflectionTest, HealthCheckCallableFromReflectedDescriptors) {
+  google::protobuf::SimpleDescriptorDatabase database;
+  {
+    Reflection<TypeParam> reflection(this->daemon_->channel());
+    ASSERT_NO_FATAL_FAILURE(this->AddFiles(
+        reflection.FileContainingSymbol("grpc.health.v1.Health"), &database));
+  }
+  google::protobuf::DescriptorPool pool(&database);
+  const google::protobuf::MethodDescriptor* check =
+      pool.FindMethodByName("grpc.health.v1.Health.Check");
+  ASSERT_NE(check, nullptr);
+  google::protobuf::DynamicMessageFactory factory(&pool);
+  std::unique_ptr<google::protobuf::Message> request(
+      factory.GetPrototype(check->input_type())->New());
+  const std::string serialized_request = request->SerializeAsString();
+  grpc::Slice slice(serialized_request);
+  grpc::ByteBuffer request_bytes(&slice, 1);
+
+  grpc::GenericStub stub(this->daemon_->channel());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + Daemon::kTimeout));
+  grpc::ByteBuffer response_bytes;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                 &request_bytes, &response_bytes,
+                 [&done](grpc::Status status) { done.set_value(status); });
+  grpc::Status status = done.get_future().get();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response_bytes.Dump(&slices).ok());
+  std::string serialized;
+  for (const auto& part : slices) {
+    serialized.append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  std::unique_ptr<google::protobuf::Message> response(
+      factory.GetPrototype(check->output_type())->New());
+  ASSERT_TRUE(response->ParseFromString(serialized));
+  const google::protobuf::FieldDescriptor* field =
+      check->output_type()->FindFieldByName("status");
+  ASSERT_NE(field, nullptr);
+  EXPECT_EQ(response->GetReflection()->GetEnum(*response, field)->name(),
+            "SERVING");
+}
+
+}  // namespace
+}  // namespace sequencer::testing
