@@ -85,9 +85,9 @@ struct Figures {
 };
 
 Figures Run(const std::string& data_dir, const std::string& budget_flag) {
-  auto child = ChildProcess::Start(
-      {SEQUENCERD_PATH, "--listen=127.0.0.1:0", "--data_dir=" + data_dir,
-       "--clock=manual", budget_flag});
+  auto child = ChildProcess::Start({SEQUENCERD_PATH, "--listen=127.0.0.1:0",
+                                    "--data_dir=" + data_dir, "--clock=manual",
+                                    budget_flag});
   if (!child.ok()) {
     std::fprintf(stderr, "%s\n", child.status().ToString().c_str());
     std::exit(1);
@@ -143,9 +143,9 @@ Figures Run(const std::string& data_dir, const std::string& budget_flag) {
     });
   }
   for (auto& t : threads) t.join();
-  figures.seconds = std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - start)
-                        .count();
+  figures.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   for (const grpc::Status& status : statuses) {
     if (status.ok()) {
       ++figures.ok;

@@ -272,6 +272,7 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
 };
 
 DeliveryServiceImpl::DeliveryServiceImpl(ServiceDeps deps) : deps_(deps) {
+  LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("LeaseSteps", &DeliveryServiceImpl::LeaseSteps);
   DecodeRequestsOf("BeginSend", &DeliveryServiceImpl::BeginSend);
   DecodeRequestsOf("ReportDelivery", &DeliveryServiceImpl::ReportDelivery);

@@ -75,6 +75,7 @@ void RespondRecipient(const CommandOutcome& outcome,
 }  // namespace
 
 RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
+  LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("EnrollRecipients", &RecipientServiceImpl::EnrollRecipients);
   DecodeRequestsOf("GetRecipient", &RecipientServiceImpl::GetRecipient);
   DecodeRequestsOf("ListRecipients", &RecipientServiceImpl::ListRecipients);

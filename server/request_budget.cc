@@ -35,11 +35,11 @@ absl::Status RequestBudget::Admit(size_t bytes, Hold* hold) {
     absl::MutexLock lock(&mu_);
     if (limit_ != 0 && in_flight_ != 0 && in_flight_ + bytes > limit_) {
       ++refused_;
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the server is busy: ", Mib(in_flight_),
-          " of requests are in progress and this one (", Mib(bytes),
-          ") would exceed the ", Mib(limit_),
-          " it works on at once; retry with backoff"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the server is busy: ", Mib(in_flight_),
+                       " of requests are in progress and this one (",
+                       Mib(bytes), ") would exceed the ", Mib(limit_),
+                       " it works on at once; retry with backoff"));
     }
     in_flight_ += bytes;
     if (bytes >= kTrimThresholdBytes) ++large_in_flight_;

@@ -16,6 +16,7 @@
 namespace sequencer::server {
 
 SequenceServiceImpl::SequenceServiceImpl(ServiceDeps deps) : deps_(deps) {
+  LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("CreateSequence", &SequenceServiceImpl::CreateSequence);
   DecodeRequestsOf("GetSequence", &SequenceServiceImpl::GetSequence);
   DecodeRequestsOf("ListSequences", &SequenceServiceImpl::ListSequences);

@@ -27,6 +27,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/server_callback_handlers.h"
 #include "server/call_context.h"
+#include "server/request_budget.h"
 #include "server/status_conversion.h"
 #include "server/worker_pool.h"
 
@@ -58,6 +59,11 @@ struct DecodedRequest {
   Request message;
   // INVALID_ARGUMENT naming Request's type when the bytes are not a Request.
   absl::Status status;
+  // The request's size on the wire, and its hold on the RequestBudget while
+  // the call runs (released when gRPC destroys the request, at the call's
+  // end).
+  size_t wire_bytes = 0;
+  mutable RequestBudget::Hold budget_hold;
 };
 
 // Why `bytes` are not a valid serialized `type`: "field <path> holds invalid
@@ -80,28 +86,34 @@ absl::Status DecodeRequest(grpc::ByteBuffer* buffer, Request* message) {
   if (grpc::SerializationTraits<Request>::Deserialize(buffer, message).ok()) {
     return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the request could not be decoded as ",
-      Request::descriptor()->full_name(), ": ",
-      WhyUndecodable(bytes, Request::descriptor())));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request could not be decoded as ",
+                   Request::descriptor()->full_name(), ": ",
+                   WhyUndecodable(bytes, Request::descriptor())));
 }
 
 // Base of a sequencer.v1 service implementation: `Generated` is the generated
 // service class (e.g. v1::SequenceService). The implementation overrides the
 // typed callback methods as usual and, in its constructor, calls
-// DecodeRequestsOf once per method.
+// DecodeRequestsOf once per method (after LimitRequestBytes, when the
+// service's calls count against a RequestBudget).
 template <typename Generated>
 class DecodingService : public Generated::CallbackService {
  protected:
+  // Calls decoded from now on are admitted by `budget` (by their size on the
+  // wire) before they run, or answered RESOURCE_EXHAUSTED ("busy"). Null
+  // admits everything. `budget` must outlive the service.
+  void LimitRequestBytes(RequestBudget* budget) { budget_ = budget; }
+
   // From now on, calls to `method_name` are decoded here and, when the bytes
   // are a Request, passed to `method` (with the same arguments as gRPC would);
   // otherwise answered INVALID_ARGUMENT (DecodeRequest). Aborts at start-up
   // when the service has no such method or its types differ.
   template <typename Impl, typename Request, typename Response>
-  void DecodeRequestsOf(const char* method_name,
-                        grpc::ServerUnaryReactor* (Impl::*method)(
-                            grpc::CallbackServerContext*, const Request*,
-                            Response*)) {
+  void DecodeRequestsOf(
+      const char* method_name,
+      grpc::ServerUnaryReactor* (Impl::*method)(grpc::CallbackServerContext*,
+                                                const Request*, Response*)) {
     const google::protobuf::ServiceDescriptor* service =
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
             Generated::service_full_name());
@@ -111,21 +123,31 @@ class DecodingService : public Generated::CallbackService {
                descriptor->input_type() == Request::descriptor() &&
                descriptor->output_type() == Response::descriptor());
     Impl* impl = static_cast<Impl*>(this);
+    RequestBudget* budget = budget_;
     this->MarkMethodCallback(
         descriptor->index(),
         new grpc::internal::CallbackUnaryHandler<DecodedRequest<Request>,
                                                  Response>(
-            [impl, method](grpc::CallbackServerContext* context,
-                           const DecodedRequest<Request>* request,
-                           Response* response) -> grpc::ServerUnaryReactor* {
-              if (request->status.ok()) {
+            [impl, method, budget](
+                grpc::CallbackServerContext* context,
+                const DecodedRequest<Request>* request,
+                Response* response) -> grpc::ServerUnaryReactor* {
+              absl::Status admitted = request->status;
+              if (admitted.ok() && budget != nullptr) {
+                admitted =
+                    budget->Admit(request->wire_bytes, &request->budget_hold);
+              }
+              if (admitted.ok()) {
                 return (impl->*method)(context, &request->message, response);
               }
               grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-              reactor->Finish(ToGrpcStatus(request->status));
+              reactor->Finish(ToGrpcStatus(admitted));
               return reactor;
             }));
   }
+
+ private:
+  RequestBudget* budget_ = nullptr;
 };
 
 }  // namespace sequencer::server
@@ -146,6 +168,7 @@ class SerializationTraits<sequencer::server::DecodedRequest<Request>, void> {
   static grpc::Status Deserialize(
       grpc::ByteBuffer* buffer,
       sequencer::server::DecodedRequest<Request>* request) {
+    request->wire_bytes = buffer->Valid() ? buffer->Length() : 0;
     request->status =
         sequencer::server::DecodeRequest(buffer, &request->message);
     return grpc::Status::OK;

@@ -30,10 +30,18 @@ class Daemon {
   explicit Daemon(std::string data_dir, bool capture_stderr = false)
       : data_dir_(std::move(data_dir)), capture_stderr_(capture_stderr) {}
 
+  // Flags added to the command line of the next Start.
+  void set_extra_flags(std::vector<std::string> flags) {
+    extra_flags_ = std::move(flags);
+  }
+
   // The command line Start runs.
   std::vector<std::string> Argv() const {
-    return {SEQUENCERD_PATH, "--listen=127.0.0.1:0", "--data_dir=" + data_dir_,
-            "--clock=manual"};
+    std::vector<std::string> argv = {SEQUENCERD_PATH, "--listen=127.0.0.1:0",
+                                     "--data_dir=" + data_dir_,
+                                     "--clock=manual"};
+    argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
+    return argv;
   }
 
   // Starts the binary (manual clock, a free port) and learns its address from
@@ -96,6 +104,7 @@ class Daemon {
 
  private:
   std::string data_dir_;
+  std::vector<std::string> extra_flags_;
   bool capture_stderr_ = false;
   std::vector<std::string> startup_lines_;
   std::unique_ptr<ChildProcess> process_;
