@@ -93,7 +93,8 @@ Figures Run(const std::string& data_dir, const std::string& budget_flag) {
     std::exit(1);
   }
   auto line = (*child)->ReadLine(absl::Seconds(120));
-  absl::string_view rest = line.ok() ? *line : "";
+  const std::string text = line.ok() ? *line : std::string();
+  absl::string_view rest = text;
   if (!absl::ConsumePrefix(&rest, "sequencerd listening on ")) {
     std::fprintf(stderr, "sequencerd did not start: %s\n",
                  line.ok() ? line->c_str() : line.status().ToString().c_str());
