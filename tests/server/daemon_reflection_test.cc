@@ -5,16 +5,24 @@
 // request and response types resolve from the reflected files alone, and
 // grpc.health.v1.Health/Check is callable with a message built from them.
 
+#include <fstream>
 #include <future>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -286,6 +294,149 @@ TYPED_TEST(DaemonReflectionTest, HealthCheckCallableFromReflectedDescriptors) {
   ASSERT_NE(field, nullptr);
   EXPECT_EQ(response->GetReflection()->GetEnum(*response, field)->name(),
             "SERVING");
+}
+
+// ---- The README's grpcurl lines, as printed.
+
+// One `grpcurl` command of the README: its -H headers, its -d body and the
+// last word (a method, or "list").
+struct GrpcurlCommand {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string target;
+};
+
+// The shell words of each `grpcurl` command of `text` (single quotes only, as
+// the README writes them; a backslash-newline continues a command).
+std::vector<std::vector<std::string>> GrpcurlWords(absl::string_view text) {
+  std::vector<std::vector<std::string>> commands;
+  size_t pos = 0;
+  while ((pos = text.find("grpcurl ", pos)) != absl::string_view::npos) {
+    if (pos > 0 && text[pos - 1] != '\n') {
+      ++pos;
+      continue;
+    }
+    std::vector<std::string> words;
+    std::string word;
+    bool quoted = false, in_word = false;
+    for (; pos < text.size(); ++pos) {
+      const char c = text[pos];
+      if (quoted) {
+        if (c == '\'') {
+          quoted = false;
+        } else {
+          word += c;
+        }
+      } else if (c == '\'') {
+        quoted = in_word = true;
+      } else if (c == '\\' && pos + 1 < text.size() && text[pos + 1] == '\n') {
+        ++pos;
+      } else if (c == ' ' || c == '\n') {
+        if (in_word) words.push_back(std::exchange(word, ""));
+        in_word = false;
+        if (c == '\n') break;
+      } else {
+        word += c;
+        in_word = true;
+      }
+    }
+    if (in_word) words.push_back(word);
+    commands.push_back(std::move(words));
+  }
+  return commands;
+}
+
+std::vector<GrpcurlCommand> ReadmeGrpcurlCommands() {
+  std::ifstream in(SEQUENCER_SOURCE_DIR "/README.md");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::vector<GrpcurlCommand> commands;
+  for (const std::vector<std::string>& words : GrpcurlWords(buffer.str())) {
+    GrpcurlCommand command;
+    for (size_t i = 1; i + 1 < words.size(); ++i) {
+      if (words[i] == "-H") {
+        const std::string& header = words[++i];
+        const size_t colon = header.find(':');
+        command.headers.emplace_back(
+            header.substr(0, colon),
+            std::string(absl::StripLeadingAsciiWhitespace(
+                absl::string_view(header).substr(colon + 1))));
+      } else if (words[i] == "-d") {
+        command.body = words[++i];
+      }
+    }
+    command.target = words.back();
+    commands.push_back(std::move(command));
+  }
+  return commands;
+}
+
+class ReadmeGrpcurlTest : public DaemonReflectionTest<V1> {};
+
+TEST_F(ReadmeGrpcurlTest, EveryCommandWorksAsPrinted) {
+  const std::vector<GrpcurlCommand> commands = ReadmeGrpcurlCommands();
+  ASSERT_GE(commands.size(), 5u) << "the README lost its grpcurl examples";
+  google::protobuf::SimpleDescriptorDatabase database;
+  Reflection<V1> reflection(daemon_->channel());
+  for (const GrpcurlCommand& command : commands) {
+    SCOPED_TRACE(command.target);
+    if (command.target == "list") {
+      EXPECT_GT(
+          reflection.ListServices().list_services_response().service_size(), 3);
+      continue;
+    }
+    const std::vector<std::string> parts = absl::StrSplit(command.target, '/');
+    ASSERT_EQ(parts.size(), 2u);
+    ASSERT_NO_FATAL_FAILURE(
+        AddFiles(reflection.FileContainingSymbol(parts[0]), &database));
+    google::protobuf::DescriptorPool pool(&database);
+    const google::protobuf::MethodDescriptor* method =
+        pool.FindMethodByName(absl::StrCat(parts[0], ".", parts[1]));
+    ASSERT_NE(method, nullptr);
+    google::protobuf::DynamicMessageFactory factory(&pool);
+    std::unique_ptr<google::protobuf::Message> request(
+        factory.GetPrototype(method->input_type())->New());
+    if (!command.body.empty()) {
+      auto parsed = google::protobuf::util::JsonStringToMessage(command.body,
+                                                                request.get());
+      ASSERT_TRUE(parsed.ok()) << parsed.ToString() << "\n" << command.body;
+    }
+    const std::string serialized_request = request->SerializeAsString();
+    grpc::Slice slice(serialized_request);
+    grpc::ByteBuffer request_bytes(&slice, 1);
+    grpc::GenericStub stub(daemon_->channel());
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + Daemon::kTimeout));
+    for (const auto& [key, value] : command.headers) {
+      context.AddMetadata(key, value);
+    }
+    grpc::ByteBuffer response_bytes;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&context, absl::StrCat("/", command.target),
+                   grpc::StubOptions(), &request_bytes, &response_bytes,
+                   [&done](grpc::Status status) { done.set_value(status); });
+    grpc::Status status = done.get_future().get();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response_bytes.Dump(&slices).ok());
+    std::string serialized;
+    for (const auto& piece : slices) {
+      serialized.append(reinterpret_cast<const char*>(piece.begin()),
+                        piece.size());
+    }
+    std::unique_ptr<google::protobuf::Message> response(
+        factory.GetPrototype(method->output_type())->New());
+    ASSERT_TRUE(response->ParseFromString(serialized));
+    std::string json;
+    ASSERT_TRUE(
+        google::protobuf::util::MessageToJsonString(*response, &json).ok());
+    if (parts[1] == "PauseRecipient") {
+      EXPECT_TRUE(absl::StrContains(json, "RECIPIENT_STATUS_PAUSED")) << json;
+    }
+    if (parts[1] == "Check") {
+      EXPECT_TRUE(absl::StrContains(json, "SERVING")) << json;
+    }
+  }
 }
 
 }  // namespace
