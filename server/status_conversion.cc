@@ -11,6 +11,21 @@ namespace sequencer::server {
 
 namespace {
 
+// The first detail of type `Detail` in the status's google.rpc.Status.
+template <typename Detail>
+std::optional<Detail> DetailOf(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() ||
+      !details.ParseFromString(status.error_details())) {
+    return std::nullopt;
+  }
+  for (const auto& any : details.details()) {
+    Detail detail;
+    if (any.UnpackTo(&detail)) return detail;
+  }
+  return std::nullopt;
+}
+
 bool IsFieldPathChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
          c == '.' || c == '[' || c == ']' || c == '"' || c == '-';
@@ -75,30 +90,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 std::optional<google::rpc::ErrorInfo> ErrorInfoFromGrpcStatus(
     const grpc::Status& status) {
-  google::rpc::Status details;
-  if (status.error_details().empty() ||
-      !details.ParseFromString(status.error_details())) {
-    return std::nullopt;
-  }
-  for (const auto& any : details.details()) {
-    google::rpc::ErrorInfo info;
-    if (any.UnpackTo(&info)) return info;
-  }
-  return std::nullopt;
+  return DetailOf<google::rpc::ErrorInfo>(status);
 }
 
 std::optional<google::rpc::BadRequest> BadRequestFromGrpcStatus(
     const grpc::Status& status) {
-  google::rpc::Status details;
-  if (status.error_details().empty() ||
-      !details.ParseFromString(status.error_details())) {
-    return std::nullopt;
-  }
-  for (const auto& any : details.details()) {
-    google::rpc::BadRequest bad_request;
-    if (any.UnpackTo(&bad_request)) return bad_request;
-  }
-  return std::nullopt;
+  return DetailOf<google::rpc::BadRequest>(status);
 }
 
 }  // namespace sequencer::server

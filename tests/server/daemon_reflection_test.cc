@@ -251,6 +251,42 @@ TYPED_TEST(DaemonReflectionTest, EmptyRequestIsAnErrorResponse) {
   EXPECT_TRUE(reflection.ListServices().has_list_services_response());
 }
 
+// Calls `method` (full path "/pkg.Service/Method") with `request` as grpcurl
+// does, with no generated code: serialized by reflection, sent as bytes, and
+// the answer parsed into `response` (a message of the method's output type).
+grpc::Status CallDynamic(
+    std::shared_ptr<grpc::Channel> channel, const std::string& method,
+    const google::protobuf::Message& request,
+    const std::vector<std::pair<std::string, std::string>>& metadata,
+    google::protobuf::Message* response) {
+  const std::string serialized_request = request.SerializeAsString();
+  grpc::Slice slice(serialized_request);
+  grpc::ByteBuffer request_bytes(&slice, 1);
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + Daemon::kTimeout));
+  for (const auto& [key, value] : metadata) context.AddMetadata(key, value);
+  grpc::ByteBuffer response_bytes;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request_bytes,
+                 &response_bytes,
+                 [&done](grpc::Status status) { done.set_value(status); });
+  grpc::Status status = done.get_future().get();
+  if (!status.ok()) return status;
+  std::vector<grpc::Slice> slices;
+  if (!response_bytes.Dump(&slices).ok()) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "unreadable response");
+  }
+  std::string serialized;
+  for (const auto& part : slices) {
+    serialized.append(reinterpret_cast<const char*>(part.begin()), part.size());
+  }
+  if (!response->ParseFromString(serialized)) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "response does not parse");
+  }
+  return grpc::Status::OK;
+}
+
 TYPED_TEST(DaemonReflectionTest, HealthCheckCallableFromReflectedDescriptors) {
   google::protobuf::SimpleDescriptorDatabase database;
   {
@@ -265,30 +301,12 @@ TYPED_TEST(DaemonReflectionTest, HealthCheckCallableFromReflectedDescriptors) {
   google::protobuf::DynamicMessageFactory factory(&pool);
   std::unique_ptr<google::protobuf::Message> request(
       factory.GetPrototype(check->input_type())->New());
-  const std::string serialized_request = request->SerializeAsString();
-  grpc::Slice slice(serialized_request);
-  grpc::ByteBuffer request_bytes(&slice, 1);
-
-  grpc::GenericStub stub(this->daemon_->channel());
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + Daemon::kTimeout));
-  grpc::ByteBuffer response_bytes;
-  std::promise<grpc::Status> done;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
-                 &request_bytes, &response_bytes,
-                 [&done](grpc::Status status) { done.set_value(status); });
-  grpc::Status status = done.get_future().get();
-  ASSERT_TRUE(status.ok()) << status.error_message();
-
-  std::vector<grpc::Slice> slices;
-  ASSERT_TRUE(response_bytes.Dump(&slices).ok());
-  std::string serialized;
-  for (const auto& part : slices) {
-    serialized.append(reinterpret_cast<const char*>(part.begin()), part.size());
-  }
   std::unique_ptr<google::protobuf::Message> response(
       factory.GetPrototype(check->output_type())->New());
-  ASSERT_TRUE(response->ParseFromString(serialized));
+  grpc::Status status =
+      CallDynamic(this->daemon_->channel(), "/grpc.health.v1.Health/Check",
+                  *request, {}, response.get());
+  ASSERT_TRUE(status.ok()) << status.error_message();
   const google::protobuf::FieldDescriptor* field =
       check->output_type()->FindFieldByName("status");
   ASSERT_NE(field, nullptr);
@@ -401,32 +419,12 @@ TEST_F(ReadmeGrpcurlTest, EveryCommandWorksAsPrinted) {
                                                                 request.get());
       ASSERT_TRUE(parsed.ok()) << parsed.ToString() << "\n" << command.body;
     }
-    const std::string serialized_request = request->SerializeAsString();
-    grpc::Slice slice(serialized_request);
-    grpc::ByteBuffer request_bytes(&slice, 1);
-    grpc::GenericStub stub(daemon_->channel());
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + Daemon::kTimeout));
-    for (const auto& [key, value] : command.headers) {
-      context.AddMetadata(key, value);
-    }
-    grpc::ByteBuffer response_bytes;
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(&context, absl::StrCat("/", command.target),
-                   grpc::StubOptions(), &request_bytes, &response_bytes,
-                   [&done](grpc::Status status) { done.set_value(status); });
-    grpc::Status status = done.get_future().get();
-    ASSERT_TRUE(status.ok()) << status.error_message();
-    std::vector<grpc::Slice> slices;
-    ASSERT_TRUE(response_bytes.Dump(&slices).ok());
-    std::string serialized;
-    for (const auto& piece : slices) {
-      serialized.append(reinterpret_cast<const char*>(piece.begin()),
-                        piece.size());
-    }
     std::unique_ptr<google::protobuf::Message> response(
         factory.GetPrototype(method->output_type())->New());
-    ASSERT_TRUE(response->ParseFromString(serialized));
+    grpc::Status status =
+        CallDynamic(daemon_->channel(), absl::StrCat("/", command.target),
+                    *request, command.headers, response.get());
+    ASSERT_TRUE(status.ok()) << status.error_message();
     std::string json;
     ASSERT_TRUE(
         google::protobuf::util::MessageToJsonString(*response, &json).ok());

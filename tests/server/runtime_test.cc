@@ -79,6 +79,20 @@ class RuntimeTest : public ::testing::Test {
     return MustGetRecipient(server_, kSeq, id);
   }
 
+  // Sequence [EMAIL after 1 h, SMS after 24 h], recipient r1: the email is
+  // due, leased and its send has begun now. Returns the lease.
+  v1::DeliveryLease BeginFirstEmail() {
+    CreateSequence(server_, kSeq,
+                   {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
+    Enroll(server_, kSeq, {"r1"});
+    server_.AdvanceTime(absl::Hours(1));
+    std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
+    EXPECT_EQ(leases.size(), 1u);
+    if (leases.empty()) return v1::DeliveryLease();
+    EXPECT_TRUE(Begin(leases[0]).ok());
+    return leases[0];
+  }
+
   v1::RecipientTimeline Timeline(const std::string& id) {
     v1::GetRecipientRequest request;
     request.set_sequence_id(kSeq);
@@ -631,13 +645,8 @@ bool TimelineHas(const v1::RecipientTimeline& timeline,
 }
 
 TEST_F(RuntimeTest, ABegunSendThatNeverReportsGoesToErrorAtItsDeadline) {
-  CreateSequence(server_, kSeq,
-                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
-  Enroll(server_, kSeq, {"r1"});
-  server_.AdvanceTime(absl::Hours(1));
-  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
-  ASSERT_EQ(leases.size(), 1u);
-  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::DeliveryLease lease;
+  ASSERT_NO_FATAL_FAILURE(lease = BeginFirstEmail());
   const absl::Time begun_at = server_.clock().Now();
 
   // Within the deadline: GetRecipient says until when, and Skip waits.
@@ -668,7 +677,7 @@ TEST_F(RuntimeTest, ABegunSendThatNeverReportsGoesToErrorAtItsDeadline) {
 
   // A report arriving now is recorded truthfully and changes nothing else.
   v1::Recipient after_late;
-  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &after_late).ok());
+  ASSERT_TRUE(Report(lease, v1::DELIVERY_OUTCOME_SENT, &after_late).ok());
   EXPECT_EQ(after_late.current_step(), 1);
   EXPECT_EQ(after_late.next_due_at().seconds(),
             skipped.next_due_at().seconds());
@@ -676,17 +685,12 @@ TEST_F(RuntimeTest, ABegunSendThatNeverReportsGoesToErrorAtItsDeadline) {
 }
 
 TEST_F(RuntimeTest, ALateSentReportCompletesAStepStillInError) {
-  CreateSequence(server_, kSeq,
-                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
-  Enroll(server_, kSeq, {"r1"});
-  server_.AdvanceTime(absl::Hours(1));
-  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
-  ASSERT_EQ(leases.size(), 1u);
-  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::DeliveryLease lease;
+  ASSERT_NO_FATAL_FAILURE(lease = BeginFirstEmail());
   server_.AdvanceTime(absl::Hours(2));
   ASSERT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_ERROR);
   v1::Recipient after;
-  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &after).ok());
+  ASSERT_TRUE(Report(lease, v1::DELIVERY_OUTCOME_SENT, &after).ok());
   EXPECT_EQ(after.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
   EXPECT_EQ(after.current_step(), 1);
   EXPECT_EQ(FromProtoTime(after.next_due_at()),
@@ -724,16 +728,11 @@ TEST_F(RuntimeTest, CompletingATaskDuringASequencePauseWaitsForTheResume) {
 }
 
 TEST_F(RuntimeTest, ASendBegunBeforeASequencePauseReportsIntoThePause) {
-  CreateSequence(server_, kSeq,
-                 {EmailStep(absl::Hours(1)), SmsStep(absl::Hours(24))});
-  Enroll(server_, kSeq, {"r1"});
-  server_.AdvanceTime(absl::Hours(1));
-  std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
-  ASSERT_EQ(leases.size(), 1u);
-  ASSERT_TRUE(Begin(leases[0]).ok());
+  v1::DeliveryLease lease;
+  ASSERT_NO_FATAL_FAILURE(lease = BeginFirstEmail());
   ASSERT_TRUE(PauseSequence(server_, kSeq, nullptr).ok());
   v1::Recipient reported;
-  ASSERT_TRUE(Report(leases[0], v1::DELIVERY_OUTCOME_SENT, &reported).ok());
+  ASSERT_TRUE(Report(lease, v1::DELIVERY_OUTCOME_SENT, &reported).ok());
   EXPECT_EQ(reported.status(), v1::RECIPIENT_STATUS_PAUSED);
   EXPECT_TRUE(reported.paused_by_sequence());
   EXPECT_EQ(reported.current_step(), 1);
@@ -804,8 +803,9 @@ TEST_F(RuntimeTest, BeginSendForARecipientDeletedAfterTheLeaseIsRevoked) {
   server_.AdvanceTime(absl::Hours(1));
   std::vector<v1::DeliveryLease> leases = Lease(v1::STEP_TYPE_EMAIL);
   ASSERT_EQ(leases.size(), 1u);
+  v1::DeliveryLease lease = leases[0];
   MustAct(server_, v1::ACTION_DELETE, kSeq, "r1");
-  grpc::Status begin = Begin(leases[0]);
+  grpc::Status begin = Begin(lease);
   EXPECT_EQ(begin.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << begin.error_message();
   EXPECT_EQ(ErrorInfoOf(begin).reason(), "LEASE_REVOKED");
