@@ -14,7 +14,7 @@
 # Debian's GCC builds, linked as they are (clang uses the same libstdc++).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --fuzz
 seconds="${FUZZ_SECONDS:-25}"
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then targets=(stored_event request domain); fi
@@ -22,7 +22,7 @@ if [ "${#targets[@]}" -eq 0 ]; then targets=(stored_event request domain); fi
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link -fno-omit-frame-pointer -g"
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSEQUENCER_FUZZ=ON "-DCMAKE_CXX_FLAGS=$flags" "${launcher[@]}" >/dev/null
 cmake --build build-fuzz -j"${JOBS:-2}" --target "${targets[@]/%/_fuzzer}" >/dev/null
 
