@@ -24,7 +24,8 @@ if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=cc
 flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link -fno-omit-frame-pointer -g"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSEQUENCER_FUZZ=ON "-DCMAKE_CXX_FLAGS=$flags" "${launcher[@]}" >/dev/null
-cmake --build build-fuzz -j"${JOBS:-2}" --target "${targets[@]/%/_fuzzer}" >/dev/null
+cmake --build build-fuzz -j"${JOBS:-2}" --target "${targets[@]/%/_fuzzer}" \
+  >build-fuzz/build.log 2>&1 || { tail -n 40 build-fuzz/build.log; exit 1; }
 
 export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
