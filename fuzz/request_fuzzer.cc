@@ -18,7 +18,6 @@
 #include "sequencer/v1/sequencer.pb.h"
 #include "server/codec.h"
 #include "server/idempotency.h"
-#include "server/recipient_commands.h"
 
 namespace {
 
@@ -153,7 +152,10 @@ void Enroll(const v1::EnrollRecipientsRequest& request) {
 
 void Act(const std::string& sequence_id, const std::string& recipient_id,
          const domain::RecipientCommand& command) {
-  if (!server::ValidateRecipientRef(sequence_id, recipient_id).ok()) return;
+  if (!domain::ValidateId("sequence_id", sequence_id).ok() ||
+      !domain::ValidateId("recipient_id", recipient_id).ok()) {
+    return;
+  }
   const Fixture& f = TheFixture();
   auto events = domain::Decide(command, f.recipient, f.sequence, Context());
   if (events.ok()) ApplyAndView(f.recipient, *events);
