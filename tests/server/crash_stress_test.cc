@@ -58,6 +58,9 @@ namespace {
 
 constexpr absl::Duration kTimeout = absl::Seconds(30);
 constexpr char kSeq[] = "stress";
+// Recipients no call touched since the last kill that each worker checks
+// again per cycle (besides every touched one).
+constexpr int kSamplePerCycle = 8;
 
 uint64_t EnvOr(const char* name, uint64_t fallback) {
   const char* text = getenv(name);
@@ -102,6 +105,8 @@ struct Expected {
   bool deleted = false;
   // Enrolled in an acknowledged call (or found after a check).
   bool enrolled = false;
+  // Touched by a call since the last check.
+  bool dirty = true;
 };
 
 enum class Kind { kEnroll, kSingle, kBulk };
@@ -122,6 +127,8 @@ struct Totals {
   uint64_t in_flight = 0;
   uint64_t in_flight_applied = 0;
   uint64_t in_flight_absent = 0;
+  // Untouched recipients checked again (sampled).
+  uint64_t checked = 0;
 };
 
 // Answered calls of every worker; the test waits on it to choose when to kill.
@@ -168,15 +175,26 @@ class Worker {
     }
   }
 
-  // Checks every recipient against the oracle after a restart and learns
-  // their versions; resolves the in-flight call.
-  void Check(Daemon& daemon) {
+  // Checks recipients against the oracle after a restart and learns their
+  // versions; resolves the in-flight call. Checks every recipient a call
+  // touched since the last check, and `sample` others in turn (all of them
+  // when negative), so that a long run's cycles do not grow with its history.
+  void Check(Daemon& daemon, int sample) {
     std::optional<bool> in_flight_applied;
+    int sampled = 0;
+    size_t position = 0;
+    const size_t count = recipients_.size();
     for (auto& [id, expected] : recipients_) {
-      SCOPED_TRACE(absl::StrCat("worker ", index_, " recipient ", id));
+      const size_t turn = (position++ + count - sample_cursor_) % count;
       const bool touched =
           in_flight_ && std::count(in_flight_->ids.begin(),
                                    in_flight_->ids.end(), id) > 0;
+      if (!expected.dirty && !touched && sample >= 0) {
+        if (turn >= static_cast<size_t>(sample)) continue;
+        ++sampled;
+      }
+      expected.dirty = false;
+      SCOPED_TRACE(absl::StrCat("worker ", index_, " recipient ", id));
       std::optional<bool> applied;
       ASSERT_NO_FATAL_FAILURE(
           CheckRecipient(daemon, id, expected, touched, &applied));
@@ -190,6 +208,10 @@ class Worker {
         in_flight_applied = applied;
       }
     }
+    if (count > 0 && sample > 0) {
+      sample_cursor_ = (sample_cursor_ + sample) % count;
+    }
+    totals_.checked += sampled;
     if (!in_flight_) return;
     ++totals_.in_flight;
     if (in_flight_applied.value_or(false)) {
@@ -297,6 +319,7 @@ class Worker {
 
   // Sends `call`; on an answer, updates the oracle.
   grpc::Status Send(Daemon& daemon, const InFlight& call) {
+    for (const std::string& id : call.ids) recipients_[id].dirty = true;
     v1::RecipientService::Stub& stub = daemon.recipients();
     switch (call.kind) {
       case Kind::kEnroll: {
@@ -489,6 +512,7 @@ class Worker {
   std::map<std::string, Expected> recipients_;
   std::optional<InFlight> in_flight_;
   bool was_applied_ = false;
+  size_t sample_cursor_ = 0;
   Totals totals_;
 };
 
@@ -546,16 +570,19 @@ TEST(CrashStressTest, KillNineUnderLoadKeepsEveryAcknowledgedCall) {
 
     ASSERT_NO_FATAL_FAILURE(daemon.Start());
     for (auto& worker : workers) {
-      ASSERT_NO_FATAL_FAILURE(worker->Check(daemon));
+      ASSERT_NO_FATAL_FAILURE(worker->Check(daemon, kSamplePerCycle));
     }
     for (auto& worker : workers) {
       ASSERT_NO_FATAL_FAILURE(worker->Retry(daemon));
     }
   }
 
-  // The last retries are checked like everything else.
+  // Everything, once more, after one more kill: the last retries, and every
+  // recipient however long ago it was touched.
+  EXPECT_TRUE(WIFSIGNALED(daemon.Stop(SIGKILL)));
+  ASSERT_NO_FATAL_FAILURE(daemon.Start());
   for (auto& worker : workers) {
-    ASSERT_NO_FATAL_FAILURE(worker->Check(daemon));
+    ASSERT_NO_FATAL_FAILURE(worker->Check(daemon, /*sample=*/-1));
   }
   Totals total;
   for (const auto& worker : workers) {
@@ -564,13 +591,15 @@ TEST(CrashStressTest, KillNineUnderLoadKeepsEveryAcknowledgedCall) {
     total.in_flight += worker->totals().in_flight;
     total.in_flight_applied += worker->totals().in_flight_applied;
     total.in_flight_absent += worker->totals().in_flight_absent;
+    total.checked += worker->totals().checked;
   }
   std::cout << "crash stress: " << cycles << " kills in "
             << absl::FormatDuration(absl::Now() - start) << "; "
             << total.acknowledged << " calls acknowledged, " << total.refused
             << " refused, " << total.in_flight << " in flight at a kill ("
             << total.in_flight_applied << " applied, "
-            << total.in_flight_absent << " absent)" << std::endl;
+            << total.in_flight_absent << " absent); "
+            << total.checked << " untouched recipients re-checked" << std::endl;
   RecordProperty("acknowledged", std::to_string(total.acknowledged));
   RecordProperty("in_flight", std::to_string(total.in_flight));
 
