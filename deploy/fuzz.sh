@@ -41,7 +41,7 @@ for target in "${targets[@]}"; do
     echo "fuzz: $target FAILED (input in build-fuzz/artifacts/)" >&2
     exit 1
   }
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$target.log" | grep -o '[0-9]*$')
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$target.log" | grep -o '[0-9]*$' || true)
   echo "fuzz: $target ok, $runs runs in ${seconds}s"
   if [ "${MERGE:-0}" = 1 ]; then
     build-fuzz/"${target}_fuzzer" -merge=1 "fuzz/corpus/$target" "$work" >/dev/null 2>&1

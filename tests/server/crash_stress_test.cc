@@ -327,6 +327,9 @@ class Worker {
         grpc::Status status = stub.EnrollRecipients(WithDeadline().get(),
                                                     call.enroll, &response);
         if (status.ok()) {
+          EXPECT_EQ(response.enrolled_count(),
+                    static_cast<int>(call.ids.size()))
+              << call.request_id;
           for (const std::string& id : call.ids) {
             Expected& expected = recipients_[id];
             if (expected.enrolled) continue;  // A retry's recorded answer.
@@ -342,6 +345,9 @@ class Worker {
         grpc::Status status =
             stub.BulkAction(WithDeadline().get(), call.bulk, &response);
         if (status.ok()) {
+          EXPECT_EQ(response.affected_count(),
+                    static_cast<int>(call.ids.size()))
+              << call.request_id;
           for (const std::string& id : call.ids) {
             Expected& expected = recipients_[id];
             if (!expected.acked.empty() &&
@@ -395,7 +401,11 @@ class Worker {
       Expected& expected = recipients_[id];
       if (!expected.acked.empty() &&
           expected.acked.back().request_id == call.request_id) {
-        return status;  // A retry's recorded answer.
+        // A retry's recorded answer: it names the version the call left,
+        // so the call is in the log whole.
+        EXPECT_EQ(answer.version(), expected.version.value_or(0))
+            << id << ": " << call.request_id;
+        return status;
       }
       if (expected.version.has_value()) {
         if (answer.version() != *expected.version) {
