@@ -38,8 +38,8 @@ namespace server = ::sequencer::server;
 using domain::Action;
 using domain::RecipientStatus;
 
-#define CHECK_OR_TRAP(condition) \
-  do {                           \
+#define CHECK_OR_TRAP(condition)        \
+  do {                                  \
     if (!(condition)) __builtin_trap(); \
   } while (0)
 
@@ -74,9 +74,8 @@ bool SameRecipient(const domain::Recipient& a, const domain::Recipient& b) {
          a.last_reported_token == b.last_reported_token &&
          a.responded == b.responded && a.meeting_booked == b.meeting_booked &&
          a.stopped_by_rule == b.stopped_by_rule &&
-         a.error_message == b.error_message &&
-         a.enrolled_at == b.enrolled_at && a.updated_at == b.updated_at &&
-         a.version == b.version;
+         a.error_message == b.error_message && a.enrolled_at == b.enrolled_at &&
+         a.updated_at == b.updated_at && a.version == b.version;
 }
 
 bool SameSequence(const domain::Sequence& a, const domain::Sequence& b) {
@@ -123,8 +122,8 @@ class Run {
 
   void Go() {
     if (!CreateSequence()) return;
-    if (in_.ConsumeBool()) ApplySequence(domain::DecidePauseSequence(
-                               sequence_, Context()));
+    if (in_.ConsumeBool())
+      ApplySequence(domain::DecidePauseSequence(sequence_, Context()));
     Enroll();
     for (int i = 0; i < 64 && in_.remaining_bytes() > 0; ++i) Step();
     Replay();
@@ -156,7 +155,8 @@ class Run {
     const int steps = in_.ConsumeIntegralInRange(1, 4);
     for (int i = 0; i < steps; ++i) {
       domain::StepDefinition step;
-      step.type = static_cast<domain::StepType>(in_.ConsumeIntegralInRange(0, 3));
+      step.type =
+          static_cast<domain::StepType>(in_.ConsumeIntegralInRange(0, 3));
       step.mode = in_.ConsumeBool() ? domain::StepMode::kManual
                                     : domain::StepMode::kAutomatic;
       step.delay = absl::Minutes(in_.ConsumeIntegralInRange(0, 3) * 30);
@@ -183,7 +183,8 @@ class Run {
     return true;
   }
 
-  void ApplySequence(absl::StatusOr<std::vector<domain::SequenceEvent>> events) {
+  void ApplySequence(
+      absl::StatusOr<std::vector<domain::SequenceEvent>> events) {
     if (!events.ok()) return;
     for (auto& event : *events) {
       const uint64_t version = sequence_.version;
@@ -223,8 +224,7 @@ class Run {
            std::optional<domain::BulkAction> bulk) {
     const absl::Status allowed =
         domain::CheckActionAvailable(action, recipient_, sequence_);
-    for (const auto& entry :
-         domain::AvailableActions(recipient_, sequence_)) {
+    for (const auto& entry : domain::AvailableActions(recipient_, sequence_)) {
       if (entry.action == action) {
         CHECK_OR_TRAP(entry.available == allowed.ok());
       }
@@ -235,8 +235,8 @@ class Run {
       if (const auto* edit = std::get_if<domain::EditContent>(&command)) {
         bulk_command.edit = *edit;
       }
-      auto decision = domain::DecideBulk(bulk_command, {recipient_}, sequence_,
-                                         Context());
+      auto decision =
+          domain::DecideBulk(bulk_command, {recipient_}, sequence_, Context());
       if (decision.ok() && decision->offenders.empty()) {
         CHECK_OR_TRAP(allowed.ok());
         CHECK_OR_TRAP(!recipient_.deleted);
@@ -277,7 +277,8 @@ class Run {
     const int steps = static_cast<int>(sequence_.steps.size());
     switch (in_.ConsumeIntegralInRange(0, 14)) {
       case 0:
-        Act(Action::kPause, domain::PauseRecipient{}, domain::BulkAction::kPause);
+        Act(Action::kPause, domain::PauseRecipient{},
+            domain::BulkAction::kPause);
         break;
       case 1:
         Act(Action::kResume, domain::ResumeRecipient{},
@@ -338,8 +339,7 @@ class Run {
       case 11: {
         domain::BeginSend begin;
         begin.lease_token = absl::StrCat("lease-", ++leases_);
-        begin.leased_version =
-            recipient_.version - (in_.ConsumeBool() ? 0 : 1);
+        begin.leased_version = recipient_.version - (in_.ConsumeBool() ? 0 : 1);
         Other(begin);
         break;
       }
@@ -357,16 +357,14 @@ class Run {
         break;
       }
       case 13: {
-        const bool allowed =
-            domain::CheckActionAvailable(Action::kViewContent, recipient_,
-                                         sequence_)
-                .ok();
+        const bool allowed = domain::CheckActionAvailable(Action::kViewContent,
+                                                          recipient_, sequence_)
+                                 .ok();
         auto view = domain::ViewContent(recipient_, sequence_, now_);
         CHECK_OR_TRAP(view.ok() == allowed);
-        const bool skip_allowed =
-            domain::CheckActionAvailable(Action::kSkipStep, recipient_,
-                                         sequence_)
-                .ok();
+        const bool skip_allowed = domain::CheckActionAvailable(
+                                      Action::kSkipStep, recipient_, sequence_)
+                                      .ok();
         auto preview = domain::PreviewSkip(recipient_, sequence_, now_);
         if (preview.ok()) CHECK_OR_TRAP(skip_allowed);
         if (!recipient_.deleted) {

@@ -54,13 +54,18 @@ const Fixture& TheFixture() {
     domain::CreateSequence create;
     create.sequence_id = "seq";
     create.name = "Fuzz";
-    create.steps = {
-        {domain::StepType::kEmail, domain::StepMode::kAutomatic,
-         absl::Hours(1), {"Hi {{first_name}}", "About {{company}}", "", ""}},
-        {domain::StepType::kTask, domain::StepMode::kManual, absl::Hours(2),
-         {"", "", "", "Call {{first_name}}"}},
-        {domain::StepType::kSms, domain::StepMode::kAutomatic, absl::Hours(3),
-         {"", "Text {{first_name}}", "", ""}}};
+    create.steps = {{domain::StepType::kEmail,
+                     domain::StepMode::kAutomatic,
+                     absl::Hours(1),
+                     {"Hi {{first_name}}", "About {{company}}", "", ""}},
+                    {domain::StepType::kTask,
+                     domain::StepMode::kManual,
+                     absl::Hours(2),
+                     {"", "", "", "Call {{first_name}}"}},
+                    {domain::StepType::kSms,
+                     domain::StepMode::kAutomatic,
+                     absl::Hours(3),
+                     {"", "Text {{first_name}}", "", ""}}};
     auto created =
         domain::DecideCreateSequence(create, domain::Sequence{}, Context());
     Check(created.ok());
@@ -112,8 +117,8 @@ void CreateSequence(const v1::CreateSequenceRequest& request) {
       !request.has_stop_on_response() || request.stop_on_response();
   for (int i = 0; i < request.steps_size(); ++i) {
     CheckDuration(request.steps(i).delay());
-    auto step = server::FromProto(absl::StrCat("steps[", i, "]"),
-                                  request.steps(i));
+    auto step =
+        server::FromProto(absl::StrCat("steps[", i, "]"), request.steps(i));
     if (!step.ok()) return;
     auto again = server::FromProto("again", server::ToProto(*step));
     Check(again.ok() && SameStep(*again, *step));

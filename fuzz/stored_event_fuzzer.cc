@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sequencer::v1::Event event;
   if (!event.ParseFromArray(data, static_cast<int>(size))) return 0;
   EventTypeName(event);
-  if (auto sequence_event = SequenceEventFromProto(event); sequence_event.ok()) {
+  if (auto sequence_event = SequenceEventFromProto(event);
+      sequence_event.ok()) {
     CheckStable(ToProto(*sequence_event), SequenceEventFromProto);
   }
   if (auto recipient_event = RecipientEventFromProto(event);

@@ -88,8 +88,8 @@ google::protobuf::Timestamp ToProtoTime(absl::Time time) {
   }
   const int64_t seconds = absl::ToUnixSeconds(time);  // Rounds down.
   out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
-      time - absl::FromUnixSeconds(seconds))));
+  out.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
   return out;
 }
 

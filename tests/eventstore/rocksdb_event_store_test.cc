@@ -540,8 +540,8 @@ TEST(RocksDbPowerLossTest, WithoutSyncAcknowledgedCommitsAreLost) {
   {
     ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(path, options));
     for (int i = 0; i < kCommits; ++i) {
-      SEQ_ASSERT_OK(store->Commit(Batch({StreamAppend{
-          "s", i, {Ev("E", absl::StrCat(i))}}})));
+      SEQ_ASSERT_OK(store->Commit(
+          Batch({StreamAppend{"s", i, {Ev("E", absl::StrCat(i))}}})));
     }
     EXPECT_GT(fs->UnsyncedBytes(), 0u);
     fs->PowerLoss();

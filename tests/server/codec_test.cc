@@ -16,7 +16,8 @@ TEST(CodecTest, TimesRoundTripExactly) {
       absl::UnixEpoch(),
       absl::UnixEpoch() - absl::Nanoseconds(1),
       absl::FromUnixSeconds(1767600000) + absl::Nanoseconds(123456789),
-      absl::FromCivil(absl::CivilSecond(2500, 1, 1, 0, 0, 0), absl::UTCTimeZone()),
+      absl::FromCivil(absl::CivilSecond(2500, 1, 1, 0, 0, 0),
+                      absl::UTCTimeZone()),
       absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59),
                       absl::UTCTimeZone()) +
           absl::Nanoseconds(999999999),

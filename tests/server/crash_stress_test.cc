@@ -187,8 +187,8 @@ class Worker {
     for (auto& [id, expected] : recipients_) {
       const size_t turn = (position++ + count - sample_cursor_) % count;
       const bool touched =
-          in_flight_ && std::count(in_flight_->ids.begin(),
-                                   in_flight_->ids.end(), id) > 0;
+          in_flight_ &&
+          std::count(in_flight_->ids.begin(), in_flight_->ids.end(), id) > 0;
       if (!expected.dirty && !touched && sample >= 0) {
         if (turn >= static_cast<size_t>(sample)) continue;
         ++sampled;
@@ -221,7 +221,8 @@ class Worker {
     }
     for (const std::string& id : in_flight_->ids) {
       Expected& expected = recipients_[id];
-      if (in_flight_->kind == Kind::kEnroll && in_flight_applied.value_or(false)) {
+      if (in_flight_->kind == Kind::kEnroll &&
+          in_flight_applied.value_or(false)) {
         expected.enrolled = true;
       }
     }
@@ -271,7 +272,9 @@ class Worker {
     return ids;
   }
 
-  int Uniform(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  int Uniform(int n) {
+    return std::uniform_int_distribution<int>(0, n - 1)(rng_);
+  }
 
   std::optional<InFlight> Next() {
     InFlight call;
@@ -309,9 +312,9 @@ class Worker {
     }
     call.kind = Kind::kSingle;
     constexpr v1::Action kActions[] = {
-        v1::ACTION_PAUSE, v1::ACTION_PAUSE, v1::ACTION_RESUME,
+        v1::ACTION_PAUSE,  v1::ACTION_PAUSE,     v1::ACTION_RESUME,
         v1::ACTION_RESUME, v1::ACTION_SKIP_STEP, v1::ACTION_SKIP_STEP,
-        v1::ACTION_STOP, v1::ACTION_DELETE};
+        v1::ACTION_STOP,   v1::ACTION_DELETE};
     call.action = kActions[Uniform(std::size(kActions))];
     call.ids = {live[Uniform(live.size())]};
     return call;
@@ -324,8 +327,8 @@ class Worker {
     switch (call.kind) {
       case Kind::kEnroll: {
         v1::EnrollRecipientsResponse response;
-        grpc::Status status = stub.EnrollRecipients(WithDeadline().get(),
-                                                    call.enroll, &response);
+        grpc::Status status =
+            stub.EnrollRecipients(WithDeadline().get(), call.enroll, &response);
         if (status.ok()) {
           EXPECT_EQ(response.enrolled_count(),
                     static_cast<int>(call.ids.size()))
@@ -422,9 +425,8 @@ class Worker {
 
   // Matches the recipient's timeline against its acknowledged calls, then the
   // in-flight call (`touched`): sets `applied` to whether the latter is there.
-  void CheckRecipient(Daemon& daemon, const std::string& id,
-                      Expected& expected, bool touched,
-                      std::optional<bool>* applied) {
+  void CheckRecipient(Daemon& daemon, const std::string& id, Expected& expected,
+                      bool touched, std::optional<bool>* applied) {
     v1::GetRecipientRequest request;
     request.set_sequence_id(kSeq);
     request.set_recipient_id(id);
@@ -434,8 +436,7 @@ class Worker {
     const bool in_flight_delete = touched &&
                                   in_flight_->kind == Kind::kSingle &&
                                   in_flight_->action == v1::ACTION_DELETE;
-    const bool in_flight_enroll =
-        touched && in_flight_->kind == Kind::kEnroll;
+    const bool in_flight_enroll = touched && in_flight_->kind == Kind::kEnroll;
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       if (!expected.enrolled && !touched) return;  // An enrollment that failed.
       if (expected.deleted) {
@@ -485,8 +486,8 @@ class Worker {
         continue;
       }
       // Answered with no change: the version did not move.
-      ASSERT_TRUE(call.maybe_empty && call.version ==
-                                          (r == 0 ? 0 : runs[r - 1].last_version))
+      ASSERT_TRUE(call.maybe_empty &&
+                  call.version == (r == 0 ? 0 : runs[r - 1].last_version))
           << "acknowledged call " << call.request_id << " lost; found "
           << (r < runs.size() ? runs[r].request_id : "nothing");
     }
@@ -567,9 +568,8 @@ TEST(CrashStressTest, KillNineUnderLoadKeepsEveryAcknowledgedCall) {
     AnswerCount acks;
     std::vector<std::thread> running;
     for (auto& worker : workers) {
-      running.emplace_back([&daemon, &acks, w = worker.get()] {
-        w->Run(daemon, acks);
-      });
+      running.emplace_back(
+          [&daemon, &acks, w = worker.get()] { w->Run(daemon, acks); });
     }
     const bool reached = acks.AwaitAtLeast(kill_after, kTimeout);
     const int wait_status = daemon.Stop(SIGKILL);
@@ -607,9 +607,9 @@ TEST(CrashStressTest, KillNineUnderLoadKeepsEveryAcknowledgedCall) {
             << absl::FormatDuration(absl::Now() - start) << "; "
             << total.acknowledged << " calls acknowledged, " << total.refused
             << " refused, " << total.in_flight << " in flight at a kill ("
-            << total.in_flight_applied << " applied, "
-            << total.in_flight_absent << " absent); "
-            << total.checked << " untouched recipients re-checked" << std::endl;
+            << total.in_flight_applied << " applied, " << total.in_flight_absent
+            << " absent); " << total.checked
+            << " untouched recipients re-checked" << std::endl;
   RecordProperty("acknowledged", std::to_string(total.acknowledged));
   RecordProperty("in_flight", std::to_string(total.in_flight));
 

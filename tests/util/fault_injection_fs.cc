@@ -3,8 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
-#include <vector>
 
 namespace sequencer::testing {
 namespace {
@@ -109,8 +109,7 @@ class FaultInjectionFileSystem::File
   FaultInjectionFileSystem* const fs_;
 };
 
-class FaultInjectionFileSystem::Directory
-    : public rocksdb::FSDirectoryWrapper {
+class FaultInjectionFileSystem::Directory : public rocksdb::FSDirectoryWrapper {
  public:
   Directory(std::unique_ptr<rocksdb::FSDirectory> dir, std::string name,
             FaultInjectionFileSystem* fs)
@@ -179,9 +178,9 @@ uint64_t FaultInjectionFileSystem::UnsyncedBytes() const {
   absl::MutexLock lock(&mu_);
   uint64_t bytes = 0;
   for (const auto& [name, state] : files_) {
-    bytes += state.unsynced_entry ? state.size
-                                  : state.size - std::min(state.size,
-                                                          state.synced_size);
+    bytes += state.unsynced_entry
+                 ? state.size
+                 : state.size - std::min(state.size, state.synced_size);
   }
   return bytes;
 }
@@ -324,9 +323,10 @@ rocksdb::IOStatus FaultInjectionFileSystem::RenameFile(
   return s;
 }
 
-rocksdb::IOStatus FaultInjectionFileSystem::LinkFile(
-    const std::string&, const std::string&, const rocksdb::IOOptions&,
-    rocksdb::IODebugContext*) {
+rocksdb::IOStatus FaultInjectionFileSystem::LinkFile(const std::string&,
+                                                     const std::string&,
+                                                     const rocksdb::IOOptions&,
+                                                     rocksdb::IODebugContext*) {
   return rocksdb::IOStatus::NotSupported("LinkFile");
 }
 
