@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sequencer needs, only those that are missing.
 # Runs apt-get update first when anything has to be installed (a fresh machine has no lists).
+# With --fuzz, also clang and its sanitizer runtimes (libFuzzer) for deploy/fuzz.sh.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libgtest-dev grpc-proto
 )
+if [ "${1:-}" = "--fuzz" ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

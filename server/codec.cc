@@ -101,15 +101,15 @@ absl::Status DataLoss(absl::string_view what) {
 
 google::protobuf::Timestamp ToProtoTime(absl::Time time) {
   google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(time);
-  int64_t seconds = nanos / 1000000000;
-  int64_t rest = nanos % 1000000000;
-  if (rest < 0) {
-    rest += 1000000000;
-    --seconds;
+  if (time == absl::InfinitePast() || time == absl::InfiniteFuture()) {
+    const int64_t nanos = absl::ToUnixNanos(time);  // Saturates.
+    out.set_seconds(nanos / 1000000000);
+    return out;
   }
+  const int64_t seconds = absl::ToUnixSeconds(time);  // Rounds down.
   out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(rest));
+  out.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
   return out;
 }
 
@@ -120,9 +120,15 @@ absl::Time FromProtoTime(const google::protobuf::Timestamp& timestamp) {
 
 google::protobuf::Duration ToProtoDuration(absl::Duration duration) {
   google::protobuf::Duration out;
-  const int64_t nanos = absl::ToInt64Nanoseconds(duration);
-  out.set_seconds(nanos / 1000000000);
-  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  if (duration == absl::InfiniteDuration() ||
+      duration == -absl::InfiniteDuration()) {
+    out.set_seconds(absl::ToInt64Nanoseconds(duration) / 1000000000);
+    return out;
+  }
+  absl::Duration rest;
+  // Truncates towards zero, so seconds and nanos share a sign.
+  out.set_seconds(absl::IDivDuration(duration, absl::Seconds(1), &rest));
+  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(rest)));
   return out;
 }
 
@@ -131,7 +137,8 @@ absl::StatusOr<absl::Duration> FromProtoDuration(
   const int64_t seconds = duration.seconds();
   const int32_t nanos = duration.nanos();
   if (nanos <= -1000000000 || nanos >= 1000000000 ||
-      (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
+      (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0) ||
+      seconds < -kMaxDurationSeconds || seconds > kMaxDurationSeconds) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": malformed duration (seconds ", seconds,
                      ", nanos ", nanos, ")"));

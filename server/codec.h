@@ -9,6 +9,7 @@
 #ifndef SEQUENCER_SERVER_CODEC_H_
 #define SEQUENCER_SERVER_CODEC_H_
 
+#include <cstdint>
 #include <string>
 #include <variant>
 
@@ -26,11 +27,15 @@
 
 namespace sequencer::server {
 
+// The range google.protobuf.Duration documents: about 10,000 years.
+inline constexpr int64_t kMaxDurationSeconds = 315576000000;
+
+// Exact for every finite time and duration (an infinite one saturates).
 google::protobuf::Timestamp ToProtoTime(absl::Time time);
 absl::Time FromProtoTime(const google::protobuf::Timestamp& timestamp);
 google::protobuf::Duration ToProtoDuration(absl::Duration duration);
-// INVALID_ARGUMENT when seconds and nanos disagree in sign or nanos is out of
-// range.
+// INVALID_ARGUMENT when seconds and nanos disagree in sign, nanos is out of
+// range, or seconds is beyond +-kMaxDurationSeconds.
 absl::StatusOr<absl::Duration> FromProtoDuration(
     absl::string_view field, const google::protobuf::Duration& duration);
 
