@@ -17,7 +17,7 @@ grpc::ServerUnaryReactor* ClockServiceImpl::GetTime(
     grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
     v1::TimeResponse* response) {
   return RunUnary(context, nullptr,
-                  [this, request, response](const CallContext&) {
+                  [this, response](const CallContext&) {
                     *response->mutable_now() = ToProtoTime(clock_.Now());
                     return absl::OkStatus();
                   });
