@@ -16,6 +16,9 @@
 namespace sequencer::server {
 namespace {
 
+// Where sequence streams are (layout::SequenceStream).
+constexpr absl::string_view kSequenceStreams = "seq/";
+
 enum class StreamKind { kUnknown, kSequence, kRecipient };
 
 struct StreamInfo {
@@ -138,144 +141,209 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
   Findings findings(&result, options_.max_reported);
   result.last_position = store_.LastPosition();
 
-  // 1. The log: contiguous positions and versions, decodable events.
+  // 1. The log, one stream after the other (ScanStreams: a sequential read),
+  // sequences first: a recipient's index entries depend on its sequence.
+  // Each event is checked, decoded once and folded with the service's own
+  // code (codec + domain::Evolve, as Repository::LoadSequence/LoadRecipient).
+  // Findings about the streams are kept apart until the positions have been
+  // checked, so that the log's own findings (gaps) come first.
+  VerifyResult stream_lines;
+  Findings stream_findings(&stream_lines, options_.max_reported);
   std::map<std::string, StreamInfo> streams;
-  uint64_t next_position = 1;
-  while (true) {
-    auto chunk = store_.ReadAll(next_position, options_.chunk_size);
-    if (!chunk.ok()) return chunk.status();
-    if (chunk->empty()) break;
-    for (const eventstore::StoredEvent& stored : *chunk) {
-      ++result.events;
-      if (stored.position != next_position) {
-        findings.Add(absl::StrCat("log gap: expected position ", next_position,
-                                  ", found ", stored.position));
-      }
-      next_position = stored.position + 1;
-      const std::string where =
-          absl::StrCat("event at position ", stored.position, " (",
-                       Quote(stored.stream), " v", stored.version, ")");
+  std::map<std::string, domain::Sequence> sequences;  // "tenant/sequence"
+  std::set<std::string> folded_sequences;             // "tenant/sequence"
+  std::set<std::string> unverifiable;                 // identities not compared
+  // Which positions 1..last_position the streams hold (one bit each), and
+  // any beyond it.
+  std::vector<bool> seen(result.last_position + 1, false);
+  std::set<uint64_t> beyond;
 
-      auto [it, inserted] = streams.try_emplace(stored.stream);
-      StreamInfo& info = it->second;
-      if (inserted) {
-        info = ParseStreamName(stored.stream);
-        if (info.kind == StreamKind::kUnknown) {
-          findings.Add(absl::StrCat("unknown stream ", Quote(stored.stream),
-                                    " (first event at position ",
-                                    stored.position, ")"));
-        }
-      }
-      if (stored.version != info.version + 1) {
-        findings.Add(absl::StrCat(where, ": version follows v", info.version));
-      }
-      info.version = stored.version;
-      if (info.kind == StreamKind::kUnknown) continue;
+  StreamInfo* info = nullptr;
+  std::string current;  // the stream `info` describes
+  uint64_t previous_position = 0;
+  domain::Sequence sequence_state;
+  domain::Recipient recipient_state;
+  v1::Event event;
 
-      v1::Event event;
-      if (!event.ParseFromString(stored.data)) {
-        findings.Add(absl::StrCat(where, ": does not parse"));
-        info.broken = true;
-        continue;
+  auto finish_stream = [&]() {
+    if (info == nullptr) return;
+    StreamInfo& done = *info;
+    info = nullptr;
+    if (done.kind == StreamKind::kSequence) {
+      const std::string identity =
+          absl::StrCat(done.tenant, "/", done.sequence);
+      if (done.broken) {
+        unverifiable.insert(identity);
+        return;
       }
-      absl::Status decoded = info.kind == StreamKind::kSequence
-                                 ? SequenceEventFromProto(event).status()
-                                 : RecipientEventFromProto(event).status();
-      if (!decoded.ok()) {
-        findings.Add(
-            absl::StrCat(where, ": does not decode: ", decoded.message()));
-        info.broken = true;
-        continue;
+      if (!sequence_state.exists || sequence_state.sequence_id != done.sequence ||
+          sequence_state.tenant_id != done.tenant) {
+        stream_findings.Add(absl::StrCat("stream ", Quote(current),
+                                         " does not fold into its sequence"));
+        return;
       }
-      const std::string type = EventTypeName(event);
-      if (type != stored.type) {
-        findings.Add(absl::StrCat(where, ": stored type ", Quote(stored.type),
-                                  " but the payload is ", type));
+      ++result.sequences;
+      done.listed = true;
+      folded_sequences.insert(identity);
+      sequences[identity] = std::move(sequence_state);
+    } else if (done.kind == StreamKind::kRecipient) {
+      const std::string identity = absl::StrCat(done.tenant, "/", done.sequence,
+                                                "/", done.recipient);
+      if (done.broken) {
+        unverifiable.insert(identity);
+        return;
       }
-      if (event.metadata().tenant_id() != info.tenant) {
-        findings.Add(absl::StrCat(where, ": metadata names tenant ",
-                                  Quote(event.metadata().tenant_id())));
+      const domain::Recipient& recipient = recipient_state;
+      if (!recipient.exists || recipient.recipient_id != done.recipient ||
+          recipient.sequence_id != done.sequence ||
+          recipient.tenant_id != done.tenant) {
+        stream_findings.Add(absl::StrCat("stream ", Quote(current),
+                                         " does not fold into its recipient"));
+        return;
+      }
+      if (recipient.deleted) {
+        ++result.deleted_recipients;
+        return;
+      }
+      ++result.recipients;
+      done.listed = true;
+      done.status = std::string(domain::StatusName(recipient.status));
+      ++result.recipients_by_status[done.status];
+      // An absent or unfoldable sequence folds to the empty state, as
+      // Repository::LoadSequence gives it.
+      static const domain::Sequence* const kNoSequence = new domain::Sequence();
+      auto sequence =
+          sequences.find(absl::StrCat(done.tenant, "/", done.sequence));
+      done.entries = Repository::ProjectionEntries(
+          done.tenant, done.sequence, done.recipient, recipient,
+          sequence == sequences.end() ? *kNoSequence : sequence->second);
+    }
+  };
+
+  auto visit = [&](const eventstore::StoredEventView& stored) -> absl::Status {
+    ++result.events;
+    if (info == nullptr || stored.stream != current) {
+      finish_stream();
+      current = std::string(stored.stream);
+      auto [it, inserted] = streams.try_emplace(current);
+      info = &it->second;
+      *info = ParseStreamName(current);
+      previous_position = 0;
+      sequence_state = domain::Sequence();
+      recipient_state = domain::Recipient();
+      if (info->kind == StreamKind::kUnknown) {
+        stream_findings.Add(absl::StrCat("unknown stream ", Quote(current),
+                                         " (first event at position ",
+                                         stored.position, ")"));
       }
     }
+    const std::string where =
+        absl::StrCat("event at position ", stored.position, " (",
+                     Quote(stored.stream), " v", stored.version, ")");
+    if (stored.position == 0) {
+      stream_findings.Add(absl::StrCat(where, ": position 0"));
+    } else if (stored.position <= result.last_position) {
+      if (seen[stored.position]) {
+        stream_findings.Add(absl::StrCat(where, ": position used twice"));
+      }
+      seen[stored.position] = true;
+    } else {
+      beyond.insert(stored.position);
+    }
+    if (stored.version != info->version + 1) {
+      stream_findings.Add(
+          absl::StrCat(where, ": version follows v", info->version));
+      // A stream with a missing event cannot be folded: reported once, and
+      // its index entries are not compared.
+      info->broken = true;
+    } else if (stored.position <= previous_position) {
+      stream_findings.Add(absl::StrCat(where, ": comes before v",
+                                       info->version, " at position ",
+                                       previous_position));
+    }
+    info->version = stored.version;
+    previous_position = stored.position;
+    if (info->kind == StreamKind::kUnknown || info->broken) {
+      return absl::OkStatus();
+    }
+
+    if (!event.ParseFromArray(stored.data.data(),
+                              static_cast<int>(stored.data.size()))) {
+      stream_findings.Add(absl::StrCat(where, ": does not parse"));
+      info->broken = true;
+      return absl::OkStatus();
+    }
+    absl::Status decoded;
+    if (info->kind == StreamKind::kSequence) {
+      auto folded = SequenceEventFromProto(event);
+      decoded = folded.status();
+      if (folded.ok()) {
+        sequence_state = domain::Evolve(std::move(sequence_state), *folded);
+      }
+    } else {
+      auto folded = RecipientEventFromProto(event);
+      decoded = folded.status();
+      if (folded.ok()) {
+        recipient_state = domain::Evolve(std::move(recipient_state), *folded);
+      }
+    }
+    if (!decoded.ok()) {
+      stream_findings.Add(
+          absl::StrCat(where, ": does not decode: ", decoded.message()));
+      info->broken = true;
+      return absl::OkStatus();
+    }
+    const std::string type = EventTypeName(event);
+    if (type != stored.type) {
+      stream_findings.Add(absl::StrCat(where, ": stored type ",
+                                       Quote(stored.type),
+                                       " but the payload is ", type));
+    }
+    if (event.metadata().tenant_id() != info->tenant) {
+      stream_findings.Add(absl::StrCat(where, ": metadata names tenant ",
+                                       Quote(event.metadata().tenant_id())));
+    }
+    return absl::OkStatus();
+  };
+
+  absl::Status scanned = store_.ScanStreams(kSequenceStreams, visit);
+  finish_stream();
+  if (!scanned.ok()) return scanned;
+  scanned = store_.ScanStreams(
+      "", [&](const eventstore::StoredEventView& stored) {
+        if (absl::StartsWith(stored.stream, kSequenceStreams)) {
+          return absl::OkStatus();  // Done above.
+        }
+        return visit(stored);
+      });
+  finish_stream();
+  if (!scanned.ok()) return scanned;
+
+  // Positions: 1..last_position, each once (duplicates were found above).
+  uint64_t next_position = 1;
+  auto found = [&](uint64_t position) {
+    if (position != next_position) {
+      findings.Add(absl::StrCat("log gap: expected position ", next_position,
+                                ", found ", position));
+    }
+    next_position = position + 1;
+  };
+  for (uint64_t p = 1; p < seen.size(); ++p) {
+    if (seen[p]) found(p);
   }
+  for (uint64_t p : beyond) found(p);
   if (next_position - 1 != result.last_position) {
     findings.Add(absl::StrCat("log ends at position ", next_position - 1,
                               " but the store's last position is ",
                               result.last_position));
   }
-
-  // 2. Fold every stream with the service's own code.
-  Repository repository(&store_);
-  std::set<std::string> folded_sequences;             // "tenant/sequence"
-  std::set<std::string> unverifiable;                 // identities not compared
-  std::map<std::string, domain::Sequence> sequences;  // "tenant/sequence"
-  for (auto& [name, info] : streams) {
-    if (info.kind == StreamKind::kSequence) {
-      const std::string identity =
-          absl::StrCat(info.tenant, "/", info.sequence);
-      if (info.broken) {
-        unverifiable.insert(identity);
-        continue;
-      }
-      auto sequence = repository.LoadSequence(info.tenant, info.sequence);
-      if (!sequence.ok()) {
-        findings.Add(absl::StrCat("stream ", Quote(name), " does not fold: ",
-                                  sequence.status().ToString()));
-        unverifiable.insert(identity);
-        continue;
-      }
-      if (!sequence->exists || sequence->sequence_id != info.sequence ||
-          sequence->tenant_id != info.tenant) {
-        findings.Add(absl::StrCat("stream ", Quote(name),
-                                  " does not fold into its sequence"));
-        continue;
-      }
-      ++result.sequences;
-      info.listed = true;
-      folded_sequences.insert(identity);
-    } else if (info.kind == StreamKind::kRecipient) {
-      const std::string identity =
-          absl::StrCat(info.tenant, "/", info.sequence, "/", info.recipient);
-      if (info.broken) {
-        unverifiable.insert(identity);
-        continue;
-      }
-      const std::string sequence_identity =
-          absl::StrCat(info.tenant, "/", info.sequence);
-      auto cached = sequences.find(sequence_identity);
-      if (cached == sequences.end()) {
-        auto loaded = repository.LoadSequence(info.tenant, info.sequence);
-        if (!loaded.ok()) return loaded.status();
-        cached = sequences.emplace(sequence_identity, *std::move(loaded)).first;
-      }
-      auto recipient =
-          repository.LoadRecipient(info.tenant, info.sequence, info.recipient);
-      if (!recipient.ok()) {
-        findings.Add(absl::StrCat("stream ", Quote(name), " does not fold: ",
-                                  recipient.status().ToString()));
-        unverifiable.insert(identity);
-        continue;
-      }
-      if (!recipient->exists || recipient->recipient_id != info.recipient ||
-          recipient->sequence_id != info.sequence ||
-          recipient->tenant_id != info.tenant) {
-        findings.Add(absl::StrCat("stream ", Quote(name),
-                                  " does not fold into its recipient"));
-        continue;
-      }
-      if (recipient->deleted) {
-        ++result.deleted_recipients;
-        continue;
-      }
-      ++result.recipients;
-      info.listed = true;
-      info.status = std::string(domain::StatusName(recipient->status));
-      ++result.recipients_by_status[info.status];
-      info.entries = Repository::ProjectionEntries(info.tenant, info.sequence,
-                                                   info.recipient, *recipient,
-                                                   cached->second);
-    }
+  for (std::string& line : stream_lines.discrepancies) {
+    findings.Add(std::move(line));
   }
+  result.discrepancy_count +=
+      stream_lines.discrepancy_count - stream_lines.discrepancies.size();
+
+  // 2. Recipients whose sequence does not exist.
   for (const auto& [name, info] : streams) {
     if (info.kind == StreamKind::kRecipient &&
         !folded_sequences.count(
