@@ -1,5 +1,6 @@
 #include "server/projection_verifier.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -31,12 +32,24 @@ struct StreamInfo {
   // Some event did not decode: the stream is not folded and its index entries
   // are not compared.
   bool broken = false;
-  // After folding: listed (exists and not deleted), with this status, and
-  // the index entries its state implies (Repository::ProjectionEntries).
+  // After folding: listed (exists and not deleted), with this status.
   bool listed = false;
   std::string status;
-  std::map<std::string, std::string> entries;
 };
+
+// The listing prefixes compared, in the order they are compared.
+constexpr absl::string_view kComparedPrefixes[] = {"sq/", "rl/", "rs/", "due/",
+                                                   "ready/"};
+constexpr int kComparedCount =
+    sizeof(kComparedPrefixes) / sizeof(kComparedPrefixes[0]);
+
+// The index of the compared prefix `key` starts with, or -1.
+int ComparedPrefixOf(absl::string_view key) {
+  for (int i = 0; i < kComparedCount; ++i) {
+    if (absl::StartsWith(key, kComparedPrefixes[i])) return i;
+  }
+  return -1;
+}
 
 StreamInfo ParseStreamName(absl::string_view name) {
   StreamInfo info;
@@ -149,7 +162,12 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
   // checked, so that the log's own findings (gaps) come first.
   VerifyResult stream_lines;
   Findings stream_findings(&stream_lines, options_.max_reported);
-  std::map<std::string, StreamInfo> streams;
+  // Recipients whose sequence does not exist, reported after the above.
+  VerifyResult orphan_lines;
+  Findings orphan_findings(&orphan_lines, options_.max_reported);
+  // The index entries the folded states imply, per compared prefix; sorted
+  // before the comparison (they mostly come sorted already).
+  std::vector<std::pair<std::string, std::string>> expected[kComparedCount];
   std::map<std::string, domain::Sequence> sequences;  // "tenant/sequence"
   std::set<std::string> folded_sequences;             // "tenant/sequence"
   std::set<std::string> unverifiable;                 // identities not compared
@@ -158,6 +176,9 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
   std::vector<bool> seen(result.last_position + 1, false);
   std::set<uint64_t> beyond;
 
+  // The stream being read (`info` points at `current_info` while there is
+  // one); streams are read one after the other, each once.
+  StreamInfo current_info;
   StreamInfo* info = nullptr;
   std::string current;  // the stream `info` describes
   uint64_t previous_position = 0;
@@ -186,9 +207,19 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
       done.listed = true;
       folded_sequences.insert(identity);
       sequences[identity] = std::move(sequence_state);
+      expected[0].emplace_back(layout::SequenceListKey(done.tenant,
+                                                       done.sequence),
+                               "");
     } else if (done.kind == StreamKind::kRecipient) {
       const std::string identity = absl::StrCat(done.tenant, "/", done.sequence,
                                                 "/", done.recipient);
+      const std::string sequence_identity =
+          absl::StrCat(done.tenant, "/", done.sequence);
+      if (!folded_sequences.count(sequence_identity) &&
+          !unverifiable.count(sequence_identity)) {
+        orphan_findings.Add(absl::StrCat("stream ", Quote(current),
+                                         " belongs to no existing sequence"));
+      }
       if (done.broken) {
         unverifiable.insert(identity);
         return;
@@ -212,11 +243,13 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
       // An absent or unfoldable sequence folds to the empty state, as
       // Repository::LoadSequence gives it.
       static const domain::Sequence* const kNoSequence = new domain::Sequence();
-      auto sequence =
-          sequences.find(absl::StrCat(done.tenant, "/", done.sequence));
-      done.entries = Repository::ProjectionEntries(
-          done.tenant, done.sequence, done.recipient, recipient,
-          sequence == sequences.end() ? *kNoSequence : sequence->second);
+      auto sequence = sequences.find(sequence_identity);
+      for (auto& [key, value] : Repository::ProjectionEntries(
+               done.tenant, done.sequence, done.recipient, recipient,
+               sequence == sequences.end() ? *kNoSequence : sequence->second)) {
+        const int bucket = ComparedPrefixOf(key);
+        if (bucket >= 0) expected[bucket].emplace_back(key, value);
+      }
     }
   };
 
@@ -225,9 +258,8 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
     if (info == nullptr || stored.stream != current) {
       finish_stream();
       current = std::string(stored.stream);
-      auto [it, inserted] = streams.try_emplace(current);
-      info = &it->second;
-      *info = ParseStreamName(current);
+      current_info = ParseStreamName(current);
+      info = &current_info;
       previous_position = 0;
       sequence_state = domain::Sequence();
       recipient_state = domain::Recipient();
@@ -237,14 +269,16 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
                                          stored.position, ")"));
       }
     }
-    const std::string where =
-        absl::StrCat("event at position ", stored.position, " (",
-                     Quote(stored.stream), " v", stored.version, ")");
+    // Built only for a finding.
+    auto where = [&stored]() {
+      return absl::StrCat("event at position ", stored.position, " (",
+                          Quote(stored.stream), " v", stored.version, ")");
+    };
     if (stored.position == 0) {
-      stream_findings.Add(absl::StrCat(where, ": position 0"));
+      stream_findings.Add(absl::StrCat(where(), ": position 0"));
     } else if (stored.position <= result.last_position) {
       if (seen[stored.position]) {
-        stream_findings.Add(absl::StrCat(where, ": position used twice"));
+        stream_findings.Add(absl::StrCat(where(), ": position used twice"));
       }
       seen[stored.position] = true;
     } else {
@@ -252,12 +286,12 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
     }
     if (stored.version != info->version + 1) {
       stream_findings.Add(
-          absl::StrCat(where, ": version follows v", info->version));
+          absl::StrCat(where(), ": version follows v", info->version));
       // A stream with a missing event cannot be folded: reported once, and
       // its index entries are not compared.
       info->broken = true;
     } else if (stored.position <= previous_position) {
-      stream_findings.Add(absl::StrCat(where, ": comes before v",
+      stream_findings.Add(absl::StrCat(where(), ": comes before v",
                                        info->version, " at position ",
                                        previous_position));
     }
@@ -269,7 +303,7 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
 
     if (!event.ParseFromArray(stored.data.data(),
                               static_cast<int>(stored.data.size()))) {
-      stream_findings.Add(absl::StrCat(where, ": does not parse"));
+      stream_findings.Add(absl::StrCat(where(), ": does not parse"));
       info->broken = true;
       return absl::OkStatus();
     }
@@ -289,18 +323,18 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
     }
     if (!decoded.ok()) {
       stream_findings.Add(
-          absl::StrCat(where, ": does not decode: ", decoded.message()));
+          absl::StrCat(where(), ": does not decode: ", decoded.message()));
       info->broken = true;
       return absl::OkStatus();
     }
     const std::string type = EventTypeName(event);
     if (type != stored.type) {
-      stream_findings.Add(absl::StrCat(where, ": stored type ",
+      stream_findings.Add(absl::StrCat(where(), ": stored type ",
                                        Quote(stored.type),
                                        " but the payload is ", type));
     }
     if (event.metadata().tenant_id() != info->tenant) {
-      stream_findings.Add(absl::StrCat(where, ": metadata names tenant ",
+      stream_findings.Add(absl::StrCat(where(), ": metadata names tenant ",
                                        Quote(event.metadata().tenant_id())));
     }
     return absl::OkStatus();
@@ -343,29 +377,32 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
   result.discrepancy_count +=
       stream_lines.discrepancy_count - stream_lines.discrepancies.size();
 
-  // 2. Recipients whose sequence does not exist.
-  for (const auto& [name, info] : streams) {
-    if (info.kind == StreamKind::kRecipient &&
-        !folded_sequences.count(
-            absl::StrCat(info.tenant, "/", info.sequence)) &&
-        !unverifiable.count(absl::StrCat(info.tenant, "/", info.sequence))) {
-      findings.Add(absl::StrCat("stream ", Quote(name),
-                                " belongs to no existing sequence"));
-    }
+  for (std::string& line : orphan_lines.discrepancies) {
+    findings.Add(std::move(line));
   }
+  result.discrepancy_count +=
+      orphan_lines.discrepancy_count - orphan_lines.discrepancies.size();
 
-  // 3. Compare the projection indexes, one prefix at a time.
-  for (absl::string_view prefix : {"sq/", "rl/", "rs/", "due/", "ready/"}) {
-    std::map<std::string, std::string> expected;
-    for (const auto& [name, info] : streams) {
-      if (!info.listed) continue;
-      if (prefix == "sq/" && info.kind == StreamKind::kSequence) {
-        expected[layout::SequenceListKey(info.tenant, info.sequence)] = "";
-      }
-      for (const auto& [key, value] : info.entries) {
-        if (absl::StartsWith(key, prefix)) expected[key] = value;
-      }
+  // 2. Compare the projection indexes, one prefix at a time: a merge of the
+  // sorted expected entries with the stored ones (which ScanIndex gives in
+  // key order). Missing entries are listed after the prefix's others.
+  for (int bucket = 0; bucket < kComparedCount; ++bucket) {
+    const absl::string_view prefix = kComparedPrefixes[bucket];
+    std::vector<std::pair<std::string, std::string>>& want = expected[bucket];
+    if (!std::is_sorted(want.begin(), want.end())) {
+      std::sort(want.begin(), want.end());
     }
+    size_t next = 0;  // the first expected entry not yet matched or missed
+    std::vector<std::string> missing;
+    auto miss = [&](const std::pair<std::string, std::string>& entry) {
+      if (missing.size() < options_.max_reported) {
+        missing.push_back(absl::StrCat("missing index entry ",
+                                       Quote(entry.first), " = ",
+                                       Quote(entry.second)));
+      } else {
+        ++result.discrepancy_count;  // Counted, not listed.
+      }
+    };
     std::string start_after;
     while (true) {
       auto entries = store_.ScanIndex(prefix, start_after, options_.chunk_size);
@@ -374,26 +411,33 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
       start_after = entries->back().first;
       for (const auto& [key, value] : *entries) {
         ++result.index_entries;
-        const std::string identity = KeyIdentity(prefix, key);
-        if (!identity.empty() && unverifiable.count(identity)) continue;
-        auto it = expected.find(key);
-        if (it == expected.end()) {
+        while (next < want.size() && want[next].first < key) {
+          miss(want[next++]);
+        }
+        const bool expected_here = next < want.size() && want[next].first == key;
+        if (!unverifiable.empty()) {
+          const std::string identity = KeyIdentity(prefix, key);
+          if (!identity.empty() && unverifiable.count(identity)) {
+            if (expected_here) ++next;
+            continue;
+          }
+        }
+        if (!expected_here) {
           findings.Add(absl::StrCat("unexpected index entry ", Quote(key),
                                     " = ", Quote(value)));
           continue;
         }
-        if (it->second != value) {
+        if (want[next].second != value) {
           findings.Add(absl::StrCat("different index entry ", Quote(key), " = ",
                                     Quote(value), ", expected ",
-                                    Quote(it->second)));
+                                    Quote(want[next].second)));
         }
-        expected.erase(it);
+        ++next;
       }
     }
-    for (const auto& [key, value] : expected) {
-      findings.Add(absl::StrCat("missing index entry ", Quote(key), " = ",
-                                Quote(value)));
-    }
+    while (next < want.size()) miss(want[next++]);
+    for (std::string& line : missing) findings.Add(std::move(line));
+    std::vector<std::pair<std::string, std::string>>().swap(want);
   }
 
   std::string start_after;
