@@ -207,7 +207,7 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
       done.listed = true;
       folded_sequences.insert(identity);
       sequences[identity] = std::move(sequence_state);
-      expected[0].emplace_back(layout::SequenceListKey(done.tenant,
+      expected[0 /* sq/ */].emplace_back(layout::SequenceListKey(done.tenant,
                                                        done.sequence),
                                "");
     } else if (done.kind == StreamKind::kRecipient) {
@@ -220,7 +220,9 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
         orphan_findings.Add(absl::StrCat("stream ", Quote(current),
                                          " belongs to no existing sequence"));
       }
-      if (done.broken) {
+      // A recipient of a sequence that could not be folded cannot be judged
+      // either: its index entries depend on the sequence.
+      if (done.broken || unverifiable.count(sequence_identity)) {
         unverifiable.insert(identity);
         return;
       }
