@@ -59,8 +59,9 @@
 
 ABSL_FLAG(int, recipients, 1000000, "recipients in the large store");
 ABSL_FLAG(int, small, 1000, "recipients in the small store (0: skip it)");
-ABSL_FLAG(double, seconds, 5.0, "measuring time of single actions and of "
-                                "each ceiling");
+ABSL_FLAG(double, seconds, 5.0,
+          "measuring time of single actions and of "
+          "each ceiling");
 ABSL_FLAG(int, clients, 64, "single-action calls in flight");
 ABSL_FLAG(int, enroll_batch, 10000, "recipients per EnrollRecipients call");
 ABSL_FLAG(bool, verify, true, "measure replay (verify) too");
@@ -82,8 +83,8 @@ double Since(Clock::time_point start) {
 double Percentile(std::vector<double> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
-  const size_t i = std::min(values.size() - 1,
-                            static_cast<size_t>(p * values.size()));
+  const size_t i =
+      std::min(values.size() - 1, static_cast<size_t>(p * values.size()));
   return values[i];
 }
 
@@ -102,7 +103,8 @@ std::unique_ptr<RocksDbEventStore> OpenStore(const std::string& dir,
   options.read_only = read_only;
   options.create_if_missing = !read_only;
   auto store = RocksDbEventStore::Open(dir, options);
-  if (!store.ok()) Die(absl::StrCat("open ", dir, ": ", store.status().ToString()));
+  if (!store.ok())
+    Die(absl::StrCat("open ", dir, ": ", store.status().ToString()));
   return *std::move(store);
 }
 
@@ -127,7 +129,8 @@ double EnrollCeiling(const std::string& dir, int recipients) {
     CommitBatch batch;
     for (int i = 0; i < recipients; ++i) {
       const std::string id = absl::StrCat("c", round, "-", i);
-      batch.appends.push_back({absl::StrCat("rcp/bench/bench/", id), 0,
+      batch.appends.push_back({absl::StrCat("rcp/bench/bench/", id),
+                               0,
                                {{"Enrolled", std::string(160, 'e')}}});
       batch.index_writes.push_back(
           {absl::StrCat("rl/bench/bench/", id), std::string("IN_PROGRESS")});
@@ -231,7 +234,8 @@ double ScanCeiling(const std::string& dir, uint64_t* events) {
 void RunSize(const std::string& base, int size) {
   const std::string dir = absl::StrCat(base, "/store-", size);
   std::filesystem::remove_all(dir);
-  const int batch = std::max(1, std::min(absl::GetFlag(FLAGS_enroll_batch), size));
+  const int batch =
+      std::max(1, std::min(absl::GetFlag(FLAGS_enroll_batch), size));
   const int clients = absl::GetFlag(FLAGS_clients);
   const double seconds = absl::GetFlag(FLAGS_seconds);
   std::printf("\n== store of %d recipients ==\n", size);
@@ -241,8 +245,8 @@ void RunSize(const std::string& base, int size) {
   sequencer::server::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
-  auto server = sequencer::server::SequencerServer::Start(
-      options, store.get(), &clock, &clock, &ids);
+  auto server = sequencer::server::SequencerServer::Start(options, store.get(),
+                                                          &clock, &clock, &ids);
   if (!server.ok()) Die(server.status().ToString());
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
@@ -298,8 +302,9 @@ void RunSize(const std::string& base, int size) {
       static_cast<int>(call_seconds.size()), batch, enroll_total, first_rate,
       first_rate / enroll_ceiling, last_rate, last_rate / enroll_ceiling,
       Percentile(call_seconds, 0.5), Percentile(call_seconds, 0.99));
-  std::printf("  ceiling: durable commit of one batch of %d: %.0f recipients/s\n",
-              batch, enroll_ceiling);
+  std::printf(
+      "  ceiling: durable commit of one batch of %d: %.0f recipients/s\n",
+      batch, enroll_ceiling);
 
   // 2. Single actions, `clients` in flight.
   std::atomic<bool> stop{false};
@@ -353,9 +358,10 @@ void RunSize(const std::string& base, int size) {
       "ms\n",
       clients, action_rate, action_rate / action_ceiling,
       1e3 * Percentile(all, 0.5), 1e3 * Percentile(all, 0.99));
-  std::printf("  ceiling: %d writers, durable commits of one action's size: "
-              "%.0f/s\n",
-              clients, action_ceiling);
+  std::printf(
+      "  ceiling: %d writers, durable commits of one action's size: "
+      "%.0f/s\n",
+      clients, action_ceiling);
 
   // 3. Replay.
   if (absl::GetFlag(FLAGS_verify)) {
@@ -374,9 +380,10 @@ void RunSize(const std::string& base, int size) {
         static_cast<unsigned long long>(result->events), elapsed, verify_rate,
         verify_rate / scan_rate,
         static_cast<unsigned long long>(result->discrepancy_count));
-    std::printf("  ceiling: sequential scan parsing every event: %llu events, "
-                "%.0f/s\n",
-                static_cast<unsigned long long>(scanned), scan_rate);
+    std::printf(
+        "  ceiling: sequential scan parsing every event: %llu events, "
+        "%.0f/s\n",
+        static_cast<unsigned long long>(scanned), scan_rate);
   }
   if (!absl::GetFlag(FLAGS_keep)) std::filesystem::remove_all(dir);
 }

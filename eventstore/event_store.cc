@@ -23,9 +23,9 @@ absl::Status EventStore::ScanStreams(
                             std::tie(b->stream, b->version);
                    });
   for (const StoredEvent* event : selected) {
-    absl::Status status = visit(StoredEventView{
-        event->stream, event->version, event->position, event->type,
-        event->data});
+    absl::Status status =
+        visit(StoredEventView{event->stream, event->version, event->position,
+                              event->type, event->data});
     if (!status.ok()) return status;
   }
   return absl::OkStatus();

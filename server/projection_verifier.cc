@@ -197,7 +197,8 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
         unverifiable.insert(identity);
         return;
       }
-      if (!sequence_state.exists || sequence_state.sequence_id != done.sequence ||
+      if (!sequence_state.exists ||
+          sequence_state.sequence_id != done.sequence ||
           sequence_state.tenant_id != done.tenant) {
         stream_findings.Add(absl::StrCat("stream ", Quote(current),
                                          " does not fold into its sequence"));
@@ -416,7 +417,8 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
         while (next < want.size() && want[next].first < key) {
           miss(want[next++]);
         }
-        const bool expected_here = next < want.size() && want[next].first == key;
+        const bool expected_here =
+            next < want.size() && want[next].first == key;
         if (!unverifiable.empty()) {
           const std::string identity = KeyIdentity(prefix, key);
           if (!identity.empty() && unverifiable.count(identity)) {
