@@ -83,6 +83,16 @@ struct StoredEvent {
   std::string data;
 };
 
+// One event as EventStore::ScanStreams shows it: the views point into the
+// store's buffers and are valid only during the visitor's call.
+struct StoredEventView {
+  absl::string_view stream;
+  uint64_t version = 0;
+  uint64_t position = 0;
+  absl::string_view type;
+  absl::string_view data;
+};
+
 class EventStore {
  public:
   virtual ~EventStore() = default;
@@ -128,6 +138,21 @@ class EventStore {
   // at most max_count.
   virtual absl::StatusOr<std::vector<StoredEvent>> ReadAll(
       uint64_t from_position, size_t max_count) const = 0;
+
+  // Calls `visit` with every event of every stream whose name starts with
+  // `prefix` ("" for all streams), in stream-name order (bytewise) and, within
+  // a stream, in version order; stops at the first status `visit` returns that
+  // is not OK, and returns it. The read is one consistent snapshot. Meant for
+  // whole-log passes (sequencerctl verify): the durable implementation reads
+  // its files sequentially, with readahead, and leaves its cache alone, so a
+  // scan costs one sequential read of the log and no lookup per event.
+  // Errors: the store's read errors; INTERNAL for a malformed stored event.
+  //
+  // The default implementation (for stores written for tests) reads the whole
+  // log with ReadAll into memory and sorts it.
+  virtual absl::Status ScanStreams(
+      absl::string_view prefix,
+      const std::function<absl::Status(const StoredEventView&)>& visit) const;
 
   // The position of the last committed event; 0 when the log is empty.
   virtual uint64_t LastPosition() const = 0;

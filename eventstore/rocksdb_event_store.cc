@@ -264,13 +264,25 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   db_options.max_background_jobs = options.max_background_jobs;
   if (options.env != nullptr) db_options.env = options.env;
   db_options.listeners.push_back(std::make_shared<NoAutoRecovery>());
+  // Table options: the reasons for each are in eventstore/FORMAT.md
+  // ("RocksDB options").
+  rocksdb::LRUCacheOptions cache_options;
+  cache_options.capacity = options.block_cache_bytes;
+  cache_options.num_shard_bits = options.block_cache_shard_bits;
+  cache_options.high_pri_pool_ratio = 0.5;
   rocksdb::BlockBasedTableOptions table_options;
-  table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table_options.block_cache = rocksdb::NewLRUCache(cache_options);
   table_options.cache_index_and_filter_blocks = true;
+  table_options.cache_index_and_filter_blocks_with_high_priority = true;
   table_options.pin_l0_filter_and_index_blocks_in_cache = true;
+  table_options.index_type =
+      rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table_options.partition_filters = options.bloom_bits_per_key > 0;
+  table_options.metadata_block_size = 4096;
+  table_options.pin_top_level_index_and_filter = true;
   if (options.bloom_bits_per_key > 0) {
-    table_options.filter_policy.reset(
-        rocksdb::NewBloomFilterPolicy(options.bloom_bits_per_key));
+    table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(
+        options.bloom_bits_per_key, /*use_block_based_builder=*/false));
   }
   db_options.table_factory.reset(
       rocksdb::NewBlockBasedTableFactory(table_options));
@@ -775,6 +787,53 @@ absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadAll(
   absl::Status status = FromRocks(it->status(), "reading the log");
   if (!status.ok()) return status;
   return events;
+}
+
+absl::Status RocksDbEventStore::ScanStreams(
+    absl::string_view prefix,
+    const std::function<absl::Status(const StoredEventView&)>& visit) const {
+  const std::string lower = absl::StrCat("s/", prefix);
+  const std::string end = PrefixSuccessor(lower);
+  const rocksdb::Slice upper(end);
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.iterate_upper_bound = &upper;
+  // A whole-log pass: sequential reads, and nothing the service's working set
+  // would gain from being evicted for.
+  read_options.fill_cache = false;
+  read_options.readahead_size = 2 << 20;
+  read_options.adaptive_readahead = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    // s/<stream>\x00<be64 version>
+    if (key.size() < 2 + 1 + 9 || key[key.size() - 9] != '\0') {
+      return Corruption(absl::StrCat("malformed event key ",
+                                     absl::CHexEscape(key.ToString())));
+    }
+    StoredEventView event;
+    event.stream = absl::string_view(key.data() + 2, key.size() - 2 - 9);
+    event.version = GetBe64(key.data() + key.size() - 8);
+    absl::string_view record(value.data(), value.size());
+    uint64_t type_size = 0;
+    if (record.size() < 8) {
+      return Corruption(absl::StrCat("malformed event of stream ",
+                                     absl::CHexEscape(event.stream)));
+    }
+    event.position = GetBe64(record.data());
+    record.remove_prefix(8);
+    if (!GetVarint64(&record, &type_size) || type_size > record.size()) {
+      return Corruption(absl::StrCat("malformed event of stream ",
+                                     absl::CHexEscape(event.stream)));
+    }
+    event.type = record.substr(0, type_size);
+    event.data = record.substr(type_size);
+    absl::Status status = visit(event);
+    if (!status.ok()) return status;
+  }
+  return FromRocks(it->status(), "scanning the streams");
 }
 
 uint64_t RocksDbEventStore::LastPosition() const {

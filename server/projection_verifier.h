@@ -2,29 +2,34 @@
 // product.md: "rebuilding them from the log gives exactly what the service
 // serves").
 //
-// Verify() reads the entire log with ReadAll in chunks of Options::chunk_size
-// events and checks that
+// Verify() reads the entire log once, stream after stream
+// (EventStore::ScanStreams: a sequential read of the store with readahead, no
+// lookup per event; sequence streams first), and checks that
 //   - positions run 1..LastPosition() without gaps or duplicates, and each
-//     stream's versions run 1, 2, 3, ... in position order;
+//     stream's versions run 1, 2, 3, ... in position order (a stream missing
+//     a version is reported once and not folded);
 //   - every event parses as a sequencer.v1.Event, its payload fits its stream
 //     (sequence events in seq/ streams, recipient events in rcp/ streams), its
 //     stored type equals the payload's name, and its metadata names the
 //     stream's tenant;
 //   - every stream name is one of server/store_layout.h's, and every recipient
 //     stream belongs to an existing sequence.
-// It then folds every sequence and recipient stream with Repository (the same
-// code the service reads with), derives the index entries the service must
-// have written (sq/ per sequence, and Repository::ProjectionEntries per
+// Each event is parsed once and folded as it is read, with the code the
+// service reads with (codec + domain::Evolve, as Repository does). From the
+// folded states it derives the index entries the service must have written
+// (sq/ per sequence, and Repository::ProjectionEntries per
 // recipient: rl/, rs/, the scheduler's due/ and the delivery queue's ready/;
 // deleted recipients have none) and compares them with the stored entries
 // under those prefixes (ScanIndex, in chunks): an expected entry that
 // is absent is "missing", a stored entry nobody expects is "unexpected", and a
 // stored entry with another value is "different". Idempotency records (idem/)
-// are counted, not verified.
+// are counted, not verified. Findings about positions (gaps) are listed
+// before findings about single streams.
 //
-// Memory: one chunk of events at a time, plus one small record per stream
-// (name, version, folded status, its few expected index entries) and the
-// folded state of each sequence: it grows with recipients, not with history.
+// Memory: one small record per stream (name, version, folded status, its few
+// expected index entries), the folded state of each sequence, one folded
+// recipient at a time, and one bit per log position: it grows with
+// recipients, and only by a bit per event with history.
 //
 // The store must be quiescent (no concurrent commits; e.g. sequencerctl opens
 // the RocksDB directory while the server is stopped): reads are not one
@@ -75,7 +80,7 @@ struct VerifyResult {
 class ProjectionVerifier {
  public:
   struct Options {
-    // Events per ReadAll call and entries per ScanIndex call.
+    // Entries per ScanIndex call.
     size_t chunk_size = 1000;
     // Upper bound on VerifyResult::discrepancies (the count is exact).
     size_t max_reported = 100;

@@ -26,16 +26,54 @@ absl::StatusOr<v1::Event> ParseEvent(const eventstore::StoredEvent& stored) {
 
 absl::StatusOr<domain::Sequence> Repository::LoadSequence(
     absl::string_view tenant, absl::string_view sequence_id) const {
-  auto events =
-      store_.ReadStream(layout::SequenceStream(tenant, sequence_id), 1, kAll);
-  if (!events.ok()) return events.status();
+  const std::string stream = layout::SequenceStream(tenant, sequence_id);
+  auto version = store_.StreamVersion(stream);
+  if (!version.ok()) return version.status();
+  SequenceSnapshot snapshot;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = sequences_.find(stream);
+    if (it != sequences_.end()) snapshot = it->second;
+  }
+  if (snapshot.state != nullptr && snapshot.version == *version) {
+    return *snapshot.state;
+  }
   domain::Sequence state;
+  uint64_t from = 1;
+  size_t bytes = 0;
+  if (snapshot.state != nullptr && snapshot.version < *version) {
+    state = *snapshot.state;
+    from = snapshot.version + 1;
+    bytes = snapshot.bytes;
+  }
+  auto events = store_.ReadStream(stream, from, kAll);
+  if (!events.ok()) return events.status();
+  uint64_t folded = from - 1;
   for (const auto& stored : *events) {
     auto proto = ParseEvent(stored);
     if (!proto.ok()) return proto.status();
     auto event = SequenceEventFromProto(*proto);
     if (!event.ok()) return event.status();
     state = domain::Evolve(std::move(state), *event);
+    bytes += stored.data.size();
+    folded = stored.version;
+  }
+  if (folded > 0 && bytes <= kSequenceCacheBytes / 4) {
+    auto kept = std::make_shared<const domain::Sequence>(state);
+    absl::MutexLock lock(&cache_mu_);
+    auto it = sequences_.find(stream);
+    if (it == sequences_.end() || it->second.version < folded) {
+      if (it != sequences_.end()) {
+        cached_bytes_ -= it->second.bytes;
+        sequences_.erase(it);
+      }
+      if (cached_bytes_ + bytes > kSequenceCacheBytes) {
+        sequences_.clear();
+        cached_bytes_ = 0;
+      }
+      sequences_[stream] = SequenceSnapshot{folded, bytes, std::move(kept)};
+      cached_bytes_ += bytes;
+    }
   }
   return state;
 }

@@ -2,13 +2,34 @@
 // into store writes. Recipient and sequence state are projections of their own
 // streams; the listing indexes (server/store_layout.h) are projections kept in
 // the same atomic commit as the events. Thread-safe (the store is).
+//
+// Sequence snapshots: every action needs its sequence, whose stream starts
+// with the whole definition (SequenceCreated, up to ~13 MiB), so LoadSequence
+// keeps the folded state of recently loaded sequences with the stream version
+// it was folded to. Each load still asks the store for the stream's version
+// (one lookup): equal to the snapshot's, the snapshot is returned; higher,
+// only the newer events are read and folded onto it; lower (a stream that
+// shrank, which the store never does today), the stream is folded from the
+// start. The log stays the truth and no commit path has to invalidate
+// anything: a load that starts after a commit returned sees its version. The
+// snapshots hold at most kSequenceCacheBytes of folded event data (a sequence
+// larger than a quarter of it is not kept); when full, they are all dropped.
+// Recipients are not cached (a store has millions, each folded from a few
+// events).
 
 #ifndef SEQUENCER_SERVER_REPOSITORY_H_
 #define SEQUENCER_SERVER_REPOSITORY_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -21,6 +42,9 @@ namespace sequencer::server {
 
 class Repository {
  public:
+  // Folded event bytes the sequence snapshots may hold (see the file comment).
+  static constexpr size_t kSequenceCacheBytes = 64 << 20;
+
   // `store` must outlive the repository.
   explicit Repository(eventstore::EventStore* store) : store_(*store) {}
 
@@ -67,7 +91,18 @@ class Repository {
       const domain::Recipient& after, const domain::Sequence& sequence);
 
  private:
+  struct SequenceSnapshot {
+    uint64_t version = 0;
+    // Stored event data folded into `state`: what the snapshot is charged.
+    size_t bytes = 0;
+    std::shared_ptr<const domain::Sequence> state;
+  };
+
   eventstore::EventStore& store_;
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, SequenceSnapshot> sequences_
+      ABSL_GUARDED_BY(cache_mu_);
+  mutable size_t cached_bytes_ ABSL_GUARDED_BY(cache_mu_) = 0;
 };
 
 }  // namespace sequencer::server

@@ -336,6 +336,66 @@ TYPED_TEST(EventStoreContractTest, ReadAllFromPositionAndMaxCount) {
   EXPECT_EQ(events[0].position, 1u);
 }
 
+TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
+  // Positions interleave the streams; the scan gives stream-name order, each
+  // stream's events by version, with positions, types and data as stored.
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("seq/b", 0, {Ev("B1", "b1")}),
+             Append("rcp/a", 0, {Ev("A1", "a1")})})));
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("rcp/a", 1, {Ev("A2", std::string("a\0" "2", 3))}),
+             Append("rcp/a/x", 0, {Ev("X1", "")}),
+             Append("seq/b", 1, {Ev("B2", "b2")})})));
+  struct Seen {
+    std::string stream;
+    uint64_t version;
+    uint64_t position;
+    std::string type;
+    std::string data;
+  };
+  auto scan = [&](absl::string_view prefix) {
+    std::vector<Seen> seen;
+    absl::Status status = this->store_->ScanStreams(
+        prefix, [&](const StoredEventView& e) {
+          seen.push_back({std::string(e.stream), e.version, e.position,
+                          std::string(e.type), std::string(e.data)});
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(status.ok()) << status;
+    return seen;
+  };
+  std::vector<Seen> all = scan("");
+  ASSERT_EQ(all.size(), 5u);
+  const std::vector<std::pair<std::string, uint64_t>> order = {
+      {"rcp/a", 1}, {"rcp/a", 2}, {"rcp/a/x", 1}, {"seq/b", 1}, {"seq/b", 2}};
+  const std::vector<uint64_t> positions = {2, 3, 4, 1, 5};
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].stream, order[i].first) << i;
+    EXPECT_EQ(all[i].version, order[i].second) << i;
+    EXPECT_EQ(all[i].position, positions[i]) << i;
+  }
+  EXPECT_EQ(all[0].type, "A1");
+  EXPECT_EQ(all[0].data, "a1");
+  EXPECT_EQ(all[1].data, std::string("a\0" "2", 3));
+  EXPECT_EQ(all[2].data, "");
+
+  std::vector<Seen> sequences = scan("seq/");
+  ASSERT_EQ(sequences.size(), 2u);
+  EXPECT_EQ(sequences[0].type, "B1");
+  EXPECT_EQ(sequences[1].type, "B2");
+  EXPECT_TRUE(scan("zzz").empty());
+
+  // The visitor's error stops the scan and is returned.
+  int calls = 0;
+  absl::Status stopped = this->store_->ScanStreams(
+      "", [&](const StoredEventView&) {
+        ++calls;
+        return absl::CancelledError("enough");
+      });
+  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(calls, 1);
+}
+
 TYPED_TEST(EventStoreContractTest, IndexPutDeleteGetScan) {
   SEQ_ASSERT_OK(this->store_->Commit(
       Batch({}, {Put("p/a", "1"), Put("p/b", "2"), Put("p/c", "3"),

@@ -223,6 +223,19 @@ TEST_F(ProjectionVerifierTest, ReportsAnUndecodableEventOnce) {
       << result.discrepancies[0];
 }
 
+TEST_F(ProjectionVerifierTest, DoesNotJudgeRecipientsOfAnUnfoldableSequence) {
+  // The sequence's stream no longer folds: that is the one finding; its
+  // recipients' index entries depend on it and are not compared.
+  AppendRaw("seq/tenant-a/s1", "SequencePaused", "\xff\xff not a protobuf");
+  server::VerifyResult result = MustVerify();
+  ASSERT_EQ(result.discrepancy_count, 1u) << Describe(result);
+  EXPECT_TRUE(absl::StrContains(result.discrepancies[0],
+                                R"(("seq/tenant-a/s1" v)"))
+      << result.discrepancies[0];
+  EXPECT_TRUE(absl::StrContains(result.discrepancies[0], "does not parse"))
+      << result.discrepancies[0];
+}
+
 TEST_F(ProjectionVerifierTest, ReportsAStreamOutsideTheLayout) {
   v1::Event event;
   event.mutable_metadata()->set_tenant_id(kTenant);
