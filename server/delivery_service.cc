@@ -105,11 +105,10 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
   const QueueFronts::Scan scan = deps_.fronts != nullptr
                                      ? deps_.fronts->BeginScan(prefix)
                                      : QueueFronts::Scan{prefix, "", 0};
-  std::string first_live;  // time key of the first entry seen
+  std::string first_live;  // the first entry seen
   bool reached_end = false;
   std::map<std::string, absl::StatusOr<domain::Sequence>> sequences;
-  std::string cursor =
-      scan.start_after.empty() ? "" : absl::StrCat(prefix, scan.start_after);
+  std::string cursor = QueueFronts::StartAfter(prefix, scan.front);
   absl::Status status;
   while (response->leases_size() < max) {
     auto entries = store.ScanIndex(prefix, cursor, kScanChunk);
@@ -119,7 +118,7 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
     }
     if (first_live.empty() && !entries->empty()) {
       first_live =
-          std::string(layout::QueueTimeOf(entries->front().first, prefix));
+          std::string(layout::QueueEntryOf(entries->front().first, prefix));
     }
     for (const auto& [key, value] : *entries) {
       if (response->leases_size() >= max) break;

@@ -2,7 +2,21 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace sequencer::server {
+
+std::string QueueFronts::StartAfter(absl::string_view queue,
+                                    absl::string_view front) {
+  if (front.empty()) return "";
+  // The greatest string below `front` that a key could start with: no key
+  // holds the byte 0xff (ids are ASCII), and no entry ends in '\0'.
+  std::string after = absl::StrCat(queue, front);
+  if (front == kEmpty) return after;
+  after.back() = static_cast<char>(after.back() - 1);
+  after.push_back('\xff');
+  return after;
+}
 
 QueueFronts::Scan QueueFronts::BeginScan(const std::string& queue) {
   absl::MutexLock lock(&mu_);
@@ -28,16 +42,17 @@ void QueueFronts::EndScan(const Scan& scan, absl::string_view first_live) {
   state.scans.erase(it);
 }
 
-bool QueueFronts::Added(absl::string_view queue, absl::string_view time_key,
+bool QueueFronts::Added(absl::string_view queue, absl::string_view entry,
                         absl::string_view now_key) {
   absl::MutexLock lock(&mu_);
   State& state = queues_[std::string(queue)];
-  if (time_key < state.front) state.front = std::string(time_key);
+  if (entry < state.front) state.front = std::string(entry);
   for (auto& [id, earliest] : state.scans) {
-    if (time_key < earliest) earliest = std::string(time_key);
+    if (entry < earliest) earliest = std::string(entry);
   }
-  return !state.watching || time_key < state.watch ||
-         (!now_key.empty() && state.watch <= now_key);
+  return !state.watching || entry < state.watch ||
+         (!now_key.empty() &&
+          absl::string_view(state.watch).substr(0, now_key.size()) <= now_key);
 }
 
 std::string QueueFronts::Watch(const std::string& queue) {

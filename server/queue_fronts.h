@@ -1,19 +1,22 @@
 // In-memory lower bounds ("fronts") of the store's queue indexes: the
 // scheduler's due/ index and each delivery queue ready/<tenant>/<CHANNEL>/
-// (server/store_layout.h). A queue's keys start with its prefix followed by a
-// 16-hex-digit time (layout::TimeKey), so key order is time order.
+// (server/store_layout.h). An entry of a queue is named here by its key
+// without the queue's prefix ("<time>/..."; the time is layout::TimeKey, so
+// key order is time order). Keys hold only ids ([A-Za-z0-9._:@+-]), '/' and
+// hex digits.
 //
 // Why: entries leave a queue from its front (a step made due, a send begun),
 // and RocksDB keeps a deleted key as a tombstone until compaction. A scan
 // from the start of a prefix pays for every one of them; a scan that seeks
-// to the front pays for none. The front is a lower bound, not the exact
-// first entry: deleting an entry never moves it, so only the commit path has
-// to report additions (Added), and scans move it forward (EndScan).
+// to the front pays for none. The front is a lower bound, not always the
+// exact first entry: deleting an entry never moves it, so only the commit
+// path has to report additions (Added), and scans move it forward
+// (EndScan).
 //
-// Invariant: every live entry of a queue has a time key >= the queue's
-// front. A queue not yet scanned since start-up has the front "" (scan from
-// the start), so a restart rebuilds each front with its first scan, which
-// pays for the tombstones once.
+// Invariant: every live entry of a queue is >= the queue's front. A queue
+// not yet scanned since start-up has the front "" (scan from the start), so
+// a restart rebuilds each front with its first scan, which pays for the
+// tombstones once.
 //
 // Concurrent scans of one queue are allowed. Each one registers before it
 // reads the store (BeginScan) and is told of every addition made while it
@@ -38,35 +41,38 @@ namespace sequencer::server {
 
 class QueueFronts {
  public:
-  // A time key greater than every real one: "nothing is queued".
+  // An entry greater than every real one: "nothing is queued".
   static constexpr char kEmpty[] = "~";
 
   // A scan in progress, from BeginScan to EndScan.
   struct Scan {
     std::string queue;
-    // The front when the scan began: read keys > queue + start_after ("" for
-    // the whole queue; kEmpty for none).
-    std::string start_after;
+    // The front when the scan began ("" unknown, kEmpty none queued).
+    std::string front;
     uint64_t id = 0;
   };
+
+  // The EventStore::ScanIndex `start_after` that reads `queue` from `front`
+  // on, `front` included: "" for an unknown front.
+  static std::string StartAfter(absl::string_view queue,
+                                absl::string_view front);
 
   // Registers a scan of `queue` (a prefix ending in '/').
   Scan BeginScan(const std::string& queue);
 
-  // Ends `scan`. `first_live` is the time key of the first entry the scan
-  // found still in the queue at or after its start (kEmpty when it found
-  // none to the end of the queue). The front becomes at least
+  // Ends `scan`. `first_live` is the first entry the scan found still in the
+  // queue at or after its start (kEmpty when it found none to the end of the
+  // queue). The front becomes at least
   // min(first_live, earliest addition since BeginScan). Every scan that
   // began must end (also on error: then pass "" and the front stays).
   void EndScan(const Scan& scan, absl::string_view first_live);
 
-  // A commit made an entry with time key `time_key` live in `queue`: lowers
-  // the front to it if earlier. Returns true when whoever waits for the queue
-  // must look again: `time_key` is earlier than the queue's watch (see
-  // Watch), or the watch is at or before `now_key` (the time key of the
-  // clock's now: time moved past it without a commit, e.g. a clock set by
-  // hand).
-  bool Added(absl::string_view queue, absl::string_view time_key,
+  // A commit made `entry` live in `queue`: lowers the front to it if
+  // earlier. Returns true when whoever waits for the queue must look again:
+  // `entry` is earlier than the queue's watch (see Watch), or the watch's
+  // time is at or before `now_key` (layout::TimeKey of the clock's now: time
+  // moved past it without a commit, e.g. a clock set by hand).
+  bool Added(absl::string_view queue, absl::string_view entry,
              absl::string_view now_key = "");
 
   // Sets the queue's watch to its current front and returns it: from now

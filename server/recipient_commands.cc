@@ -37,15 +37,15 @@ void NoteQueueAdditions(const ServiceDeps& deps,
   std::map<std::string, int, std::less<>> ready;
   for (const eventstore::IndexWrite& write : batch.index_writes) {
     if (!write.value.has_value()) continue;
-    const absl::string_view due_time =
-        layout::QueueTimeOf(write.key, layout::kDuePrefix);
-    if (!due_time.empty()) {
+    const absl::string_view due_entry =
+        layout::QueueEntryOf(write.key, layout::kDuePrefix);
+    if (!due_entry.empty()) {
       if (deps.fronts == nullptr) {
         wake_scheduler = true;
       } else {
         if (now_key.empty()) now_key = layout::TimeKey(deps.clock->Now());
         wake_scheduler |=
-            deps.fronts->Added(layout::kDuePrefix, due_time, now_key);
+            deps.fronts->Added(layout::kDuePrefix, due_entry, now_key);
       }
       continue;
     }
@@ -53,7 +53,7 @@ void NoteQueueAdditions(const ServiceDeps& deps,
     if (queue.empty()) continue;
     ++ready[std::string(queue)];
     if (deps.fronts != nullptr) {
-      deps.fronts->Added(queue, layout::QueueTimeOf(write.key, queue));
+      deps.fronts->Added(queue, layout::QueueEntryOf(write.key, queue));
     }
   }
   if (wake_scheduler && deps.work != nullptr) deps.work->Notify();

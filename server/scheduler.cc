@@ -64,7 +64,7 @@ absl::StatusOr<std::optional<absl::Time>> Scheduler::NextDueTime() const {
     EndScan(scan, QueueFronts::kEmpty);
     return std::optional<absl::Time>();
   }
-  EndScan(scan, layout::QueueTimeOf(entries->front().first, layout::kDuePrefix));
+  EndScan(scan, layout::QueueEntryOf(entries->front().first, layout::kDuePrefix));
   std::optional<DueEntry> entry = ParseDueKey(entries->front().first);
   if (!entry.has_value()) return std::optional<absl::Time>();
   return std::optional<absl::Time>(entry->due);
@@ -82,21 +82,18 @@ absl::StatusOr<int> Scheduler::RunDue() {
 }
 
 std::string Scheduler::StartAfter(const QueueFronts::Scan& scan) {
-  // Keys are due/<time>/...: "due/<time>" sorts before every key of that
-  // time and after every earlier one.
-  if (scan.start_after.empty()) return "";
-  return absl::StrCat(layout::kDuePrefix, scan.start_after);
+  return QueueFronts::StartAfter(layout::kDuePrefix, scan.front);
 }
 
 absl::StatusOr<int> Scheduler::RunPass() {
   const absl::Time now = deps_.clock->Now();
   const QueueFronts::Scan scan = BeginScan();
-  // The time key of the first entry this pass leaves in the index: the first
-  // one not due yet, or a due one that did not change (refused, failed).
+  // The first entry this pass leaves in the index: the first one not due
+  // yet, or a due one that did not change (refused, failed).
   std::string first_live;
-  auto leave = [&first_live](absl::string_view time_key) {
-    if (first_live.empty() || time_key < first_live) {
-      first_live = std::string(time_key);
+  auto leave = [&first_live](absl::string_view entry) {
+    if (first_live.empty() || entry < first_live) {
+      first_live = std::string(entry);
     }
   };
   int changed = 0;
@@ -111,18 +108,18 @@ absl::StatusOr<int> Scheduler::RunPass() {
       return entries.status();
     }
     std::vector<BatchCommandItem> items;
-    std::vector<std::string> time_keys;
+    std::vector<std::string> queue_entries;
     for (const auto& [key, value] : *entries) {
       cursor = key;
       std::optional<DueEntry> entry = ParseDueKey(key);
-      const absl::string_view time_key =
-          layout::QueueTimeOf(key, layout::kDuePrefix);
+      const absl::string_view queue_entry =
+          layout::QueueEntryOf(key, layout::kDuePrefix);
       if (!entry.has_value()) {
-        leave(time_key);
+        leave(queue_entry);
         continue;
       }
       if (entry->due > now) {
-        leave(time_key);
+        leave(queue_entry);
         reached_later = true;
         break;
       }
@@ -134,7 +131,7 @@ absl::StatusOr<int> Scheduler::RunPass() {
       item.request.sequence_id = entry->sequence_id;
       item.request.recipient_id = entry->recipient_id;
       items.push_back(std::move(item));
-      time_keys.emplace_back(time_key);
+      queue_entries.emplace_back(queue_entry);
     }
     const std::vector<BatchItemResult> results =
         RunRecipientCommandBatch(deps_, items, domain::MarkStepDue{});
@@ -150,7 +147,7 @@ absl::StatusOr<int> Scheduler::RunPass() {
       if (results[i].changed) {
         ++changed;
       } else {
-        leave(time_keys[i]);
+        leave(queue_entries[i]);
       }
     }
     if (entries->size() < kScanChunk) break;
@@ -194,7 +191,8 @@ void Scheduler::Loop() {
       const std::string front = deps_.fronts->Watch(layout::kDuePrefix);
       uint64_t micros = 0;
       if (!front.empty() && front != QueueFronts::kEmpty &&
-          absl::SimpleHexAtoi(front, &micros)) {
+          absl::SimpleHexAtoi(absl::string_view(front).substr(0, 16),
+                              &micros)) {
         next = absl::FromUnixMicros(static_cast<int64_t>(micros));
       }
     } else {

@@ -60,7 +60,7 @@ class Scheduler {
   void EndScan(const QueueFronts::Scan& scan,
                absl::string_view first_live) const;
   // The ScanIndex start_after that reads the due/ index from the scan's
-  // front.
+  // front on.
   static std::string StartAfter(const QueueFronts::Scan& scan);
   void Loop();
 

@@ -122,16 +122,15 @@ inline absl::string_view ReadyQueueOf(absl::string_view key) {
   return key.substr(0, channel_end + 1);
 }
 
-// The time key (layout::TimeKey) of an entry of `queue` (kDuePrefix or a
-// ReadyPrefix); empty when `key` is not one of its entries.
-inline absl::string_view QueueTimeOf(absl::string_view key,
-                                     absl::string_view queue) {
-  constexpr size_t kTimeKeySize = 16;
-  if (key.size() < queue.size() + kTimeKeySize ||
-      key.substr(0, queue.size()) != queue) {
+// The entry of `queue` (kDuePrefix or a ReadyPrefix) that `key` names: the
+// key without the queue's prefix, starting with its time; empty when `key`
+// is not one of the queue's entries.
+inline absl::string_view QueueEntryOf(absl::string_view key,
+                                      absl::string_view queue) {
+  if (key.size() <= queue.size() || key.substr(0, queue.size()) != queue) {
     return {};
   }
-  return key.substr(queue.size(), kTimeKeySize);
+  return key.substr(queue.size());
 }
 
 }  // namespace sequencer::server::layout

@@ -31,11 +31,11 @@ TEST(QueueFrontsTest, UnknownUntilScannedThenTheFirstLiveEntry) {
   QueueFronts fronts;
   EXPECT_EQ(fronts.Front(kQueue), "");
   QueueFronts::Scan scan = fronts.BeginScan(kQueue);
-  EXPECT_EQ(scan.start_after, "");
+  EXPECT_EQ(scan.front, "");
   fronts.EndScan(scan, "0000000000000005");
   EXPECT_EQ(fronts.Front(kQueue), "0000000000000005");
   // The next scan starts there.
-  EXPECT_EQ(fronts.BeginScan(kQueue).start_after, "0000000000000005");
+  EXPECT_EQ(fronts.BeginScan(kQueue).front, "0000000000000005");
 }
 
 TEST(QueueFrontsTest, AnEarlierAdditionLowersTheFrontALaterOneDoesNot) {
@@ -74,6 +74,16 @@ TEST(QueueFrontsTest, AnAdditionDuringAScanBoundsWhatTheScanMaySet) {
   fronts.Added(kQueue, "0000000000000004");
   fronts.EndScan(b, "0000000000000008");
   EXPECT_EQ(fronts.Front(kQueue), "0000000000000004");
+}
+
+TEST(QueueFrontsTest, AScanFromTheFrontIncludesTheFrontEntry) {
+  EXPECT_EQ(QueueFronts::StartAfter("due/", ""), "");
+  EXPECT_EQ(QueueFronts::StartAfter("due/", QueueFronts::kEmpty), "due/~");
+  const std::string after = QueueFronts::StartAfter("due/", "00a/t/s/r1");
+  EXPECT_LT(after, "due/00a/t/s/r1");
+  EXPECT_GT(after, "due/00a/t/s/r0");
+  EXPECT_GT(after, "due/00a/t/s/r0:@+-._zZ9");
+  EXPECT_GT(after, "due/00a/t/s/r");
 }
 
 TEST(QueueFrontsTest, AFailedScanLeavesTheFront) {
