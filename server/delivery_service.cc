@@ -130,11 +130,12 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       const absl::Time now = deps_.clock->Now();
       // A step leased at the recipient's current version stays taken: skip
       // it on the stream's version alone, without folding the recipient.
-      absl::StatusOr<uint64_t> version = store.StreamVersion(
-          layout::RecipientStream(tenant, parts[1], parts[2]));
-      if (version.ok() &&
-          leases_.Holds(tenant, parts[1], parts[2], *version, now)) {
-        continue;
+      if (std::optional<uint64_t> held =
+              leases_.HeldVersion(tenant, parts[1], parts[2], now);
+          held.has_value()) {
+        absl::StatusOr<uint64_t> version = store.StreamVersion(
+            layout::RecipientStream(tenant, parts[1], parts[2]));
+        if (version.ok() && *version == *held) continue;
       }
       auto cached = sequences.find(parts[1]);
       if (cached == sequences.end()) {
