@@ -100,18 +100,43 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
   const std::string prefix =
       layout::ReadyPrefix(tenant, std::string(domain::StepTypeName(channel)));
   eventstore::EventStore& store = deps_.repository->store();
+  // Start at the queue's front: the entries that sends already begun deleted
+  // before it cost nothing.
+  const QueueFronts::Scan scan = deps_.fronts != nullptr
+                                     ? deps_.fronts->BeginScan(prefix)
+                                     : QueueFronts::Scan{prefix, "", 0};
+  std::string first_live;  // the first entry seen
+  bool reached_end = false;
   std::map<std::string, absl::StatusOr<domain::Sequence>> sequences;
-  std::string cursor;
+  std::string cursor = QueueFronts::StartAfter(prefix, scan.front);
+  absl::Status status;
   while (response->leases_size() < max) {
-    SEQ_ASSIGN_OR_RETURN(auto entries,
-                         store.ScanIndex(prefix, cursor, kScanChunk));
-    for (const auto& [key, value] : entries) {
+    auto entries = store.ScanIndex(prefix, cursor, kScanChunk);
+    if (!entries.ok()) {
+      status = entries.status();
+      break;
+    }
+    if (first_live.empty() && !entries->empty()) {
+      first_live =
+          std::string(layout::QueueEntryOf(entries->front().first, prefix));
+    }
+    for (const auto& [key, value] : *entries) {
       if (response->leases_size() >= max) break;
       cursor = key;
       // <time>/<sequence>/<recipient>
       std::vector<std::string> parts =
           absl::StrSplit(absl::string_view(key).substr(prefix.size()), '/');
       if (parts.size() != 3) continue;
+      const absl::Time now = deps_.clock->Now();
+      // A step leased at the recipient's current version stays taken: skip
+      // it on the stream's version alone, without folding the recipient.
+      if (std::optional<uint64_t> held =
+              leases_.HeldVersion(tenant, parts[1], parts[2], now);
+          held.has_value()) {
+        absl::StatusOr<uint64_t> version = store.StreamVersion(
+            layout::RecipientStream(tenant, parts[1], parts[2]));
+        if (version.ok() && *version == *held) continue;
+      }
       auto cached = sequences.find(parts[1]);
       if (cached == sequences.end()) {
         cached = sequences
@@ -129,7 +154,6 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       const domain::ResolvedStep step =
           domain::ResolveCurrentStep(*recipient, *sequence);
       if (!step.missing_variables.empty()) continue;
-      const absl::Time now = deps_.clock->Now();
       Lease lease{tenant,          parts[1],           parts[2],
                   step.step_index, recipient->version, now + lease_duration};
       std::optional<std::string> token = leases_.TryGrant(lease, now);
@@ -148,9 +172,21 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       *out->mutable_due_at() = ToProtoTime(*recipient->due_at);
       *out->mutable_lease_expires_at() = ToProtoTime(lease.expires_at);
     }
-    if (entries.size() < kScanChunk) break;
+    if (entries->size() < kScanChunk) {
+      reached_end = true;
+      break;
+    }
   }
-  return absl::OkStatus();
+  if (deps_.fronts != nullptr) {
+    // Every entry seen stays in the queue (leased ones until their send
+    // begins), so the first one seen is the new front.
+    deps_.fronts->EndScan(
+        scan, !status.ok()          ? ""
+              : !first_live.empty() ? first_live
+              : reached_end         ? QueueFronts::kEmpty
+                                    : "");
+  }
+  return status;
 }
 
 class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,

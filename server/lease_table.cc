@@ -41,6 +41,19 @@ std::optional<std::string> LeaseTable::TryGrant(const Lease& lease,
   return token;
 }
 
+std::optional<uint64_t> LeaseTable::HeldVersion(
+    const std::string& tenant, const std::string& sequence_id,
+    const std::string& recipient_id, absl::Time now) const {
+  const std::string key =
+      absl::StrCat(tenant, "/", sequence_id, "/", recipient_id);
+  absl::MutexLock lock(&mu_);
+  auto it = token_by_recipient_.find(key);
+  if (it == token_by_recipient_.end()) return std::nullopt;
+  const Lease& held = by_token_.at(it->second);
+  if (held.expires_at <= now) return std::nullopt;
+  return held.recipient_version;
+}
+
 std::optional<Lease> LeaseTable::Find(const std::string& token,
                                       absl::Time now) const {
   absl::MutexLock lock(&mu_);

@@ -34,6 +34,13 @@ class LeaseTable {
   // and was granted at `lease.recipient_version`. Returns the new token.
   std::optional<std::string> TryGrant(const Lease& lease, absl::Time now);
 
+  // The recipient version at which the recipient's lease unexpired at `now`
+  // was granted, if it holds one (TryGrant refuses a lease at that version).
+  std::optional<uint64_t> HeldVersion(const std::string& tenant,
+                                      const std::string& sequence_id,
+                                      const std::string& recipient_id,
+                                      absl::Time now) const;
+
   // The lease of `token`, if it exists and is unexpired at `now`.
   std::optional<Lease> Find(const std::string& token, absl::Time now) const;
 

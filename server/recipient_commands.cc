@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "domain/refusal.h"
@@ -24,6 +25,41 @@ absl::Status VersionMismatch(uint64_t expected, uint64_t actual) {
       {domain::kReasonVersionMismatch,
        {{"expected_version", absl::StrCat(expected)},
         {"actual_version", absl::StrCat(actual)}}});
+}
+
+// After a successful commit: lowers the queue fronts for the entries the
+// batch added, wakes the scheduler when a due/ entry is earlier than what it
+// waits for, and wakes long polls by queue.
+void NoteQueueAdditions(const ServiceDeps& deps,
+                        const eventstore::CommitBatch& batch) {
+  bool wake_scheduler = false;
+  std::string now_key;
+  std::map<std::string, int, std::less<>> ready;
+  for (const eventstore::IndexWrite& write : batch.index_writes) {
+    if (!write.value.has_value()) continue;
+    const absl::string_view due_entry =
+        layout::QueueEntryOf(write.key, layout::kDuePrefix);
+    if (!due_entry.empty()) {
+      if (deps.fronts == nullptr) {
+        wake_scheduler = true;
+      } else {
+        if (now_key.empty()) now_key = layout::TimeKey(deps.clock->Now());
+        wake_scheduler |=
+            deps.fronts->Added(layout::kDuePrefix, due_entry, now_key);
+      }
+      continue;
+    }
+    const absl::string_view queue = layout::ReadyQueueOf(write.key);
+    if (queue.empty()) continue;
+    ++ready[std::string(queue)];
+    if (deps.fronts != nullptr) {
+      deps.fronts->Added(queue, layout::QueueEntryOf(write.key, queue));
+    }
+  }
+  if (wake_scheduler && deps.work != nullptr) deps.work->Notify();
+  if (deps.polls != nullptr) {
+    for (const auto& [queue, count] : ready) deps.polls->Notify(queue, count);
+  }
 }
 
 }  // namespace
@@ -60,18 +96,7 @@ absl::Status CommitAndNotify(const ServiceDeps& deps,
         "concurrent modification, nothing was changed: ", committed.message()));
   }
   if (!committed.ok()) return committed;
-  bool due = false;
-  std::map<std::string, int, std::less<>> ready;
-  for (const eventstore::IndexWrite& write : batch.index_writes) {
-    if (!write.value.has_value()) continue;
-    due |= absl::StartsWith(write.key, layout::kDuePrefix);
-    const absl::string_view queue = layout::ReadyQueueOf(write.key);
-    if (!queue.empty()) ++ready[std::string(queue)];
-  }
-  if (due && deps.work != nullptr) deps.work->Notify();
-  if (deps.polls != nullptr) {
-    for (const auto& [queue, count] : ready) deps.polls->Notify(queue, count);
-  }
+  NoteQueueAdditions(deps, batch);
   return committed;
 }
 
@@ -140,6 +165,113 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
     return absl::OkStatus();
   }
   return CommitAndNotify(deps, batch);
+}
+
+std::vector<BatchItemResult> RunRecipientCommandBatch(
+    const ServiceDeps& deps, const std::vector<BatchCommandItem>& items,
+    const domain::RecipientCommand& command) {
+  std::vector<BatchItemResult> results(items.size());
+  std::vector<std::string> streams(items.size());
+  std::vector<std::string> lock_keys;
+  lock_keys.reserve(items.size());
+  absl::flat_hash_set<std::string> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const BatchCommandItem& item = items[i];
+    if (item.request.idempotent) {
+      results[i].status = absl::InvalidArgumentError(
+          "a batch runs only requests that are not idempotent");
+      continue;
+    }
+    results[i].status = ValidateRecipientRef(item.request.sequence_id,
+                                             item.request.recipient_id);
+    if (!results[i].status.ok()) continue;
+    streams[i] =
+        layout::RecipientStream(item.call.tenant_id, item.request.sequence_id,
+                                item.request.recipient_id);
+    if (!seen.insert(streams[i]).second) {
+      results[i].status = absl::AbortedError(absl::StrCat(
+          "recipient ", streams[i],
+          " appears twice in one batch; nothing was changed for this item"));
+      continue;
+    }
+    lock_keys.push_back(streams[i]);
+  }
+
+  std::vector<size_t> changed;
+  {
+    LockTable::Guard guard = deps.locks->Lock(lock_keys);
+    std::map<std::pair<std::string, std::string>,
+             absl::StatusOr<domain::Sequence>>
+        sequences;
+    eventstore::CommitBatch batch;
+    const absl::Time now = deps.clock->Now();
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!results[i].status.ok()) continue;
+      const BatchCommandItem& item = items[i];
+      auto key = std::make_pair(item.call.tenant_id, item.request.sequence_id);
+      auto cached = sequences.find(key);
+      if (cached == sequences.end()) {
+        cached = sequences
+                     .emplace(key, deps.repository->GetSequence(
+                                       item.call.tenant_id,
+                                       item.request.sequence_id))
+                     .first;
+      }
+      absl::Status status = cached->second.status();
+      absl::StatusOr<domain::Recipient> before =
+          status.ok() ? deps.repository->GetRecipient(item.call.tenant_id,
+                                                      item.request.sequence_id,
+                                                      item.request.recipient_id)
+                      : absl::StatusOr<domain::Recipient>(status);
+      if (!before.ok()) {
+        results[i].status = before.status();
+        continue;
+      }
+      if (item.request.expected_version.has_value() &&
+          *item.request.expected_version != before->version) {
+        results[i].status =
+            VersionMismatch(*item.request.expected_version, before->version);
+        continue;
+      }
+      const domain::DecisionContext context{
+          item.call.tenant_id, item.call.actor, item.request.request_id, now};
+      absl::StatusOr<std::vector<domain::RecipientEvent>> events =
+          domain::Decide(command, *before, *cached->second, context);
+      if (!events.ok()) {
+        results[i].status = events.status();
+        continue;
+      }
+      if (events->empty()) continue;
+      AddRecipientEvents(item.call.tenant_id, item.request.sequence_id,
+                         item.request.recipient_id, *before, *events,
+                         *cached->second, &batch);
+      changed.push_back(i);
+    }
+    if (changed.empty()) return results;
+    const absl::Status committed = CommitAndNotify(deps, batch);
+    if (committed.ok()) {
+      for (size_t i : changed) results[i].changed = true;
+      return results;
+    }
+    if (!absl::IsAborted(committed)) {
+      for (size_t i : changed) results[i].status = committed;
+      return results;
+    }
+  }
+  // A store-level conflict (a writer outside the lock table got in first)
+  // aborted the whole batch: run each changed item alone, on the state it
+  // finds, so that one conflict does not fail the others.
+  for (size_t i : changed) {
+    bool produced = false;
+    results[i].status = RunRecipientCommand(
+        deps, items[i].call, items[i].request, command,
+        [&produced](const CommandOutcome& outcome, google::protobuf::Message*) {
+          produced = !outcome.events.empty();
+        },
+        nullptr);
+    results[i].changed = results[i].status.ok() && produced;
+  }
+  return results;
 }
 
 }  // namespace sequencer::server

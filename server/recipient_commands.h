@@ -65,6 +65,37 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
                                  const RespondFn& respond,
                                  google::protobuf::Message* response);
 
+// One recipient's command in a batch (RunRecipientCommandBatch).
+struct BatchCommandItem {
+  CallContext call;
+  // Must not be idempotent (a batch writes no idempotency records).
+  RecipientCommandRequest request;
+};
+
+struct BatchItemResult {
+  // What RunRecipientCommand would have answered for the item alone.
+  absl::Status status;
+  // True when the item's events were committed (OK and not empty).
+  bool changed = false;
+};
+
+// Runs `command` on many recipients with the semantics of RunRecipientCommand
+// for each one (validate, lock, fold, check the expected version, decide) and
+// commits the changes of all of them in ONE durable write, so that one fsync
+// serves the batch. The recipients' locks are all held from before the first
+// fold until the commit has returned. An item that is refused (bad ids,
+// NOT_FOUND, ABORTED for its expected version, a domain refusal) contributes
+// nothing and does not stop the others. A recipient named twice is ABORTED
+// the second time ("appears twice"). When the shared commit is ABORTED by the
+// store (a writer that does not take the lock table changed one of the
+// streams first), each item that had events runs again alone through
+// RunRecipientCommand on the state it then finds; any other commit error is
+// the result of every item that had events. Returns one result per item, in
+// order.
+std::vector<BatchItemResult> RunRecipientCommandBatch(
+    const ServiceDeps& deps, const std::vector<BatchCommandItem>& items,
+    const domain::RecipientCommand& command);
+
 // Adds `events` of one recipient to `batch`: an append expecting the
 // recipient's current version, and the projection index changes. Returns the
 // state after the events.

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/recipient_commands.h"
 #include "server/status_macros.h"
@@ -13,7 +14,8 @@
 namespace sequencer::server {
 namespace {
 
-constexpr size_t kScanChunk = 256;
+// Entries read, and recipients committed together, at a time.
+constexpr size_t kScanChunk = 512;
 constexpr int kMaxPasses = 1000;
 
 struct DueEntry {
@@ -39,11 +41,31 @@ std::optional<DueEntry> ParseDueKey(absl::string_view key) {
 
 Scheduler::~Scheduler() { Stop(); }
 
+QueueFronts::Scan Scheduler::BeginScan() const {
+  if (deps_.fronts == nullptr) return QueueFronts::Scan{layout::kDuePrefix, "", 0};
+  return deps_.fronts->BeginScan(layout::kDuePrefix);
+}
+
+void Scheduler::EndScan(const QueueFronts::Scan& scan,
+                        absl::string_view first_live) const {
+  if (deps_.fronts != nullptr) deps_.fronts->EndScan(scan, first_live);
+}
+
 absl::StatusOr<std::optional<absl::Time>> Scheduler::NextDueTime() const {
-  SEQ_ASSIGN_OR_RETURN(auto entries, deps_.repository->store().ScanIndex(
-                                         layout::kDuePrefix, "", 1));
-  if (entries.empty()) return std::optional<absl::Time>();
-  std::optional<DueEntry> entry = ParseDueKey(entries.front().first);
+  const QueueFronts::Scan scan = BeginScan();
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
+      deps_.repository->store().ScanIndex(layout::kDuePrefix,
+                                          StartAfter(scan), 1);
+  if (!entries.ok()) {
+    EndScan(scan, "");
+    return entries.status();
+  }
+  if (entries->empty()) {
+    EndScan(scan, QueueFronts::kEmpty);
+    return std::optional<absl::Time>();
+  }
+  EndScan(scan, layout::QueueEntryOf(entries->front().first, layout::kDuePrefix));
+  std::optional<DueEntry> entry = ParseDueKey(entries->front().first);
   if (!entry.has_value()) return std::optional<absl::Time>();
   return std::optional<absl::Time>(entry->due);
 }
@@ -59,43 +81,79 @@ absl::StatusOr<int> Scheduler::RunDue() {
   return changed;
 }
 
+std::string Scheduler::StartAfter(const QueueFronts::Scan& scan) {
+  return QueueFronts::StartAfter(layout::kDuePrefix, scan.front);
+}
+
 absl::StatusOr<int> Scheduler::RunPass() {
   const absl::Time now = deps_.clock->Now();
+  const QueueFronts::Scan scan = BeginScan();
+  // The first entry this pass leaves in the index: the first one not due
+  // yet, or a due one that did not change (refused, failed).
+  std::string first_live;
+  auto leave = [&first_live](absl::string_view entry) {
+    if (first_live.empty() || entry < first_live) {
+      first_live = std::string(entry);
+    }
+  };
   int changed = 0;
-  std::string cursor;
-  while (true) {
-    SEQ_ASSIGN_OR_RETURN(
-        auto entries, deps_.repository->store().ScanIndex(layout::kDuePrefix,
-                                                          cursor, kScanChunk));
-    for (const auto& [key, value] : entries) {
+  std::string cursor = StartAfter(scan);
+  bool reached_later = false;
+  while (!reached_later) {
+    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
+        deps_.repository->store().ScanIndex(layout::kDuePrefix, cursor,
+                                            kScanChunk);
+    if (!entries.ok()) {
+      EndScan(scan, "");
+      return entries.status();
+    }
+    std::vector<BatchCommandItem> items;
+    std::vector<std::string> queue_entries;
+    for (const auto& [key, value] : *entries) {
       cursor = key;
       std::optional<DueEntry> entry = ParseDueKey(key);
-      if (!entry.has_value()) continue;
-      if (entry->due > now) return changed;
-      RecipientCommandRequest request;
-      request.method = "scheduler";
-      request.request_id = "scheduler";
-      request.idempotent = false;
-      request.sequence_id = entry->sequence_id;
-      request.recipient_id = entry->recipient_id;
-      bool produced = false;
-      const absl::Status status = RunRecipientCommand(
-          deps_, CallContext{entry->tenant, kSchedulerActor}, request,
-          domain::MarkStepDue{},
-          [&produced](const CommandOutcome& outcome,
-                      google::protobuf::Message*) {
-            produced = !outcome.events.empty();
-          },
-          nullptr);
+      const absl::string_view queue_entry =
+          layout::QueueEntryOf(key, layout::kDuePrefix);
+      if (!entry.has_value()) {
+        leave(queue_entry);
+        continue;
+      }
+      if (entry->due > now) {
+        leave(queue_entry);
+        reached_later = true;
+        break;
+      }
+      BatchCommandItem item;
+      item.call = CallContext{entry->tenant, kSchedulerActor};
+      item.request.method = "scheduler";
+      item.request.request_id = "scheduler";
+      item.request.idempotent = false;
+      item.request.sequence_id = entry->sequence_id;
+      item.request.recipient_id = entry->recipient_id;
+      items.push_back(std::move(item));
+      queue_entries.emplace_back(queue_entry);
+    }
+    const std::vector<BatchItemResult> results =
+        RunRecipientCommandBatch(deps_, items, domain::MarkStepDue{});
+    for (size_t i = 0; i < results.size(); ++i) {
+      const absl::Status& status = results[i].status;
       if (!status.ok() && !absl::IsNotFound(status)) {
-        std::fprintf(stderr, "scheduler: %s/%s/%s: %s\n", entry->tenant.c_str(),
-                     entry->sequence_id.c_str(), entry->recipient_id.c_str(),
+        std::fprintf(stderr, "scheduler: %s/%s/%s: %s\n",
+                     items[i].call.tenant_id.c_str(),
+                     items[i].request.sequence_id.c_str(),
+                     items[i].request.recipient_id.c_str(),
                      status.ToString().c_str());
       }
-      if (status.ok() && produced) ++changed;
+      if (results[i].changed) {
+        ++changed;
+      } else {
+        leave(queue_entries[i]);
+      }
     }
-    if (entries.size() < kScanChunk) return changed;
+    if (entries->size() < kScanChunk) break;
   }
+  EndScan(scan, first_live.empty() ? QueueFronts::kEmpty : first_live);
+  return changed;
 }
 
 void Scheduler::StartBackground() {
@@ -126,12 +184,27 @@ void Scheduler::Loop() {
     // Entries that are due but produce nothing (none should exist) must not
     // spin the loop: then only a signal or the periodic wake-up retries.
     absl::Duration wait = absl::Minutes(1);
-    absl::StatusOr<std::optional<absl::Time>> next = NextDueTime();
-    if (next.ok() && next->has_value()) {
-      const absl::Duration until = **next - deps_.clock->Now();
+    std::optional<absl::Time> next;
+    if (deps_.fronts != nullptr) {
+      // From here on only an entry earlier than the front wakes the thread
+      // (CommitAndNotify); entries added while RunDue ran have woken it.
+      const std::string front = deps_.fronts->Watch(layout::kDuePrefix);
+      uint64_t micros = 0;
+      if (!front.empty() && front != QueueFronts::kEmpty &&
+          absl::SimpleHexAtoi(absl::string_view(front).substr(0, 16),
+                              &micros)) {
+        next = absl::FromUnixMicros(static_cast<int64_t>(micros));
+      }
+    } else {
+      absl::StatusOr<std::optional<absl::Time>> found = NextDueTime();
+      if (found.ok()) next = *found;
+    }
+    if (next.has_value()) {
+      const absl::Duration until = *next - deps_.clock->Now();
       if (until > absl::ZeroDuration()) wait = std::min(wait, until);
     }
     deps_.work->WaitAfter(seen, wait);
+    if (deps_.fronts != nullptr) deps_.fronts->Unwatch(layout::kDuePrefix);
   }
 }
 

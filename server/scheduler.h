@@ -1,13 +1,19 @@
 // Makes steps happen on time. Recipients waiting for a delay sit in the
 // due-time index (due/ keys, server/store_layout.h), kept in the same commit
 // as their events; the scheduler reads only the front of that index, never
-// scans all recipients. For each recipient whose due time has come, oldest
-// first, it runs domain::MarkStepDue through the recipient pipeline: a manual
-// step becomes PENDING_ACTION, an automatic step joins its channel's delivery
-// queue (or, with a missing variable, the recipient goes to ERROR).
+// scans all recipients, and starts reading at the in-memory front
+// (ServiceDeps::fronts, server/queue_fronts.h), so the keys that earlier
+// passes and pauses deleted cost nothing. For the recipients whose due time
+// has come, oldest first, up to 512 at a time, it runs domain::MarkStepDue
+// through the batch form of the recipient pipeline
+// (RunRecipientCommandBatch): one durable commit per batch; a manual step
+// becomes PENDING_ACTION, an automatic step joins its channel's delivery
+// queue (or, with a missing variable, the recipient goes to ERROR). A
+// recipient the batch refuses or finds changed is left as it is; the others
+// still commit.
 //
 // With the system clock a background thread wakes at the next due time and
-// whenever a commit signals new work. With the manual clock nothing runs by
+// when a commit adds a due/ entry earlier than that (QueueFronts::Watch). With the manual clock nothing runs by
 // itself: ClockService/AdvanceTime calls RunDue, so tests are deterministic.
 // Thread-safe.
 
@@ -40,7 +46,7 @@ class Scheduler {
   // Returns how many recipients changed. One run at a time.
   absl::StatusOr<int> RunDue();
 
-  // The earliest due time in the index, if any.
+  // The earliest due time in the index, if any (read from the front on).
   absl::StatusOr<std::optional<absl::Time>> NextDueTime() const;
 
   // Starts the background thread (system clock). Stop() or the destructor
@@ -50,6 +56,12 @@ class Scheduler {
 
  private:
   absl::StatusOr<int> RunPass();
+  QueueFronts::Scan BeginScan() const;
+  void EndScan(const QueueFronts::Scan& scan,
+               absl::string_view first_live) const;
+  // The ScanIndex start_after that reads the due/ index from the scan's
+  // front on.
+  static std::string StartAfter(const QueueFronts::Scan& scan);
   void Loop();
 
   ServiceDeps deps_;

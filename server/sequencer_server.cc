@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->budget_ =
       std::make_unique<RequestBudget>(options.max_inflight_request_bytes);
   server->polls_ = std::make_unique<PollRegistry>(clock);
+  server->fronts_ = std::make_unique<QueueFronts>();
   ServiceDeps deps;
   deps.repository = server->repository_.get();
   deps.clock = clock;
@@ -35,6 +36,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.send_deadline = options.send_deadline;
   deps.budget = server->budget_.get();
   deps.polls = server->polls_.get();
+  deps.fronts = server->fronts_.get();
   server->scheduler_ = std::make_unique<Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);

@@ -23,6 +23,7 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/poll_registry.h"
+#include "server/queue_fronts.h"
 #include "server/repository.h"
 #include "server/request_budget.h"
 #include "server/scheduler.h"
@@ -89,6 +90,7 @@ class SequencerServer {
   std::unique_ptr<LockTable> locks_;
   // Before pool_ and the services: outlives the tasks and polls using it.
   std::unique_ptr<PollRegistry> polls_;
+  std::unique_ptr<QueueFronts> fronts_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<WorkSignal> work_;
   std::unique_ptr<RequestBudget> budget_;

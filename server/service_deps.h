@@ -8,6 +8,7 @@
 #include "server/id_generator.h"
 #include "server/lock_table.h"
 #include "server/poll_registry.h"
+#include "server/queue_fronts.h"
 #include "server/repository.h"
 #include "server/request_budget.h"
 #include "server/work_signal.h"
@@ -22,8 +23,9 @@ struct ServiceDeps {
   LockTable* locks = nullptr;
   // Runs handlers off gRPC's threads; null runs them inline.
   WorkerPool* pool = nullptr;
-  // Notified after every commit that wrote a due/ entry (wakes the
-  // scheduler).
+  // Notified after a commit that wrote a due/ entry earlier than what the
+  // scheduler waits for (QueueFronts::Watch), or any due/ entry without
+  // `fronts` (wakes the scheduler).
   WorkSignal* work = nullptr;
   // Bounds the bytes of requests in progress; null admits everything.
   RequestBudget* budget = nullptr;
@@ -33,6 +35,10 @@ struct ServiceDeps {
   // Long polls waiting for delivery work, notified by delivery queue after
   // every commit that queued some.
   PollRegistry* polls = nullptr;
+  // Lower bounds of the queue indexes (due/, ready/), told of every entry a
+  // commit adds; scans of a queue start there. Null: scans start at the
+  // beginning of the queue and every due/ entry wakes the scheduler.
+  QueueFronts* fronts = nullptr;
 };
 
 }  // namespace sequencer::server

@@ -122,6 +122,17 @@ inline absl::string_view ReadyQueueOf(absl::string_view key) {
   return key.substr(0, channel_end + 1);
 }
 
+// The entry of `queue` (kDuePrefix or a ReadyPrefix) that `key` names: the
+// key without the queue's prefix, starting with its time; empty when `key`
+// is not one of the queue's entries.
+inline absl::string_view QueueEntryOf(absl::string_view key,
+                                      absl::string_view queue) {
+  if (key.size() <= queue.size() || key.substr(0, queue.size()) != queue) {
+    return {};
+  }
+  return key.substr(queue.size());
+}
+
 }  // namespace sequencer::server::layout
 
 #endif  // SEQUENCER_SERVER_STORE_LAYOUT_H_

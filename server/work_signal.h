@@ -1,5 +1,6 @@
 // Wakes the scheduler thread when a commit made something wait for a due time
-// (server/recipient_commands.h, CommitAndNotify): a generation counter under a
+// earlier than what the thread waits for (server/recipient_commands.h,
+// CommitAndNotify; server/queue_fronts.h): a generation counter under a
 // mutex. Long polls for delivery work wait in server/poll_registry.h instead.
 // Thread-safe.
 
