@@ -241,7 +241,9 @@ void TwoLiveWals(const std::string& path, std::vector<std::string>* wals) {
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(options, path, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
-    if (round == 0) ASSERT_TRUE(db->Put(sync, "m/format", "1").ok());
+    if (round == 0) {
+      ASSERT_TRUE(db->Put(sync, "m/format", "1").ok());
+    }
     for (int i = 0; i < 3; ++i) {
       ASSERT_TRUE(db->Put(sync, absl::StrCat("i/", round, "-", i),
                           std::string(200, 'v'))
