@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/forwarding_event_store.h"
 #include "tests/util/test_server.h"
 #include "tests/util/test_util.h"
 
@@ -229,8 +230,8 @@ TEST_F(ProjectionVerifierTest, DoesNotJudgeRecipientsOfAnUnfoldableSequence) {
   AppendRaw("seq/tenant-a/s1", "SequencePaused", "\xff\xff not a protobuf");
   server::VerifyResult result = MustVerify();
   ASSERT_EQ(result.discrepancy_count, 1u) << Describe(result);
-  EXPECT_TRUE(absl::StrContains(result.discrepancies[0],
-                                R"(("seq/tenant-a/s1" v)"))
+  EXPECT_TRUE(
+      absl::StrContains(result.discrepancies[0], R"(("seq/tenant-a/s1" v)"))
       << result.discrepancies[0];
   EXPECT_TRUE(absl::StrContains(result.discrepancies[0], "does not parse"))
       << result.discrepancies[0];
@@ -277,26 +278,13 @@ TEST_F(ProjectionVerifierTest, ReportsAMismatchedTypeAndTenant) {
 }
 
 // Hides one position from ReadAll, as a log with a hole would.
-class HoleyStore : public eventstore::EventStore {
+class HoleyStore : public ForwardingEventStore {
  public:
   HoleyStore(eventstore::EventStore* inner, uint64_t hole)
-      : inner_(*inner), hole_(hole) {}
-  absl::StatusOr<eventstore::CommitResult> Commit(
-      const eventstore::CommitBatch& batch) override {
-    return inner_.Commit(batch);
-  }
-  absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadStream(
-      absl::string_view stream, uint64_t from_version,
-      size_t max_count) const override {
-    return inner_.ReadStream(stream, from_version, max_count);
-  }
-  absl::StatusOr<uint64_t> StreamVersion(
-      absl::string_view stream) const override {
-    return inner_.StreamVersion(stream);
-  }
+      : ForwardingEventStore(inner), hole_(hole) {}
   absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadAll(
       uint64_t from_position, size_t max_count) const override {
-    auto events = inner_.ReadAll(from_position, max_count);
+    auto events = ForwardingEventStore::ReadAll(from_position, max_count);
     if (!events.ok()) return events;
     std::vector<eventstore::StoredEvent> out;
     for (auto& event : *events) {
@@ -304,19 +292,8 @@ class HoleyStore : public eventstore::EventStore {
     }
     return out;
   }
-  uint64_t LastPosition() const override { return inner_.LastPosition(); }
-  absl::StatusOr<std::optional<std::string>> GetIndex(
-      absl::string_view key) const override {
-    return inner_.GetIndex(key);
-  }
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
-      absl::string_view prefix, absl::string_view start_after,
-      size_t max_count) const override {
-    return inner_.ScanIndex(prefix, start_after, max_count);
-  }
 
  private:
-  eventstore::EventStore& inner_;
   uint64_t hole_;
 };
 

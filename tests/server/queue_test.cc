@@ -16,6 +16,7 @@
 #include "server/scheduler.h"
 #include "server/store_layout.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/forwarding_event_store.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -118,9 +119,9 @@ constexpr char kSeq[] = "seq-q";
 
 // An event store that lets a test change a stream just before a commit of
 // several recipients lands, as a writer outside the lock table could.
-class InterposingStore final : public eventstore::EventStore {
+class InterposingStore final : public ForwardingEventStore {
  public:
-  explicit InterposingStore(eventstore::EventStore* inner) : inner_(*inner) {}
+  using ForwardingEventStore::ForwardingEventStore;
 
   // Runs once, before the first commit that appends to two streams or more.
   std::function<void()> before_batch;
@@ -133,36 +134,10 @@ class InterposingStore final : public eventstore::EventStore {
       hook();
     }
     ++commits;
-    return inner_.Commit(batch);
-  }
-  absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadStream(
-      absl::string_view stream, uint64_t from_version,
-      size_t max_count) const override {
-    return inner_.ReadStream(stream, from_version, max_count);
-  }
-  absl::StatusOr<uint64_t> StreamVersion(
-      absl::string_view stream) const override {
-    return inner_.StreamVersion(stream);
-  }
-  absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadAll(
-      uint64_t from_position, size_t max_count) const override {
-    return inner_.ReadAll(from_position, max_count);
-  }
-  uint64_t LastPosition() const override { return inner_.LastPosition(); }
-  absl::StatusOr<std::optional<std::string>> GetIndex(
-      absl::string_view key) const override {
-    return inner_.GetIndex(key);
-  }
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
-      absl::string_view prefix, absl::string_view start_after,
-      size_t max_count) const override {
-    return inner_.ScanIndex(prefix, start_after, max_count);
+    return ForwardingEventStore::Commit(batch);
   }
 
   int commits = 0;
-
- private:
-  eventstore::EventStore& inner_;
 };
 
 class SchedulerBatchTest : public ::testing::Test {
@@ -254,10 +229,10 @@ TEST_F(SchedulerBatchTest, AConcurrentlyChangedRecipientDoesNotFailTheOthers) {
     auto sequence = repository_.GetSequence(kTenant, kSeq);
     auto r2 = repository_.GetRecipient(kTenant, kSeq, "r2");
     ASSERT_TRUE(sequence.ok() && r2.ok());
-    auto events = domain::Decide(
-        domain::PauseRecipient{}, *r2, *sequence,
-        domain::DecisionContext{kTenant, "someone", "req-pause",
-                                server_.clock().Now()});
+    auto events =
+        domain::Decide(domain::PauseRecipient{}, *r2, *sequence,
+                       domain::DecisionContext{kTenant, "someone", "req-pause",
+                                               server_.clock().Now()});
     ASSERT_TRUE(events.ok()) << events.status();
     eventstore::CommitBatch pause;
     server::AddRecipientEvents(kTenant, kSeq, "r2", *r2, *events, *sequence,

@@ -9,47 +9,28 @@
 #include "gtest/gtest.h"
 #include "server/repository.h"
 #include "server/store_layout.h"
+#include "tests/util/forwarding_event_store.h"
 
 namespace sequencer::server {
 namespace {
 
-// Passes everything to an in-memory store and records ReadStream calls.
-class CountingStore : public eventstore::EventStore {
+// An in-memory store that records ReadStream calls.
+class CountingStore : public testing::ForwardingEventStore {
  public:
-  absl::StatusOr<eventstore::CommitResult> Commit(
-      const eventstore::CommitBatch& batch) override {
-    return inner_.Commit(batch);
-  }
+  CountingStore() : ForwardingEventStore(&memory_) {}
+
   absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadStream(
       absl::string_view stream, uint64_t from_version,
       size_t max_count) const override {
     reads.push_back(from_version);
-    return inner_.ReadStream(stream, from_version, max_count);
-  }
-  absl::StatusOr<uint64_t> StreamVersion(
-      absl::string_view stream) const override {
-    return inner_.StreamVersion(stream);
-  }
-  absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadAll(
-      uint64_t from_position, size_t max_count) const override {
-    return inner_.ReadAll(from_position, max_count);
-  }
-  uint64_t LastPosition() const override { return inner_.LastPosition(); }
-  absl::StatusOr<std::optional<std::string>> GetIndex(
-      absl::string_view key) const override {
-    return inner_.GetIndex(key);
-  }
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
-      absl::string_view prefix, absl::string_view start_after,
-      size_t max_count) const override {
-    return inner_.ScanIndex(prefix, start_after, max_count);
+    return ForwardingEventStore::ReadStream(stream, from_version, max_count);
   }
 
   // from_version of every ReadStream call.
   mutable std::vector<uint64_t> reads;
 
  private:
-  eventstore::InMemoryEventStore inner_;
+  eventstore::InMemoryEventStore memory_;
 };
 
 domain::SequenceEvent Event(domain::SequenceEventPayload payload) {
