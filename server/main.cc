@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "eventstore/rocksdb_event_store.h"
+#include "google/protobuf/stubs/logging.h"
 #include "server/clock.h"
 #include "server/id_generator.h"
 #include "server/sequencer_server.h"
@@ -43,6 +44,18 @@ ABSL_FLAG(int, max_inflight_request_mib, 64,
 
 namespace {
 
+// Protobuf logs every string field with invalid UTF-8 that it refuses to
+// parse. The service answers such a request INVALID_ARGUMENT naming the field,
+// so the line tells an operator nothing and lets any client fill the log; it is
+// dropped. Everything else protobuf logs goes to stderr as before.
+void LogProtobufMessage(google::protobuf::LogLevel level, const char* filename,
+                        int line, const std::string& message) {
+  if (absl::StrContains(message, "invalid UTF-8 data when parsing")) return;
+  static const char* const kLevels[] = {"INFO", "WARNING", "ERROR", "FATAL"};
+  std::cerr << "[libprotobuf " << kLevels[level] << " " << filename << ":"
+            << line << "] " << message << std::endl;
+}
+
 int Fail(const std::string& message) {
   std::cerr << "sequencerd: " << message << std::endl;
   return 1;
@@ -61,6 +74,7 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  google::protobuf::SetLogHandler(&LogProtobufMessage);
 
   const std::string clock_mode = absl::GetFlag(FLAGS_clock);
   if (clock_mode != "system" && clock_mode != "manual") {

@@ -4,11 +4,14 @@
 // for malformed protobuf and for a string field holding invalid UTF-8; the
 // server keeps serving.
 
+#include <signal.h>
+
 #include <future>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -50,8 +53,9 @@ std::optional<std::pair<std::string, std::string>> WithInvalidUtf8(
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* field = type->field(i);
     if (field->type() == FieldDescriptor::TYPE_STRING) {
-      return std::make_pair(LengthDelimited(field->number(), "ok \xc3\x28"),
-                            field->name() + (field->is_repeated() ? "[0]" : ""));
+      return std::make_pair(
+          LengthDelimited(field->number(), "ok \xc3\x28"),
+          field->name() + (field->is_repeated() ? "[0]" : ""));
     }
   }
   if (depth >= 3) return std::nullopt;
@@ -61,9 +65,9 @@ std::optional<std::pair<std::string, std::string>> WithInvalidUtf8(
     auto inner = WithInvalidUtf8(field->message_type(), depth + 1);
     if (inner.has_value()) {
       const bool indexed = field->is_repeated() && !field->is_map();
-      return std::make_pair(LengthDelimited(field->number(), inner->first),
-                            field->name() + (indexed ? "[0]." : ".") +
-                                inner->second);
+      return std::make_pair(
+          LengthDelimited(field->number(), inner->first),
+          field->name() + (indexed ? "[0]." : ".") + inner->second);
     }
   }
   return std::nullopt;
@@ -120,8 +124,7 @@ class UndecodableRequestTest : public ::testing::Test {
     EXPECT_NE(status.error_message().find("could not be decoded"),
               std::string::npos)
         << status.error_message();
-    EXPECT_NE(status.error_message().find(type->full_name()),
-              std::string::npos)
+    EXPECT_NE(status.error_message().find(type->full_name()), std::string::npos)
         << status.error_message();
   }
 
@@ -130,7 +133,8 @@ class UndecodableRequestTest : public ::testing::Test {
   std::unique_ptr<grpc::GenericStub> stub_;
 };
 
-TEST_F(UndecodableRequestTest, MalformedProtobufIsInvalidArgumentForEveryMethod) {
+TEST_F(UndecodableRequestTest,
+       MalformedProtobufIsInvalidArgumentForEveryMethod) {
   const auto methods = Methods();
   ASSERT_EQ(methods.size(), 5u + 15u + 3u + 2u);
   for (const auto& [method, type] : methods) {
@@ -138,7 +142,10 @@ TEST_F(UndecodableRequestTest, MalformedProtobufIsInvalidArgumentForEveryMethod)
     // An unterminated varint tag; a length-delimited field 1 cut short.
     ExpectUndecodable(method, type, "\xff\xff\xff\xff\xff",
                       "not valid protobuf");
-    ExpectUndecodable(method, type, std::string("\x0a\x05" "ab", 4),
+    ExpectUndecodable(method, type,
+                      std::string("\x0a\x05"
+                                  "ab",
+                                  4),
                       "not valid protobuf");
   }
 }
@@ -191,6 +198,36 @@ TEST_F(UndecodableRequestTest, TheServerKeepsServingAndDecodableCallsWork) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("sequence_id"), std::string::npos)
       << status.error_message();
+}
+
+TEST(UndecodableRequestLogTest, InvalidUtf8DoesNotFillTheServersLog) {
+  TempDir dir;
+  Daemon daemon(dir.Sub("data"), /*capture_stderr=*/true);
+  ASSERT_NO_FATAL_FAILURE(daemon.Start());
+  grpc::GenericStub stub(daemon.channel());
+  auto bytes = WithInvalidUtf8(v1::EnrollRecipientsRequest::descriptor());
+  ASSERT_TRUE(bytes.has_value());
+  for (int i = 0; i < 20; ++i) {
+    grpc::Slice slice(bytes->first);
+    grpc::ByteBuffer request(&slice, 1);
+    grpc::ByteBuffer response;
+    auto context = CallAs();
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(context.get(),
+                   "/sequencer.v1.RecipientService/EnrollRecipients",
+                   grpc::StubOptions(), &request, &response,
+                   [&done](grpc::Status status) { done.set_value(status); });
+    ASSERT_EQ(done.get_future().get().error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // Everything the daemon wrote after start-up, up to its exit: the refusals
+  // went to the clients, not to the log.
+  daemon.process().Kill(SIGTERM);
+  absl::StatusOr<std::string> output =
+      daemon.process().ReadAll(Daemon::kTimeout);
+  ASSERT_TRUE(output.ok()) << output.status();
+  EXPECT_TRUE(absl::StrContains(*output, "shutting down")) << *output;
+  EXPECT_FALSE(absl::StrContains(*output, "UTF-8")) << *output;
 }
 
 }  // namespace
