@@ -127,8 +127,8 @@ void Enroll(v1::RecipientService::Stub& recipients, const std::string& sequence,
   }
 }
 
-void CreateSequence(v1::SequenceService::Stub& sequences,
-                    const std::string& id, int64_t delay_seconds) {
+void CreateSequence(v1::SequenceService::Stub& sequences, const std::string& id,
+                    int64_t delay_seconds) {
   v1::CreateSequenceRequest create;
   create.set_request_id(absl::StrCat("create-", id));
   create.set_sequence_id(id);

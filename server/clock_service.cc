@@ -16,11 +16,10 @@ ClockServiceImpl::ClockServiceImpl(ManualClock* clock, Scheduler* scheduler,
 grpc::ServerUnaryReactor* ClockServiceImpl::GetTime(
     grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
     v1::TimeResponse* response) {
-  return RunUnary(context, nullptr,
-                  [this, response](const CallContext&) {
-                    *response->mutable_now() = ToProtoTime(clock_.Now());
-                    return absl::OkStatus();
-                  });
+  return RunUnary(context, nullptr, [this, response](const CallContext&) {
+    *response->mutable_now() = ToProtoTime(clock_.Now());
+    return absl::OkStatus();
+  });
 }
 
 grpc::ServerUnaryReactor* ClockServiceImpl::AdvanceTime(

@@ -68,10 +68,9 @@ absl::StatusOr<LeaseParams> ParseLeaseRequest(
                       request.has_lease_duration(), kDefaultLeaseDuration,
                       absl::Seconds(1), kMaxLeaseDuration));
   SEQ_ASSIGN_OR_RETURN(
-      params.wait,
-      BoundedDuration("wait", request.wait(), request.has_wait(),
-                      absl::ZeroDuration(), absl::ZeroDuration(),
-                      kMaxLeaseWait));
+      params.wait, BoundedDuration("wait", request.wait(), request.has_wait(),
+                                   absl::ZeroDuration(), absl::ZeroDuration(),
+                                   kMaxLeaseWait));
   return params;
 }
 
@@ -180,11 +179,10 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
   if (deps_.fronts != nullptr) {
     // Every entry seen stays in the queue (leased ones until their send
     // begins), so the first one seen is the new front.
-    deps_.fronts->EndScan(
-        scan, !status.ok()          ? ""
-              : !first_live.empty() ? first_live
-              : reached_end         ? QueueFronts::kEmpty
-                                    : "");
+    deps_.fronts->EndScan(scan, !status.ok()          ? ""
+                                : !first_live.empty() ? first_live
+                                : reached_end         ? QueueFronts::kEmpty
+                                                      : "");
   }
   return status;
 }

@@ -33,8 +33,7 @@ inline constexpr absl::Duration kDefaultLeaseDuration = absl::Seconds(60);
 inline constexpr absl::Duration kMaxLeaseDuration = absl::Hours(1);
 inline constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
 
-class DeliveryServiceImpl final
-    : public DecodingService<v1::DeliveryService> {
+class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
  public:
   explicit DeliveryServiceImpl(ServiceDeps deps);
 

@@ -41,9 +41,10 @@ std::optional<std::string> LeaseTable::TryGrant(const Lease& lease,
   return token;
 }
 
-std::optional<uint64_t> LeaseTable::HeldVersion(
-    const std::string& tenant, const std::string& sequence_id,
-    const std::string& recipient_id, absl::Time now) const {
+std::optional<uint64_t> LeaseTable::HeldVersion(const std::string& tenant,
+                                                const std::string& sequence_id,
+                                                const std::string& recipient_id,
+                                                absl::Time now) const {
   const std::string key =
       absl::StrCat(tenant, "/", sequence_id, "/", recipient_id);
   absl::MutexLock lock(&mu_);

@@ -208,12 +208,11 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
       done.listed = true;
       folded_sequences.insert(identity);
       sequences[identity] = std::move(sequence_state);
-      expected[0 /* sq/ */].emplace_back(layout::SequenceListKey(done.tenant,
-                                                       done.sequence),
-                               "");
+      expected[0 /* sq/ */].emplace_back(
+          layout::SequenceListKey(done.tenant, done.sequence), "");
     } else if (done.kind == StreamKind::kRecipient) {
-      const std::string identity = absl::StrCat(done.tenant, "/", done.sequence,
-                                                "/", done.recipient);
+      const std::string identity =
+          absl::StrCat(done.tenant, "/", done.sequence, "/", done.recipient);
       const std::string sequence_identity =
           absl::StrCat(done.tenant, "/", done.sequence);
       if (!folded_sequences.count(sequence_identity) &&
@@ -346,8 +345,8 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
   absl::Status scanned = store_.ScanStreams(kSequenceStreams, visit);
   finish_stream();
   if (!scanned.ok()) return scanned;
-  scanned = store_.ScanStreams(
-      "", [&](const eventstore::StoredEventView& stored) {
+  scanned =
+      store_.ScanStreams("", [&](const eventstore::StoredEventView& stored) {
         if (absl::StartsWith(stored.stream, kSequenceStreams)) {
           return absl::OkStatus();  // Done above.
         }

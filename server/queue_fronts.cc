@@ -35,8 +35,7 @@ void QueueFronts::EndScan(const Scan& scan, absl::string_view first_live) {
     // Nothing live lay between the scan's start and `first_live` when it
     // read; entries added since are no earlier than it->second. Either bound
     // holds now, and so does the current front: keep the higher.
-    const std::string bound =
-        std::min(std::string(first_live), it->second);
+    const std::string bound = std::min(std::string(first_live), it->second);
     if (bound > state.front) state.front = bound;
   }
   state.scans.erase(it);

@@ -87,9 +87,11 @@ RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
   DecodeRequestsOf("ViewContent", &RecipientServiceImpl::ViewContent);
   DecodeRequestsOf("StopRecipient", &RecipientServiceImpl::StopRecipient);
   DecodeRequestsOf("DeleteRecipient", &RecipientServiceImpl::DeleteRecipient);
-  DecodeRequestsOf("CompleteManualStep", &RecipientServiceImpl::CompleteManualStep);
+  DecodeRequestsOf("CompleteManualStep",
+                   &RecipientServiceImpl::CompleteManualStep);
   DecodeRequestsOf("RecordSignal", &RecipientServiceImpl::RecordSignal);
-  DecodeRequestsOf("GetRecipientTimeline", &RecipientServiceImpl::GetRecipientTimeline);
+  DecodeRequestsOf("GetRecipientTimeline",
+                   &RecipientServiceImpl::GetRecipientTimeline);
   DecodeRequestsOf("BulkAction", &RecipientServiceImpl::BulkAction);
 }
 

@@ -42,7 +42,8 @@ std::optional<DueEntry> ParseDueKey(absl::string_view key) {
 Scheduler::~Scheduler() { Stop(); }
 
 QueueFronts::Scan Scheduler::BeginScan() const {
-  if (deps_.fronts == nullptr) return QueueFronts::Scan{layout::kDuePrefix, "", 0};
+  if (deps_.fronts == nullptr)
+    return QueueFronts::Scan{layout::kDuePrefix, "", 0};
   return deps_.fronts->BeginScan(layout::kDuePrefix);
 }
 
@@ -54,8 +55,8 @@ void Scheduler::EndScan(const QueueFronts::Scan& scan,
 absl::StatusOr<std::optional<absl::Time>> Scheduler::NextDueTime() const {
   const QueueFronts::Scan scan = BeginScan();
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
-      deps_.repository->store().ScanIndex(layout::kDuePrefix,
-                                          StartAfter(scan), 1);
+      deps_.repository->store().ScanIndex(layout::kDuePrefix, StartAfter(scan),
+                                          1);
   if (!entries.ok()) {
     EndScan(scan, "");
     return entries.status();
@@ -64,7 +65,8 @@ absl::StatusOr<std::optional<absl::Time>> Scheduler::NextDueTime() const {
     EndScan(scan, QueueFronts::kEmpty);
     return std::optional<absl::Time>();
   }
-  EndScan(scan, layout::QueueEntryOf(entries->front().first, layout::kDuePrefix));
+  EndScan(scan,
+          layout::QueueEntryOf(entries->front().first, layout::kDuePrefix));
   std::optional<DueEntry> entry = ParseDueKey(entries->front().first);
   if (!entry.has_value()) return std::optional<absl::Time>();
   return std::optional<absl::Time>(entry->due);

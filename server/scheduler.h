@@ -13,9 +13,9 @@
 // still commit.
 //
 // With the system clock a background thread wakes at the next due time and
-// when a commit adds a due/ entry earlier than that (QueueFronts::Watch). With the manual clock nothing runs by
-// itself: ClockService/AdvanceTime calls RunDue, so tests are deterministic.
-// Thread-safe.
+// when a commit adds a due/ entry earlier than that (QueueFronts::Watch). With
+// the manual clock nothing runs by itself: ClockService/AdvanceTime calls
+// RunDue, so tests are deterministic. Thread-safe.
 
 #ifndef SEQUENCER_SERVER_SCHEDULER_H_
 #define SEQUENCER_SERVER_SCHEDULER_H_

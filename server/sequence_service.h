@@ -9,8 +9,7 @@
 
 namespace sequencer::server {
 
-class SequenceServiceImpl final
-    : public DecodingService<v1::SequenceService> {
+class SequenceServiceImpl final : public DecodingService<v1::SequenceService> {
  public:
   explicit SequenceServiceImpl(ServiceDeps deps);
 

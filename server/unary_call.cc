@@ -63,8 +63,9 @@ std::string Diagnose(absl::string_view bytes, const Descriptor* type,
     if (field.type() != UnknownField::TYPE_LENGTH_DELIMITED) continue;
     const FieldDescriptor* descriptor = type->FindFieldByNumber(field.number());
     if (descriptor == nullptr) continue;
-    std::string name = path.empty() ? descriptor->name()
-                                    : absl::StrCat(path, ".", descriptor->name());
+    std::string name = path.empty()
+                           ? descriptor->name()
+                           : absl::StrCat(path, ".", descriptor->name());
     if (descriptor->is_repeated() && !descriptor->is_map()) {
       absl::StrAppend(&name, "[", occurrences[field.number()]++, "]");
     }

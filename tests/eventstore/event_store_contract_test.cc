@@ -339,13 +339,16 @@ TYPED_TEST(EventStoreContractTest, ReadAllFromPositionAndMaxCount) {
 TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
   // Positions interleave the streams; the scan gives stream-name order, each
   // stream's events by version, with positions, types and data as stored.
-  SEQ_ASSERT_OK(this->store_->Commit(
-      Batch({Append("seq/b", 0, {Ev("B1", "b1")}),
-             Append("rcp/a", 0, {Ev("A1", "a1")})})));
-  SEQ_ASSERT_OK(this->store_->Commit(
-      Batch({Append("rcp/a", 1, {Ev("A2", std::string("a\0" "2", 3))}),
-             Append("rcp/a/x", 0, {Ev("X1", "")}),
-             Append("seq/b", 1, {Ev("B2", "b2")})})));
+  SEQ_ASSERT_OK(
+      this->store_->Commit(Batch({Append("seq/b", 0, {Ev("B1", "b1")}),
+                                  Append("rcp/a", 0, {Ev("A1", "a1")})})));
+  SEQ_ASSERT_OK(
+      this->store_->Commit(Batch({Append("rcp/a", 1,
+                                         {Ev("A2", std::string("a\0"
+                                                               "2",
+                                                               3))}),
+                                  Append("rcp/a/x", 0, {Ev("X1", "")}),
+                                  Append("seq/b", 1, {Ev("B2", "b2")})})));
   struct Seen {
     std::string stream;
     uint64_t version;
@@ -355,8 +358,8 @@ TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
   };
   auto scan = [&](absl::string_view prefix) {
     std::vector<Seen> seen;
-    absl::Status status = this->store_->ScanStreams(
-        prefix, [&](const StoredEventView& e) {
+    absl::Status status =
+        this->store_->ScanStreams(prefix, [&](const StoredEventView& e) {
           seen.push_back({std::string(e.stream), e.version, e.position,
                           std::string(e.type), std::string(e.data)});
           return absl::OkStatus();
@@ -376,7 +379,9 @@ TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
   }
   EXPECT_EQ(all[0].type, "A1");
   EXPECT_EQ(all[0].data, "a1");
-  EXPECT_EQ(all[1].data, std::string("a\0" "2", 3));
+  EXPECT_EQ(all[1].data, std::string("a\0"
+                                     "2",
+                                     3));
   EXPECT_EQ(all[2].data, "");
 
   std::vector<Seen> sequences = scan("seq/");
@@ -387,8 +392,8 @@ TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
 
   // The visitor's error stops the scan and is returned.
   int calls = 0;
-  absl::Status stopped = this->store_->ScanStreams(
-      "", [&](const StoredEventView&) {
+  absl::Status stopped =
+      this->store_->ScanStreams("", [&](const StoredEventView&) {
         ++calls;
         return absl::CancelledError("enough");
       });

@@ -104,8 +104,7 @@ TEST(ReflectionTest, ListsEveryService) {
   for (const char* expected :
        {"sequencer.v1.SequenceService", "sequencer.v1.RecipientService",
         "sequencer.v1.DeliveryService", "sequencer.v1.ClockService",
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1alpha.ServerReflection"}) {
+        "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end())
         << expected << " not listed";
   }
