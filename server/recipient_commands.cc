@@ -62,6 +62,33 @@ void NoteQueueAdditions(const ServiceDeps& deps,
   }
 }
 
+// The middle of the pipeline, under the recipient's lock: fold the recipient,
+// check the expected version, decide at `now` against `sequence`, and add the
+// events and projection changes to `batch`. Fills outcome's before, events and
+// after.
+absl::Status DecideInto(const ServiceDeps& deps, const CallContext& call,
+                        const RecipientCommandRequest& request,
+                        const domain::RecipientCommand& command,
+                        const domain::Sequence& sequence, absl::Time now,
+                        CommandOutcome* outcome,
+                        eventstore::CommitBatch* batch) {
+  SEQ_ASSIGN_OR_RETURN(outcome->before, deps.repository->GetRecipient(
+                                            call.tenant_id, request.sequence_id,
+                                            request.recipient_id));
+  if (request.expected_version.has_value() &&
+      *request.expected_version != outcome->before.version) {
+    return VersionMismatch(*request.expected_version, outcome->before.version);
+  }
+  const domain::DecisionContext context{call.tenant_id, call.actor,
+                                        request.request_id, now};
+  SEQ_ASSIGN_OR_RETURN(outcome->events, domain::Decide(command, outcome->before,
+                                                       sequence, context));
+  outcome->after = AddRecipientEvents(call.tenant_id, request.sequence_id,
+                                      request.recipient_id, outcome->before,
+                                      outcome->events, sequence, batch);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 domain::Recipient AddRecipientEvents(
@@ -139,22 +166,9 @@ absl::Status RunRecipientCommand(const ServiceDeps& deps,
   SEQ_ASSIGN_OR_RETURN(
       outcome.sequence,
       deps.repository->GetSequence(call.tenant_id, request.sequence_id));
-  SEQ_ASSIGN_OR_RETURN(outcome.before, deps.repository->GetRecipient(
-                                           call.tenant_id, request.sequence_id,
-                                           request.recipient_id));
-  if (request.expected_version.has_value() &&
-      *request.expected_version != outcome.before.version) {
-    return VersionMismatch(*request.expected_version, outcome.before.version);
-  }
-  const domain::DecisionContext context{call.tenant_id, call.actor,
-                                        request.request_id, deps.clock->Now()};
-  SEQ_ASSIGN_OR_RETURN(
-      outcome.events,
-      domain::Decide(command, outcome.before, outcome.sequence, context));
   eventstore::CommitBatch batch;
-  outcome.after = AddRecipientEvents(call.tenant_id, request.sequence_id,
-                                     request.recipient_id, outcome.before,
-                                     outcome.events, outcome.sequence, &batch);
+  SEQ_RETURN_IF_ERROR(DecideInto(deps, call, request, command, outcome.sequence,
+                                 deps.clock->Now(), &outcome, &batch));
   if (respond) respond(outcome, response);
   if (request.idempotent) {
     batch.index_writes.push_back(
@@ -217,35 +231,16 @@ std::vector<BatchItemResult> RunRecipientCommandBatch(
                                        item.request.sequence_id))
                      .first;
       }
-      absl::Status status = cached->second.status();
-      absl::StatusOr<domain::Recipient> before =
-          status.ok() ? deps.repository->GetRecipient(item.call.tenant_id,
-                                                      item.request.sequence_id,
-                                                      item.request.recipient_id)
-                      : absl::StatusOr<domain::Recipient>(status);
-      if (!before.ok()) {
-        results[i].status = before.status();
+      if (!cached->second.ok()) {
+        results[i].status = cached->second.status();
         continue;
       }
-      if (item.request.expected_version.has_value() &&
-          *item.request.expected_version != before->version) {
-        results[i].status =
-            VersionMismatch(*item.request.expected_version, before->version);
-        continue;
+      CommandOutcome outcome;
+      results[i].status = DecideInto(deps, item.call, item.request, command,
+                                     *cached->second, now, &outcome, &batch);
+      if (results[i].status.ok() && !outcome.events.empty()) {
+        changed.push_back(i);
       }
-      const domain::DecisionContext context{
-          item.call.tenant_id, item.call.actor, item.request.request_id, now};
-      absl::StatusOr<std::vector<domain::RecipientEvent>> events =
-          domain::Decide(command, *before, *cached->second, context);
-      if (!events.ok()) {
-        results[i].status = events.status();
-        continue;
-      }
-      if (events->empty()) continue;
-      AddRecipientEvents(item.call.tenant_id, item.request.sequence_id,
-                         item.request.recipient_id, *before, *events,
-                         *cached->second, &batch);
-      changed.push_back(i);
     }
     if (changed.empty()) return results;
     const absl::Status committed = CommitAndNotify(deps, batch);
