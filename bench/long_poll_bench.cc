@@ -23,12 +23,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
+#include "app/storage/codec.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/clock.h"
-#include "server/codec.h"
-#include "server/id_generator.h"
 #include "server/sequencer_server.h"
 
 ABSL_FLAG(int, calls, 2000, "GetSequence calls measured per level");
@@ -96,8 +96,8 @@ int main(int argc, char** argv) {
   const std::string dir = mkdtemp(pattern);
   auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
   if (!store.ok()) return 1;
-  sequencer::server::ManualClock clock;
-  sequencer::server::SequentialIdGenerator ids;
+  sequencer::app::ManualClock clock;
+  sequencer::app::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   auto server = sequencer::server::SequencerServer::Start(options, store->get(),
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     request.set_name("bench");
     v1::StepDefinition* step = request.add_steps();
     step->set_type(v1::STEP_TYPE_EMAIL);
-    *step->mutable_delay() = sequencer::server::ToProtoDuration(absl::Hours(1));
+    *step->mutable_delay() = sequencer::app::ToProtoDuration(absl::Hours(1));
     step->mutable_content()->set_subject("Hi");
     step->mutable_content()->set_body("Body");
     grpc::ClientContext context;
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       AddMetadata(&poll->context);
       poll->request.set_channel(v1::STEP_TYPE_EMAIL);
       *poll->request.mutable_wait() =
-          sequencer::server::ToProtoDuration(absl::Seconds(30));
+          sequencer::app::ToProtoDuration(absl::Seconds(30));
       Poll* raw = poll.get();
       poll_stubs[polls.size() % poll_stubs.size()]->async()->LeaseSteps(
           &raw->context, &raw->request, &raw->response,
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
       polls.push_back(std::move(poll));
     }
     const bool held = running.polls().AwaitCounts(
-        [level](const sequencer::server::PollRegistry::Counts& counts) {
+        [level](const sequencer::app::PollRegistry::Counts& counts) {
           return counts.waiting == level;
         },
         absl::Minutes(2));

@@ -37,11 +37,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/clock.h"
-#include "server/id_generator.h"
 #include "server/sequencer_server.h"
 
 ABSL_FLAG(std::string, due, "10000,100000",
@@ -255,8 +255,8 @@ int main(int argc, char** argv) {
 
   auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
   if (!store.ok()) return 1;
-  sequencer::server::ManualClock clock;
-  sequencer::server::SequentialIdGenerator ids;
+  sequencer::app::ManualClock clock;
+  sequencer::app::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   auto server = sequencer::server::SequencerServer::Start(options, store->get(),

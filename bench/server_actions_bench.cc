@@ -22,11 +22,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/clock.h"
-#include "server/id_generator.h"
 #include "server/sequencer_server.h"
 
 ABSL_FLAG(double, seconds, 2.0, "measuring time per concurrency level");
@@ -69,8 +69,8 @@ int main(int argc, char** argv) {
   const std::string dir = mkdtemp(pattern);
   auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
   if (!store.ok()) return 1;
-  sequencer::server::ManualClock clock;
-  sequencer::server::SequentialIdGenerator ids;
+  sequencer::app::ManualClock clock;
+  sequencer::app::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   auto server = sequencer::server::SequencerServer::Start(options, store->get(),

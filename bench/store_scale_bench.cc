@@ -46,15 +46,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
+#include "app/storage/projection_verifier.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "sequencer/v1/events.pb.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/clock.h"
-#include "server/id_generator.h"
-#include "server/projection_verifier.h"
 #include "server/sequencer_server.h"
 
 ABSL_FLAG(int, recipients, 1000000, "recipients in the large store");
@@ -241,8 +241,8 @@ void RunSize(const std::string& base, int size) {
   std::printf("\n== store of %d recipients ==\n", size);
 
   auto store = OpenStore(dir);
-  sequencer::server::ManualClock clock;
-  sequencer::server::SequentialIdGenerator ids;
+  sequencer::app::ManualClock clock;
+  sequencer::app::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   auto server = sequencer::server::SequencerServer::Start(options, store.get(),
@@ -368,7 +368,7 @@ void RunSize(const std::string& base, int size) {
     uint64_t scanned = 0;
     const double scan_rate = ScanCeiling(dir, &scanned);
     auto read_only = OpenStore(dir, /*read_only=*/true);
-    sequencer::server::ProjectionVerifier verifier(read_only.get());
+    sequencer::app::ProjectionVerifier verifier(read_only.get());
     const auto start = Clock::now();
     auto result = verifier.Verify();
     const double elapsed = Since(start);

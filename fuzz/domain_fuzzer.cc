@@ -24,11 +24,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "domain/bulk.h"
 #include "domain/recipient.h"
 #include "domain/sequence.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/codec.h"
 
 namespace {
 
@@ -383,14 +383,14 @@ class Run {
   void Replay() {
     domain::Sequence sequence;
     for (const auto& event : sequence_events_) {
-      auto decoded = server::SequenceEventFromProto(server::ToProto(event));
+      auto decoded = app::SequenceEventFromProto(app::ToProto(event));
       CHECK_OR_TRAP(decoded.ok());
       sequence = domain::Evolve(std::move(sequence), *decoded);
     }
     CHECK_OR_TRAP(SameSequence(sequence, sequence_));
     domain::Recipient recipient;
     for (const auto& event : recipient_events_) {
-      auto decoded = server::RecipientEventFromProto(server::ToProto(event));
+      auto decoded = app::RecipientEventFromProto(app::ToProto(event));
       CHECK_OR_TRAP(decoded.ok());
       recipient = domain::Evolve(std::move(recipient), *decoded);
     }

@@ -12,12 +12,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "app/pipeline/idempotency.h"
+#include "app/storage/codec.h"
 #include "domain/recipient.h"
 #include "domain/sequence.h"
 #include "google/protobuf/stubs/logging.h"
 #include "sequencer/v1/sequencer.pb.h"
-#include "server/codec.h"
-#include "server/idempotency.h"
 
 namespace {
 
@@ -93,17 +93,16 @@ void ApplyAndView(const domain::Recipient& before,
   domain::Recipient after = before;
   for (const auto& event : events) {
     after = domain::Evolve(std::move(after), event);
-    server::ToProto(event);
+    app::ToProto(event);
   }
   Check(after.version == before.version + events.size());
-  server::ToProto(after, TheFixture().sequence);
+  app::ToProto(after, TheFixture().sequence);
 }
 
 void CheckDuration(const google::protobuf::Duration& proto) {
-  auto duration = server::FromProtoDuration("d", proto);
+  auto duration = app::FromProtoDuration("d", proto);
   if (!duration.ok()) return;
-  auto again =
-      server::FromProtoDuration("d", server::ToProtoDuration(*duration));
+  auto again = app::FromProtoDuration("d", app::ToProtoDuration(*duration));
   Check(again.ok() && *again == *duration);
 }
 
@@ -118,9 +117,9 @@ void CreateSequence(const v1::CreateSequenceRequest& request) {
   for (int i = 0; i < request.steps_size(); ++i) {
     CheckDuration(request.steps(i).delay());
     auto step =
-        server::FromProto(absl::StrCat("steps[", i, "]"), request.steps(i));
+        app::FromProto(absl::StrCat("steps[", i, "]"), request.steps(i));
     if (!step.ok()) return;
-    auto again = server::FromProto("again", server::ToProto(*step));
+    auto again = app::FromProto("again", app::ToProto(*step));
     Check(again.ok() && SameStep(*again, *step));
     command.steps.push_back(*std::move(step));
   }
@@ -130,11 +129,11 @@ void CreateSequence(const v1::CreateSequenceRequest& request) {
   domain::Sequence sequence;
   for (const auto& event : *events) {
     sequence = domain::Evolve(std::move(sequence), event);
-    auto decoded = server::SequenceEventFromProto(server::ToProto(event));
+    auto decoded = app::SequenceEventFromProto(app::ToProto(event));
     Check(decoded.ok());
   }
   Check(sequence.exists && sequence.steps.size() == command.steps.size());
-  server::ToProto(sequence);
+  app::ToProto(sequence);
 }
 
 void Enroll(const v1::EnrollRecipientsRequest& request) {
@@ -167,16 +166,16 @@ void Act(const std::string& sequence_id, const std::string& recipient_id,
 }
 
 void EditContent(const v1::EditContentRequest& request) {
-  const domain::ContentEdit edit = server::FromProto(request.edit());
-  Check(server::FromProto(server::ToProto(edit)) == edit);
+  const domain::ContentEdit edit = app::FromProto(request.edit());
+  Check(app::FromProto(app::ToProto(edit)) == edit);
   Act(request.sequence_id(), request.recipient_id(),
       domain::EditContent{request.step_index(), edit});
 }
 
 void RecordSignal(const v1::RecordSignalRequest& request) {
-  auto signal = server::FromProto("signal", request.signal());
+  auto signal = app::FromProto("signal", request.signal());
   if (!signal.ok()) return;
-  Check(server::ToProto(*signal) == request.signal());
+  Check(app::ToProto(*signal) == request.signal());
   Act(request.sequence_id(), request.recipient_id(),
       domain::RecordSignal{*signal, request.detail()});
 }
@@ -188,9 +187,9 @@ void CompleteManualStep(const v1::CompleteManualStepRequest& request) {
 }
 
 void LeaseSteps(const v1::LeaseStepsRequest& request) {
-  if (auto channel = server::FromProto("channel", request.channel());
+  if (auto channel = app::FromProto("channel", request.channel());
       channel.ok()) {
-    Check(server::ToProto(*channel) == request.channel());
+    Check(app::ToProto(*channel) == request.channel());
   }
   CheckDuration(request.lease_duration());
   CheckDuration(request.wait());
@@ -199,9 +198,9 @@ void LeaseSteps(const v1::LeaseStepsRequest& request) {
 void ListRecipients(const v1::ListRecipientsRequest& request) {
   for (int status : request.statuses()) {
     auto decoded =
-        server::FromProto("statuses", static_cast<v1::RecipientStatus>(status));
+        app::FromProto("statuses", static_cast<v1::RecipientStatus>(status));
     if (decoded.ok()) {
-      Check(server::ToProto(*decoded) == status);
+      Check(app::ToProto(*decoded) == status);
     }
   }
 }
@@ -209,7 +208,7 @@ void ListRecipients(const v1::ListRecipientsRequest& request) {
 template <typename Message>
 bool Parse(const uint8_t* data, size_t size, Message* message) {
   if (!message->ParseFromArray(data, static_cast<int>(size))) return false;
-  server::RequestFingerprint(*message);
+  app::RequestFingerprint(*message);
   return true;
 }
 

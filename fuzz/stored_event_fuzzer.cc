@@ -7,18 +7,18 @@
 #include <cstdint>
 #include <string>
 
+#include "app/storage/codec.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "sequencer/v1/events.pb.h"
-#include "server/codec.h"
 
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
-using ::sequencer::server::EventTypeName;
-using ::sequencer::server::RecipientEventFromProto;
-using ::sequencer::server::SequenceEventFromProto;
-using ::sequencer::server::ToProto;
+using ::sequencer::app::EventTypeName;
+using ::sequencer::app::RecipientEventFromProto;
+using ::sequencer::app::SequenceEventFromProto;
+using ::sequencer::app::ToProto;
 
 // Decoding `encoded` again gives an event that encodes to `encoded`.
 template <typename Decode>

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "app/call_context.h"
 #include "grpcpp/support/string_ref.h"
 
 namespace sequencer::server {
@@ -17,10 +18,7 @@ inline constexpr char kTenantHeader[] = "x-tenant-id";
 inline constexpr char kActorHeader[] = "x-actor";
 inline constexpr size_t kMaxActorLength = 256;
 
-struct CallContext {
-  std::string tenant_id;
-  std::string actor;
-};
+using app::CallContext;
 
 // UNAUTHENTICATED when a header is missing, repeated or malformed (tenant: an
 // id as in domain::ValidateId; actor: 1-256 printable ASCII characters).

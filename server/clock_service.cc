@@ -1,13 +1,14 @@
 #include "server/clock_service.h"
 
-#include "server/codec.h"
-#include "server/status_macros.h"
+#include "app/status_macros.h"
+#include "app/storage/codec.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
 
-ClockServiceImpl::ClockServiceImpl(ManualClock* clock, Scheduler* scheduler,
-                                   PollRegistry* polls)
+ClockServiceImpl::ClockServiceImpl(app::ManualClock* clock,
+                                   app::Scheduler* scheduler,
+                                   app::PollRegistry* polls)
     : clock_(*clock), scheduler_(*scheduler), polls_(*polls) {
   DecodeRequestsOf("GetTime", &ClockServiceImpl::GetTime);
   DecodeRequestsOf("AdvanceTime", &ClockServiceImpl::AdvanceTime);
@@ -17,7 +18,7 @@ grpc::ServerUnaryReactor* ClockServiceImpl::GetTime(
     grpc::CallbackServerContext* context, const v1::GetTimeRequest* request,
     v1::TimeResponse* response) {
   return RunUnary(context, nullptr, [this, response](const CallContext&) {
-    *response->mutable_now() = ToProtoTime(clock_.Now());
+    *response->mutable_now() = app::ToProtoTime(clock_.Now());
     return absl::OkStatus();
   });
 }
@@ -29,11 +30,11 @@ grpc::ServerUnaryReactor* ClockServiceImpl::AdvanceTime(
       context, nullptr,
       [this, request, response](const CallContext&) -> absl::Status {
         SEQ_ASSIGN_OR_RETURN(absl::Duration by,
-                             FromProtoDuration("by", request->by()));
+                             app::FromProtoDuration("by", request->by()));
         if (by < absl::ZeroDuration()) {
           return absl::InvalidArgumentError("by: time only moves forward");
         }
-        *response->mutable_now() = ToProtoTime(clock_.Advance(by));
+        *response->mutable_now() = app::ToProtoTime(clock_.Advance(by));
         SEQ_RETURN_IF_ERROR(scheduler_.RunDue().status());
         polls_.ExpireDue();
         return absl::OkStatus();

@@ -5,10 +5,10 @@
 #ifndef SEQUENCER_SERVER_CLOCK_SERVICE_H_
 #define SEQUENCER_SERVER_CLOCK_SERVICE_H_
 
+#include "app/runtime/clock.h"
+#include "app/runtime/poll_registry.h"
+#include "app/runtime/scheduler.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/clock.h"
-#include "server/poll_registry.h"
-#include "server/scheduler.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
@@ -18,8 +18,8 @@ class ClockServiceImpl final : public DecodingService<v1::ClockService> {
   // `clock`, `scheduler` and `polls` must outlive the service. AdvanceTime
   // runs the scheduler, then ends the long polls whose wait has run out
   // (PollRegistry::ExpireDue), before answering.
-  ClockServiceImpl(ManualClock* clock, Scheduler* scheduler,
-                   PollRegistry* polls);
+  ClockServiceImpl(app::ManualClock* clock, app::Scheduler* scheduler,
+                   app::PollRegistry* polls);
 
   grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* context,
                                     const v1::GetTimeRequest* request,
@@ -29,9 +29,9 @@ class ClockServiceImpl final : public DecodingService<v1::ClockService> {
                                         v1::TimeResponse* response) override;
 
  private:
-  ManualClock& clock_;
-  Scheduler& scheduler_;
-  PollRegistry& polls_;
+  app::ManualClock& clock_;
+  app::Scheduler& scheduler_;
+  app::PollRegistry& polls_;
 };
 
 }  // namespace sequencer::server

@@ -8,12 +8,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "app/pipeline/command_runner.h"
+#include "app/status_macros.h"
+#include "app/storage/codec.h"
+#include "app/storage/store_layout.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
-#include "server/codec.h"
-#include "server/recipient_commands.h"
-#include "server/status_macros.h"
-#include "server/store_layout.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
@@ -22,7 +22,8 @@ namespace {
 constexpr size_t kScanChunk = 256;
 
 absl::StatusOr<domain::StepType> Channel(v1::StepType type) {
-  SEQ_ASSIGN_OR_RETURN(domain::StepType channel, FromProto("channel", type));
+  SEQ_ASSIGN_OR_RETURN(domain::StepType channel,
+                       app::FromProto("channel", type));
   if (channel == domain::StepType::kTask) {
     return absl::InvalidArgumentError(
         "channel: TASK steps are manual and never delivered by a worker");
@@ -35,7 +36,8 @@ absl::StatusOr<absl::Duration> BoundedDuration(
     bool present, absl::Duration fallback, absl::Duration min,
     absl::Duration max) {
   if (!present) return fallback;
-  SEQ_ASSIGN_OR_RETURN(absl::Duration value, FromProtoDuration(field, proto));
+  SEQ_ASSIGN_OR_RETURN(absl::Duration value,
+                       app::FromProtoDuration(field, proto));
   if (value < min || value > max) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ": must be between ", absl::FormatDuration(min), " and ",
@@ -96,18 +98,18 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
                                            domain::StepType channel, int max,
                                            absl::Duration lease_duration,
                                            v1::LeaseStepsResponse* response) {
-  const std::string prefix =
-      layout::ReadyPrefix(tenant, std::string(domain::StepTypeName(channel)));
+  const std::string prefix = app::layout::ReadyPrefix(
+      tenant, std::string(domain::StepTypeName(channel)));
   eventstore::EventStore& store = deps_.repository->store();
   // Start at the queue's front: the entries that sends already begun deleted
   // before it cost nothing.
-  const QueueFronts::Scan scan = deps_.fronts != nullptr
-                                     ? deps_.fronts->BeginScan(prefix)
-                                     : QueueFronts::Scan{prefix, "", 0};
+  const app::QueueFronts::Scan scan =
+      deps_.fronts != nullptr ? deps_.fronts->BeginScan(prefix)
+                              : app::QueueFronts::Scan{prefix, "", 0};
   std::string first_live;  // the first entry seen
   bool reached_end = false;
   std::map<std::string, absl::StatusOr<domain::Sequence>> sequences;
-  std::string cursor = QueueFronts::StartAfter(prefix, scan.front);
+  std::string cursor = app::QueueFronts::StartAfter(prefix, scan.front);
   absl::Status status;
   while (response->leases_size() < max) {
     auto entries = store.ScanIndex(prefix, cursor, kScanChunk);
@@ -116,8 +118,8 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       break;
     }
     if (first_live.empty() && !entries->empty()) {
-      first_live =
-          std::string(layout::QueueEntryOf(entries->front().first, prefix));
+      first_live = std::string(
+          app::layout::QueueEntryOf(entries->front().first, prefix));
     }
     for (const auto& [key, value] : *entries) {
       if (response->leases_size() >= max) break;
@@ -133,7 +135,7 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
               leases_.HeldVersion(tenant, parts[1], parts[2], now);
           held.has_value()) {
         absl::StatusOr<uint64_t> version = store.StreamVersion(
-            layout::RecipientStream(tenant, parts[1], parts[2]));
+            app::layout::RecipientStream(tenant, parts[1], parts[2]));
         if (version.ok() && *version == *held) continue;
       }
       auto cached = sequences.find(parts[1]);
@@ -153,8 +155,9 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       const domain::ResolvedStep step =
           domain::ResolveCurrentStep(*recipient, *sequence);
       if (!step.missing_variables.empty()) continue;
-      Lease lease{tenant,          parts[1],           parts[2],
-                  step.step_index, recipient->version, now + lease_duration};
+      app::Lease lease{
+          tenant,          parts[1],           parts[2],
+          step.step_index, recipient->version, now + lease_duration};
       std::optional<std::string> token = leases_.TryGrant(lease, now);
       if (!token.has_value()) continue;
       v1::DeliveryLease* out = response->add_leases();
@@ -162,14 +165,14 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       out->set_sequence_id(parts[1]);
       out->set_recipient_id(parts[2]);
       out->set_step_index(step.step_index);
-      out->set_channel(ToProto(channel));
-      *out->mutable_content() = ToProto(step.content);
+      out->set_channel(app::ToProto(channel));
+      *out->mutable_content() = app::ToProto(step.content);
       out->mutable_contact()->set_email(recipient->contact.email);
       out->mutable_contact()->set_phone(recipient->contact.phone);
       out->mutable_contact()->set_social_profile(
           recipient->contact.social_profile);
-      *out->mutable_due_at() = ToProtoTime(*recipient->due_at);
-      *out->mutable_lease_expires_at() = ToProtoTime(lease.expires_at);
+      *out->mutable_due_at() = app::ToProtoTime(*recipient->due_at);
+      *out->mutable_lease_expires_at() = app::ToProtoTime(lease.expires_at);
     }
     if (entries->size() < kScanChunk) {
       reached_end = true;
@@ -181,14 +184,14 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
     // begins), so the first one seen is the new front.
     deps_.fronts->EndScan(scan, !status.ok()          ? ""
                                 : !first_live.empty() ? first_live
-                                : reached_end         ? QueueFronts::kEmpty
+                                : reached_end         ? app::QueueFronts::kEmpty
                                                       : "");
   }
   return status;
 }
 
 class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
-                                             public WaitingPoll {
+                                             public app::WaitingPoll {
  public:
   LeasePoll(DeliveryServiceImpl* service, grpc::CallbackServerContext* context,
             const v1::LeaseStepsRequest* request,
@@ -202,8 +205,8 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
 
   void Start() { Schedule(); }
 
-  void Resume(PollEnd why) override {
-    if (why == PollEnd::kWoken) {
+  void Resume(app::PollEnd why) override {
+    if (why == app::PollEnd::kWoken) {
       woken_ = true;
       Schedule();
     } else {
@@ -224,7 +227,7 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
   }
 
  private:
-  PollRegistry& polls() { return *service_.deps_.polls; }
+  app::PollRegistry& polls() { return *service_.deps_.polls; }
 
   void Schedule() {
     if (service_.deps_.pool == nullptr) {
@@ -248,7 +251,7 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
       }
       call_ = *std::move(call);
       params_ = *params;
-      queue_ = layout::ReadyPrefix(
+      queue_ = app::layout::ReadyPrefix(
           call_.tenant_id, std::string(domain::StepTypeName(params_.channel)));
       deadline_ = service_.deps_.clock->Now() + params_.wait;
     }
@@ -275,15 +278,15 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
         StartSendInitialMetadata();
       }
       switch (polls().Park(this, queue_, seen, deadline_)) {
-        case PollRegistry::ParkResult::kParked:
+        case app::PollRegistry::ParkResult::kParked:
           return;  // `this` may be gone already
-        case PollRegistry::ParkResult::kWorkArrived:
+        case app::PollRegistry::ParkResult::kWorkArrived:
           continue;
-        case PollRegistry::ParkResult::kExpired:
-        case PollRegistry::ParkResult::kShutdown:
+        case app::PollRegistry::ParkResult::kExpired:
+        case app::PollRegistry::ParkResult::kShutdown:
           Finish(grpc::Status::OK);
           return;
-        case PollRegistry::ParkResult::kCancelled:
+        case app::PollRegistry::ParkResult::kCancelled:
           Finish(grpc::Status::CANCELLED);
           return;
       }
@@ -327,8 +330,8 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_RETURN_IF_ERROR(ValidateToken(request->lease_token()));
-        SEQ_RETURN_IF_ERROR(ValidateRecipientRef(request->sequence_id(),
-                                                 request->recipient_id()));
+        SEQ_RETURN_IF_ERROR(app::ValidateRecipientRef(request->sequence_id(),
+                                                      request->recipient_id()));
         const std::string& token = request->lease_token();
         // A retried BeginSend of a send that has begun: answer it again. A
         // recipient deleted since the lease is a revoked lease like any other
@@ -342,11 +345,13 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
           const domain::RecipientStep& step =
               current.steps.at(current.current_step);
           if (step.dispatched_content.has_value()) {
-            *response->mutable_content() = ToProto(*step.dispatched_content);
+            *response->mutable_content() =
+                app::ToProto(*step.dispatched_content);
           }
           return absl::OkStatus();
         }
-        std::optional<Lease> lease = leases_.Find(token, deps_.clock->Now());
+        std::optional<app::Lease> lease =
+            leases_.Find(token, deps_.clock->Now());
         if (!lease.has_value() || lease->tenant != call.tenant_id ||
             lease->sequence_id != request->sequence_id() ||
             lease->recipient_id != request->recipient_id()) {
@@ -360,21 +365,21 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
                                 domain::DecisionContext{})
               .status();
         }
-        RecipientCommandRequest command_request;
+        app::RecipientCommandRequest command_request;
         command_request.method = "/sequencer.v1.DeliveryService/BeginSend";
         command_request.request_id = absl::StrCat("lease:", token);
         command_request.idempotent = false;
         command_request.sequence_id = request->sequence_id();
         command_request.recipient_id = request->recipient_id();
-        SEQ_RETURN_IF_ERROR(RunRecipientCommand(
+        SEQ_RETURN_IF_ERROR(app::RunRecipientCommand(
             deps_, call, command_request, begin,
-            [](const CommandOutcome& outcome,
+            [](const app::CommandOutcome& outcome,
                google::protobuf::Message* message) {
               auto* out = static_cast<v1::BeginSendResponse*>(message);
               for (const auto& event : outcome.events) {
                 if (const auto* dispatched =
                         std::get_if<domain::StepDispatched>(&event.payload)) {
-                  *out->mutable_content() = ToProto(dispatched->content);
+                  *out->mutable_content() = app::ToProto(dispatched->content);
                 }
               }
             },
@@ -413,19 +418,19 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
             return absl::InvalidArgumentError(absl::StrCat(
                 "outcome: unknown or unspecified value ", request->outcome()));
         }
-        RecipientCommandRequest command_request;
+        app::RecipientCommandRequest command_request;
         command_request.method = "/sequencer.v1.DeliveryService/ReportDelivery";
         command_request.request_id =
             absl::StrCat("lease:", request->lease_token());
         command_request.idempotent = false;
         command_request.sequence_id = request->sequence_id();
         command_request.recipient_id = request->recipient_id();
-        return RunRecipientCommand(
+        return app::RunRecipientCommand(
             deps_, call, command_request, report,
-            [](const CommandOutcome& outcome,
+            [](const app::CommandOutcome& outcome,
                google::protobuf::Message* message) {
               *static_cast<v1::Recipient*>(message) =
-                  ToProto(outcome.after, outcome.sequence);
+                  app::ToProto(outcome.after, outcome.sequence);
             },
             response);
       });

@@ -2,26 +2,26 @@
 // channel (see the service comment in proto/sequencer/v1/sequencer.proto).
 //
 // LeaseSteps reads the channel's delivery queue (ready/ keys) oldest due
-// first and grants in-memory leases (server/lease_table.h). When nothing is
-// due and the request asks to wait, the call becomes a long poll that holds no
-// thread: it parks in the PollRegistry (server/poll_registry.h) and tries again
-// on the worker pool when a commit queues work on its tenant's channel. It
-// ends with leases when it gets some; with no leases (OK) when its wait runs
-// out on the service's clock (with the manual clock: when AdvanceTime moves
-// past it) or when the server shuts down; CANCELLED when the client goes. A
-// poll that starts waiting sends its response headers (initial metadata)
+// first and grants in-memory leases (app/runtime/lease_table.h). When nothing
+// is due and the request asks to wait, the call becomes a long poll that holds
+// no thread: it parks in the PollRegistry (app/runtime/poll_registry.h) and
+// tries again on the worker pool when a commit queues work on its tenant's
+// channel. It ends with leases when it gets some; with no leases (OK) when its
+// wait runs out on the service's clock (with the manual clock: when AdvanceTime
+// moves past it) or when the server shuts down; CANCELLED when the client goes.
+// A poll that starts waiting sends its response headers (initial metadata)
 // first, so a client can tell the server holds it.
 //
 // BeginSend and ReportDelivery go through the recipient pipeline
-// (server/recipient_commands.h) with domain::BeginSend and
+// (app/pipeline/command_runner.h) with domain::BeginSend and
 // domain::ReportDelivery, so they are serialized with every other change to
 // the recipient and durable before they answer.
 
 #ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 
+#include "app/runtime/lease_table.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/lease_table.h"
 #include "server/service_deps.h"
 #include "server/unary_call.h"
 
@@ -60,7 +60,7 @@ class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
   class LeasePoll;
 
   ServiceDeps deps_;
-  LeaseTable leases_;
+  app::LeaseTable leases_;
 };
 
 }  // namespace sequencer::server

@@ -14,10 +14,10 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "google/protobuf/stubs/logging.h"
-#include "server/clock.h"
-#include "server/id_generator.h"
 #include "server/sequencer_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -101,16 +101,16 @@ int main(int argc, char** argv) {
               << std::endl;
   }
 
-  std::unique_ptr<sequencer::server::Clock> clock;
-  sequencer::server::ManualClock* manual_clock = nullptr;
+  std::unique_ptr<sequencer::app::Clock> clock;
+  sequencer::app::ManualClock* manual_clock = nullptr;
   if (clock_mode == "manual") {
-    auto manual = std::make_unique<sequencer::server::ManualClock>();
+    auto manual = std::make_unique<sequencer::app::ManualClock>();
     manual_clock = manual.get();
     clock = std::move(manual);
   } else {
-    clock = std::make_unique<sequencer::server::SystemClock>();
+    clock = std::make_unique<sequencer::app::SystemClock>();
   }
-  sequencer::server::RandomIdGenerator ids;
+  sequencer::app::RandomIdGenerator ids;
 
   sequencer::server::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);

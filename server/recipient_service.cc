@@ -9,16 +9,16 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "app/pipeline/command_runner.h"
+#include "app/pipeline/idempotency.h"
+#include "app/status_macros.h"
+#include "app/storage/codec.h"
+#include "app/storage/store_layout.h"
+#include "app/use_cases/bulk_actions.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
-#include "server/bulk_actions.h"
-#include "server/codec.h"
-#include "server/idempotency.h"
-#include "server/recipient_commands.h"
 #include "server/status_conversion.h"
-#include "server/status_macros.h"
-#include "server/store_layout.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
@@ -27,9 +27,9 @@ namespace {
 constexpr char kService[] = "/sequencer.v1.RecipientService/";
 
 template <typename Request>
-RecipientCommandRequest MakeCommandRequest(absl::string_view method,
-                                           const Request& request) {
-  RecipientCommandRequest out;
+app::RecipientCommandRequest MakeCommandRequest(absl::string_view method,
+                                                const Request& request) {
+  app::RecipientCommandRequest out;
   out.method = absl::StrCat(kService, method);
   out.request_id = request.request_id();
   out.sequence_id = request.sequence_id();
@@ -40,7 +40,7 @@ RecipientCommandRequest MakeCommandRequest(absl::string_view method,
       out.expected_version = request.expected_version();
     }
   }
-  out.fingerprint = RequestFingerprint(request);
+  out.fingerprint = app::RequestFingerprint(request);
   return out;
 }
 
@@ -54,7 +54,7 @@ absl::StatusOr<RecipientRead> ReadRecipient(
     const ServiceDeps& deps, const CallContext& call,
     const v1::GetRecipientRequest& request) {
   SEQ_RETURN_IF_ERROR(
-      ValidateRecipientRef(request.sequence_id(), request.recipient_id()));
+      app::ValidateRecipientRef(request.sequence_id(), request.recipient_id()));
   RecipientRead read;
   SEQ_ASSIGN_OR_RETURN(
       read.sequence,
@@ -66,10 +66,10 @@ absl::StatusOr<RecipientRead> ReadRecipient(
   return read;
 }
 
-void RespondRecipient(const CommandOutcome& outcome,
+void RespondRecipient(const app::CommandOutcome& outcome,
                       google::protobuf::Message* response) {
   *static_cast<v1::Recipient*>(response) =
-      ToProto(outcome.after, outcome.sequence);
+      app::ToProto(outcome.after, outcome.sequence);
 }
 
 }  // namespace
@@ -137,17 +137,18 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
                              "\" appears more than once in the request"));
           }
         }
-        const uint64_t fingerprint = RequestFingerprint(*request);
+        const uint64_t fingerprint = app::RequestFingerprint(*request);
         eventstore::EventStore& store = deps_.repository->store();
         // The sequence's key: a sequence pause (which takes every lock)
         // cannot interleave with an enrollment that read it as running.
-        LockTable::Guard guard = deps_.locks->Lock(
-            {layout::IdempotencyKey(call.tenant_id, request->request_id()),
-             layout::SequenceStream(call.tenant_id, request->sequence_id())});
-        SEQ_ASSIGN_OR_RETURN(
-            bool replayed,
-            LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
-                                method, fingerprint, response));
+        app::LockTable::Guard guard = deps_.locks->Lock(
+            {app::layout::IdempotencyKey(call.tenant_id, request->request_id()),
+             app::layout::SequenceStream(call.tenant_id,
+                                         request->sequence_id())});
+        SEQ_ASSIGN_OR_RETURN(bool replayed,
+                             app::LoadPreviousOutcome(
+                                 store, call.tenant_id, request->request_id(),
+                                 method, fingerprint, response));
         if (replayed) return absl::OkStatus();
         SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
                              deps_.repository->GetSequence(
@@ -160,7 +161,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
         batch.appends.reserve(count);
         for (int i = 0; i < count; ++i) {
           const v1::RecipientInput& input = request->recipients(i);
-          const std::string stream = layout::RecipientStream(
+          const std::string stream = app::layout::RecipientStream(
               call.tenant_id, request->sequence_id(), input.recipient_id());
           SEQ_ASSIGN_OR_RETURN(uint64_t version, store.StreamVersion(stream));
           if (version != 0) {
@@ -187,15 +188,15 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
                              FieldViolationOf(message).has_value() ? "." : ": ",
                              message));
           }
-          AddRecipientEvents(call.tenant_id, request->sequence_id(),
-                             input.recipient_id(), domain::Recipient{}, *events,
-                             sequence, &batch);
+          app::AddRecipientEvents(call.tenant_id, request->sequence_id(),
+                                  input.recipient_id(), domain::Recipient{},
+                                  *events, sequence, &batch);
         }
         response->set_enrolled_count(count);
         batch.index_writes.push_back(
-            OutcomeRecord(call.tenant_id, request->request_id(), method,
-                          fingerprint, *response));
-        absl::Status committed = CommitAndNotify(deps_, batch);
+            app::OutcomeRecord(call.tenant_id, request->request_id(), method,
+                               fingerprint, *response));
+        absl::Status committed = app::CommitAndNotify(deps_, batch);
         if (absl::IsAborted(committed)) {
           return absl::AlreadyExistsError(absl::StrCat(
               "a recipient of this request was enrolled concurrently; "
@@ -216,7 +217,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipient(
                              ReadRecipient(deps_, call, *request));
         const domain::Sequence& sequence = read.sequence;
         const domain::Recipient& recipient = read.recipient;
-        *response = ToProto(recipient, sequence);
+        *response = app::ToProto(recipient, sequence);
         return absl::OkStatus();
       });
 }
@@ -238,9 +239,9 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
         std::set<domain::RecipientStatus> statuses;
         for (int i = 0; i < request->statuses_size(); ++i) {
           SEQ_ASSIGN_OR_RETURN(domain::RecipientStatus status,
-                               FromProto(absl::StrCat("statuses[", i, "]"),
-                                         static_cast<v1::RecipientStatus>(
-                                             request->statuses(i))));
+                               app::FromProto(absl::StrCat("statuses[", i, "]"),
+                                              static_cast<v1::RecipientStatus>(
+                                                  request->statuses(i))));
           statuses.insert(status);
         }
         SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
@@ -252,13 +253,13 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
         // merged by id.
         std::vector<std::string> prefixes;
         if (statuses.empty()) {
-          prefixes.push_back(layout::RecipientListPrefix(
+          prefixes.push_back(app::layout::RecipientListPrefix(
               call.tenant_id, request->sequence_id()));
         } else {
           for (auto status : statuses) {
-            prefixes.push_back(layout::StatusIndexPrefix(
+            prefixes.push_back(app::layout::StatusIndexPrefix(
                 call.tenant_id, request->sequence_id(),
-                layout::StatusKey(status)));
+                app::layout::StatusKey(status)));
           }
         }
         std::vector<std::string> ids;
@@ -278,7 +279,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
           SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
                                deps_.repository->GetRecipient(
                                    call.tenant_id, request->sequence_id(), id));
-          *response->add_recipients() = ToProto(recipient, sequence);
+          *response->add_recipients() = app::ToProto(recipient, sequence);
         }
         if (more) response->set_next_page_token(ids.back());
         return absl::OkStatus();
@@ -293,7 +294,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::Act(
   return RunUnary(context, deps_.pool,
                   [this, method, request, response,
                    command = std::move(command)](const CallContext& call) {
-                    return RunRecipientCommand(
+                    return app::RunRecipientCommand(
                         deps_, call, MakeCommandRequest(method, *request),
                         command, RespondRecipient, response);
                   });
@@ -322,10 +323,10 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::SkipStep(
 grpc::ServerUnaryReactor* RecipientServiceImpl::EditContent(
     grpc::CallbackServerContext* context, const v1::EditContentRequest* request,
     v1::Recipient* response) {
-  return Act(
-      context, "EditContent", request,
-      domain::EditContent{request->step_index(), FromProto(request->edit())},
-      response);
+  return Act(context, "EditContent", request,
+             domain::EditContent{request->step_index(),
+                                 app::FromProto(request->edit())},
+             response);
 }
 
 grpc::ServerUnaryReactor* RecipientServiceImpl::StopRecipient(
@@ -341,15 +342,16 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
     v1::DeleteRecipientResponse* response) {
   return RunUnary(
       context, deps_.pool, [this, request, response](const CallContext& call) {
-        auto respond = [&call](const CommandOutcome& outcome,
+        auto respond = [&call](const app::CommandOutcome& outcome,
                                google::protobuf::Message* message) {
           auto* out = static_cast<v1::DeleteRecipientResponse*>(message);
           out->set_sequence_id(outcome.after.sequence_id);
           out->set_recipient_id(outcome.after.recipient_id);
-          *out->mutable_deleted_at() = ToProtoTime(outcome.after.updated_at);
+          *out->mutable_deleted_at() =
+              app::ToProtoTime(outcome.after.updated_at);
           out->set_deleted_by(call.actor);
         };
-        return RunRecipientCommand(
+        return app::RunRecipientCommand(
             deps_, call, MakeCommandRequest("DeleteRecipient", *request),
             domain::DeleteRecipient{}, respond, response);
       });
@@ -370,8 +372,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_ASSIGN_OR_RETURN(domain::SignalType signal,
-                             FromProto("signal", request->signal()));
-        return RunRecipientCommand(
+                             app::FromProto("signal", request->signal()));
+        return app::RunRecipientCommand(
             deps_, call, MakeCommandRequest("RecordSignal", *request),
             domain::RecordSignal{signal, request->detail()}, RespondRecipient,
             response);
@@ -394,7 +396,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::PreviewSkipStep(
         response->set_skipped_step_index(preview.skipped_step_index);
         response->set_finishes(preview.finishes);
         if (preview.next_step.has_value()) {
-          const v1::StepView view = ToProto(*preview.next_step);
+          const v1::StepView view = app::ToProto(*preview.next_step);
           v1::StepPreview* next = response->mutable_next_step();
           next->set_step_index(view.step_index());
           next->set_type(view.type());
@@ -422,8 +424,9 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ViewContent(
             domain::ViewContent(recipient, sequence, deps_.clock->Now()));
         response->set_sequence_id(recipient.sequence_id);
         response->set_recipient_id(recipient.recipient_id);
-        response->set_status(ToProto(recipient.status));
-        for (const auto& step : steps) *response->add_steps() = ToProto(step);
+        response->set_status(app::ToProto(recipient.status));
+        for (const auto& step : steps)
+          *response->add_steps() = app::ToProto(step);
         return absl::OkStatus();
       });
 }
@@ -454,7 +457,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::BulkAction(
     v1::BulkActionResponse* response) {
   return RunUnary(context, deps_.pool,
                   [this, request, response](const CallContext& call) {
-                    return RunBulkAction(deps_, call, *request, response);
+                    return app::RunBulkAction(deps_, call, *request, response);
                   });
 }
 

@@ -4,13 +4,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "app/pipeline/idempotency.h"
+#include "app/status_macros.h"
+#include "app/storage/codec.h"
+#include "app/storage/store_layout.h"
+#include "app/use_cases/bulk_actions.h"
 #include "domain/sequence.h"
-#include "server/bulk_actions.h"
-#include "server/codec.h"
-#include "server/idempotency.h"
 #include "server/recipient_service.h"
-#include "server/status_macros.h"
-#include "server/store_layout.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
@@ -46,19 +46,20 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
         command.stop_on_response =
             !request->has_stop_on_response() || request->stop_on_response();
         for (int i = 0; i < request->steps_size(); ++i) {
-          SEQ_ASSIGN_OR_RETURN(
-              domain::StepDefinition step,
-              FromProto(absl::StrCat("steps[", i, "]"), request->steps(i)));
+          SEQ_ASSIGN_OR_RETURN(domain::StepDefinition step,
+                               app::FromProto(absl::StrCat("steps[", i, "]"),
+                                              request->steps(i)));
           command.steps.push_back(std::move(step));
         }
-        const uint64_t fingerprint = RequestFingerprint(*request);
+        const uint64_t fingerprint = app::RequestFingerprint(*request);
         eventstore::EventStore& store = deps_.repository->store();
-        LockTable::Guard guard = deps_.locks->Lock(
-            {layout::IdempotencyKey(call.tenant_id, request->request_id())});
-        SEQ_ASSIGN_OR_RETURN(
-            bool replayed,
-            LoadPreviousOutcome(store, call.tenant_id, request->request_id(),
-                                method, fingerprint, response));
+        app::LockTable::Guard guard =
+            deps_.locks->Lock({app::layout::IdempotencyKey(
+                call.tenant_id, request->request_id())});
+        SEQ_ASSIGN_OR_RETURN(bool replayed,
+                             app::LoadPreviousOutcome(
+                                 store, call.tenant_id, request->request_id(),
+                                 method, fingerprint, response));
         if (replayed) return absl::OkStatus();
         if (command.sequence_id.empty())
           command.sequence_id = deps_.ids->NewId("seq");
@@ -74,19 +75,22 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
             domain::DecideCreateSequence(command, current, decision));
         domain::Sequence after = current;
         eventstore::StreamAppend append{
-            layout::SequenceStream(call.tenant_id, command.sequence_id), 0, {}};
+            app::layout::SequenceStream(call.tenant_id, command.sequence_id),
+            0,
+            {}};
         for (const auto& event : events) {
           after = domain::Evolve(std::move(after), event);
-          append.events.push_back(Repository::Encode(event));
+          append.events.push_back(app::Repository::Encode(event));
         }
-        *response->mutable_sequence() = ToProto(after);
+        *response->mutable_sequence() = app::ToProto(after);
         eventstore::CommitBatch batch;
         batch.appends.push_back(std::move(append));
         batch.index_writes.push_back(
-            {layout::SequenceListKey(call.tenant_id, command.sequence_id), ""});
+            {app::layout::SequenceListKey(call.tenant_id, command.sequence_id),
+             ""});
         batch.index_writes.push_back(
-            OutcomeRecord(call.tenant_id, request->request_id(), method,
-                          fingerprint, *response));
+            app::OutcomeRecord(call.tenant_id, request->request_id(), method,
+                               fingerprint, *response));
         absl::Status committed = store.Commit(batch).status();
         if (absl::IsAborted(committed)) {
           return absl::AlreadyExistsError(absl::StrCat(
@@ -107,7 +111,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::GetSequence(
         SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
                              deps_.repository->GetSequence(
                                  call.tenant_id, request->sequence_id()));
-        *response = ToProto(sequence);
+        *response = app::ToProto(sequence);
         return absl::OkStatus();
       });
 }
@@ -120,7 +124,8 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ListSequences(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
-        const std::string prefix = layout::SequenceListPrefix(call.tenant_id);
+        const std::string prefix =
+            app::layout::SequenceListPrefix(call.tenant_id);
         std::string start_after;
         if (!request->page_token().empty()) {
           SEQ_RETURN_IF_ERROR(
@@ -136,7 +141,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ListSequences(
           SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
                                deps_.repository->GetSequence(
                                    call.tenant_id, key.substr(prefix.size())));
-          *response->add_sequences() = ToProto(sequence);
+          *response->add_sequences() = app::ToProto(sequence);
         }
         if (more)
           response->set_next_page_token(
@@ -151,8 +156,8 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::PauseSequence(
     v1::SequenceActionResponse* response) {
   return RunUnary(context, deps_.pool,
                   [this, request, response](const CallContext& call) {
-                    return RunSequencePause(deps_, call, *request,
-                                            /*pause=*/true, response);
+                    return app::RunSequencePause(deps_, call, *request,
+                                                 /*pause=*/true, response);
                   });
 }
 
@@ -162,8 +167,8 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ResumeSequence(
     v1::SequenceActionResponse* response) {
   return RunUnary(context, deps_.pool,
                   [this, request, response](const CallContext& call) {
-                    return RunSequencePause(deps_, call, *request,
-                                            /*pause=*/false, response);
+                    return app::RunSequencePause(deps_, call, *request,
+                                                 /*pause=*/false, response);
                   });
 }
 

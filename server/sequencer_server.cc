@@ -15,17 +15,18 @@ namespace sequencer::server {
 
 absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
     const ServerOptions& options, eventstore::EventStore* store,
-    const Clock* clock, ManualClock* manual_clock, IdGenerator* ids) {
+    const app::Clock* clock, app::ManualClock* manual_clock,
+    app::IdGenerator* ids) {
   std::unique_ptr<SequencerServer> server(new SequencerServer());
-  server->repository_ = std::make_unique<Repository>(store);
-  server->locks_ = std::make_unique<LockTable>();
+  server->repository_ = std::make_unique<app::Repository>(store);
+  server->locks_ = std::make_unique<app::LockTable>();
   server->shutdown_grace_ = options.shutdown_grace;
-  server->pool_ = std::make_unique<WorkerPool>(options.worker_threads);
-  server->work_ = std::make_unique<WorkSignal>();
+  server->pool_ = std::make_unique<app::WorkerPool>(options.worker_threads);
+  server->work_ = std::make_unique<app::WorkSignal>();
   server->budget_ =
       std::make_unique<RequestBudget>(options.max_inflight_request_bytes);
-  server->polls_ = std::make_unique<PollRegistry>(clock);
-  server->fronts_ = std::make_unique<QueueFronts>();
+  server->polls_ = std::make_unique<app::PollRegistry>(clock);
+  server->fronts_ = std::make_unique<app::QueueFronts>();
   ServiceDeps deps;
   deps.repository = server->repository_.get();
   deps.clock = clock;
@@ -37,7 +38,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.budget = server->budget_.get();
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
-  server->scheduler_ = std::make_unique<Scheduler>(deps);
+  server->scheduler_ = std::make_unique<app::Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);
   server->recipient_service_ = std::make_unique<RecipientServiceImpl>(deps);

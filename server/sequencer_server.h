@@ -17,18 +17,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "app/pipeline/lock_table.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
+#include "app/runtime/poll_registry.h"
+#include "app/runtime/queue_fronts.h"
+#include "app/runtime/scheduler.h"
+#include "app/runtime/work_signal.h"
+#include "app/runtime/worker_pool.h"
+#include "app/storage/repository.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
-#include "server/clock.h"
-#include "server/id_generator.h"
-#include "server/lock_table.h"
-#include "server/poll_registry.h"
-#include "server/queue_fronts.h"
-#include "server/repository.h"
 #include "server/request_budget.h"
-#include "server/scheduler.h"
-#include "server/work_signal.h"
-#include "server/worker_pool.h"
 
 namespace sequencer::server {
 
@@ -64,7 +64,8 @@ class SequencerServer {
   // address cannot be bound.
   static absl::StatusOr<std::unique_ptr<SequencerServer>> Start(
       const ServerOptions& options, eventstore::EventStore* store,
-      const Clock* clock, ManualClock* manual_clock, IdGenerator* ids);
+      const app::Clock* clock, app::ManualClock* manual_clock,
+      app::IdGenerator* ids);
   ~SequencerServer();
 
   // The bound port and "host:port" address.
@@ -79,22 +80,22 @@ class SequencerServer {
   void Wait();
 
   // The LeaseSteps long polls (for tests and benchmarks: counts()).
-  PollRegistry& polls() { return *polls_; }
+  app::PollRegistry& polls() { return *polls_; }
 
  private:
   SequencerServer() = default;
 
   std::string host_;
   int port_ = 0;
-  std::unique_ptr<Repository> repository_;
-  std::unique_ptr<LockTable> locks_;
+  std::unique_ptr<app::Repository> repository_;
+  std::unique_ptr<app::LockTable> locks_;
   // Before pool_ and the services: outlives the tasks and polls using it.
-  std::unique_ptr<PollRegistry> polls_;
-  std::unique_ptr<QueueFronts> fronts_;
-  std::unique_ptr<WorkerPool> pool_;
-  std::unique_ptr<WorkSignal> work_;
+  std::unique_ptr<app::PollRegistry> polls_;
+  std::unique_ptr<app::QueueFronts> fronts_;
+  std::unique_ptr<app::WorkerPool> pool_;
+  std::unique_ptr<app::WorkSignal> work_;
   std::unique_ptr<RequestBudget> budget_;
-  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<app::Scheduler> scheduler_;
   std::unique_ptr<grpc::Service> sequence_service_;
   std::unique_ptr<grpc::Service> recipient_service_;
   std::unique_ptr<grpc::Service> clock_service_;

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "app/runtime/worker_pool.h"
 #include "google/protobuf/descriptor.h"
 #include "grpc/support/log.h"
 #include "grpcpp/grpcpp.h"
@@ -29,14 +30,13 @@
 #include "server/call_context.h"
 #include "server/request_budget.h"
 #include "server/status_conversion.h"
-#include "server/worker_pool.h"
 
 namespace sequencer::server {
 
 // `handler` is called as absl::Status(const CallContext&).
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
-                                   WorkerPool* pool, Handler handler) {
+                                   app::WorkerPool* pool, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   auto run = [context, reactor, handler = std::move(handler)]() mutable {
     absl::StatusOr<CallContext> call =

@@ -24,6 +24,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
+#include "app/storage/projection_verifier.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
@@ -32,8 +34,6 @@
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/events.pb.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/codec.h"
-#include "server/projection_verifier.h"
 #include "server/status_conversion.h"
 
 ABSL_FLAG(std::string, data_dir, "",
@@ -185,7 +185,7 @@ OpenStore() {
 int Verify() {
   auto store = OpenStore();
   if (!store.ok()) return Fail(store.status());
-  sequencer::server::ProjectionVerifier verifier(store->get());
+  sequencer::app::ProjectionVerifier verifier(store->get());
   auto result = verifier.Verify();
   if (!result.ok()) return Fail(result.status());
   std::cout << result->Summary() << std::flush;
@@ -261,7 +261,7 @@ int Timeline(const std::string& sequence_id, const std::string& recipient_id) {
     std::cout << "v" << entry.version() << "\t"
               << Time(event.metadata().occurred_at()) << "\t"
               << event.metadata().actor() << "\t"
-              << sequencer::server::EventTypeName(event) << "\t"
+              << sequencer::app::EventTypeName(event) << "\t"
               << event.metadata().request_id() << "\t" << ToJson(Payload(event))
               << "\n";
   }
@@ -339,7 +339,7 @@ int Advance(const std::string& duration) {
   }
   auto stub = sequencer::v1::ClockService::NewStub(Channel());
   sequencer::v1::AdvanceTimeRequest request;
-  *request.mutable_by() = sequencer::server::ToProtoDuration(by);
+  *request.mutable_by() = sequencer::app::ToProtoDuration(by);
   sequencer::v1::TimeResponse response;
   grpc::Status status = stub->AdvanceTime(Context().get(), request, &response);
   if (!status.ok()) return Fail(status);

@@ -7,19 +7,18 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
 namespace {
 
-using server::FromProtoTime;
+using app::FromProtoTime;
 
 absl::Duration Remaining(const v1::Recipient& r) {
-  return server::FromProtoDuration("remaining_delay", r.remaining_delay())
-      .value();
+  return app::FromProtoDuration("remaining_delay", r.remaining_delay()).value();
 }
 
 v1::ContentEdit Edit(const std::string& field, const std::string& value) {
@@ -227,7 +226,7 @@ class EditContentTest : public ActionEffectsTest {
          TaskStep(absl::Hours(1)), [] {
            v1::StepDefinition step;
            step.set_type(v1::STEP_TYPE_SOCIAL_MESSAGE);
-           *step.mutable_delay() = server::ToProtoDuration(absl::Hours(1));
+           *step.mutable_delay() = app::ToProtoDuration(absl::Hours(1));
            step.mutable_content()->set_message("Connect {{first_name}}");
            return step;
          }()});

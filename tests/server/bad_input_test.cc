@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 #include "server/status_conversion.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"

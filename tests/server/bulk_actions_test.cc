@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
 #include "sequencer/v1/events.pb.h"
-#include "server/codec.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"
@@ -20,7 +20,7 @@
 namespace sequencer::testing {
 namespace {
 
-using server::FromProtoTime;
+using app::FromProtoTime;
 
 constexpr char kSeq[] = "seq-bulk";
 constexpr char kRefused[] = "BULK_ACTION_REFUSED";

@@ -13,11 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "google/rpc/status.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/codec.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"
 
@@ -147,13 +147,12 @@ inline grpc::Status ResumeSequence(TestServer& server,
 }
 
 inline absl::Duration RemainingDelay(const v1::Recipient& recipient) {
-  return server::FromProtoDuration("remaining_delay",
-                                   recipient.remaining_delay())
+  return app::FromProtoDuration("remaining_delay", recipient.remaining_delay())
       .value();
 }
 
 inline absl::Time NextDue(const v1::Recipient& recipient) {
-  return server::FromProtoTime(recipient.next_due_at());
+  return app::FromProtoTime(recipient.next_due_at());
 }
 
 // A fake delivery worker.
@@ -163,8 +162,7 @@ inline std::vector<v1::DeliveryLease> LeaseSteps(TestServer& server,
   v1::LeaseStepsRequest request;
   request.set_channel(channel);
   request.set_max_steps(max);
-  *request.mutable_lease_duration() =
-      server::ToProtoDuration(absl::Seconds(60));
+  *request.mutable_lease_duration() = app::ToProtoDuration(absl::Seconds(60));
   v1::LeaseStepsResponse response;
   grpc::Status status =
       server.delivery().LeaseSteps(CallAs().get(), request, &response);

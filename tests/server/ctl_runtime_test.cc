@@ -58,7 +58,7 @@ TEST(CtlRuntimeTest, AdvanceRejectsWhatIsNotADuration) {
   TestServer server;
   RunResult result = Ctl(server, {"advance", "soon"});
   EXPECT_EQ(result.ExitCode(), 2);
-  EXPECT_EQ(server.clock().Now(), server::ManualClock::DefaultStart());
+  EXPECT_EQ(server.clock().Now(), app::ManualClock::DefaultStart());
 }
 
 }  // namespace

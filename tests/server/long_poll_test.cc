@@ -13,13 +13,13 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
+#include "app/runtime/poll_registry.h"
+#include "app/storage/codec.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "server/clock.h"
-#include "server/codec.h"
-#include "server/id_generator.h"
-#include "server/poll_registry.h"
 #include "server/sequencer_server.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
@@ -29,7 +29,7 @@
 namespace sequencer::testing {
 namespace {
 
-using server::PollRegistry;
+using app::PollRegistry;
 
 // Bounds for things that happen promptly; reaching one means a failure.
 constexpr absl::Duration kPatience = absl::Seconds(60);
@@ -54,14 +54,13 @@ class Polls {
                                std::chrono::minutes(5));
     call->request.set_channel(channel);
     call->request.set_max_steps(10);
-    *call->request.mutable_wait() = server::ToProtoDuration(wait);
+    *call->request.mutable_wait() = app::ToProtoDuration(wait);
     Call* raw = call.get();
     {
       absl::MutexLock lock(&mu_);
       calls_.push_back(std::move(call));
     }
-    stub.async()->LeaseSteps(&raw->context, &raw->request, &raw->response,
-                             raw);
+    stub.async()->LeaseSteps(&raw->context, &raw->request, &raw->response, raw);
     raw->StartCall();
     return static_cast<int>(calls_.size()) - 1;
   }
@@ -179,8 +178,8 @@ TEST_F(LongPollTest, AThousandWaitingPollsLeaveOtherCallsAnswering) {
   server_.AdvanceTime(kLongWait);
   ASSERT_TRUE(polls.AwaitAnswered(kPolls)) << polls.answered();
   for (int i = 0; i < kPolls; ++i) {
-    ASSERT_TRUE(polls.status(i).ok()) << i << ": "
-                                      << polls.status(i).error_message();
+    ASSERT_TRUE(polls.status(i).ok())
+        << i << ": " << polls.status(i).error_message();
     EXPECT_EQ(polls.response(i).leases_size(), 0);
   }
   EXPECT_TRUE(AwaitNoPolls(server()));
@@ -215,8 +214,8 @@ TEST_F(LongPollTest, ACommitWakesOnlyItsQueuesPollsAndTheyGetTheLeases) {
   const int second =
       polls.Start(server_.delivery(), v1::STEP_TYPE_EMAIL, kLongWait);
   const int sms = polls.Start(server_.delivery(), v1::STEP_TYPE_SMS, kLongWait);
-  const int other_tenant = polls.Start(server_.delivery(), v1::STEP_TYPE_EMAIL,
-                                       kLongWait, kOther);
+  const int other_tenant =
+      polls.Start(server_.delivery(), v1::STEP_TYPE_EMAIL, kLongWait, kOther);
   ASSERT_TRUE(AwaitWaiting(server(), 4));
   EXPECT_EQ(server().polls().counts().woken, 0);
 
@@ -303,7 +302,7 @@ TEST_F(LongPollTest, APollWhoseClientDeadlinePassesIsFreed) {
                         std::chrono::milliseconds(200));
   v1::LeaseStepsRequest request;
   request.set_channel(v1::STEP_TYPE_SMS);
-  *request.mutable_wait() = server::ToProtoDuration(kLongWait);
+  *request.mutable_wait() = app::ToProtoDuration(kLongWait);
   v1::LeaseStepsResponse response;
   grpc::Status status =
       server_.delivery().LeaseSteps(context.get(), request, &response);
@@ -315,7 +314,7 @@ TEST_F(LongPollTest, APollWhoseClientDeadlinePassesIsFreed) {
 TEST_F(LongPollTest, BadPollRequestsAreRefusedBeforeWaiting) {
   v1::LeaseStepsRequest request;
   request.set_channel(v1::STEP_TYPE_EMAIL);
-  *request.mutable_wait() = server::ToProtoDuration(absl::Seconds(31));
+  *request.mutable_wait() = app::ToProtoDuration(absl::Seconds(31));
   v1::LeaseStepsResponse response;
   EXPECT_EQ(server_.delivery()
                 .LeaseSteps(CallAs().get(), request, &response)
@@ -334,8 +333,8 @@ TEST(LongPollSystemClockTest, TheTimerEndsAPollAtItsDeadline) {
   TempDir dir;
   auto store = eventstore::RocksDbEventStore::Open(dir.Sub("data"));
   ASSERT_TRUE(store.ok()) << store.status();
-  server::SystemClock clock;
-  server::SequentialIdGenerator ids;
+  app::SystemClock clock;
+  app::SequentialIdGenerator ids;
   server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
   auto server = server::SequencerServer::Start(options, store->get(), &clock,
@@ -355,8 +354,8 @@ TEST(LongPollSystemClockTest, TheTimerEndsAPollAtItsDeadline) {
   EXPECT_FALSE(polls.done(0));
   (*server)->Shutdown();
   ASSERT_TRUE(polls.AwaitAnswered(2));
-  EXPECT_TRUE(polls.status(0).ok()) << "shutdown answers a waiting poll: "
-                                    << polls.status(0).error_message();
+  EXPECT_TRUE(polls.status(0).ok())
+      << "shutdown answers a waiting poll: " << polls.status(0).error_message();
   server->reset();
 }
 
@@ -415,7 +414,7 @@ TEST(LongPollDaemonTest, CommitWakesTheRightPollAndAdvanceTimeEndsTheRest) {
   auto clock = v1::ClockService::NewStub(daemon.channel());
   auto advance = [&clock](absl::Duration by) {
     v1::AdvanceTimeRequest request;
-    *request.mutable_by() = server::ToProtoDuration(by);
+    *request.mutable_by() = app::ToProtoDuration(by);
     v1::TimeResponse response;
     grpc::Status status =
         clock->AdvanceTime(CallAs().get(), request, &response);

@@ -1,5 +1,6 @@
-// The queue indexes at scale: in-memory fronts (server/queue_fronts.h), the
-// scheduler's batches (RunRecipientCommandBatch), and leasing from the front.
+// The queue indexes at scale: in-memory fronts (app/runtime/queue_fronts.h),
+// the scheduler's batches (RunRecipientCommandBatch), and leasing from the
+// front.
 
 #include <algorithm>
 #include <functional>
@@ -7,14 +8,14 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "app/pipeline/command_runner.h"
+#include "app/pipeline/lock_table.h"
+#include "app/runtime/queue_fronts.h"
+#include "app/runtime/scheduler.h"
+#include "app/storage/repository.h"
+#include "app/storage/store_layout.h"
 #include "domain/recipient.h"
 #include "gtest/gtest.h"
-#include "server/lock_table.h"
-#include "server/queue_fronts.h"
-#include "server/recipient_commands.h"
-#include "server/repository.h"
-#include "server/scheduler.h"
-#include "server/store_layout.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/forwarding_event_store.h"
 #include "tests/util/test_server.h"
@@ -22,7 +23,7 @@
 namespace sequencer::testing {
 namespace {
 
-using server::QueueFronts;
+using app::QueueFronts;
 
 constexpr char kQueue[] = "due/";
 
@@ -149,9 +150,9 @@ class SchedulerBatchTest : public ::testing::Test {
     deps_.fronts = &fronts_;
   }
 
-  server::BatchCommandItem Item(const std::string& recipient_id) {
-    server::BatchCommandItem item;
-    item.call = server::CallContext{kTenant, server::kSchedulerActor};
+  app::BatchCommandItem Item(const std::string& recipient_id) {
+    app::BatchCommandItem item;
+    item.call = app::CallContext{kTenant, app::kSchedulerActor};
     item.request.method = "scheduler";
     item.request.request_id = "scheduler";
     item.request.idempotent = false;
@@ -176,10 +177,10 @@ class SchedulerBatchTest : public ::testing::Test {
 
   TestServer server_;
   InterposingStore store_;
-  server::Repository repository_;
-  server::LockTable locks_;
-  server::QueueFronts fronts_;
-  server::ServiceDeps deps_;
+  app::Repository repository_;
+  app::LockTable locks_;
+  app::QueueFronts fronts_;
+  app::AppDeps deps_;
 };
 
 TEST_F(SchedulerBatchTest, RefusedItemsChangeNothingAndTheOthersCommitOnce) {
@@ -189,12 +190,12 @@ TEST_F(SchedulerBatchTest, RefusedItemsChangeNothingAndTheOthersCommitOnce) {
   MustAct(server_, v1::ACTION_STOP, kSeq, "stopped");
   server_.clock().Advance(absl::Hours(1));  // not through the scheduler
 
-  const std::vector<server::BatchCommandItem> items = {
+  const std::vector<app::BatchCommandItem> items = {
       Item("r1"),      Item("paused"), Item("missing"), Item("bad/id"),
       Item("stopped"), Item("r2"),     Item("r1")};
   const int commits_before = store_.commits;
-  const std::vector<server::BatchItemResult> results =
-      server::RunRecipientCommandBatch(deps_, items, domain::MarkStepDue{});
+  const std::vector<app::BatchItemResult> results =
+      app::RunRecipientCommandBatch(deps_, items, domain::MarkStepDue{});
   ASSERT_EQ(results.size(), items.size());
   EXPECT_TRUE(results[0].status.ok()) << results[0].status;
   EXPECT_TRUE(results[0].changed);
@@ -235,14 +236,14 @@ TEST_F(SchedulerBatchTest, AConcurrentlyChangedRecipientDoesNotFailTheOthers) {
                                                server_.clock().Now()});
     ASSERT_TRUE(events.ok()) << events.status();
     eventstore::CommitBatch pause;
-    server::AddRecipientEvents(kTenant, kSeq, "r2", *r2, *events, *sequence,
-                               &pause);
+    app::AddRecipientEvents(kTenant, kSeq, "r2", *r2, *events, *sequence,
+                            &pause);
     ASSERT_TRUE(server_.store().Commit(pause).ok());
   };
 
-  const std::vector<server::BatchItemResult> results =
-      server::RunRecipientCommandBatch(
-          deps_, {Item("r1"), Item("r2"), Item("r3")}, domain::MarkStepDue{});
+  const std::vector<app::BatchItemResult> results =
+      app::RunRecipientCommandBatch(deps_, {Item("r1"), Item("r2"), Item("r3")},
+                                    domain::MarkStepDue{});
   EXPECT_EQ(store_.before_batch, nullptr);  // the hook ran
   ASSERT_EQ(results.size(), 3u);
   for (const auto& result : results) {

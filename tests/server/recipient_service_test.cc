@@ -5,15 +5,15 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
 namespace {
 
-using server::FromProtoTime;
+using app::FromProtoTime;
 
 class RecipientServiceTest : public ::testing::Test {
  protected:
@@ -60,7 +60,7 @@ TEST_F(RecipientServiceTest, PauseFreezesDelayAndResumeContinuesIt) {
   ASSERT_TRUE(Pause("r1", &paused).ok());
   EXPECT_EQ(paused.status(), v1::RECIPIENT_STATUS_PAUSED);
   EXPECT_EQ(paused.paused_from(), v1::RECIPIENT_STATUS_IN_PROGRESS);
-  EXPECT_EQ(server::FromProtoDuration("", paused.remaining_delay()).value(),
+  EXPECT_EQ(app::FromProtoDuration("", paused.remaining_delay()).value(),
             absl::Hours(14));
 
   server_.clock().Advance(absl::Hours(48));

@@ -8,8 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 #include "server/status_conversion.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
@@ -18,7 +18,7 @@
 namespace sequencer::testing {
 namespace {
 
-using server::FromProtoTime;
+using app::FromProtoTime;
 
 constexpr char kSeq[] = "seq-rt";
 
@@ -30,7 +30,7 @@ class RuntimeTest : public ::testing::Test {
     v1::LeaseStepsRequest request;
     request.set_channel(channel);
     request.set_max_steps(max);
-    *request.mutable_lease_duration() = server::ToProtoDuration(lease_duration);
+    *request.mutable_lease_duration() = app::ToProtoDuration(lease_duration);
     v1::LeaseStepsResponse response;
     grpc::Status status =
         server_.delivery().LeaseSteps(CallAs().get(), request, &response);
@@ -162,7 +162,7 @@ TEST_F(RuntimeTest, ThreeStepSequenceRunsToFinishedWithAWorker) {
   std::vector<std::string> types;
   const v1::RecipientTimeline timeline = Timeline("r1");
   for (const auto& entry : timeline.entries()) {
-    types.push_back(server::EventTypeName(entry.event()));
+    types.push_back(app::EventTypeName(entry.event()));
   }
   EXPECT_EQ(types,
             (std::vector<std::string>{
@@ -710,7 +710,7 @@ TEST_F(RuntimeTest, CompletingATaskDuringASequencePauseWaitsForTheResume) {
   EXPECT_TRUE(done.paused_by_sequence());
   EXPECT_EQ(done.current_step(), 1);
   EXPECT_FALSE(done.has_next_due_at());
-  EXPECT_EQ(server::FromProtoDuration("", done.remaining_delay()).value(),
+  EXPECT_EQ(app::FromProtoDuration("", done.remaining_delay()).value(),
             absl::Hours(24));
 
   // A pause longer than the delay runs nothing.

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/test_server.h"

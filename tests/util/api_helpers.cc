@@ -4,9 +4,9 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "app/storage/codec.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 #include "server/status_conversion.h"
 
 namespace sequencer::testing {
@@ -15,7 +15,7 @@ v1::StepDefinition EmailStep(absl::Duration delay, const std::string& subject,
                              const std::string& body) {
   v1::StepDefinition step;
   step.set_type(v1::STEP_TYPE_EMAIL);
-  *step.mutable_delay() = server::ToProtoDuration(delay);
+  *step.mutable_delay() = app::ToProtoDuration(delay);
   step.mutable_content()->set_subject(subject);
   step.mutable_content()->set_body(body);
   return step;
@@ -24,7 +24,7 @@ v1::StepDefinition EmailStep(absl::Duration delay, const std::string& subject,
 v1::StepDefinition SmsStep(absl::Duration delay, const std::string& body) {
   v1::StepDefinition step;
   step.set_type(v1::STEP_TYPE_SMS);
-  *step.mutable_delay() = server::ToProtoDuration(delay);
+  *step.mutable_delay() = app::ToProtoDuration(delay);
   step.mutable_content()->set_body(body);
   return step;
 }
@@ -32,7 +32,7 @@ v1::StepDefinition SmsStep(absl::Duration delay, const std::string& body) {
 v1::StepDefinition TaskStep(absl::Duration delay, const std::string& details) {
   v1::StepDefinition step;
   step.set_type(v1::STEP_TYPE_TASK);
-  *step.mutable_delay() = server::ToProtoDuration(delay);
+  *step.mutable_delay() = app::ToProtoDuration(delay);
   step.mutable_content()->set_details(details);
   return step;
 }

@@ -1,7 +1,7 @@
 #include "tests/util/test_server.h"
 
+#include "app/storage/codec.h"
 #include "gtest/gtest.h"
-#include "server/codec.h"
 
 namespace sequencer::testing {
 
@@ -27,7 +27,7 @@ void TestServer::Restart() {
 
 void TestServer::AdvanceTime(absl::Duration by) {
   v1::AdvanceTimeRequest request;
-  *request.mutable_by() = server::ToProtoDuration(by);
+  *request.mutable_by() = app::ToProtoDuration(by);
   v1::TimeResponse response;
   grpc::Status status =
       clock_service_->AdvanceTime(CallAs().get(), request, &response);

@@ -8,11 +8,11 @@
 #include <memory>
 #include <string>
 
+#include "app/runtime/clock.h"
+#include "app/runtime/id_generator.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
-#include "server/clock.h"
-#include "server/id_generator.h"
 #include "server/sequencer_server.h"
 #include "tests/util/temp_dir.h"
 
@@ -38,7 +38,7 @@ class TestServer {
   // clock keeps its time.
   void Restart();
 
-  server::ManualClock& clock() { return clock_; }
+  app::ManualClock& clock() { return clock_; }
   eventstore::EventStore& store() { return *store_; }
   const std::string& data_dir() const { return data_dir_; }
   // "127.0.0.1:PORT" of the running server.
@@ -62,8 +62,8 @@ class TestServer {
   bool background_scheduler_;
   TempDir dir_;
   std::string data_dir_;
-  server::ManualClock clock_;
-  server::SequentialIdGenerator ids_;
+  app::ManualClock clock_;
+  app::SequentialIdGenerator ids_;
   std::unique_ptr<eventstore::RocksDbEventStore> store_;
   std::unique_ptr<server::SequencerServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -1,0 +1,207 @@
+#include "app/storage/repository.h"
+
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "app/storage/codec.h"
+#include "app/storage/store_layout.h"
+#include "domain/recipient.h"
+#include "domain/sequence.h"
+
+namespace sequencer::app {
+namespace {
+
+constexpr size_t kAll = std::numeric_limits<size_t>::max();
+
+absl::StatusOr<v1::Event> ParseEvent(const eventstore::StoredEvent& stored) {
+  v1::Event event;
+  if (!event.ParseFromString(stored.data)) {
+    return absl::DataLossError(absl::StrCat("event ", stored.version, " of ",
+                                            stored.stream, " does not parse"));
+  }
+  return event;
+}
+
+}  // namespace
+
+absl::StatusOr<domain::Sequence> Repository::LoadSequence(
+    absl::string_view tenant, absl::string_view sequence_id) const {
+  const std::string stream = layout::SequenceStream(tenant, sequence_id);
+  auto version = store_.StreamVersion(stream);
+  if (!version.ok()) return version.status();
+  SequenceSnapshot snapshot;
+  {
+    absl::MutexLock lock(&cache_mu_);
+    auto it = sequences_.find(stream);
+    if (it != sequences_.end()) snapshot = it->second;
+  }
+  if (snapshot.state != nullptr && snapshot.version == *version) {
+    return *snapshot.state;
+  }
+  domain::Sequence state;
+  uint64_t from = 1;
+  size_t bytes = 0;
+  if (snapshot.state != nullptr && snapshot.version < *version) {
+    state = *snapshot.state;
+    from = snapshot.version + 1;
+    bytes = snapshot.bytes;
+  }
+  auto events = store_.ReadStream(stream, from, kAll);
+  if (!events.ok()) return events.status();
+  uint64_t folded = from - 1;
+  for (const auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    auto event = SequenceEventFromProto(*proto);
+    if (!event.ok()) return event.status();
+    state = domain::Evolve(std::move(state), *event);
+    bytes += stored.data.size();
+    folded = stored.version;
+  }
+  if (folded > 0 && bytes <= kSequenceCacheBytes / 4) {
+    auto kept = std::make_shared<const domain::Sequence>(state);
+    absl::MutexLock lock(&cache_mu_);
+    auto it = sequences_.find(stream);
+    if (it == sequences_.end() || it->second.version < folded) {
+      if (it != sequences_.end()) {
+        cached_bytes_ -= it->second.bytes;
+        sequences_.erase(it);
+      }
+      if (cached_bytes_ + bytes > kSequenceCacheBytes) {
+        sequences_.clear();
+        cached_bytes_ = 0;
+      }
+      sequences_[stream] = SequenceSnapshot{folded, bytes, std::move(kept)};
+      cached_bytes_ += bytes;
+    }
+  }
+  return state;
+}
+
+absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
+    absl::string_view tenant, absl::string_view sequence_id,
+    absl::string_view recipient_id) const {
+  auto events = store_.ReadStream(
+      layout::RecipientStream(tenant, sequence_id, recipient_id), 1, kAll);
+  if (!events.ok()) return events.status();
+  domain::Recipient state;
+  for (const auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    auto event = RecipientEventFromProto(*proto);
+    if (!event.ok()) return event.status();
+    state = domain::Evolve(std::move(state), *event);
+  }
+  return state;
+}
+
+absl::StatusOr<domain::Sequence> Repository::GetSequence(
+    absl::string_view tenant, absl::string_view sequence_id) const {
+  auto sequence = LoadSequence(tenant, sequence_id);
+  if (sequence.ok() && !sequence->exists) {
+    return absl::NotFoundError(
+        absl::StrCat("sequence \"", sequence_id, "\" not found"));
+  }
+  return sequence;
+}
+
+absl::StatusOr<domain::Recipient> Repository::GetRecipient(
+    absl::string_view tenant, absl::string_view sequence_id,
+    absl::string_view recipient_id) const {
+  auto recipient = LoadRecipient(tenant, sequence_id, recipient_id);
+  if (recipient.ok() && (!recipient->exists || recipient->deleted)) {
+    return absl::NotFoundError(absl::StrCat("recipient \"", recipient_id,
+                                            "\" not found in sequence \"",
+                                            sequence_id, "\""));
+  }
+  return recipient;
+}
+
+absl::StatusOr<std::vector<std::pair<eventstore::StoredEvent, v1::Event>>>
+Repository::ReadRecipientEvents(absl::string_view tenant,
+                                absl::string_view sequence_id,
+                                absl::string_view recipient_id) const {
+  auto events = store_.ReadStream(
+      layout::RecipientStream(tenant, sequence_id, recipient_id), 1, kAll);
+  if (!events.ok()) return events.status();
+  std::vector<std::pair<eventstore::StoredEvent, v1::Event>> out;
+  out.reserve(events->size());
+  for (auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    out.emplace_back(std::move(stored), *std::move(proto));
+  }
+  return out;
+}
+
+eventstore::NewEvent Repository::Encode(const domain::SequenceEvent& event) {
+  v1::Event proto = ToProto(event);
+  return {EventTypeName(proto), proto.SerializeAsString()};
+}
+
+eventstore::NewEvent Repository::Encode(const domain::RecipientEvent& event) {
+  v1::Event proto = ToProto(event);
+  return {EventTypeName(proto), proto.SerializeAsString()};
+}
+
+std::map<std::string, std::string> Repository::ProjectionEntries(
+    absl::string_view tenant, absl::string_view sequence,
+    absl::string_view recipient, const domain::Recipient& r,
+    const domain::Sequence& definition) {
+  std::map<std::string, std::string> entries;
+  if (!r.exists || r.deleted) return entries;
+  const std::string status = layout::StatusKey(r.status);
+  entries[layout::StatusIndexKey(tenant, sequence, status, recipient)] = "";
+  entries[layout::RecipientListKey(tenant, sequence, recipient)] = status;
+
+  // A begun send waits for its result until its deadline; then the scheduler
+  // records that its outcome is unknown.
+  if (!r.in_flight_token.empty()) {
+    if (r.send_deadline.has_value() && !r.IsFinal()) {
+      entries[layout::DueKey(*r.send_deadline, tenant, sequence, recipient)] =
+          "";
+    }
+    return entries;
+  }
+  const int step_count = static_cast<int>(definition.steps.size());
+  const bool progressing = r.IsRunning() &&
+                           r.status != domain::RecipientStatus::kError &&
+                           r.in_flight_token.empty() &&
+                           r.current_step < step_count && r.due_at.has_value();
+  if (!progressing || r.awaiting_manual_action) return entries;
+  if (r.awaiting_delivery) {
+    const auto channel =
+        domain::DeliveryChannel(definition.steps[r.current_step]);
+    if (channel.has_value()) {
+      entries[layout::ReadyKey(tenant,
+                               std::string(domain::StepTypeName(*channel)),
+                               *r.due_at, sequence, recipient)] = "";
+    }
+  } else {
+    entries[layout::DueKey(*r.due_at, tenant, sequence, recipient)] = "";
+  }
+  return entries;
+}
+
+std::vector<eventstore::IndexWrite> Repository::ProjectionWrites(
+    absl::string_view tenant, absl::string_view sequence,
+    absl::string_view recipient, const domain::Recipient& before,
+    const domain::Recipient& after, const domain::Sequence& definition) {
+  const auto old_entries =
+      ProjectionEntries(tenant, sequence, recipient, before, definition);
+  const auto new_entries =
+      ProjectionEntries(tenant, sequence, recipient, after, definition);
+  std::vector<eventstore::IndexWrite> writes;
+  for (const auto& [key, value] : old_entries) {
+    if (new_entries.count(key) == 0) writes.push_back({key, std::nullopt});
+  }
+  for (const auto& [key, value] : new_entries) {
+    auto it = old_entries.find(key);
+    if (it == old_entries.end() || it->second != value) {
+      writes.push_back({key, value});
+    }
+  }
+  return writes;
+}
+
+}  // namespace sequencer::app

@@ -1,0 +1,109 @@
+// Loads domain state by folding a stream's events, and turns decided events
+// into store writes. Recipient and sequence state are projections of their own
+// streams; the listing indexes (app/storage/store_layout.h) are projections
+// kept in the same atomic commit as the events. Thread-safe (the store is).
+//
+// Sequence snapshots: every action needs its sequence, whose stream starts
+// with the whole definition (SequenceCreated, up to ~13 MiB), so LoadSequence
+// keeps the folded state of recently loaded sequences with the stream version
+// it was folded to. Each load still asks the store for the stream's version
+// (one lookup): equal to the snapshot's, the snapshot is returned; higher,
+// only the newer events are read and folded onto it; lower (a stream that
+// shrank, which the store never does today), the stream is folded from the
+// start. The log stays the truth and no commit path has to invalidate
+// anything: a load that starts after a commit returned sees its version. The
+// snapshots hold at most kSequenceCacheBytes of folded event data (a sequence
+// larger than a quarter of it is not kept); when full, they are all dropped.
+// Recipients are not cached (a store has millions, each folded from a few
+// events).
+
+#ifndef SEQUENCER_APP_STORAGE_REPOSITORY_H_
+#define SEQUENCER_APP_STORAGE_REPOSITORY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "domain/events.h"
+#include "domain/model.h"
+#include "eventstore/event_store.h"
+#include "sequencer/v1/events.pb.h"
+
+namespace sequencer::app {
+
+class Repository {
+ public:
+  // Folded event bytes the sequence snapshots may hold (see the file comment).
+  static constexpr size_t kSequenceCacheBytes = 64 << 20;
+
+  // `store` must outlive the repository.
+  explicit Repository(eventstore::EventStore* store) : store_(*store) {}
+
+  eventstore::EventStore& store() const { return store_; }
+
+  // The folded state; `exists` is false for an unknown id. DATA_LOSS for an
+  // undecodable event.
+  absl::StatusOr<domain::Sequence> LoadSequence(
+      absl::string_view tenant, absl::string_view sequence_id) const;
+  absl::StatusOr<domain::Recipient> LoadRecipient(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id) const;
+
+  // As above, but NOT_FOUND for an unknown sequence, or an unknown or deleted
+  // recipient.
+  absl::StatusOr<domain::Sequence> GetSequence(
+      absl::string_view tenant, absl::string_view sequence_id) const;
+  absl::StatusOr<domain::Recipient> GetRecipient(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id) const;
+
+  // The recipient's stored events, oldest first, with versions and positions.
+  absl::StatusOr<std::vector<std::pair<eventstore::StoredEvent, v1::Event>>>
+  ReadRecipientEvents(absl::string_view tenant, absl::string_view sequence_id,
+                      absl::string_view recipient_id) const;
+
+  static eventstore::NewEvent Encode(const domain::SequenceEvent& event);
+  static eventstore::NewEvent Encode(const domain::RecipientEvent& event);
+
+  // The index entries (key -> value) that the recipient's state implies:
+  // listing (rl/, rs/) while it exists and is not deleted; the scheduler's
+  // due/ entry while it waits for a delay, or at the deadline of a send in
+  // flight; the delivery queue's ready/ entry while an automatic step waits
+  // for a worker. See app/storage/store_layout.h.
+  static std::map<std::string, std::string> ProjectionEntries(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id, const domain::Recipient& recipient,
+      const domain::Sequence& sequence);
+
+  // Index writes that move the stored projections from `before` to `after`.
+  static std::vector<eventstore::IndexWrite> ProjectionWrites(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id, const domain::Recipient& before,
+      const domain::Recipient& after, const domain::Sequence& sequence);
+
+ private:
+  struct SequenceSnapshot {
+    uint64_t version = 0;
+    // Stored event data folded into `state`: what the snapshot is charged.
+    size_t bytes = 0;
+    std::shared_ptr<const domain::Sequence> state;
+  };
+
+  eventstore::EventStore& store_;
+  mutable absl::Mutex cache_mu_;
+  mutable absl::flat_hash_map<std::string, SequenceSnapshot> sequences_
+      ABSL_GUARDED_BY(cache_mu_);
+  mutable size_t cached_bytes_ ABSL_GUARDED_BY(cache_mu_) = 0;
+};
+
+}  // namespace sequencer::app
+
+#endif  // SEQUENCER_APP_STORAGE_REPOSITORY_H_

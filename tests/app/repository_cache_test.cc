@@ -1,0 +1,131 @@
+// Repository's sequence snapshots: a load after any commit gives exactly the
+// fold of the whole stream, and reads only the events it has not folded yet.
+
+#include <string>
+#include <vector>
+
+#include "app/storage/repository.h"
+#include "app/storage/store_layout.h"
+#include "domain/events.h"
+#include "eventstore/in_memory_event_store.h"
+#include "gtest/gtest.h"
+#include "tests/util/forwarding_event_store.h"
+
+namespace sequencer::app {
+namespace {
+
+// An in-memory store that records ReadStream calls.
+class CountingStore : public testing::ForwardingEventStore {
+ public:
+  CountingStore() : ForwardingEventStore(&memory_) {}
+
+  absl::StatusOr<std::vector<eventstore::StoredEvent>> ReadStream(
+      absl::string_view stream, uint64_t from_version,
+      size_t max_count) const override {
+    reads.push_back(from_version);
+    return ForwardingEventStore::ReadStream(stream, from_version, max_count);
+  }
+
+  // from_version of every ReadStream call.
+  mutable std::vector<uint64_t> reads;
+
+ private:
+  eventstore::InMemoryEventStore memory_;
+};
+
+domain::SequenceEvent Event(domain::SequenceEventPayload payload) {
+  domain::SequenceEvent event;
+  event.metadata.tenant_id = "t";
+  event.metadata.actor = "a";
+  event.metadata.request_id = "r";
+  event.metadata.occurred_at = absl::FromUnixSeconds(1000);
+  event.payload = std::move(payload);
+  return event;
+}
+
+void Append(eventstore::EventStore& store,
+            const domain::SequenceEventPayload& payload) {
+  eventstore::CommitBatch batch;
+  batch.appends.push_back({app::layout::SequenceStream("t", "s"),
+                           eventstore::kAnyVersion,
+                           {app::Repository::Encode(Event(payload))}});
+  ASSERT_TRUE(store.Commit(batch).ok());
+}
+
+domain::SequenceCreated Created() {
+  domain::SequenceCreated created;
+  created.sequence_id = "s";
+  created.name = "Welcome";
+  domain::StepDefinition step;
+  step.delay = absl::Hours(1);
+  created.steps.push_back(step);
+  return created;
+}
+
+TEST(RepositorySequenceCacheTest, FoldsOnlyNewEventsAndFollowsEveryCommit) {
+  CountingStore store;
+  app::Repository repository(&store);
+
+  auto unknown = repository.LoadSequence("t", "s");
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_FALSE(unknown->exists);
+
+  Append(store, Created());
+  store.reads.clear();
+  auto created = repository.LoadSequence("t", "s");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(created->exists);
+  EXPECT_FALSE(created->paused);
+  EXPECT_EQ(created->version, 1u);
+  EXPECT_EQ(store.reads, std::vector<uint64_t>({1}));
+
+  // Unchanged stream: the snapshot, no read of the stream.
+  store.reads.clear();
+  auto again = repository.LoadSequence("t", "s");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->exists);
+  EXPECT_EQ(again->name, "Welcome");
+  EXPECT_TRUE(store.reads.empty());
+
+  // A commit through the store alone (no repository involved) is seen by the
+  // next load, which reads only the new event.
+  Append(store, domain::SequencePaused{"s"});
+  store.reads.clear();
+  auto paused = repository.LoadSequence("t", "s");
+  ASSERT_TRUE(paused.ok());
+  EXPECT_TRUE(paused->paused);
+  EXPECT_EQ(paused->version, 2u);
+  EXPECT_EQ(store.reads, std::vector<uint64_t>({2}));
+
+  Append(store, domain::SequenceResumed{"s"});
+  Append(store, domain::SequencePaused{"s"});
+  auto cached = repository.LoadSequence("t", "s");
+  ASSERT_TRUE(cached.ok());
+  // The same as folding the whole stream afresh.
+  app::Repository fresh(&store);
+  auto folded = fresh.LoadSequence("t", "s");
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(cached->version, 4u);
+  EXPECT_EQ(folded->version, 4u);
+  EXPECT_EQ(cached->paused, folded->paused);
+  EXPECT_EQ(cached->name, folded->name);
+  EXPECT_EQ(cached->steps.size(), folded->steps.size());
+  EXPECT_EQ(cached->created_at, folded->created_at);
+  EXPECT_EQ(cached->created_by, folded->created_by);
+}
+
+TEST(RepositorySequenceCacheTest, SequencesAreKeptApart) {
+  CountingStore store;
+  app::Repository repository(&store);
+  Append(store, Created());
+  ASSERT_TRUE(repository.LoadSequence("t", "s").ok());
+  auto other = repository.LoadSequence("t", "other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->exists);
+  auto other_tenant = repository.LoadSequence("u", "s");
+  ASSERT_TRUE(other_tenant.ok());
+  EXPECT_FALSE(other_tenant->exists);
+}
+
+}  // namespace
+}  // namespace sequencer::app
