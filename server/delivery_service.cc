@@ -12,8 +12,11 @@
 #include "app/status_macros.h"
 #include "app/storage/codec.h"
 #include "app/storage/store_layout.h"
+#include "app/use_cases/delivery.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
+#include "server/recipient_service.h"
+#include "server/respond.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
@@ -76,119 +79,23 @@ absl::StatusOr<LeaseParams> ParseLeaseRequest(
   return params;
 }
 
-absl::Status LeaseExpired(absl::string_view token) {
-  return domain::RefuseAction(
-      absl::StrCat("lease ", token,
-                   " is unknown or expired: do not send; the step will be "
-                   "offered again"),
-      {"LEASE_EXPIRED", {{"action", "BEGIN_SEND"}}});
-}
-
-absl::Status ValidateToken(absl::string_view token) {
-  if (token.empty() || token.size() > 64) {
-    return absl::InvalidArgumentError(
-        "lease_token: must be the token LeaseSteps returned");
-  }
-  return absl::OkStatus();
+v1::DeliveryLease DeliveryLeaseOf(const app::LeasedStep& step) {
+  v1::DeliveryLease out;
+  out.set_lease_token(step.lease_token);
+  out.set_sequence_id(step.sequence_id);
+  out.set_recipient_id(step.recipient_id);
+  out.set_step_index(step.step_index);
+  out.set_channel(app::ToProto(step.channel));
+  *out.mutable_content() = app::ToProto(step.content);
+  out.mutable_contact()->set_email(step.contact.email);
+  out.mutable_contact()->set_phone(step.contact.phone);
+  out.mutable_contact()->set_social_profile(step.contact.social_profile);
+  *out.mutable_due_at() = app::ToProtoTime(step.due_at);
+  *out.mutable_lease_expires_at() = app::ToProtoTime(step.lease_expires_at);
+  return out;
 }
 
 }  // namespace
-
-absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
-                                           domain::StepType channel, int max,
-                                           absl::Duration lease_duration,
-                                           v1::LeaseStepsResponse* response) {
-  const std::string prefix = app::layout::ReadyPrefix(
-      tenant, std::string(domain::StepTypeName(channel)));
-  eventstore::EventStore& store = deps_.repository->store();
-  // Start at the queue's front: the entries that sends already begun deleted
-  // before it cost nothing.
-  const app::QueueFronts::Scan scan =
-      deps_.fronts != nullptr ? deps_.fronts->BeginScan(prefix)
-                              : app::QueueFronts::Scan{prefix, "", 0};
-  std::string first_live;  // the first entry seen
-  bool reached_end = false;
-  std::map<std::string, absl::StatusOr<domain::Sequence>> sequences;
-  std::string cursor = app::QueueFronts::StartAfter(prefix, scan.front);
-  absl::Status status;
-  while (response->leases_size() < max) {
-    auto entries = store.ScanIndex(prefix, cursor, kScanChunk);
-    if (!entries.ok()) {
-      status = entries.status();
-      break;
-    }
-    if (first_live.empty() && !entries->empty()) {
-      first_live = std::string(
-          app::layout::QueueEntryOf(entries->front().first, prefix));
-    }
-    for (const auto& [key, value] : *entries) {
-      if (response->leases_size() >= max) break;
-      cursor = key;
-      // <time>/<sequence>/<recipient>
-      std::vector<std::string> parts =
-          absl::StrSplit(absl::string_view(key).substr(prefix.size()), '/');
-      if (parts.size() != 3) continue;
-      const absl::Time now = deps_.clock->Now();
-      // A step leased at the recipient's current version stays taken: skip
-      // it on the stream's version alone, without folding the recipient.
-      if (std::optional<uint64_t> held =
-              leases_.HeldVersion(tenant, parts[1], parts[2], now);
-          held.has_value()) {
-        absl::StatusOr<uint64_t> version = store.StreamVersion(
-            app::layout::RecipientStream(tenant, parts[1], parts[2]));
-        if (version.ok() && *version == *held) continue;
-      }
-      auto cached = sequences.find(parts[1]);
-      if (cached == sequences.end()) {
-        cached = sequences
-                     .emplace(parts[1],
-                              deps_.repository->GetSequence(tenant, parts[1]))
-                     .first;
-      }
-      const absl::StatusOr<domain::Sequence>& sequence = cached->second;
-      auto recipient =
-          deps_.repository->GetRecipient(tenant, parts[1], parts[2]);
-      if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
-          !recipient->due_at.has_value()) {
-        continue;
-      }
-      const domain::ResolvedStep step =
-          domain::ResolveCurrentStep(*recipient, *sequence);
-      if (!step.missing_variables.empty()) continue;
-      app::Lease lease{
-          tenant,          parts[1],           parts[2],
-          step.step_index, recipient->version, now + lease_duration};
-      std::optional<std::string> token = leases_.TryGrant(lease, now);
-      if (!token.has_value()) continue;
-      v1::DeliveryLease* out = response->add_leases();
-      out->set_lease_token(*token);
-      out->set_sequence_id(parts[1]);
-      out->set_recipient_id(parts[2]);
-      out->set_step_index(step.step_index);
-      out->set_channel(app::ToProto(channel));
-      *out->mutable_content() = app::ToProto(step.content);
-      out->mutable_contact()->set_email(recipient->contact.email);
-      out->mutable_contact()->set_phone(recipient->contact.phone);
-      out->mutable_contact()->set_social_profile(
-          recipient->contact.social_profile);
-      *out->mutable_due_at() = app::ToProtoTime(*recipient->due_at);
-      *out->mutable_lease_expires_at() = app::ToProtoTime(lease.expires_at);
-    }
-    if (entries->size() < kScanChunk) {
-      reached_end = true;
-      break;
-    }
-  }
-  if (deps_.fronts != nullptr) {
-    // Every entry seen stays in the queue (leased ones until their send
-    // begins), so the first one seen is the new front.
-    deps_.fronts->EndScan(scan, !status.ok()          ? ""
-                                : !first_live.empty() ? first_live
-                                : reached_end         ? app::QueueFronts::kEmpty
-                                                      : "");
-  }
-  return status;
-}
 
 class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
                                              public app::WaitingPoll {
@@ -265,12 +172,17 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
       }
       woken_ = false;
       const uint64_t seen = polls().Generation(queue_);
-      const absl::Status status =
-          service_.TryLease(call_.tenant_id, params_.channel, params_.max,
-                            params_.lease_duration, &response_);
-      if (!status.ok() || response_.leases_size() > 0 ||
+      absl::StatusOr<std::vector<app::LeasedStep>> leased =
+          service_.delivery_.TryLease(call_.tenant_id, params_.channel,
+                                      params_.max, params_.lease_duration);
+      if (leased.ok()) {
+        for (const app::LeasedStep& step : *leased) {
+          *response_.add_leases() = DeliveryLeaseOf(step);
+        }
+      }
+      if (!leased.ok() || response_.leases_size() > 0 ||
           params_.wait == absl::ZeroDuration()) {
-        Finish(ToGrpcStatus(status));
+        Finish(ToGrpcStatus(leased.status()));
         return;
       }
       if (!headers_sent_) {
@@ -308,7 +220,8 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
   absl::Time deadline_;
 };
 
-DeliveryServiceImpl::DeliveryServiceImpl(ServiceDeps deps) : deps_(deps) {
+DeliveryServiceImpl::DeliveryServiceImpl(ServiceDeps deps)
+    : deps_(deps), delivery_(deps_) {
   LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("LeaseSteps", &DeliveryServiceImpl::LeaseSteps);
   DecodeRequestsOf("BeginSend", &DeliveryServiceImpl::BeginSend);
@@ -327,65 +240,21 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
     grpc::CallbackServerContext* context, const v1::BeginSendRequest* request,
     v1::BeginSendResponse* response) {
   return RunUnary(
-      context, deps_.pool,
-      [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ValidateToken(request->lease_token()));
-        SEQ_RETURN_IF_ERROR(app::ValidateRecipientRef(request->sequence_id(),
-                                                      request->recipient_id()));
-        const std::string& token = request->lease_token();
-        // A retried BeginSend of a send that has begun: answer it again. A
-        // recipient deleted since the lease is a revoked lease like any other
-        // change (domain::BeginSend), not NOT_FOUND.
-        SEQ_ASSIGN_OR_RETURN(domain::Recipient current,
-                             deps_.repository->LoadRecipient(
-                                 call.tenant_id, request->sequence_id(),
-                                 request->recipient_id()));
-        if (!current.in_flight_token.empty() &&
-            current.in_flight_token == token) {
-          const domain::RecipientStep& step =
-              current.steps.at(current.current_step);
-          if (step.dispatched_content.has_value()) {
-            *response->mutable_content() =
-                app::ToProto(*step.dispatched_content);
-          }
-          return absl::OkStatus();
-        }
-        std::optional<app::Lease> lease =
-            leases_.Find(token, deps_.clock->Now());
-        if (!lease.has_value() || lease->tenant != call.tenant_id ||
-            lease->sequence_id != request->sequence_id() ||
-            lease->recipient_id != request->recipient_id()) {
-          return LeaseExpired(token);
-        }
-        const domain::BeginSend begin{token, lease->recipient_version,
-                                      deps_.send_deadline};
-        if (!current.exists || current.deleted) {
-          // The domain answers LEASE_REVOKED for a recipient that is gone.
-          return domain::Decide(begin, current, domain::Sequence{},
-                                domain::DecisionContext{})
-              .status();
-        }
-        app::RecipientCommandRequest command_request;
-        command_request.method = "/sequencer.v1.DeliveryService/BeginSend";
-        command_request.request_id = absl::StrCat("lease:", token);
-        command_request.idempotent = false;
-        command_request.sequence_id = request->sequence_id();
-        command_request.recipient_id = request->recipient_id();
-        SEQ_RETURN_IF_ERROR(app::RunRecipientCommand(
-            deps_, call, command_request, begin,
-            [](const app::CommandOutcome& outcome,
-               google::protobuf::Message* message) {
-              auto* out = static_cast<v1::BeginSendResponse*>(message);
-              for (const auto& event : outcome.events) {
-                if (const auto* dispatched =
-                        std::get_if<domain::StepDispatched>(&event.payload)) {
-                  *out->mutable_content() = app::ToProto(dispatched->content);
-                }
-              }
-            },
-            response));
-        leases_.Remove(token);
-        return absl::OkStatus();
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        return Respond(
+            delivery_.BeginSend(call,
+                                {request->lease_token(), request->sequence_id(),
+                                 request->recipient_id()},
+                                EncodeWith<app::BeginSendResult>(
+                                    [](const app::BeginSendResult& result) {
+                                      v1::BeginSendResponse out;
+                                      if (result.content.has_value()) {
+                                        *out.mutable_content() =
+                                            app::ToProto(*result.content);
+                                      }
+                                      return out;
+                                    })),
+            response);
       });
 }
 
@@ -395,43 +264,33 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ValidateToken(request->lease_token()));
-        domain::ReportDelivery report;
-        report.lease_token = request->lease_token();
-        report.provider_message_id = request->provider_message_id();
-        report.error_message = request->error_message();
+        SEQ_RETURN_IF_ERROR(app::ValidateLeaseToken(request->lease_token()));
+        app::ReportDeliveryRequest report;
+        report.sequence_id = request->sequence_id();
+        report.recipient_id = request->recipient_id();
+        report.report.lease_token = request->lease_token();
+        report.report.provider_message_id = request->provider_message_id();
+        report.report.error_message = request->error_message();
         switch (request->outcome()) {
           case v1::DELIVERY_OUTCOME_SENT:
-            report.outcome = domain::DeliveryOutcome::kSent;
+            report.report.outcome = domain::DeliveryOutcome::kSent;
             break;
           case v1::DELIVERY_OUTCOME_FAILED:
-            report.outcome = domain::DeliveryOutcome::kFailed;
-            if (report.error_message.empty()) {
+            report.report.outcome = domain::DeliveryOutcome::kFailed;
+            if (report.report.error_message.empty()) {
               return absl::InvalidArgumentError(
                   "error_message: required when the outcome is FAILED");
             }
             break;
           case v1::DELIVERY_OUTCOME_BOUNCED:
-            report.outcome = domain::DeliveryOutcome::kBounced;
+            report.report.outcome = domain::DeliveryOutcome::kBounced;
             break;
           default:
             return absl::InvalidArgumentError(absl::StrCat(
                 "outcome: unknown or unspecified value ", request->outcome()));
         }
-        app::RecipientCommandRequest command_request;
-        command_request.method = "/sequencer.v1.DeliveryService/ReportDelivery";
-        command_request.request_id =
-            absl::StrCat("lease:", request->lease_token());
-        command_request.idempotent = false;
-        command_request.sequence_id = request->sequence_id();
-        command_request.recipient_id = request->recipient_id();
-        return app::RunRecipientCommand(
-            deps_, call, command_request, report,
-            [](const app::CommandOutcome& outcome,
-               google::protobuf::Message* message) {
-              *static_cast<v1::Recipient*>(message) =
-                  app::ToProto(outcome.after, outcome.sequence);
-            },
+        return Respond(
+            delivery_.ReportDelivery(call, report, EncodeRecipient()),
             response);
       });
 }

@@ -20,7 +20,7 @@
 #ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 
-#include "app/runtime/lease_table.h"
+#include "app/use_cases/delivery.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
 #include "server/unary_call.h"
@@ -50,17 +50,12 @@ class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
       v1::Recipient* response) override;
 
  private:
-  // Grants up to `max` leases from the channel's queue; empty when none is
-  // due.
-  absl::Status TryLease(const std::string& tenant, domain::StepType channel,
-                        int max, absl::Duration lease_duration,
-                        v1::LeaseStepsResponse* response);
-
   // One LeaseSteps call: its own reactor, deleted in OnDone (in the .cc).
   class LeasePoll;
 
   ServiceDeps deps_;
-  app::LeaseTable leases_;
+  // Holds a reference to deps_ (declared first).
+  app::Delivery delivery_;
 };
 
 }  // namespace sequencer::server

@@ -15,9 +15,11 @@
 #include "app/storage/codec.h"
 #include "app/storage/store_layout.h"
 #include "app/use_cases/bulk_actions.h"
+#include "app/use_cases/enrollment.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
+#include "server/respond.h"
 #include "server/status_conversion.h"
 #include "server/unary_call.h"
 
@@ -30,17 +32,45 @@ template <typename Request>
 app::RecipientCommandRequest MakeCommandRequest(absl::string_view method,
                                                 const Request& request) {
   app::RecipientCommandRequest out;
-  out.method = absl::StrCat(kService, method);
-  out.request_id = request.request_id();
+  out.identity = {absl::StrCat(kService, method), request.request_id(),
+                  app::RequestFingerprint(request)};
   out.sequence_id = request.sequence_id();
   out.recipient_id = request.recipient_id();
-  if constexpr (std::is_same_v<Request, v1::RecordSignalRequest>) {
-  } else {
+  if constexpr (!std::is_same_v<Request, v1::RecordSignalRequest>) {
     if (request.has_expected_version()) {
       out.expected_version = request.expected_version();
     }
   }
-  out.fingerprint = app::RequestFingerprint(request);
+  return out;
+}
+
+absl::StatusOr<domain::BulkAction> BulkActionFromProto(
+    v1::BulkActionType type) {
+  switch (type) {
+    case v1::BULK_ACTION_TYPE_PAUSE:
+      return domain::BulkAction::kPause;
+    case v1::BULK_ACTION_TYPE_RESUME:
+      return domain::BulkAction::kResume;
+    case v1::BULK_ACTION_TYPE_SKIP_STEP:
+      return domain::BulkAction::kSkipStep;
+    case v1::BULK_ACTION_TYPE_STOP:
+      return domain::BulkAction::kStop;
+    case v1::BULK_ACTION_TYPE_DELETE:
+      return domain::BulkAction::kDelete;
+    case v1::BULK_ACTION_TYPE_EDIT_CONTENT:
+      return domain::BulkAction::kEditContent;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("action: unknown or unspecified value ", type));
+  }
+}
+
+v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
+  v1::BulkOffender out;
+  out.set_recipient_id(offender.recipient_id);
+  if (offender.exists) out.set_status(app::ToProto(offender.status));
+  out.set_reason(offender.reason);
+  out.set_message(offender.message);
   return out;
 }
 
@@ -66,13 +96,13 @@ absl::StatusOr<RecipientRead> ReadRecipient(
   return read;
 }
 
-void RespondRecipient(const app::CommandOutcome& outcome,
-                      google::protobuf::Message* response) {
-  *static_cast<v1::Recipient*>(response) =
-      app::ToProto(outcome.after, outcome.sequence);
-}
-
 }  // namespace
+
+app::ResponseEncoder<app::CommandOutcome> EncodeRecipient() {
+  return EncodeWith<app::CommandOutcome>([](const app::CommandOutcome& o) {
+    return app::ToProto(o.after, o.sequence);
+  });
+}
 
 RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
   LimitRequestBytes(deps_.budget);
@@ -110,100 +140,30 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
     const v1::EnrollRecipientsRequest* request,
     v1::EnrollRecipientsResponse* response) {
   return RunUnary(
-      context, deps_.pool,
-      [this, request, response](const CallContext& call) -> absl::Status {
-        const std::string method = absl::StrCat(kService, "EnrollRecipients");
-        SEQ_RETURN_IF_ERROR(
-            domain::ValidateId("request_id", request->request_id()));
-        SEQ_RETURN_IF_ERROR(
-            domain::ValidateId("sequence_id", request->sequence_id()));
-        const int count = request->recipients_size();
-        if (count == 0)
-          return absl::InvalidArgumentError(
-              "recipients: at least one is required");
-        if (count > kMaxEnrollBatch) {
-          return absl::ResourceExhaustedError(
-              absl::StrCat("recipients: at most ", kMaxEnrollBatch,
-                           " per call, got ", count));
-        }
-        std::set<absl::string_view> seen;
-        for (int i = 0; i < count; ++i) {
-          const std::string& id = request->recipients(i).recipient_id();
-          SEQ_RETURN_IF_ERROR(domain::ValidateId(
-              absl::StrCat("recipients[", i, "].recipient_id"), id));
-          if (!seen.insert(id).second) {
-            return absl::AlreadyExistsError(
-                absl::StrCat("recipients[", i, "].recipient_id: \"", id,
-                             "\" appears more than once in the request"));
-          }
-        }
-        const uint64_t fingerprint = app::RequestFingerprint(*request);
-        eventstore::EventStore& store = deps_.repository->store();
-        // The sequence's key: a sequence pause (which takes every lock)
-        // cannot interleave with an enrollment that read it as running.
-        app::LockTable::Guard guard = deps_.locks->Lock(
-            {app::layout::IdempotencyKey(call.tenant_id, request->request_id()),
-             app::layout::SequenceStream(call.tenant_id,
-                                         request->sequence_id())});
-        SEQ_ASSIGN_OR_RETURN(bool replayed,
-                             app::LoadPreviousOutcome(
-                                 store, call.tenant_id, request->request_id(),
-                                 method, fingerprint, response));
-        if (replayed) return absl::OkStatus();
-        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                             deps_.repository->GetSequence(
-                                 call.tenant_id, request->sequence_id()));
-
-        const domain::DecisionContext decision{call.tenant_id, call.actor,
-                                               request->request_id(),
-                                               deps_.clock->Now()};
-        eventstore::CommitBatch batch;
-        batch.appends.reserve(count);
-        for (int i = 0; i < count; ++i) {
-          const v1::RecipientInput& input = request->recipients(i);
-          const std::string stream = app::layout::RecipientStream(
-              call.tenant_id, request->sequence_id(), input.recipient_id());
-          SEQ_ASSIGN_OR_RETURN(uint64_t version, store.StreamVersion(stream));
-          if (version != 0) {
-            return absl::AlreadyExistsError(absl::StrCat(
-                "recipients[", i, "]: recipient \"", input.recipient_id(),
-                "\" is already enrolled in sequence \"", request->sequence_id(),
-                "\" (or was, and was deleted)"));
-          }
-          domain::EnrollRecipient command;
+      context, deps_.pool, [this, request, response](const CallContext& call) {
+        app::EnrollRequest enroll;
+        enroll.identity = {absl::StrCat(kService, "EnrollRecipients"),
+                           request->request_id(),
+                           app::RequestFingerprint(*request)};
+        enroll.sequence_id = request->sequence_id();
+        enroll.recipients.reserve(request->recipients_size());
+        for (const v1::RecipientInput& input : request->recipients()) {
+          domain::EnrollRecipient& command = enroll.recipients.emplace_back();
           command.recipient_id = input.recipient_id();
           command.contact = {input.contact().email(), input.contact().phone(),
                              input.contact().social_profile()};
           command.variables.insert(input.variables().begin(),
                                    input.variables().end());
-          auto events = domain::DecideEnroll(command, sequence,
-                                             domain::Recipient{}, decision);
-          if (!events.ok()) {
-            // "recipients[3].variables: ..." for a field of the recipient,
-            // "recipients[3]: ..." otherwise.
-            const absl::string_view message = events.status().message();
-            return absl::Status(
-                events.status().code(),
-                absl::StrCat("recipients[", i, "]",
-                             FieldViolationOf(message).has_value() ? "." : ": ",
-                             message));
-          }
-          app::AddRecipientEvents(call.tenant_id, request->sequence_id(),
-                                  input.recipient_id(), domain::Recipient{},
-                                  *events, sequence, &batch);
         }
-        response->set_enrolled_count(count);
-        batch.index_writes.push_back(
-            app::OutcomeRecord(call.tenant_id, request->request_id(), method,
-                               fingerprint, *response));
-        absl::Status committed = app::CommitAndNotify(deps_, batch);
-        if (absl::IsAborted(committed)) {
-          return absl::AlreadyExistsError(absl::StrCat(
-              "a recipient of this request was enrolled concurrently; "
-              "nobody was enrolled: ",
-              committed.message()));
-        }
-        return committed;
+        return Respond(
+            app::EnrollRecipients(
+                deps_, call, enroll,
+                EncodeWith<app::EnrollResult>([](const app::EnrollResult& r) {
+                  v1::EnrollRecipientsResponse out;
+                  out.set_enrolled_count(r.enrolled_count);
+                  return out;
+                })),
+            response);
       });
 }
 
@@ -294,9 +254,11 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::Act(
   return RunUnary(context, deps_.pool,
                   [this, method, request, response,
                    command = std::move(command)](const CallContext& call) {
-                    return app::RunRecipientCommand(
-                        deps_, call, MakeCommandRequest(method, *request),
-                        command, RespondRecipient, response);
+                    return Respond(
+                        app::CommandRunner(deps_).RunRecipient(
+                            call, MakeCommandRequest(method, *request), command,
+                            EncodeRecipient()),
+                        response);
                   });
 }
 
@@ -342,18 +304,21 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
     v1::DeleteRecipientResponse* response) {
   return RunUnary(
       context, deps_.pool, [this, request, response](const CallContext& call) {
-        auto respond = [&call](const app::CommandOutcome& outcome,
-                               google::protobuf::Message* message) {
-          auto* out = static_cast<v1::DeleteRecipientResponse*>(message);
-          out->set_sequence_id(outcome.after.sequence_id);
-          out->set_recipient_id(outcome.after.recipient_id);
-          *out->mutable_deleted_at() =
+        auto deleted = [&call](const app::CommandOutcome& outcome) {
+          v1::DeleteRecipientResponse out;
+          out.set_sequence_id(outcome.after.sequence_id);
+          out.set_recipient_id(outcome.after.recipient_id);
+          *out.mutable_deleted_at() =
               app::ToProtoTime(outcome.after.updated_at);
-          out->set_deleted_by(call.actor);
+          out.set_deleted_by(call.actor);
+          return out;
         };
-        return app::RunRecipientCommand(
-            deps_, call, MakeCommandRequest("DeleteRecipient", *request),
-            domain::DeleteRecipient{}, respond, response);
+        return Respond(
+            app::CommandRunner(deps_).RunRecipient(
+                call, MakeCommandRequest("DeleteRecipient", *request),
+                domain::DeleteRecipient{},
+                EncodeWith<app::CommandOutcome>(deleted)),
+            response);
       });
 }
 
@@ -373,10 +338,11 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_ASSIGN_OR_RETURN(domain::SignalType signal,
                              app::FromProto("signal", request->signal()));
-        return app::RunRecipientCommand(
-            deps_, call, MakeCommandRequest("RecordSignal", *request),
-            domain::RecordSignal{signal, request->detail()}, RespondRecipient,
-            response);
+        return Respond(app::CommandRunner(deps_).RunRecipient(
+                           call, MakeCommandRequest("RecordSignal", *request),
+                           domain::RecordSignal{signal, request->detail()},
+                           EncodeRecipient()),
+                       response);
       });
 }
 
@@ -455,10 +421,59 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipientTimeline(
 grpc::ServerUnaryReactor* RecipientServiceImpl::BulkAction(
     grpc::CallbackServerContext* context, const v1::BulkActionRequest* request,
     v1::BulkActionResponse* response) {
-  return RunUnary(context, deps_.pool,
-                  [this, request, response](const CallContext& call) {
-                    return app::RunBulkAction(deps_, call, *request, response);
-                  });
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        app::BulkActionRequest bulk;
+        bulk.identity = {absl::StrCat(kService, "BulkAction"),
+                         request->request_id(),
+                         app::RequestFingerprint(*request)};
+        bulk.sequence_id = request->sequence_id();
+        bulk.recipient_ids.assign(request->recipient_ids().begin(),
+                                  request->recipient_ids().end());
+        bulk.confirmation_token = request->confirmation_token();
+        bulk.validate_only = request->validate_only();
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("request_id", request->request_id()));
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("sequence_id", request->sequence_id()));
+        SEQ_ASSIGN_OR_RETURN(bulk.action,
+                             BulkActionFromProto(request->action()));
+        if (bulk.action == domain::BulkAction::kEditContent ||
+            request->has_edit() || request->step_index() != 0) {
+          bulk.edit = domain::EditContent{request->step_index(),
+                                          app::FromProto(request->edit())};
+        }
+        const v1::BulkActionType action = request->action();
+        return Respond(
+            app::RunBulkAction(
+                deps_, call, bulk,
+                EncodeWith<app::BulkActionResult>(
+                    [action](const app::BulkActionResult& result) {
+                      v1::BulkActionResponse out;
+                      out.set_applied(result.applied);
+                      out.set_affected_count(result.affected_count);
+                      for (const auto& offender : result.offenders) {
+                        *out.add_offenders() = OffenderToProto(offender);
+                      }
+                      if (result.confirmation.has_value()) {
+                        const app::BulkConfirmation& c = *result.confirmation;
+                        v1::BulkConfirmation* confirmation =
+                            out.mutable_confirmation();
+                        confirmation->set_token(c.token);
+                        confirmation->set_action(action);
+                        confirmation->set_count(c.count);
+                        for (const auto& [status, n] : c.count_by_status) {
+                          (*confirmation->mutable_count_by_status())[status] =
+                              n;
+                        }
+                        *confirmation->mutable_expires_at() =
+                            app::ToProtoTime(c.expires_at);
+                      }
+                      return out;
+                    })),
+            response);
+      });
 }
 
 }  // namespace sequencer::server

@@ -12,12 +12,16 @@
 #define SEQUENCER_SERVER_RECIPIENT_SERVICE_H_
 
 #include "absl/status/statusor.h"
+#include "app/pipeline/command_runner.h"
 #include "domain/recipient.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
+
+// Encodes a recipient command's outcome as the v1.Recipient it answers.
+app::ResponseEncoder<app::CommandOutcome> EncodeRecipient();
 
 inline constexpr int kMaxEnrollBatch = 10000;
 inline constexpr int kDefaultPageSize = 100;

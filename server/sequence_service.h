@@ -3,11 +3,16 @@
 #ifndef SEQUENCER_SERVER_SEQUENCE_SERVICE_H_
 #define SEQUENCER_SERVER_SEQUENCE_SERVICE_H_
 
+#include "app/use_cases/sequence_pause.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
+
+// Encodes a sequence pause's result as its SequenceActionResponse (also for
+// the operations app::FinishSequenceOps finishes at start-up).
+app::ResponseEncoder<app::SequencePauseResult> SequencePauseEncoder();
 
 class SequenceServiceImpl final : public DecodingService<v1::SequenceService> {
  public:

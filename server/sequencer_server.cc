@@ -1,6 +1,7 @@
 #include "server/sequencer_server.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -38,6 +39,17 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.budget = server->budget_.get();
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
+  // Sequence pauses and resumes that a crash interrupted: their recipients
+  // follow before any call is served. A failure (e.g. a full disk) leaves
+  // them to a retry of their request or the next start.
+  if (absl::Status finished =
+          app::FinishSequenceOps(deps, SequencePauseEncoder());
+      !finished.ok()) {
+    std::fprintf(stderr,
+                 "sequencerd: unfinished sequence pauses are left for later: "
+                 "%s\n",
+                 finished.ToString().c_str());
+  }
   server->scheduler_ = std::make_unique<app::Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);

@@ -17,16 +17,6 @@
 namespace sequencer::app {
 namespace {
 
-absl::Status VersionMismatch(uint64_t expected, uint64_t actual) {
-  return domain::WithRefusal(
-      absl::AbortedError(absl::StrCat("expected version ", expected,
-                                      " but the recipient is at ", actual,
-                                      "; nothing was changed")),
-      {domain::kReasonVersionMismatch,
-       {{"expected_version", absl::StrCat(expected)},
-        {"actual_version", absl::StrCat(actual)}}});
-}
-
 // After a successful commit: lowers the queue fronts for the entries the
 // batch added, wakes the scheduler when a due/ entry is earlier than what it
 // waits for, and wakes long polls by queue.
@@ -62,36 +52,26 @@ void NoteQueueAdditions(const AppDeps& deps,
   }
 }
 
-// The middle of the pipeline, under the recipient's lock: fold the recipient,
-// check the expected version, decide at `now` against `sequence`, and add the
-// events and projection changes to `batch`. Fills outcome's before, events and
-// after.
-absl::Status DecideInto(const AppDeps& deps, const CallContext& call,
-                        const RecipientCommandRequest& request,
-                        const domain::RecipientCommand& command,
-                        const domain::Sequence& sequence, absl::Time now,
-                        CommandOutcome* outcome,
-                        eventstore::CommitBatch* batch) {
-  SEQ_ASSIGN_OR_RETURN(outcome->before, deps.repository->GetRecipient(
-                                            call.tenant_id, request.sequence_id,
-                                            request.recipient_id));
-  if (request.expected_version.has_value() &&
-      *request.expected_version != outcome->before.version) {
-    return VersionMismatch(*request.expected_version, outcome->before.version);
-  }
-  const domain::DecisionContext context{call.tenant_id, call.actor,
-                                        request.request_id, now};
-  SEQ_ASSIGN_OR_RETURN(outcome->events, domain::Decide(command, outcome->before,
-                                                       sequence, context));
-  outcome->after = AddRecipientEvents(call.tenant_id, request.sequence_id,
-                                      request.recipient_id, outcome->before,
-                                      outcome->events, sequence, batch);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
-domain::Recipient AddRecipientEvents(
+absl::Status VersionMismatch(absl::string_view what, uint64_t expected,
+                             uint64_t actual) {
+  return domain::WithRefusal(
+      absl::AbortedError(absl::StrCat("expected version ", expected,
+                                      " but the ", what, " is at ", actual,
+                                      "; nothing was changed")),
+      {domain::kReasonVersionMismatch,
+       {{"expected_version", absl::StrCat(expected)},
+        {"actual_version", absl::StrCat(actual)}}});
+}
+
+absl::Status ValidateRecipientRef(absl::string_view sequence_id,
+                                  absl::string_view recipient_id) {
+  SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", sequence_id));
+  return domain::ValidateId("recipient_id", recipient_id);
+}
+
+domain::Recipient CommandRunner::AddRecipientEvents(
     absl::string_view tenant, absl::string_view sequence_id,
     absl::string_view recipient_id, const domain::Recipient& before,
     const std::vector<domain::RecipientEvent>& events,
@@ -115,73 +95,113 @@ domain::Recipient AddRecipientEvents(
   return after;
 }
 
-absl::Status CommitAndNotify(const AppDeps& deps,
-                             const eventstore::CommitBatch& batch) {
-  absl::Status committed = deps.repository->store().Commit(batch).status();
+domain::Sequence CommandRunner::AddSequenceEvents(
+    absl::string_view tenant, const domain::Sequence& before,
+    absl::string_view sequence_id,
+    const std::vector<domain::SequenceEvent>& events,
+    eventstore::CommitBatch* batch) {
+  domain::Sequence after = before;
+  if (events.empty()) return after;
+  eventstore::StreamAppend append{layout::SequenceStream(tenant, sequence_id),
+                                  static_cast<int64_t>(before.version),
+                                  {}};
+  for (const auto& event : events) {
+    after = domain::Evolve(std::move(after), event);
+    append.events.push_back(Repository::Encode(event));
+  }
+  batch->appends.push_back(std::move(append));
+  return after;
+}
+
+absl::Status CommandRunner::Commit(const eventstore::CommitBatch& batch) const {
+  absl::Status committed = deps_.repository->store().Commit(batch).status();
   if (absl::IsAborted(committed)) {
     return absl::AbortedError(absl::StrCat(
         "concurrent modification, nothing was changed: ", committed.message()));
   }
   if (!committed.ok()) return committed;
-  NoteQueueAdditions(deps, batch);
+  NoteQueueAdditions(deps_, batch);
   return committed;
 }
 
-absl::Status ValidateRecipientRef(absl::string_view sequence_id,
-                                  absl::string_view recipient_id) {
-  SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", sequence_id));
-  return domain::ValidateId("recipient_id", recipient_id);
+absl::StatusOr<std::optional<std::string>> CommandRunner::LockAndReplay(
+    const CallContext& call, const RequestIdentity& identity,
+    std::vector<std::string> lock_keys, LockTable::Guard* guard) const {
+  if (identity.idempotent) {
+    SEQ_RETURN_IF_ERROR(domain::ValidateId("request_id", identity.request_id));
+    lock_keys.push_back(
+        layout::IdempotencyKey(call.tenant_id, identity.request_id));
+  }
+  *guard = deps_.locks->Lock(lock_keys);
+  if (!identity.idempotent) return std::optional<std::string>();
+  return LoadPreviousOutcome(deps_.repository->store(), call.tenant_id,
+                             identity.request_id, identity.method,
+                             identity.fingerprint);
 }
 
-absl::Status RunRecipientCommand(const AppDeps& deps, const CallContext& call,
-                                 const RecipientCommandRequest& request,
-                                 const domain::RecipientCommand& command,
-                                 const RespondFn& respond,
-                                 google::protobuf::Message* response) {
-  if (request.idempotent) {
-    SEQ_RETURN_IF_ERROR(domain::ValidateId("request_id", request.request_id));
+absl::Status CommandRunner::Record(const CallContext& call,
+                                   const RequestIdentity& identity,
+                                   std::string response,
+                                   eventstore::CommitBatch* batch) const {
+  if (identity.idempotent) {
+    batch->index_writes.push_back(
+        OutcomeRecord(call.tenant_id, identity.request_id, identity.method,
+                      identity.fingerprint, std::move(response)));
   }
-  SEQ_RETURN_IF_ERROR(
-      ValidateRecipientRef(request.sequence_id, request.recipient_id));
-  const std::string stream = layout::RecipientStream(
-      call.tenant_id, request.sequence_id, request.recipient_id);
-  eventstore::EventStore& store = deps.repository->store();
-  std::vector<std::string> lock_keys = {stream};
-  if (request.idempotent) {
-    lock_keys.push_back(
-        layout::IdempotencyKey(call.tenant_id, request.request_id));
-  }
-  LockTable::Guard guard = deps.locks->Lock(lock_keys);
-
-  if (request.idempotent) {
-    SEQ_ASSIGN_OR_RETURN(
-        bool replayed,
-        LoadPreviousOutcome(store, call.tenant_id, request.request_id,
-                            request.method, request.fingerprint, response));
-    if (replayed) return absl::OkStatus();
-  }
-
-  CommandOutcome outcome;
-  SEQ_ASSIGN_OR_RETURN(
-      outcome.sequence,
-      deps.repository->GetSequence(call.tenant_id, request.sequence_id));
-  eventstore::CommitBatch batch;
-  SEQ_RETURN_IF_ERROR(DecideInto(deps, call, request, command, outcome.sequence,
-                                 deps.clock->Now(), &outcome, &batch));
-  if (respond) respond(outcome, response);
-  if (request.idempotent) {
-    batch.index_writes.push_back(
-        OutcomeRecord(call.tenant_id, request.request_id, request.method,
-                      request.fingerprint, *response));
-  }
-  if (batch.appends.empty() && batch.index_writes.empty()) {
+  if (batch->appends.empty() && batch->index_writes.empty()) {
     return absl::OkStatus();
   }
-  return CommitAndNotify(deps, batch);
+  return Commit(*batch);
 }
 
-std::vector<BatchItemResult> RunRecipientCommandBatch(
-    const AppDeps& deps, const std::vector<BatchCommandItem>& items,
+absl::Status CommandRunner::DecideInto(const CallContext& call,
+                                       const RecipientCommandRequest& request,
+                                       const domain::RecipientCommand& command,
+                                       const domain::Sequence& sequence,
+                                       absl::Time now, CommandOutcome* outcome,
+                                       eventstore::CommitBatch* batch) const {
+  SEQ_ASSIGN_OR_RETURN(outcome->before, deps_.repository->GetRecipient(
+                                            call.tenant_id, request.sequence_id,
+                                            request.recipient_id));
+  if (request.expected_version.has_value() &&
+      *request.expected_version != outcome->before.version) {
+    return VersionMismatch("recipient", *request.expected_version,
+                           outcome->before.version);
+  }
+  const domain::DecisionContext context{call.tenant_id, call.actor,
+                                        request.identity.request_id, now};
+  SEQ_ASSIGN_OR_RETURN(outcome->events, domain::Decide(command, outcome->before,
+                                                       sequence, context));
+  outcome->after = AddRecipientEvents(call.tenant_id, request.sequence_id,
+                                      request.recipient_id, outcome->before,
+                                      outcome->events, sequence, batch);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Answered<CommandOutcome>> CommandRunner::RunRecipient(
+    const CallContext& call, const RecipientCommandRequest& request,
+    const domain::RecipientCommand& command,
+    const ResponseEncoder<CommandOutcome>& encode) {
+  SEQ_RETURN_IF_ERROR(
+      ValidateRecipientRef(request.sequence_id, request.recipient_id));
+  return Run<CommandOutcome>(
+      call, request.identity,
+      {layout::RecipientStream(call.tenant_id, request.sequence_id,
+                               request.recipient_id)},
+      [&](eventstore::CommitBatch* batch) -> absl::StatusOr<CommandOutcome> {
+        CommandOutcome outcome;
+        SEQ_ASSIGN_OR_RETURN(
+            outcome.sequence,
+            deps_.repository->GetSequence(call.tenant_id, request.sequence_id));
+        SEQ_RETURN_IF_ERROR(DecideInto(call, request, command, outcome.sequence,
+                                       deps_.clock->Now(), &outcome, batch));
+        return outcome;
+      },
+      encode);
+}
+
+std::vector<BatchItemResult> CommandRunner::RunRecipientBatch(
+    const std::vector<BatchCommandItem>& items,
     const domain::RecipientCommand& command) {
   std::vector<BatchItemResult> results(items.size());
   std::vector<std::string> streams(items.size());
@@ -190,7 +210,7 @@ std::vector<BatchItemResult> RunRecipientCommandBatch(
   absl::flat_hash_set<std::string> seen;
   for (size_t i = 0; i < items.size(); ++i) {
     const BatchCommandItem& item = items[i];
-    if (item.request.idempotent) {
+    if (item.request.identity.idempotent) {
       results[i].status = absl::InvalidArgumentError(
           "a batch runs only requests that are not idempotent");
       continue;
@@ -212,12 +232,12 @@ std::vector<BatchItemResult> RunRecipientCommandBatch(
 
   std::vector<size_t> changed;
   {
-    LockTable::Guard guard = deps.locks->Lock(lock_keys);
+    LockTable::Guard guard = deps_.locks->Lock(lock_keys);
     std::map<std::pair<std::string, std::string>,
              absl::StatusOr<domain::Sequence>>
         sequences;
     eventstore::CommitBatch batch;
-    const absl::Time now = deps.clock->Now();
+    const absl::Time now = deps_.clock->Now();
     for (size_t i = 0; i < items.size(); ++i) {
       if (!results[i].status.ok()) continue;
       const BatchCommandItem& item = items[i];
@@ -225,7 +245,7 @@ std::vector<BatchItemResult> RunRecipientCommandBatch(
       auto cached = sequences.find(key);
       if (cached == sequences.end()) {
         cached = sequences
-                     .emplace(key, deps.repository->GetSequence(
+                     .emplace(key, deps_.repository->GetSequence(
                                        item.call.tenant_id,
                                        item.request.sequence_id))
                      .first;
@@ -235,14 +255,14 @@ std::vector<BatchItemResult> RunRecipientCommandBatch(
         continue;
       }
       CommandOutcome outcome;
-      results[i].status = DecideInto(deps, item.call, item.request, command,
+      results[i].status = DecideInto(item.call, item.request, command,
                                      *cached->second, now, &outcome, &batch);
       if (results[i].status.ok() && !outcome.events.empty()) {
         changed.push_back(i);
       }
     }
     if (changed.empty()) return results;
-    const absl::Status committed = CommitAndNotify(deps, batch);
+    const absl::Status committed = Commit(batch);
     if (committed.ok()) {
       for (size_t i : changed) results[i].changed = true;
       return results;
@@ -256,14 +276,11 @@ std::vector<BatchItemResult> RunRecipientCommandBatch(
   // aborted the whole batch: run each changed item alone, on the state it
   // finds, so that one conflict does not fail the others.
   for (size_t i : changed) {
-    bool produced = false;
-    results[i].status = RunRecipientCommand(
-        deps, items[i].call, items[i].request, command,
-        [&produced](const CommandOutcome& outcome, google::protobuf::Message*) {
-          produced = !outcome.events.empty();
-        },
-        nullptr);
-    results[i].changed = results[i].status.ok() && produced;
+    absl::StatusOr<Answered<CommandOutcome>> alone =
+        RunRecipient(items[i].call, items[i].request, command, nullptr);
+    results[i].status = alone.status();
+    results[i].changed = alone.ok() && alone->result.has_value() &&
+                         !alone->result->events.empty();
   }
   return results;
 }

@@ -1,13 +1,17 @@
-// The one pipeline every change to a recipient goes through, whoever asks
-// (an API call, the scheduler, a delivery worker):
+// The one pipeline every change goes through, whoever asks (an API call, the
+// scheduler, a delivery worker, a bulk action, a sequence pause):
 //
-//   validate ids -> lock the recipient (and the request id) -> answer a
-//   retried request id with its first outcome -> fold the sequence and the
-//   recipient -> check the expected version (ABORTED) -> domain::Decide ->
-//   commit events + projection index changes + idempotency record in one
-//   durable write -> notify waiting workers.
+//   lock the keys the change touches (and its request id) -> answer a retried
+//   request id with its first outcome -> the change's body (fold state, check
+//   versions, domain::Decide, add events and projection changes to a batch)
+//   -> record the outcome under the request id in the same batch -> commit
+//   it in one durable write -> notify the scheduler and waiting workers.
 //
-// A refusal writes nothing. Thread-safe.
+// A body that fails writes nothing. A retried request id (same method and
+// request fingerprint) answers the recorded response and runs nothing; the
+// same id with another request is INVALID_ARGUMENT. A store-level version
+// conflict (a writer outside the lock table got in first) is ABORTED,
+// "concurrent modification, nothing was changed". Thread-safe.
 
 #ifndef SEQUENCER_APP_PIPELINE_COMMAND_RUNNER_H_
 #define SEQUENCER_APP_PIPELINE_COMMAND_RUNNER_H_
@@ -16,31 +20,59 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "app/app_deps.h"
 #include "app/call_context.h"
+#include "app/pipeline/lock_table.h"
 #include "domain/events.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
-#include "google/protobuf/message.h"
+#include "eventstore/event_store.h"
 
 namespace sequencer::app {
 
-struct RecipientCommandRequest {
-  // Full RPC method name; part of the idempotency record.
+// What makes a request safe to retry.
+struct RequestIdentity {
+  // Full RPC method name, part of the outcome record.
   std::string method;
-  // Recorded on the events. With `idempotent`, also the retry key.
+  // Recorded on the events; with `idempotent`, also the retry key (an id as
+  // domain::ValidateId accepts, INVALID_ARGUMENT otherwise).
   std::string request_id;
+  // A stable fingerprint of the whole request (e.g. RequestFingerprint).
+  uint64_t fingerprint = 0;
+  // False for the runtime's own changes (the scheduler), which record no
+  // outcome.
   bool idempotent = true;
+};
+
+// What a change answers: the response its caller gets, as bytes the caller
+// encoded (the API's response message), the same on a retry. `result` is set
+// when the change ran now, empty when a retry was answered from the record.
+template <typename Result>
+struct Answered {
+  std::optional<Result> result;
+  std::string response;
+};
+
+// Encodes a result as the response that is recorded (and answered).
+template <typename Result>
+using ResponseEncoder = std::function<std::string(const Result&)>;
+
+// One recipient command through the pipeline.
+struct RecipientCommandRequest {
+  RequestIdentity identity;
   std::string sequence_id;
   std::string recipient_id;
   std::optional<uint64_t> expected_version;
-  // RequestFingerprint of the request (only used when idempotent).
-  uint64_t fingerprint = 0;
 };
 
+// The state around one recipient command.
 struct CommandOutcome {
   domain::Sequence sequence;
   domain::Recipient before;
@@ -48,73 +80,144 @@ struct CommandOutcome {
   std::vector<domain::RecipientEvent> events;
 };
 
-// Fills `response` from the outcome (before the commit, so that the
-// idempotency record can hold it).
-using RespondFn =
-    std::function<void(const CommandOutcome&, google::protobuf::Message*)>;
-
-// Runs `command` on the recipient. `response` may be null when `idempotent` is
-// false. On a retried request id, `response` gets the first outcome and
-// nothing runs. Errors: INVALID_ARGUMENT (bad ids, reused request id),
-// NOT_FOUND, ABORTED (version mismatch or a concurrent write), and whatever
-// the domain refuses.
-absl::Status RunRecipientCommand(const AppDeps& deps, const CallContext& call,
-                                 const RecipientCommandRequest& request,
-                                 const domain::RecipientCommand& command,
-                                 const RespondFn& respond,
-                                 google::protobuf::Message* response);
-
-// One recipient's command in a batch (RunRecipientCommandBatch).
+// One recipient's command in a batch (CommandRunner::RunRecipientBatch).
 struct BatchCommandItem {
   CallContext call;
-  // Must not be idempotent (a batch writes no idempotency records).
+  // Must not be idempotent (a batch writes no outcome records).
   RecipientCommandRequest request;
 };
 
 struct BatchItemResult {
-  // What RunRecipientCommand would have answered for the item alone.
+  // What RunRecipient would have answered for the item alone.
   absl::Status status;
   // True when the item's events were committed (OK and not empty).
   bool changed = false;
 };
 
-// Runs `command` on many recipients with the semantics of RunRecipientCommand
-// for each one (validate, lock, fold, check the expected version, decide) and
-// commits the changes of all of them in ONE durable write, so that one fsync
-// serves the batch. The recipients' locks are all held from before the first
-// fold until the commit has returned. An item that is refused (bad ids,
-// NOT_FOUND, ABORTED for its expected version, a domain refusal) contributes
-// nothing and does not stop the others. A recipient named twice is ABORTED
-// the second time ("appears twice"). When the shared commit is ABORTED by the
-// store (a writer that does not take the lock table changed one of the
-// streams first), each item that had events runs again alone through
-// RunRecipientCommand on the state it then finds; any other commit error is
-// the result of every item that had events. Returns one result per item, in
-// order.
-std::vector<BatchItemResult> RunRecipientCommandBatch(
-    const AppDeps& deps, const std::vector<BatchCommandItem>& items,
-    const domain::RecipientCommand& command);
+class CommandRunner {
+ public:
+  // Reads and writes the changes through `deps`, which must outlive the
+  // runner.
+  explicit CommandRunner(const AppDeps& deps) : deps_(deps) {}
 
-// Adds `events` of one recipient to `batch`: an append expecting the
-// recipient's current version, and the projection index changes. Returns the
-// state after the events.
-domain::Recipient AddRecipientEvents(
-    absl::string_view tenant, absl::string_view sequence_id,
-    absl::string_view recipient_id, const domain::Recipient& before,
-    const std::vector<domain::RecipientEvent>& events,
-    const domain::Sequence& sequence, eventstore::CommitBatch* batch);
+  // The body of a change: runs under the locks, after the retry check; adds
+  // what the change writes to `batch` and returns its result. An error writes
+  // nothing and is the change's answer.
+  template <typename Result>
+  using Body =
+      std::function<absl::StatusOr<Result>(eventstore::CommitBatch* batch)>;
 
-// Commits `batch` durably; a store-level version conflict (someone else wrote
-// first) becomes ABORTED "nothing was changed". After a successful commit,
-// wakes the scheduler when the batch wrote a due/ entry, and, for each
-// delivery queue the batch added ready/ entries to, as many of that queue's
-// long polls as entries were added (PollRegistry::Notify); nothing else.
-absl::Status CommitAndNotify(const AppDeps& deps,
-                             const eventstore::CommitBatch& batch);
+  // Runs one change: validates identity.request_id (when idempotent), locks
+  // `lock_keys` and the request id, answers a retry, runs `body`, records
+  // encode(result) under the request id and commits the batch (nothing is
+  // committed when the batch stays empty and the request is not idempotent).
+  template <typename Result>
+  absl::StatusOr<Answered<Result>> Run(const CallContext& call,
+                                       const RequestIdentity& identity,
+                                       std::vector<std::string> lock_keys,
+                                       const Body<Result>& body,
+                                       const ResponseEncoder<Result>& encode);
+
+  // Runs `command` on one recipient: validates the ids, locks the recipient,
+  // folds its sequence and itself, checks the expected version (ABORTED,
+  // VERSION_MISMATCH), domain::Decide, adds the events and projection
+  // changes. NOT_FOUND for an unknown sequence or an unknown or deleted
+  // recipient; whatever the domain refuses.
+  absl::StatusOr<Answered<CommandOutcome>> RunRecipient(
+      const CallContext& call, const RecipientCommandRequest& request,
+      const domain::RecipientCommand& command,
+      const ResponseEncoder<CommandOutcome>& encode);
+
+  // Runs `command` on many recipients with the semantics of RunRecipient for
+  // each one and commits the changes of all of them in ONE durable write, so
+  // that one fsync serves the batch. The recipients' locks are all held from
+  // before the first fold until the commit has returned. An item that is
+  // refused contributes nothing and does not stop the others. A recipient
+  // named twice is ABORTED the second time ("appears twice"). When the shared
+  // commit is ABORTED by the store, each item that had events runs again alone
+  // on the state it then finds; any other commit error is the result of every
+  // item that had events. Returns one result per item, in order.
+  std::vector<BatchItemResult> RunRecipientBatch(
+      const std::vector<BatchCommandItem>& items,
+      const domain::RecipientCommand& command);
+
+  // The store-facing part of a change, for bodies that write many streams:
+  // an append of `events` to one recipient expecting `before`'s version,
+  // plus the projection changes. Returns the state after the events.
+  static domain::Recipient AddRecipientEvents(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id, const domain::Recipient& before,
+      const std::vector<domain::RecipientEvent>& events,
+      const domain::Sequence& sequence, eventstore::CommitBatch* batch);
+
+  // The same for a sequence's own stream.
+  static domain::Sequence AddSequenceEvents(
+      absl::string_view tenant, const domain::Sequence& before,
+      absl::string_view sequence_id,
+      const std::vector<domain::SequenceEvent>& events,
+      eventstore::CommitBatch* batch);
+
+  // Commits `batch` durably, then lowers the queue fronts, wakes the
+  // scheduler when a due/ entry is earlier than what it waits for, and wakes
+  // as many long polls of each delivery queue as entries were added to it.
+  // A store-level version conflict is ABORTED "nothing was changed".
+  absl::Status Commit(const eventstore::CommitBatch& batch) const;
+
+  const AppDeps& deps() const { return deps_; }
+
+ private:
+  // The non-template steps of Run.
+  absl::StatusOr<std::optional<std::string>> LockAndReplay(
+      const CallContext& call, const RequestIdentity& identity,
+      std::vector<std::string> lock_keys, LockTable::Guard* guard) const;
+  absl::Status Record(const CallContext& call, const RequestIdentity& identity,
+                      std::string response,
+                      eventstore::CommitBatch* batch) const;
+
+  absl::Status DecideInto(const CallContext& call,
+                          const RecipientCommandRequest& request,
+                          const domain::RecipientCommand& command,
+                          const domain::Sequence& sequence, absl::Time now,
+                          CommandOutcome* outcome,
+                          eventstore::CommitBatch* batch) const;
+
+  const AppDeps& deps_;
+};
 
 // OK when both ids are valid; INVALID_ARGUMENT naming the field otherwise.
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
                                   absl::string_view recipient_id);
+
+// ABORTED with a VERSION_MISMATCH refusal: `what` ("recipient", "sequence")
+// is at `actual`, the caller expected `expected`.
+absl::Status VersionMismatch(absl::string_view what, uint64_t expected,
+                             uint64_t actual);
+
+template <typename Result>
+absl::StatusOr<Answered<Result>> CommandRunner::Run(
+    const CallContext& call, const RequestIdentity& identity,
+    std::vector<std::string> lock_keys, const Body<Result>& body,
+    const ResponseEncoder<Result>& encode) {
+  LockTable::Guard guard;
+  absl::StatusOr<std::optional<std::string>> replayed =
+      LockAndReplay(call, identity, std::move(lock_keys), &guard);
+  if (!replayed.ok()) return replayed.status();
+  Answered<Result> answered;
+  if (replayed->has_value()) {
+    answered.response = std::move(**replayed);
+    return answered;
+  }
+  eventstore::CommitBatch batch;
+  absl::StatusOr<Result> result = body(&batch);
+  if (!result.ok()) return result.status();
+  if (encode) answered.response = encode(*result);
+  if (absl::Status recorded = Record(call, identity, answered.response, &batch);
+      !recorded.ok()) {
+    return recorded;
+  }
+  answered.result = *std::move(result);
+  return answered;
+}
 
 }  // namespace sequencer::app
 

@@ -28,15 +28,13 @@ uint64_t BytesFingerprint(absl::string_view bytes) {
   return hash ^ bytes.size();
 }
 
-absl::StatusOr<bool> LoadPreviousOutcome(const eventstore::EventStore& store,
-                                         absl::string_view tenant,
-                                         absl::string_view request_id,
-                                         absl::string_view method,
-                                         uint64_t fingerprint,
-                                         google::protobuf::Message* response) {
+absl::StatusOr<std::optional<std::string>> LoadPreviousOutcome(
+    const eventstore::EventStore& store, absl::string_view tenant,
+    absl::string_view request_id, absl::string_view method,
+    uint64_t fingerprint) {
   auto stored = store.GetIndex(layout::IdempotencyKey(tenant, request_id));
   if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return false;
+  if (!stored->has_value()) return std::optional<std::string>();
   v1::IdempotencyRecord record;
   if (!record.ParseFromString(**stored)) {
     return absl::DataLossError(
@@ -48,21 +46,18 @@ absl::StatusOr<bool> LoadPreviousOutcome(const eventstore::EventStore& store,
         "request_id \"", request_id,
         "\" was already used for a different request (", record.method(), ")"));
   }
-  if (!response->ParseFromString(record.response())) {
-    return absl::DataLossError(
-        absl::StrCat("stored response of ", request_id, " is corrupt"));
-  }
-  return true;
+  return std::optional<std::string>(std::move(*record.mutable_response()));
 }
 
-eventstore::IndexWrite OutcomeRecord(
-    absl::string_view tenant, absl::string_view request_id,
-    absl::string_view method, uint64_t fingerprint,
-    const google::protobuf::Message& response) {
+eventstore::IndexWrite OutcomeRecord(absl::string_view tenant,
+                                     absl::string_view request_id,
+                                     absl::string_view method,
+                                     uint64_t fingerprint,
+                                     std::string response) {
   v1::IdempotencyRecord record;
   record.set_method(std::string(method));
   record.set_request_fingerprint(fingerprint);
-  record.set_response(response.SerializeAsString());
+  record.set_response(std::move(response));
   return {layout::IdempotencyKey(tenant, request_id),
           record.SerializeAsString()};
 }

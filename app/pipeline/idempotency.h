@@ -6,6 +6,7 @@
 #define SEQUENCER_APP_PIPELINE_IDEMPOTENCY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -21,21 +22,21 @@ uint64_t BytesFingerprint(absl::string_view bytes);
 // A stable 64-bit fingerprint of the request's deterministic serialization.
 uint64_t RequestFingerprint(const google::protobuf::Message& request);
 
-// false: the request id is new. true: `response` now holds the first outcome.
-// INVALID_ARGUMENT when the id was used for a different method or request.
-absl::StatusOr<bool> LoadPreviousOutcome(const eventstore::EventStore& store,
-                                         absl::string_view tenant,
-                                         absl::string_view request_id,
-                                         absl::string_view method,
-                                         uint64_t fingerprint,
-                                         google::protobuf::Message* response);
+// nullopt: the request id is new. Otherwise the recorded response (the bytes
+// OutcomeRecord was given). INVALID_ARGUMENT when the id was used for a
+// different method or request; DATA_LOSS for a record that does not parse.
+absl::StatusOr<std::optional<std::string>> LoadPreviousOutcome(
+    const eventstore::EventStore& store, absl::string_view tenant,
+    absl::string_view request_id, absl::string_view method,
+    uint64_t fingerprint);
 
-// The index write that records `response` as the outcome of the request.
+// The index write that records `response` (the serialized response message)
+// as the outcome of the request.
 eventstore::IndexWrite OutcomeRecord(absl::string_view tenant,
                                      absl::string_view request_id,
                                      absl::string_view method,
                                      uint64_t fingerprint,
-                                     const google::protobuf::Message& response);
+                                     std::string response);
 
 }  // namespace sequencer::app
 

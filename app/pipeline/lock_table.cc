@@ -6,25 +6,32 @@
 namespace sequencer::app {
 
 LockTable::LockTable(size_t stripes)
-    : mutexes_(new absl::Mutex[stripes]), stripes_(stripes) {}
+    : mutexes_(new absl::Mutex[stripes]),
+      long_running_(new absl::Mutex[stripes]),
+      stripes_(stripes) {}
 
 LockTable::Guard::Guard(Guard&& other) noexcept
     : held_(std::move(other.held_)) {
   other.held_.clear();
 }
 
+LockTable::Guard& LockTable::Guard::operator=(Guard&& other) noexcept {
+  if (this != &other) {
+    for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->Unlock();
+    held_ = std::move(other.held_);
+    other.held_.clear();
+  }
+  return *this;
+}
+
 LockTable::Guard::~Guard() {
   for (auto it = held_.rbegin(); it != held_.rend(); ++it) (*it)->Unlock();
 }
 
-LockTable::Guard LockTable::LockAll() {
-  std::vector<absl::Mutex*> held;
-  held.reserve(stripes_);
-  for (size_t i = 0; i < stripes_; ++i) {
-    mutexes_[i].Lock();
-    held.push_back(&mutexes_[i]);
-  }
-  return Guard(std::move(held));
+LockTable::Guard LockTable::LockLongRunning(const std::string& key) {
+  absl::Mutex* mutex = &long_running_[std::hash<std::string>{}(key) % stripes_];
+  mutex->Lock();
+  return Guard({mutex});
 }
 
 LockTable::Guard LockTable::Lock(const std::vector<std::string>& keys) {

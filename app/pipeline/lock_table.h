@@ -23,8 +23,11 @@ class LockTable {
   // Holds the locks of a set of keys until destroyed.
   class Guard {
    public:
+    // Holds nothing.
+    Guard() = default;
     Guard(Guard&& other) noexcept;
-    Guard& operator=(Guard&&) = delete;
+    // Releases what this guard held, then takes over `other`'s locks.
+    Guard& operator=(Guard&& other) noexcept;
     ~Guard();
 
    private:
@@ -34,11 +37,16 @@ class LockTable {
   };
 
   Guard Lock(const std::vector<std::string>& keys);
-  // Every stripe: excludes every other caller (sequence-wide changes).
-  Guard LockAll();
+
+  // A lock of its own stripes for changes that run as several commits (a
+  // sequence pause, chunk by chunk) and must exclude each other for their
+  // whole length. Take it before any Lock, never while holding one: a chunk
+  // of such a change then takes ordinary locks without deadlock.
+  Guard LockLongRunning(const std::string& key);
 
  private:
   std::unique_ptr<absl::Mutex[]> mutexes_;
+  std::unique_ptr<absl::Mutex[]> long_running_;
   size_t stripes_;
 };
 

@@ -127,16 +127,14 @@ absl::StatusOr<int> Scheduler::RunPass() {
       }
       BatchCommandItem item;
       item.call = CallContext{entry->tenant, kSchedulerActor};
-      item.request.method = "scheduler";
-      item.request.request_id = "scheduler";
-      item.request.idempotent = false;
+      item.request.identity = {"scheduler", "scheduler", 0, false};
       item.request.sequence_id = entry->sequence_id;
       item.request.recipient_id = entry->recipient_id;
       items.push_back(std::move(item));
       queue_entries.emplace_back(queue_entry);
     }
     const std::vector<BatchItemResult> results =
-        RunRecipientCommandBatch(deps_, items, domain::MarkStepDue{});
+        CommandRunner(deps_).RunRecipientBatch(items, domain::MarkStepDue{});
     for (size_t i = 0; i < results.size(); ++i) {
       const absl::Status& status = results[i].status;
       if (!status.ok() && !absl::IsNotFound(status)) {

@@ -17,6 +17,8 @@
 // Other records:
 //   idem/<tenant>/<request id> -> IdempotencyRecord
 //   confirm/<tenant>/<token> -> BulkConfirmationRecord
+//   seqop/<tenant>/<sequence> -> SequenceOpRecord   a sequence pause or
+//       resume whose recipients have not all followed yet
 //
 // <time> is microseconds since the Unix epoch as 16 lowercase hex digits, so
 // that key order is time order.
@@ -87,6 +89,26 @@ inline std::string IdempotencyKey(absl::string_view tenant,
 inline std::string ConfirmationKey(absl::string_view tenant,
                                    absl::string_view token) {
   return absl::StrCat("confirm/", tenant, "/", token);
+}
+
+inline constexpr char kSequenceOpPrefix[] = "seqop/";
+inline std::string SequenceOpKey(absl::string_view tenant,
+                                 absl::string_view sequence) {
+  return absl::StrCat(kSequenceOpPrefix, tenant, "/", sequence);
+}
+
+// The tenant and sequence a SequenceOpKey names; false for another key.
+inline bool ParseSequenceOpKey(absl::string_view key, std::string* tenant,
+                               std::string* sequence) {
+  if (!absl::ConsumePrefix(&key, kSequenceOpPrefix)) return false;
+  const size_t slash = key.find('/');
+  if (slash == absl::string_view::npos || slash == 0 ||
+      slash + 1 == key.size()) {
+    return false;
+  }
+  *tenant = std::string(key.substr(0, slash));
+  *sequence = std::string(key.substr(slash + 1));
+  return true;
 }
 
 inline std::string TimeKey(absl::Time time) {

@@ -153,9 +153,7 @@ class SchedulerBatchTest : public ::testing::Test {
   app::BatchCommandItem Item(const std::string& recipient_id) {
     app::BatchCommandItem item;
     item.call = app::CallContext{kTenant, app::kSchedulerActor};
-    item.request.method = "scheduler";
-    item.request.request_id = "scheduler";
-    item.request.idempotent = false;
+    item.request.identity = {"scheduler", "scheduler", 0, false};
     item.request.sequence_id = kSeq;
     item.request.recipient_id = recipient_id;
     return item;
@@ -195,7 +193,7 @@ TEST_F(SchedulerBatchTest, RefusedItemsChangeNothingAndTheOthersCommitOnce) {
       Item("stopped"), Item("r2"),     Item("r1")};
   const int commits_before = store_.commits;
   const std::vector<app::BatchItemResult> results =
-      app::RunRecipientCommandBatch(deps_, items, domain::MarkStepDue{});
+      app::CommandRunner(deps_).RunRecipientBatch(items, domain::MarkStepDue{});
   ASSERT_EQ(results.size(), items.size());
   EXPECT_TRUE(results[0].status.ok()) << results[0].status;
   EXPECT_TRUE(results[0].changed);
@@ -236,14 +234,14 @@ TEST_F(SchedulerBatchTest, AConcurrentlyChangedRecipientDoesNotFailTheOthers) {
                                                server_.clock().Now()});
     ASSERT_TRUE(events.ok()) << events.status();
     eventstore::CommitBatch pause;
-    app::AddRecipientEvents(kTenant, kSeq, "r2", *r2, *events, *sequence,
-                            &pause);
+    app::CommandRunner::AddRecipientEvents(kTenant, kSeq, "r2", *r2, *events,
+                                           *sequence, &pause);
     ASSERT_TRUE(server_.store().Commit(pause).ok());
   };
 
   const std::vector<app::BatchItemResult> results =
-      app::RunRecipientCommandBatch(deps_, {Item("r1"), Item("r2"), Item("r3")},
-                                    domain::MarkStepDue{});
+      app::CommandRunner(deps_).RunRecipientBatch(
+          {Item("r1"), Item("r2"), Item("r3")}, domain::MarkStepDue{});
   EXPECT_EQ(store_.before_batch, nullptr);  // the hook ran
   ASSERT_EQ(results.size(), 3u);
   for (const auto& result : results) {

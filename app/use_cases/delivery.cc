@@ -1,0 +1,216 @@
+#include "app/use_cases/delivery.h"
+
+#include <map>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "app/status_macros.h"
+#include "app/storage/store_layout.h"
+#include "domain/refusal.h"
+
+namespace sequencer::app {
+namespace {
+
+constexpr size_t kScanChunk = 256;
+constexpr char kDeliveryService[] = "/sequencer.v1.DeliveryService/";
+
+absl::Status LeaseExpired(absl::string_view token) {
+  return domain::RefuseAction(
+      absl::StrCat("lease ", token,
+                   " is unknown or expired: do not send; the step will be "
+                   "offered again"),
+      {"LEASE_EXPIRED", {{"action", "BEGIN_SEND"}}});
+}
+
+// The runtime request a lease's changes are recorded under.
+RecipientCommandRequest LeaseCommand(absl::string_view method,
+                                     absl::string_view token,
+                                     const std::string& sequence_id,
+                                     const std::string& recipient_id) {
+  RecipientCommandRequest request;
+  request.identity = {absl::StrCat(kDeliveryService, method),
+                      absl::StrCat("lease:", token), 0, false};
+  request.sequence_id = sequence_id;
+  request.recipient_id = recipient_id;
+  return request;
+}
+
+}  // namespace
+
+absl::Status ValidateLeaseToken(absl::string_view token) {
+  if (token.empty() || token.size() > kMaxLeaseTokenLength) {
+    return absl::InvalidArgumentError(
+        "lease_token: must be the token LeaseSteps returned");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
+    const std::string& tenant, domain::StepType channel, int max,
+    absl::Duration lease_duration) {
+  std::vector<LeasedStep> leased;
+  const std::string prefix =
+      layout::ReadyPrefix(tenant, std::string(domain::StepTypeName(channel)));
+  eventstore::EventStore& store = deps_.repository->store();
+  // Start at the queue's front: the entries that sends already begun deleted
+  // before it cost nothing.
+  const QueueFronts::Scan scan = deps_.fronts != nullptr
+                                     ? deps_.fronts->BeginScan(prefix)
+                                     : QueueFronts::Scan{prefix, "", 0};
+  std::string first_live;  // the first entry seen
+  bool reached_end = false;
+  std::map<std::string, absl::StatusOr<domain::Sequence>> sequences;
+  std::string cursor = QueueFronts::StartAfter(prefix, scan.front);
+  absl::Status status;
+  while (static_cast<int>(leased.size()) < max) {
+    auto entries = store.ScanIndex(prefix, cursor, kScanChunk);
+    if (!entries.ok()) {
+      status = entries.status();
+      break;
+    }
+    if (first_live.empty() && !entries->empty()) {
+      first_live =
+          std::string(layout::QueueEntryOf(entries->front().first, prefix));
+    }
+    for (const auto& [key, value] : *entries) {
+      if (static_cast<int>(leased.size()) >= max) break;
+      cursor = key;
+      // <time>/<sequence>/<recipient>
+      std::vector<std::string> parts =
+          absl::StrSplit(absl::string_view(key).substr(prefix.size()), '/');
+      if (parts.size() != 3) continue;
+      const absl::Time now = deps_.clock->Now();
+      // A step leased at the recipient's current version stays taken: skip
+      // it on the stream's version alone, without folding the recipient.
+      if (std::optional<uint64_t> held =
+              leases_.HeldVersion(tenant, parts[1], parts[2], now);
+          held.has_value()) {
+        absl::StatusOr<uint64_t> version = store.StreamVersion(
+            layout::RecipientStream(tenant, parts[1], parts[2]));
+        if (version.ok() && *version == *held) continue;
+      }
+      auto cached = sequences.find(parts[1]);
+      if (cached == sequences.end()) {
+        cached = sequences
+                     .emplace(parts[1],
+                              deps_.repository->GetSequence(tenant, parts[1]))
+                     .first;
+      }
+      const absl::StatusOr<domain::Sequence>& sequence = cached->second;
+      auto recipient =
+          deps_.repository->GetRecipient(tenant, parts[1], parts[2]);
+      if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
+          !recipient->due_at.has_value()) {
+        continue;
+      }
+      const domain::ResolvedStep step =
+          domain::ResolveCurrentStep(*recipient, *sequence);
+      if (!step.missing_variables.empty()) continue;
+      Lease lease{tenant,          parts[1],           parts[2],
+                  step.step_index, recipient->version, now + lease_duration};
+      std::optional<std::string> token = leases_.TryGrant(lease, now);
+      if (!token.has_value()) continue;
+      LeasedStep out;
+      out.lease_token = *token;
+      out.sequence_id = parts[1];
+      out.recipient_id = parts[2];
+      out.step_index = step.step_index;
+      out.channel = channel;
+      out.content = step.content;
+      out.contact = recipient->contact;
+      out.due_at = *recipient->due_at;
+      out.lease_expires_at = lease.expires_at;
+      leased.push_back(std::move(out));
+    }
+    if (entries->size() < kScanChunk) {
+      reached_end = true;
+      break;
+    }
+  }
+  if (deps_.fronts != nullptr) {
+    // Every entry seen stays in the queue (leased ones until their send
+    // begins), so the first one seen is the new front.
+    deps_.fronts->EndScan(scan, !status.ok()          ? ""
+                                : !first_live.empty() ? first_live
+                                : reached_end         ? QueueFronts::kEmpty
+                                                      : "");
+  }
+  if (!status.ok()) return status;
+  return leased;
+}
+
+absl::StatusOr<Answered<BeginSendResult>> Delivery::BeginSend(
+    const CallContext& call, const BeginSendRequest& request,
+    const ResponseEncoder<BeginSendResult>& encode) {
+  SEQ_RETURN_IF_ERROR(ValidateLeaseToken(request.lease_token));
+  SEQ_RETURN_IF_ERROR(
+      ValidateRecipientRef(request.sequence_id, request.recipient_id));
+  const std::string& token = request.lease_token;
+  // A retried BeginSend of a send that has begun: answer it again. A
+  // recipient deleted since the lease is a revoked lease like any other
+  // change (domain::BeginSend), not NOT_FOUND.
+  SEQ_ASSIGN_OR_RETURN(
+      domain::Recipient current,
+      deps_.repository->LoadRecipient(call.tenant_id, request.sequence_id,
+                                      request.recipient_id));
+  if (!current.in_flight_token.empty() && current.in_flight_token == token) {
+    Answered<BeginSendResult> answered;
+    answered.result.emplace();
+    const domain::RecipientStep& step = current.steps.at(current.current_step);
+    answered.result->content = step.dispatched_content;
+    if (encode) answered.response = encode(*answered.result);
+    return answered;
+  }
+  std::optional<Lease> lease = leases_.Find(token, deps_.clock->Now());
+  if (!lease.has_value() || lease->tenant != call.tenant_id ||
+      lease->sequence_id != request.sequence_id ||
+      lease->recipient_id != request.recipient_id) {
+    return LeaseExpired(token);
+  }
+  const domain::BeginSend begin{token, lease->recipient_version,
+                                deps_.send_deadline};
+  if (!current.exists || current.deleted) {
+    // The domain answers LEASE_REVOKED for a recipient that is gone.
+    return domain::Decide(begin, current, domain::Sequence{},
+                          domain::DecisionContext{})
+        .status();
+  }
+  auto to_result = [](const CommandOutcome& outcome) {
+    BeginSendResult result;
+    for (const auto& event : outcome.events) {
+      if (const auto* dispatched =
+              std::get_if<domain::StepDispatched>(&event.payload)) {
+        result.content = dispatched->content;
+      }
+    }
+    return result;
+  };
+  SEQ_ASSIGN_OR_RETURN(Answered<CommandOutcome> began,
+                       CommandRunner(deps_).RunRecipient(
+                           call,
+                           LeaseCommand("BeginSend", token, request.sequence_id,
+                                        request.recipient_id),
+                           begin, nullptr));
+  leases_.Remove(token);
+  Answered<BeginSendResult> answered;
+  answered.result = to_result(*began.result);
+  if (encode) answered.response = encode(*answered.result);
+  return answered;
+}
+
+absl::StatusOr<Answered<CommandOutcome>> Delivery::ReportDelivery(
+    const CallContext& call, const ReportDeliveryRequest& request,
+    const ResponseEncoder<CommandOutcome>& encode) {
+  SEQ_RETURN_IF_ERROR(ValidateLeaseToken(request.report.lease_token));
+  return CommandRunner(deps_).RunRecipient(
+      call,
+      LeaseCommand("ReportDelivery", request.report.lease_token,
+                   request.sequence_id, request.recipient_id),
+      request.report, encode);
+}
+
+}  // namespace sequencer::app

@@ -1,0 +1,205 @@
+#include "app/use_cases/sequence_pause.h"
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "app/pipeline/idempotency.h"
+#include "app/status_macros.h"
+#include "app/storage/store_layout.h"
+#include "domain/sequence.h"
+#include "sequencer/v1/events.pb.h"
+
+namespace sequencer::app {
+namespace {
+
+// Step 3 and 4: every recipient of the sequence follows it, then the seqop/
+// record goes and the outcome is recorded.
+absl::StatusOr<Answered<SequencePauseResult>> FollowAndFinish(
+    const AppDeps& deps, const CallContext& call,
+    const RequestIdentity& identity, absl::string_view sequence_id, bool pause,
+    const ResponseEncoder<SequencePauseResult>& encode) {
+  CommandRunner runner(deps);
+  const domain::RecipientCommand command =
+      pause ? domain::RecipientCommand(domain::PauseBySequence{})
+            : domain::RecipientCommand(domain::ResumeBySequence{});
+  RequestIdentity chunk_identity = identity;
+  chunk_identity.idempotent = false;
+  const std::string prefix =
+      layout::RecipientListPrefix(call.tenant_id, sequence_id);
+  int affected = 0;
+  std::string cursor;
+  while (true) {
+    SEQ_ASSIGN_OR_RETURN(auto entries, deps.repository->store().ScanIndex(
+                                           prefix, cursor, kSequenceOpChunk));
+    std::vector<BatchCommandItem> items;
+    items.reserve(entries.size());
+    for (const auto& [key, value] : entries) {
+      cursor = key;
+      BatchCommandItem item;
+      item.call = call;
+      item.request.identity = chunk_identity;
+      item.request.sequence_id = std::string(sequence_id);
+      item.request.recipient_id = key.substr(prefix.size());
+      items.push_back(std::move(item));
+    }
+    for (const BatchItemResult& result :
+         runner.RunRecipientBatch(items, command)) {
+      // NOT_FOUND: deleted since it was listed.
+      if (!result.status.ok() && !absl::IsNotFound(result.status)) {
+        return result.status;
+      }
+      if (result.changed) ++affected;
+    }
+    if (entries.size() < kSequenceOpChunk) break;
+  }
+  return runner.Run<SequencePauseResult>(
+      call, identity, {},
+      [&](eventstore::CommitBatch* batch)
+          -> absl::StatusOr<SequencePauseResult> {
+        SequencePauseResult result;
+        SEQ_ASSIGN_OR_RETURN(result.sequence, deps.repository->GetSequence(
+                                                  call.tenant_id, sequence_id));
+        result.affected_recipients = affected;
+        batch->index_writes.push_back(
+            {layout::SequenceOpKey(call.tenant_id, sequence_id), std::nullopt});
+        return result;
+      },
+      encode);
+}
+
+absl::StatusOr<std::optional<v1::SequenceOpRecord>> LoadSequenceOp(
+    const AppDeps& deps, absl::string_view tenant,
+    absl::string_view sequence_id) {
+  SEQ_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                       deps.repository->store().GetIndex(
+                           layout::SequenceOpKey(tenant, sequence_id)));
+  if (!stored.has_value()) return std::optional<v1::SequenceOpRecord>();
+  v1::SequenceOpRecord record;
+  if (!record.ParseFromString(*stored)) {
+    return absl::DataLossError(absl::StrCat("the record of the operation on ",
+                                            sequence_id, " is corrupt"));
+  }
+  return std::optional<v1::SequenceOpRecord>(std::move(record));
+}
+
+absl::StatusOr<Answered<SequencePauseResult>> FinishRecorded(
+    const AppDeps& deps, absl::string_view tenant,
+    absl::string_view sequence_id, const v1::SequenceOpRecord& record,
+    const ResponseEncoder<SequencePauseResult>& encode) {
+  const RequestIdentity identity{record.method(), record.request_id(),
+                                 record.request_fingerprint(), true};
+  return FollowAndFinish(deps, CallContext{std::string(tenant), record.actor()},
+                         identity, sequence_id, record.pause(), encode);
+}
+
+}  // namespace
+
+absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
+    const AppDeps& deps, const CallContext& call,
+    const SequencePauseRequest& request,
+    const ResponseEncoder<SequencePauseResult>& encode) {
+  SEQ_RETURN_IF_ERROR(
+      domain::ValidateId("request_id", request.identity.request_id));
+  SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", request.sequence_id));
+  const std::string stream =
+      layout::SequenceStream(call.tenant_id, request.sequence_id);
+  LockTable::Guard operation = deps.locks->LockLongRunning(stream);
+  SEQ_ASSIGN_OR_RETURN(
+      std::optional<std::string> replayed,
+      LoadPreviousOutcome(deps.repository->store(), call.tenant_id,
+                          request.identity.request_id, request.identity.method,
+                          request.identity.fingerprint));
+  if (replayed.has_value()) {
+    Answered<SequencePauseResult> answered;
+    answered.response = *std::move(replayed);
+    return answered;
+  }
+  SEQ_ASSIGN_OR_RETURN(
+      std::optional<v1::SequenceOpRecord> unfinished,
+      LoadSequenceOp(deps, call.tenant_id, request.sequence_id));
+  if (unfinished.has_value()) {
+    if (unfinished->request_id() == request.identity.request_id &&
+        unfinished->method() == request.identity.method &&
+        unfinished->request_fingerprint() == request.identity.fingerprint) {
+      return FinishRecorded(deps, call.tenant_id, request.sequence_id,
+                            *unfinished, encode);
+    }
+    SEQ_RETURN_IF_ERROR(FinishRecorded(deps, call.tenant_id,
+                                       request.sequence_id, *unfinished, encode)
+                            .status());
+  }
+
+  RequestIdentity started = request.identity;
+  started.idempotent = false;
+  CommandRunner runner(deps);
+  SEQ_RETURN_IF_ERROR(
+      runner
+          .Run<bool>(
+              call, started, {stream},
+              [&](eventstore::CommitBatch* batch) -> absl::StatusOr<bool> {
+                SEQ_ASSIGN_OR_RETURN(domain::Sequence before,
+                                     deps.repository->GetSequence(
+                                         call.tenant_id, request.sequence_id));
+                if (request.expected_version.has_value() &&
+                    *request.expected_version != before.version) {
+                  return VersionMismatch("sequence", *request.expected_version,
+                                         before.version);
+                }
+                const domain::DecisionContext context{
+                    call.tenant_id, call.actor, request.identity.request_id,
+                    deps.clock->Now()};
+                SEQ_ASSIGN_OR_RETURN(
+                    std::vector<domain::SequenceEvent> events,
+                    request.pause
+                        ? domain::DecidePauseSequence(before, context)
+                        : domain::DecideResumeSequence(before, context));
+                CommandRunner::AddSequenceEvents(
+                    call.tenant_id, before, request.sequence_id, events, batch);
+                v1::SequenceOpRecord record;
+                record.set_method(request.identity.method);
+                record.set_request_id(request.identity.request_id);
+                record.set_request_fingerprint(request.identity.fingerprint);
+                record.set_actor(call.actor);
+                record.set_pause(request.pause);
+                batch->index_writes.push_back(
+                    {layout::SequenceOpKey(call.tenant_id, request.sequence_id),
+                     record.SerializeAsString()});
+                return true;
+              },
+              nullptr)
+          .status());
+  return FollowAndFinish(deps, call, request.identity, request.sequence_id,
+                         request.pause, encode);
+}
+
+absl::Status FinishSequenceOps(
+    const AppDeps& deps, const ResponseEncoder<SequencePauseResult>& encode) {
+  std::string cursor;
+  while (true) {
+    SEQ_ASSIGN_OR_RETURN(
+        auto entries, deps.repository->store().ScanIndex(
+                          layout::kSequenceOpPrefix, cursor, kSequenceOpChunk));
+    for (const auto& [key, value] : entries) {
+      cursor = key;
+      std::string tenant;
+      std::string sequence_id;
+      if (!layout::ParseSequenceOpKey(key, &tenant, &sequence_id)) {
+        return absl::DataLossError(
+            absl::StrCat("malformed sequence operation key ", key));
+      }
+      LockTable::Guard operation = deps.locks->LockLongRunning(
+          layout::SequenceStream(tenant, sequence_id));
+      SEQ_ASSIGN_OR_RETURN(std::optional<v1::SequenceOpRecord> record,
+                           LoadSequenceOp(deps, tenant, sequence_id));
+      if (!record.has_value()) continue;  // Finished meanwhile.
+      SEQ_RETURN_IF_ERROR(
+          FinishRecorded(deps, tenant, sequence_id, *record, encode).status());
+    }
+    if (entries.size() < kSequenceOpChunk) return absl::OkStatus();
+  }
+}
+
+}  // namespace sequencer::app

@@ -1,0 +1,83 @@
+#include "app/use_cases/sequences.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "app/status_macros.h"
+#include "app/storage/store_layout.h"
+
+namespace sequencer::app {
+
+absl::StatusOr<Answered<domain::Sequence>> CreateSequence(
+    const AppDeps& deps, const CallContext& call,
+    const CreateSequenceRequest& request,
+    const ResponseEncoder<domain::Sequence>& encode) {
+  domain::CreateSequence command = request.command;
+  CommandRunner runner(deps);
+  absl::StatusOr<Answered<domain::Sequence>> answered =
+      runner.Run<domain::Sequence>(
+          call, request.identity, {},
+          [&](eventstore::CommitBatch* batch)
+              -> absl::StatusOr<domain::Sequence> {
+            if (command.sequence_id.empty()) {
+              command.sequence_id = deps.ids->NewId("seq");
+            }
+            SEQ_ASSIGN_OR_RETURN(domain::Sequence current,
+                                 deps.repository->LoadSequence(
+                                     call.tenant_id, command.sequence_id));
+            const domain::DecisionContext context{call.tenant_id, call.actor,
+                                                  request.identity.request_id,
+                                                  deps.clock->Now()};
+            SEQ_ASSIGN_OR_RETURN(
+                std::vector<domain::SequenceEvent> events,
+                domain::DecideCreateSequence(command, current, context));
+            domain::Sequence after = CommandRunner::AddSequenceEvents(
+                call.tenant_id, current, command.sequence_id, events, batch);
+            batch->index_writes.push_back(
+                {layout::SequenceListKey(call.tenant_id, command.sequence_id),
+                 ""});
+            return after;
+          },
+          encode);
+  if (absl::IsAborted(answered.status())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("sequence \"", command.sequence_id, "\" already exists"));
+  }
+  return answered;
+}
+
+absl::StatusOr<domain::Sequence> GetSequence(const AppDeps& deps,
+                                             const CallContext& call,
+                                             absl::string_view sequence_id) {
+  SEQ_RETURN_IF_ERROR(domain::ValidateId("sequence_id", sequence_id));
+  return deps.repository->GetSequence(call.tenant_id, sequence_id);
+}
+
+absl::StatusOr<SequencePage> ListSequences(const AppDeps& deps,
+                                           const CallContext& call,
+                                           absl::string_view after,
+                                           int page_size) {
+  const std::string prefix = layout::SequenceListPrefix(call.tenant_id);
+  std::string start_after;
+  if (!after.empty()) {
+    SEQ_RETURN_IF_ERROR(domain::ValidateId("page_token", after));
+    start_after = absl::StrCat(prefix, after);
+  }
+  SEQ_ASSIGN_OR_RETURN(auto entries, deps.repository->store().ScanIndex(
+                                         prefix, start_after, page_size + 1));
+  const bool more = static_cast<int>(entries.size()) > page_size;
+  if (more) entries.resize(page_size);
+  SequencePage page;
+  for (const auto& [key, value] : entries) {
+    SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                         deps.repository->GetSequence(
+                             call.tenant_id, key.substr(prefix.size())));
+    page.sequences.push_back(std::move(sequence));
+  }
+  if (more) page.next_after = page.sequences.back().sequence_id;
+  return page;
+}
+
+}  // namespace sequencer::app
