@@ -16,6 +16,7 @@
 #include "app/storage/store_layout.h"
 #include "app/use_cases/bulk_actions.h"
 #include "app/use_cases/enrollment.h"
+#include "app/use_cases/recipient_queries.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
@@ -42,6 +43,10 @@ app::RecipientCommandRequest MakeCommandRequest(absl::string_view method,
     }
   }
   return out;
+}
+
+app::RecipientRef RefOf(const v1::GetRecipientRequest& request) {
+  return {request.sequence_id(), request.recipient_id()};
 }
 
 absl::StatusOr<domain::BulkAction> BulkActionFromProto(
@@ -72,28 +77,6 @@ v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
   out.set_reason(offender.reason);
   out.set_message(offender.message);
   return out;
-}
-
-struct RecipientRead {
-  domain::Sequence sequence;
-  domain::Recipient recipient;
-};
-
-// The common start of every read of one recipient.
-absl::StatusOr<RecipientRead> ReadRecipient(
-    const ServiceDeps& deps, const CallContext& call,
-    const v1::GetRecipientRequest& request) {
-  SEQ_RETURN_IF_ERROR(
-      app::ValidateRecipientRef(request.sequence_id(), request.recipient_id()));
-  RecipientRead read;
-  SEQ_ASSIGN_OR_RETURN(
-      read.sequence,
-      deps.repository->GetSequence(call.tenant_id, request.sequence_id()));
-  SEQ_ASSIGN_OR_RETURN(
-      read.recipient,
-      deps.repository->GetRecipient(call.tenant_id, request.sequence_id(),
-                                    request.recipient_id()));
-  return read;
 }
 
 }  // namespace
@@ -173,11 +156,9 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipient(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_ASSIGN_OR_RETURN(RecipientRead read,
-                             ReadRecipient(deps_, call, *request));
-        const domain::Sequence& sequence = read.sequence;
-        const domain::Recipient& recipient = read.recipient;
-        *response = app::ToProto(recipient, sequence);
+        SEQ_ASSIGN_OR_RETURN(app::RecipientView view,
+                             app::GetRecipient(deps_, call, RefOf(*request)));
+        *response = app::ToProto(view.recipient, view.sequence);
         return absl::OkStatus();
       });
 }
@@ -192,10 +173,6 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
         SEQ_RETURN_IF_ERROR(
             domain::ValidateId("sequence_id", request->sequence_id()));
         SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
-        const std::string& after = request->page_token();
-        if (!after.empty()) {
-          SEQ_RETURN_IF_ERROR(domain::ValidateId("page_token", after));
-        }
         std::set<domain::RecipientStatus> statuses;
         for (int i = 0; i < request->statuses_size(); ++i) {
           SEQ_ASSIGN_OR_RETURN(domain::RecipientStatus status,
@@ -204,44 +181,14 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
                                                   request->statuses(i))));
           statuses.insert(status);
         }
-        SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                             deps_.repository->GetSequence(
-                                 call.tenant_id, request->sequence_id()));
-        eventstore::EventStore& store = deps_.repository->store();
-
-        // One ordered scan per prefix (all recipients, or each wanted status),
-        // merged by id.
-        std::vector<std::string> prefixes;
-        if (statuses.empty()) {
-          prefixes.push_back(app::layout::RecipientListPrefix(
-              call.tenant_id, request->sequence_id()));
-        } else {
-          for (auto status : statuses) {
-            prefixes.push_back(app::layout::StatusIndexPrefix(
-                call.tenant_id, request->sequence_id(),
-                app::layout::StatusKey(status)));
-          }
+        SEQ_ASSIGN_OR_RETURN(
+            app::RecipientPage page,
+            app::ListRecipients(deps_, call, request->sequence_id(), statuses,
+                                request->page_token(), page_size));
+        for (const domain::Recipient& recipient : page.recipients) {
+          *response->add_recipients() = app::ToProto(recipient, page.sequence);
         }
-        std::vector<std::string> ids;
-        for (const auto& prefix : prefixes) {
-          const std::string start_after =
-              after.empty() ? "" : absl::StrCat(prefix, after);
-          SEQ_ASSIGN_OR_RETURN(
-              auto entries,
-              store.ScanIndex(prefix, start_after, page_size + 1));
-          for (const auto& [key, value] : entries)
-            ids.push_back(key.substr(prefix.size()));
-        }
-        std::sort(ids.begin(), ids.end());
-        const bool more = static_cast<int>(ids.size()) > page_size;
-        if (more) ids.resize(page_size);
-        for (const auto& id : ids) {
-          SEQ_ASSIGN_OR_RETURN(domain::Recipient recipient,
-                               deps_.repository->GetRecipient(
-                                   call.tenant_id, request->sequence_id(), id));
-          *response->add_recipients() = app::ToProto(recipient, sequence);
-        }
-        if (more) response->set_next_page_token(ids.back());
+        response->set_next_page_token(page.next_after);
         return absl::OkStatus();
       });
 }
@@ -352,13 +299,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::PreviewSkipStep(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_ASSIGN_OR_RETURN(RecipientRead read,
-                             ReadRecipient(deps_, call, *request));
-        const domain::Sequence& sequence = read.sequence;
-        const domain::Recipient& recipient = read.recipient;
-        SEQ_ASSIGN_OR_RETURN(
-            domain::SkipPreview preview,
-            domain::PreviewSkip(recipient, sequence, deps_.clock->Now()));
+        SEQ_ASSIGN_OR_RETURN(domain::SkipPreview preview,
+                             app::PreviewSkip(deps_, call, RefOf(*request)));
         response->set_skipped_step_index(preview.skipped_step_index);
         response->set_finishes(preview.finishes);
         if (preview.next_step.has_value()) {
@@ -381,18 +323,16 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ViewContent(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_ASSIGN_OR_RETURN(RecipientRead read,
-                             ReadRecipient(deps_, call, *request));
-        const domain::Sequence& sequence = read.sequence;
-        const domain::Recipient& recipient = read.recipient;
-        SEQ_ASSIGN_OR_RETURN(
-            std::vector<domain::StepView> steps,
-            domain::ViewContent(recipient, sequence, deps_.clock->Now()));
-        response->set_sequence_id(recipient.sequence_id);
-        response->set_recipient_id(recipient.recipient_id);
-        response->set_status(app::ToProto(recipient.status));
-        for (const auto& step : steps)
+        SEQ_ASSIGN_OR_RETURN(app::RecipientView view,
+                             app::GetRecipient(deps_, call, RefOf(*request)));
+        SEQ_ASSIGN_OR_RETURN(std::vector<domain::StepView> steps,
+                             app::ViewContent(deps_, call, RefOf(*request)));
+        response->set_sequence_id(view.recipient.sequence_id);
+        response->set_recipient_id(view.recipient.recipient_id);
+        response->set_status(app::ToProto(view.recipient.status));
+        for (const auto& step : steps) {
           *response->add_steps() = app::ToProto(step);
+        }
         return absl::OkStatus();
       });
 }
@@ -403,11 +343,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipientTimeline(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(ReadRecipient(deps_, call, *request).status());
         SEQ_ASSIGN_OR_RETURN(auto events,
-                             deps_.repository->ReadRecipientEvents(
-                                 call.tenant_id, request->sequence_id(),
-                                 request->recipient_id()));
+                             app::GetTimeline(deps_, call, RefOf(*request)));
         for (auto& [stored, event] : events) {
           v1::TimelineEntry* entry = response->add_entries();
           entry->set_version(stored.version);

@@ -18,25 +18,6 @@ namespace {
 constexpr size_t kScanChunk = 512;
 constexpr int kMaxPasses = 1000;
 
-struct DueEntry {
-  absl::Time due;
-  std::string tenant;
-  std::string sequence_id;
-  std::string recipient_id;
-};
-
-// Parses "due/<time>/<tenant>/<sequence>/<recipient>".
-std::optional<DueEntry> ParseDueKey(absl::string_view key) {
-  if (!absl::ConsumePrefix(&key, layout::kDuePrefix)) return std::nullopt;
-  std::vector<std::string> parts = absl::StrSplit(key, '/');
-  uint64_t micros = 0;
-  if (parts.size() != 4 || !absl::SimpleHexAtoi(parts[0], &micros)) {
-    return std::nullopt;
-  }
-  return DueEntry{absl::FromUnixMicros(static_cast<int64_t>(micros)), parts[1],
-                  parts[2], parts[3]};
-}
-
 }  // namespace
 
 Scheduler::~Scheduler() { Stop(); }
@@ -67,7 +48,8 @@ absl::StatusOr<std::optional<absl::Time>> Scheduler::NextDueTime() const {
   }
   EndScan(scan,
           layout::QueueEntryOf(entries->front().first, layout::kDuePrefix));
-  std::optional<DueEntry> entry = ParseDueKey(entries->front().first);
+  std::optional<layout::DueEntry> entry =
+      layout::ParseDueKey(entries->front().first);
   if (!entry.has_value()) return std::optional<absl::Time>();
   return std::optional<absl::Time>(entry->due);
 }
@@ -113,7 +95,7 @@ absl::StatusOr<int> Scheduler::RunPass() {
     std::vector<std::string> queue_entries;
     for (const auto& [key, value] : *entries) {
       cursor = key;
-      std::optional<DueEntry> entry = ParseDueKey(key);
+      std::optional<layout::DueEntry> entry = layout::ParseDueKey(key);
       const absl::string_view queue_entry =
           layout::QueueEntryOf(key, layout::kDuePrefix);
       if (!entry.has_value()) {
@@ -126,10 +108,10 @@ absl::StatusOr<int> Scheduler::RunPass() {
         break;
       }
       BatchCommandItem item;
-      item.call = CallContext{entry->tenant, kSchedulerActor};
+      item.call = CallContext{entry->recipient.tenant, kSchedulerActor};
       item.request.identity = {"scheduler", "scheduler", 0, false};
-      item.request.sequence_id = entry->sequence_id;
-      item.request.recipient_id = entry->recipient_id;
+      item.request.sequence_id = entry->recipient.sequence_id;
+      item.request.recipient_id = entry->recipient.recipient_id;
       items.push_back(std::move(item));
       queue_entries.emplace_back(queue_entry);
     }
@@ -189,11 +171,8 @@ void Scheduler::Loop() {
       // From here on only an entry earlier than the front wakes the thread
       // (CommitAndNotify); entries added while RunDue ran have woken it.
       const std::string front = deps_.fronts->Watch(layout::kDuePrefix);
-      uint64_t micros = 0;
-      if (!front.empty() && front != QueueFronts::kEmpty &&
-          absl::SimpleHexAtoi(absl::string_view(front).substr(0, 16),
-                              &micros)) {
-        next = absl::FromUnixMicros(static_cast<int64_t>(micros));
+      if (!front.empty() && front != QueueFronts::kEmpty) {
+        next = layout::ParseTimeKey(absl::string_view(front).substr(0, 16));
       }
     } else {
       absl::StatusOr<std::optional<absl::Time>> found = NextDueTime();

@@ -18,7 +18,7 @@ namespace sequencer::app {
 namespace {
 
 // Where sequence streams are (layout::SequenceStream).
-constexpr absl::string_view kSequenceStreams = "seq/";
+constexpr absl::string_view kSequenceStreams = layout::kSequenceStreamPrefix;
 
 enum class StreamKind { kUnknown, kSequence, kRecipient };
 
@@ -38,8 +38,9 @@ struct StreamInfo {
 };
 
 // The listing prefixes compared, in the order they are compared.
-constexpr absl::string_view kComparedPrefixes[] = {"sq/", "rl/", "rs/", "due/",
-                                                   "ready/"};
+constexpr absl::string_view kComparedPrefixes[] = {
+    layout::kSequenceListRoot, layout::kRecipientListRoot,
+    layout::kStatusIndexRoot, layout::kDuePrefix, layout::kReadyPrefix};
 constexpr int kComparedCount =
     sizeof(kComparedPrefixes) / sizeof(kComparedPrefixes[0]);
 
@@ -53,47 +54,36 @@ int ComparedPrefixOf(absl::string_view key) {
 
 StreamInfo ParseStreamName(absl::string_view name) {
   StreamInfo info;
-  std::vector<std::string> parts = absl::StrSplit(name, '/');
-  for (const auto& part : parts) {
-    if (part.empty()) return info;
-  }
-  if (parts.size() == 3 && parts[0] == "seq") {
-    info.kind = StreamKind::kSequence;
-    info.tenant = parts[1];
-    info.sequence = parts[2];
-  } else if (parts.size() == 4 && parts[0] == "rcp") {
-    info.kind = StreamKind::kRecipient;
-    info.tenant = parts[1];
-    info.sequence = parts[2];
-    info.recipient = parts[3];
-  }
+  std::optional<layout::KeyRef> ref = layout::ParseStream(name);
+  if (!ref.has_value()) return info;
+  info.kind = ref->recipient_id.empty() ? StreamKind::kSequence
+                                        : StreamKind::kRecipient;
+  info.tenant = ref->tenant;
+  info.sequence = ref->sequence_id;
+  info.recipient = ref->recipient_id;
   return info;
 }
 
-// The identity ("tenant/sequence" or "tenant/sequence/recipient") a listing
-// key belongs to, or "" when the key is malformed.
-std::string KeyIdentity(absl::string_view prefix, absl::string_view key) {
-  std::vector<absl::string_view> parts =
-      absl::StrSplit(key.substr(prefix.size()), '/');
-  for (absl::string_view part : parts) {
-    if (part.empty()) return "";
+// The identity ("tenant/sequence" or "tenant/sequence/recipient") an index
+// key of a compared prefix belongs to, or "" when the key is malformed.
+std::string KeyIdentity(absl::string_view key) {
+  std::optional<layout::KeyRef> ref;
+  if (auto listed = layout::ParseSequenceListKey(key)) {
+    ref = std::move(listed);
+  } else if (auto recipient = layout::ParseRecipientListKey(key)) {
+    ref = std::move(recipient);
+  } else if (auto by_status = layout::ParseStatusIndexKey(key, nullptr)) {
+    ref = std::move(by_status);
+  } else if (auto due = layout::ParseDueKey(key)) {
+    ref = due->recipient;
+  } else if (auto ready = layout::ParseReadyKey(key)) {
+    ref = ready->recipient;
   }
-  if (prefix == "sq/" && parts.size() == 2) {
-    return absl::StrCat(parts[0], "/", parts[1]);
-  }
-  if (prefix == "rl/" && parts.size() == 3) {
-    return absl::StrCat(parts[0], "/", parts[1], "/", parts[2]);
-  }
-  if (prefix == "rs/" && parts.size() == 4) {
-    return absl::StrCat(parts[0], "/", parts[1], "/", parts[3]);
-  }
-  if (prefix == "due/" && parts.size() == 4) {
-    return absl::StrCat(parts[1], "/", parts[2], "/", parts[3]);
-  }
-  if (prefix == "ready/" && parts.size() == 5) {
-    return absl::StrCat(parts[0], "/", parts[3], "/", parts[4]);
-  }
-  return "";
+  if (!ref.has_value()) return "";
+  return ref->recipient_id.empty()
+             ? absl::StrCat(ref->tenant, "/", ref->sequence_id)
+             : absl::StrCat(ref->tenant, "/", ref->sequence_id, "/",
+                            ref->recipient_id);
 }
 
 std::string Quote(absl::string_view s) {
@@ -419,7 +409,7 @@ absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
         const bool expected_here =
             next < want.size() && want[next].first == key;
         if (!unverifiable.empty()) {
-          const std::string identity = KeyIdentity(prefix, key);
+          const std::string identity = KeyIdentity(key);
           if (!identity.empty() && unverifiable.count(identity)) {
             if (expected_here) ++next;
             continue;

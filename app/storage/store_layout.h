@@ -1,7 +1,10 @@
-// How the server names streams and index keys in the event store. Ids never
-// contain '/' (domain::ValidateId), so '/' separates components unambiguously,
-// and every key of one recipient shares a prefix (its events are one range:
-// see eventstore/FORMAT.md).
+// How the application names streams and index keys in the event store: every
+// key has a Make function (SequenceStream, DueKey, ...) and, where something
+// reads keys back, a Parse function beside it that accepts exactly what the
+// Make function writes (tests/app/store_layout_test.cc checks each pair). Ids
+// never contain '/' (domain::ValidateId), so '/' separates components
+// unambiguously, and every key of one recipient shares a prefix (its events are
+// one range: see eventstore/FORMAT.md).
 //
 // Streams:
 //   seq/<tenant>/<sequence>                the sequence's events
@@ -26,10 +29,15 @@
 #ifndef SEQUENCER_APP_STORAGE_STORE_LAYOUT_H_
 #define SEQUENCER_APP_STORAGE_STORE_LAYOUT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
@@ -37,17 +45,66 @@
 
 namespace sequencer::app::layout {
 
+// The first component of each kind of key.
+inline constexpr char kSequenceStreamPrefix[] = "seq/";
+inline constexpr char kRecipientStreamPrefix[] = "rcp/";
+inline constexpr char kSequenceListRoot[] = "sq/";
+inline constexpr char kRecipientListRoot[] = "rl/";
+inline constexpr char kStatusIndexRoot[] = "rs/";
+inline constexpr char kIdempotencyPrefix[] = "idem/";
+inline constexpr char kConfirmationPrefix[] = "confirm/";
+
+// `key` without `prefix` split at '/' into exactly `count` non-empty parts;
+// empty when the key has another shape.
+inline std::vector<absl::string_view> SplitKey(absl::string_view key,
+                                               absl::string_view prefix,
+                                               size_t count) {
+  if (!absl::ConsumePrefix(&key, prefix)) return {};
+  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
+  if (parts.size() != count) return {};
+  for (absl::string_view part : parts) {
+    if (part.empty()) return {};
+  }
+  return parts;
+}
+
+// The ids a stream or index entry is about. `recipient_id` is empty for a
+// sequence's own stream or listing entry.
+struct KeyRef {
+  std::string tenant;
+  std::string sequence_id;
+  std::string recipient_id;
+
+  friend bool operator==(const KeyRef& a, const KeyRef& b) {
+    return a.tenant == b.tenant && a.sequence_id == b.sequence_id &&
+           a.recipient_id == b.recipient_id;
+  }
+};
+
 inline std::string SequenceStream(absl::string_view tenant,
                                   absl::string_view sequence) {
-  return absl::StrCat("seq/", tenant, "/", sequence);
+  return absl::StrCat(kSequenceStreamPrefix, tenant, "/", sequence);
 }
 inline std::string RecipientStream(absl::string_view tenant,
                                    absl::string_view sequence,
                                    absl::string_view recipient) {
-  return absl::StrCat("rcp/", tenant, "/", sequence, "/", recipient);
+  return absl::StrCat(kRecipientStreamPrefix, tenant, "/", sequence, "/",
+                      recipient);
+}
+// A sequence's (recipient_id empty) or a recipient's stream; nullopt for any
+// other name.
+inline std::optional<KeyRef> ParseStream(absl::string_view name) {
+  if (auto parts = SplitKey(name, kSequenceStreamPrefix, 2); !parts.empty()) {
+    return KeyRef{std::string(parts[0]), std::string(parts[1]), ""};
+  }
+  if (auto parts = SplitKey(name, kRecipientStreamPrefix, 3); !parts.empty()) {
+    return KeyRef{std::string(parts[0]), std::string(parts[1]),
+                  std::string(parts[2])};
+  }
+  return std::nullopt;
 }
 inline std::string SequenceListPrefix(absl::string_view tenant) {
-  return absl::StrCat("sq/", tenant, "/");
+  return absl::StrCat(kSequenceListRoot, tenant, "/");
 }
 inline std::string SequenceListKey(absl::string_view tenant,
                                    absl::string_view sequence) {
@@ -55,7 +112,7 @@ inline std::string SequenceListKey(absl::string_view tenant,
 }
 inline std::string RecipientListPrefix(absl::string_view tenant,
                                        absl::string_view sequence) {
-  return absl::StrCat("rl/", tenant, "/", sequence, "/");
+  return absl::StrCat(kRecipientListRoot, tenant, "/", sequence, "/");
 }
 inline std::string RecipientListKey(absl::string_view tenant,
                                     absl::string_view sequence,
@@ -65,7 +122,8 @@ inline std::string RecipientListKey(absl::string_view tenant,
 inline std::string StatusIndexPrefix(absl::string_view tenant,
                                      absl::string_view sequence,
                                      absl::string_view status) {
-  return absl::StrCat("rs/", tenant, "/", sequence, "/", status, "/");
+  return absl::StrCat(kStatusIndexRoot, tenant, "/", sequence, "/", status,
+                      "/");
 }
 inline std::string StatusIndexKey(absl::string_view tenant,
                                   absl::string_view sequence,
@@ -81,14 +139,34 @@ inline std::string StatusKey(domain::RecipientStatus status) {
   return std::string(absl::StripPrefix(
       absl::string_view(name.data(), name.size()), "RECIPIENT_STATUS_"));
 }
+inline std::optional<KeyRef> ParseSequenceListKey(absl::string_view key) {
+  auto parts = SplitKey(key, kSequenceListRoot, 2);
+  if (parts.empty()) return std::nullopt;
+  return KeyRef{std::string(parts[0]), std::string(parts[1]), ""};
+}
+inline std::optional<KeyRef> ParseRecipientListKey(absl::string_view key) {
+  auto parts = SplitKey(key, kRecipientListRoot, 3);
+  if (parts.empty()) return std::nullopt;
+  return KeyRef{std::string(parts[0]), std::string(parts[1]),
+                std::string(parts[2])};
+}
+// The recipient of a StatusIndexKey; `status` (optional) gets its StatusKey.
+inline std::optional<KeyRef> ParseStatusIndexKey(absl::string_view key,
+                                                 std::string* status) {
+  auto parts = SplitKey(key, kStatusIndexRoot, 4);
+  if (parts.empty()) return std::nullopt;
+  if (status != nullptr) *status = std::string(parts[2]);
+  return KeyRef{std::string(parts[0]), std::string(parts[1]),
+                std::string(parts[3])};
+}
 inline std::string IdempotencyKey(absl::string_view tenant,
                                   absl::string_view request_id) {
-  return absl::StrCat("idem/", tenant, "/", request_id);
+  return absl::StrCat(kIdempotencyPrefix, tenant, "/", request_id);
 }
 
 inline std::string ConfirmationKey(absl::string_view tenant,
                                    absl::string_view token) {
-  return absl::StrCat("confirm/", tenant, "/", token);
+  return absl::StrCat(kConfirmationPrefix, tenant, "/", token);
 }
 
 inline constexpr char kSequenceOpPrefix[] = "seqop/";
@@ -97,18 +175,10 @@ inline std::string SequenceOpKey(absl::string_view tenant,
   return absl::StrCat(kSequenceOpPrefix, tenant, "/", sequence);
 }
 
-// The tenant and sequence a SequenceOpKey names; false for another key.
-inline bool ParseSequenceOpKey(absl::string_view key, std::string* tenant,
-                               std::string* sequence) {
-  if (!absl::ConsumePrefix(&key, kSequenceOpPrefix)) return false;
-  const size_t slash = key.find('/');
-  if (slash == absl::string_view::npos || slash == 0 ||
-      slash + 1 == key.size()) {
-    return false;
-  }
-  *tenant = std::string(key.substr(0, slash));
-  *sequence = std::string(key.substr(slash + 1));
-  return true;
+inline std::optional<KeyRef> ParseSequenceOpKey(absl::string_view key) {
+  auto parts = SplitKey(key, kSequenceOpPrefix, 2);
+  if (parts.empty()) return std::nullopt;
+  return KeyRef{std::string(parts[0]), std::string(parts[1]), ""};
 }
 
 inline std::string TimeKey(absl::Time time) {
@@ -116,12 +186,33 @@ inline std::string TimeKey(absl::Time time) {
   return absl::StrFormat("%016x",
                          static_cast<uint64_t>(micros < 0 ? 0 : micros));
 }
+// The time TimeKey wrote; nullopt for anything else.
+inline std::optional<absl::Time> ParseTimeKey(absl::string_view text) {
+  uint64_t micros = 0;
+  if (text.size() != 16 || !absl::SimpleHexAtoi(text, &micros)) {
+    return std::nullopt;
+  }
+  return absl::FromUnixMicros(static_cast<int64_t>(micros));
+}
 inline constexpr char kDuePrefix[] = "due/";
 inline std::string DueKey(absl::Time due, absl::string_view tenant,
                           absl::string_view sequence,
                           absl::string_view recipient) {
   return absl::StrCat(kDuePrefix, TimeKey(due), "/", tenant, "/", sequence, "/",
                       recipient);
+}
+struct DueEntry {
+  absl::Time due;
+  KeyRef recipient;
+};
+inline std::optional<DueEntry> ParseDueKey(absl::string_view key) {
+  auto parts = SplitKey(key, kDuePrefix, 4);
+  if (parts.empty()) return std::nullopt;
+  std::optional<absl::Time> due = ParseTimeKey(parts[0]);
+  if (!due.has_value()) return std::nullopt;
+  return DueEntry{
+      *due,
+      {std::string(parts[1]), std::string(parts[2]), std::string(parts[3])}};
 }
 inline constexpr char kReadyPrefix[] = "ready/";
 inline std::string ReadyPrefix(absl::string_view tenant,
@@ -133,6 +224,21 @@ inline std::string ReadyKey(absl::string_view tenant, absl::string_view channel,
                             absl::string_view recipient) {
   return absl::StrCat(ReadyPrefix(tenant, channel), TimeKey(due), "/", sequence,
                       "/", recipient);
+}
+struct ReadyEntry {
+  std::string channel;
+  absl::Time due;
+  KeyRef recipient;
+};
+inline std::optional<ReadyEntry> ParseReadyKey(absl::string_view key) {
+  auto parts = SplitKey(key, kReadyPrefix, 5);
+  if (parts.empty()) return std::nullopt;
+  std::optional<absl::Time> due = ParseTimeKey(parts[2]);
+  if (!due.has_value()) return std::nullopt;
+  return ReadyEntry{
+      std::string(parts[1]),
+      *due,
+      {std::string(parts[0]), std::string(parts[3]), std::string(parts[4])}};
 }
 // The queue (ReadyPrefix) a ready/ key belongs to; empty for any other key.
 inline absl::string_view ReadyQueueOf(absl::string_view key) {

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "app/status_macros.h"
 #include "app/storage/store_layout.h"
 #include "domain/refusal.h"
@@ -79,30 +78,30 @@ absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
     for (const auto& [key, value] : *entries) {
       if (static_cast<int>(leased.size()) >= max) break;
       cursor = key;
-      // <time>/<sequence>/<recipient>
-      std::vector<std::string> parts =
-          absl::StrSplit(absl::string_view(key).substr(prefix.size()), '/');
-      if (parts.size() != 3) continue;
+      std::optional<layout::ReadyEntry> entry = layout::ParseReadyKey(key);
+      if (!entry.has_value()) continue;
+      const std::string& sequence_id = entry->recipient.sequence_id;
+      const std::string& recipient_id = entry->recipient.recipient_id;
       const absl::Time now = deps_.clock->Now();
       // A step leased at the recipient's current version stays taken: skip
       // it on the stream's version alone, without folding the recipient.
       if (std::optional<uint64_t> held =
-              leases_.HeldVersion(tenant, parts[1], parts[2], now);
+              leases_.HeldVersion(tenant, sequence_id, recipient_id, now);
           held.has_value()) {
         absl::StatusOr<uint64_t> version = store.StreamVersion(
-            layout::RecipientStream(tenant, parts[1], parts[2]));
+            layout::RecipientStream(tenant, sequence_id, recipient_id));
         if (version.ok() && *version == *held) continue;
       }
-      auto cached = sequences.find(parts[1]);
+      auto cached = sequences.find(sequence_id);
       if (cached == sequences.end()) {
         cached = sequences
-                     .emplace(parts[1],
-                              deps_.repository->GetSequence(tenant, parts[1]))
+                     .emplace(sequence_id, deps_.repository->GetSequence(
+                                               tenant, sequence_id))
                      .first;
       }
       const absl::StatusOr<domain::Sequence>& sequence = cached->second;
       auto recipient =
-          deps_.repository->GetRecipient(tenant, parts[1], parts[2]);
+          deps_.repository->GetRecipient(tenant, sequence_id, recipient_id);
       if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
           !recipient->due_at.has_value()) {
         continue;
@@ -110,14 +109,14 @@ absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
       const domain::ResolvedStep step =
           domain::ResolveCurrentStep(*recipient, *sequence);
       if (!step.missing_variables.empty()) continue;
-      Lease lease{tenant,          parts[1],           parts[2],
+      Lease lease{tenant,          sequence_id,        recipient_id,
                   step.step_index, recipient->version, now + lease_duration};
       std::optional<std::string> token = leases_.TryGrant(lease, now);
       if (!token.has_value()) continue;
       LeasedStep out;
       out.lease_token = *token;
-      out.sequence_id = parts[1];
-      out.recipient_id = parts[2];
+      out.sequence_id = sequence_id;
+      out.recipient_id = recipient_id;
       out.step_index = step.step_index;
       out.channel = channel;
       out.content = step.content;

@@ -184,12 +184,13 @@ absl::Status FinishSequenceOps(
                           layout::kSequenceOpPrefix, cursor, kSequenceOpChunk));
     for (const auto& [key, value] : entries) {
       cursor = key;
-      std::string tenant;
-      std::string sequence_id;
-      if (!layout::ParseSequenceOpKey(key, &tenant, &sequence_id)) {
+      std::optional<layout::KeyRef> ref = layout::ParseSequenceOpKey(key);
+      if (!ref.has_value()) {
         return absl::DataLossError(
             absl::StrCat("malformed sequence operation key ", key));
       }
+      const std::string& tenant = ref->tenant;
+      const std::string& sequence_id = ref->sequence_id;
       LockTable::Guard operation = deps.locks->LockLongRunning(
           layout::SequenceStream(tenant, sequence_id));
       SEQ_ASSIGN_OR_RETURN(std::optional<v1::SequenceOpRecord> record,

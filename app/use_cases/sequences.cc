@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/status_macros.h"
+#include "app/storage/indexes.h"
 #include "app/storage/store_layout.h"
 
 namespace sequencer::app {
@@ -59,24 +60,20 @@ absl::StatusOr<SequencePage> ListSequences(const AppDeps& deps,
                                            const CallContext& call,
                                            absl::string_view after,
                                            int page_size) {
-  const std::string prefix = layout::SequenceListPrefix(call.tenant_id);
-  std::string start_after;
   if (!after.empty()) {
     SEQ_RETURN_IF_ERROR(domain::ValidateId("page_token", after));
-    start_after = absl::StrCat(prefix, after);
   }
-  SEQ_ASSIGN_OR_RETURN(auto entries, deps.repository->store().ScanIndex(
-                                         prefix, start_after, page_size + 1));
-  const bool more = static_cast<int>(entries.size()) > page_size;
-  if (more) entries.resize(page_size);
+  SEQ_ASSIGN_OR_RETURN(
+      indexes::IdPage ids,
+      indexes::ListSequences(deps.repository->store(), call.tenant_id, after,
+                             page_size));
   SequencePage page;
-  for (const auto& [key, value] : entries) {
+  for (const std::string& id : ids.ids) {
     SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                         deps.repository->GetSequence(
-                             call.tenant_id, key.substr(prefix.size())));
+                         deps.repository->GetSequence(call.tenant_id, id));
     page.sequences.push_back(std::move(sequence));
   }
-  if (more) page.next_after = page.sequences.back().sequence_id;
+  if (ids.more) page.next_after = ids.ids.back();
   return page;
 }
 
