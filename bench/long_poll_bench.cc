@@ -25,7 +25,7 @@
 #include "absl/time/time.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"

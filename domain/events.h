@@ -3,8 +3,8 @@
 // re-running any decision.
 //
 // Sequence events go to the sequence's stream; recipient events to the
-// recipient's stream. app/storage/codec.h maps them to and from the stored
-// protobuf form (proto/sequencer/v1/events.proto).
+// recipient's stream. app/storage/event_codec.h maps them to and from the
+// stored protobuf form (proto/sequencer/v1/events.proto).
 
 #ifndef SEQUENCER_DOMAIN_EVENTS_H_
 #define SEQUENCER_DOMAIN_EVENTS_H_

@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "app/pipeline/idempotency.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "domain/recipient.h"
 #include "domain/sequence.h"
 #include "google/protobuf/stubs/logging.h"

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "sequencer/v1/events.pb.h"

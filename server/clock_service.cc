@@ -1,7 +1,7 @@
 #include "server/clock_service.h"
 
 #include "app/status_macros.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {

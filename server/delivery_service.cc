@@ -10,7 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "app/pipeline/command_runner.h"
 #include "app/status_macros.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "app/use_cases/delivery.h"
 #include "domain/recipient.h"

@@ -12,7 +12,7 @@
 #include "app/pipeline/command_runner.h"
 #include "app/pipeline/idempotency.h"
 #include "app/status_macros.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "app/use_cases/bulk_actions.h"
 #include "app/use_cases/enrollment.h"
@@ -20,6 +20,7 @@
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
+#include "server/api_mapping.h"
 #include "server/respond.h"
 #include "server/status_conversion.h"
 #include "server/unary_call.h"
@@ -82,9 +83,8 @@ v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
 }  // namespace
 
 app::ResponseEncoder<app::CommandOutcome> EncodeRecipient() {
-  return EncodeWith<app::CommandOutcome>([](const app::CommandOutcome& o) {
-    return app::ToProto(o.after, o.sequence);
-  });
+  return EncodeWith<app::CommandOutcome>(
+      [](const app::CommandOutcome& o) { return ToApi(o.after, o.sequence); });
 }
 
 RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
@@ -158,7 +158,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::GetRecipient(
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_ASSIGN_OR_RETURN(app::RecipientView view,
                              app::GetRecipient(deps_, call, RefOf(*request)));
-        *response = app::ToProto(view.recipient, view.sequence);
+        *response = ToApi(view.recipient, view.sequence);
         return absl::OkStatus();
       });
 }
@@ -186,7 +186,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
             app::ListRecipients(deps_, call, request->sequence_id(), statuses,
                                 request->page_token(), page_size));
         for (const domain::Recipient& recipient : page.recipients) {
-          *response->add_recipients() = app::ToProto(recipient, page.sequence);
+          *response->add_recipients() = ToApi(recipient, page.sequence);
         }
         response->set_next_page_token(page.next_after);
         return absl::OkStatus();
@@ -304,7 +304,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::PreviewSkipStep(
         response->set_skipped_step_index(preview.skipped_step_index);
         response->set_finishes(preview.finishes);
         if (preview.next_step.has_value()) {
-          const v1::StepView view = app::ToProto(*preview.next_step);
+          const v1::StepView view = ToApi(*preview.next_step);
           v1::StepPreview* next = response->mutable_next_step();
           next->set_step_index(view.step_index());
           next->set_type(view.type());
@@ -331,7 +331,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ViewContent(
         response->set_recipient_id(view.recipient.recipient_id);
         response->set_status(app::ToProto(view.recipient.status));
         for (const auto& step : steps) {
-          *response->add_steps() = app::ToProto(step);
+          *response->add_steps() = ToApi(step);
         }
         return absl::OkStatus();
       });

@@ -6,10 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "app/pipeline/idempotency.h"
 #include "app/status_macros.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "app/use_cases/sequence_pause.h"
 #include "app/use_cases/sequences.h"
 #include "domain/sequence.h"
+#include "server/api_mapping.h"
 #include "server/recipient_service.h"
 #include "server/respond.h"
 #include "server/unary_call.h"
@@ -32,7 +33,7 @@ constexpr char kService[] = "/sequencer.v1.SequenceService/";
 v1::SequenceActionResponse SequenceActionResponseOf(
     const app::SequencePauseResult& result) {
   v1::SequenceActionResponse response;
-  *response.mutable_sequence() = app::ToProto(result.sequence);
+  *response.mutable_sequence() = ToApi(result.sequence);
   response.set_affected_recipients(result.affected_recipients);
   return response;
 }
@@ -88,7 +89,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
                 deps_, call, create,
                 EncodeWith<domain::Sequence>([](const domain::Sequence& s) {
                   v1::CreateSequenceResponse out;
-                  *out.mutable_sequence() = app::ToProto(s);
+                  *out.mutable_sequence() = ToApi(s);
                   return out;
                 })),
             response);
@@ -104,7 +105,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::GetSequence(
         SEQ_ASSIGN_OR_RETURN(
             domain::Sequence sequence,
             app::GetSequence(deps_, call, request->sequence_id()));
-        *response = app::ToProto(sequence);
+        *response = ToApi(sequence);
         return absl::OkStatus();
       });
 }
@@ -121,7 +122,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ListSequences(
             app::SequencePage page,
             app::ListSequences(deps_, call, request->page_token(), page_size));
         for (const auto& sequence : page.sequences) {
-          *response->add_sequences() = app::ToProto(sequence);
+          *response->add_sequences() = ToApi(sequence);
         }
         response->set_next_page_token(page.next_after);
         return absl::OkStatus();

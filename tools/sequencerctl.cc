@@ -24,7 +24,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "app/storage/projection_verifier.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "google/protobuf/text_format.h"

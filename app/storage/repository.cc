@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "domain/recipient.h"
 #include "domain/sequence.h"

@@ -10,7 +10,7 @@
 #include "app/pipeline/command_runner.h"
 #include "app/pipeline/idempotency.h"
 #include "app/status_macros.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "domain/bulk.h"
 #include "domain/refusal.h"

@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "server/status_conversion.h"
 #include "tests/util/api_helpers.h"

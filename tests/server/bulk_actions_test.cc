@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "sequencer/v1/events.pb.h"
 #include "tests/server/bulk_helpers.h"

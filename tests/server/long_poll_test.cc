@@ -16,7 +16,7 @@
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
 #include "app/runtime/poll_registry.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"

@@ -8,7 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "server/status_conversion.h"
 #include "tests/server/bulk_helpers.h"

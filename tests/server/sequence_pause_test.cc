@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"

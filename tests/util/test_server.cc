@@ -1,6 +1,6 @@
 #include "tests/util/test_server.h"
 
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 
 namespace sequencer::testing {

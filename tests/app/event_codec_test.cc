@@ -1,9 +1,9 @@
-// Time and duration conversions of app/storage/codec.h over their whole range
-// (the request fuzzer found durations that came back from an encode/decode
-// round trip changed: the encoders went through int64 nanoseconds, which end
-// 292 years from 1970).
+// Time and duration conversions of app/storage/event_codec.h over their whole
+// range (the request fuzzer found durations that came back from an
+// encode/decode round trip changed: the encoders went through int64
+// nanoseconds, which end 292 years from 1970).
 
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"

@@ -1,13 +1,16 @@
-// Conversions between the domain's types and the protobuf messages of the API
-// and the event log.
+// The stored form of events (v1.Event, proto/sequencer/v1/events.proto) and
+// of the values inside them, which share their messages and enums with the
+// API (types.proto): each enum is converted through one table
+// (app/storage/proto_enums.h). The API's own views (Sequence, Recipient,
+// StepView) are built in server/api_mapping.h.
 //
 // Decoding from a request validates: an unknown or unspecified enum value, a
 // malformed duration or timestamp is INVALID_ARGUMENT naming the field.
 // Decoding a stored event that does not parse or holds no payload is DATA_LOSS.
 // Encoding never fails. Thread-compatible free functions.
 
-#ifndef SEQUENCER_APP_STORAGE_CODEC_H_
-#define SEQUENCER_APP_STORAGE_CODEC_H_
+#ifndef SEQUENCER_APP_STORAGE_EVENT_CODEC_H_
+#define SEQUENCER_APP_STORAGE_EVENT_CODEC_H_
 
 #include <cstdint>
 #include <string>
@@ -75,12 +78,6 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
 // event type.
 std::string EventTypeName(const v1::Event& event);
 
-// API views.
-v1::Sequence ToProto(const domain::Sequence& sequence);
-v1::Recipient ToProto(const domain::Recipient& recipient,
-                      const domain::Sequence& sequence);
-v1::StepView ToProto(const domain::StepView& view);
-
 }  // namespace sequencer::app
 
-#endif  // SEQUENCER_APP_STORAGE_CODEC_H_
+#endif  // SEQUENCER_APP_STORAGE_EVENT_CODEC_H_

@@ -1,8 +1,9 @@
-#include "app/storage/codec.h"
+#include "app/storage/event_codec.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "app/storage/proto_enums.h"
 
 namespace sequencer::app {
 namespace {
@@ -10,6 +11,15 @@ namespace {
 absl::Status BadEnum(absl::string_view field, int value) {
   return absl::InvalidArgumentError(
       absl::StrCat(field, ": unknown or unspecified value ", value));
+}
+
+// `value` through `table`; INVALID_ARGUMENT naming `field` when absent.
+template <typename Domain, typename Proto, size_t N>
+absl::StatusOr<Domain> FromTable(const enums::Table<Domain, Proto> (&table)[N],
+                                 absl::string_view field, Proto value) {
+  std::optional<Domain> found = enums::FromProtoEnum(table, value);
+  if (!found.has_value()) return BadEnum(field, value);
+  return *found;
 }
 
 template <class... Ts>
@@ -64,15 +74,8 @@ absl::StatusOr<domain::Advance> AdvanceFromProto(const v1::Advance& advance) {
 }
 
 v1::DeliveryOutcome OutcomeToProto(domain::DeliveryOutcome outcome) {
-  switch (outcome) {
-    case domain::DeliveryOutcome::kSent:
-      return v1::DELIVERY_OUTCOME_SENT;
-    case domain::DeliveryOutcome::kFailed:
-      return v1::DELIVERY_OUTCOME_FAILED;
-    case domain::DeliveryOutcome::kBounced:
-      return v1::DELIVERY_OUTCOME_BOUNCED;
-  }
-  return v1::DELIVERY_OUTCOME_UNSPECIFIED;
+  return enums::ToProtoEnum(enums::kDeliveryOutcomes, outcome,
+                            v1::DELIVERY_OUTCOME_UNSPECIFIED);
 }
 
 v1::EventMetadata MetadataToProto(const domain::EventMetadata& metadata) {
@@ -147,178 +150,51 @@ absl::StatusOr<absl::Duration> FromProtoDuration(
 }
 
 v1::StepType ToProto(domain::StepType type) {
-  switch (type) {
-    case domain::StepType::kEmail:
-      return v1::STEP_TYPE_EMAIL;
-    case domain::StepType::kSocialMessage:
-      return v1::STEP_TYPE_SOCIAL_MESSAGE;
-    case domain::StepType::kSms:
-      return v1::STEP_TYPE_SMS;
-    case domain::StepType::kTask:
-      return v1::STEP_TYPE_TASK;
-  }
-  return v1::STEP_TYPE_UNSPECIFIED;
+  return enums::ToProtoEnum(enums::kStepTypes, type, v1::STEP_TYPE_UNSPECIFIED);
 }
 
 v1::StepMode ToProto(domain::StepMode mode) {
-  return mode == domain::StepMode::kManual ? v1::STEP_MODE_MANUAL
-                                           : v1::STEP_MODE_AUTOMATIC;
+  return enums::ToProtoEnum(enums::kStepModes, mode, v1::STEP_MODE_AUTOMATIC);
 }
 
 v1::RecipientStatus ToProto(domain::RecipientStatus status) {
-  using S = domain::RecipientStatus;
-  switch (status) {
-    case S::kInProgress:
-      return v1::RECIPIENT_STATUS_IN_PROGRESS;
-    case S::kPendingAction:
-      return v1::RECIPIENT_STATUS_PENDING_ACTION;
-    case S::kPaused:
-      return v1::RECIPIENT_STATUS_PAUSED;
-    case S::kError:
-      return v1::RECIPIENT_STATUS_ERROR;
-    case S::kFinished:
-      return v1::RECIPIENT_STATUS_FINISHED;
-    case S::kResponded:
-      return v1::RECIPIENT_STATUS_RESPONDED;
-    case S::kMeetingBooked:
-      return v1::RECIPIENT_STATUS_MEETING_BOOKED;
-    case S::kBounced:
-      return v1::RECIPIENT_STATUS_BOUNCED;
-    case S::kStopped:
-      return v1::RECIPIENT_STATUS_STOPPED;
-    case S::kUnsubscribed:
-      return v1::RECIPIENT_STATUS_UNSUBSCRIBED;
-  }
-  return v1::RECIPIENT_STATUS_UNSPECIFIED;
+  return enums::ToProtoEnum(enums::kRecipientStatuses, status,
+                            v1::RECIPIENT_STATUS_UNSPECIFIED);
 }
 
 v1::Action ToProto(domain::Action action) {
-  using A = domain::Action;
-  switch (action) {
-    case A::kPause:
-      return v1::ACTION_PAUSE;
-    case A::kResume:
-      return v1::ACTION_RESUME;
-    case A::kSkipStep:
-      return v1::ACTION_SKIP_STEP;
-    case A::kEditContent:
-      return v1::ACTION_EDIT_CONTENT;
-    case A::kViewContent:
-      return v1::ACTION_VIEW_CONTENT;
-    case A::kStop:
-      return v1::ACTION_STOP;
-    case A::kDelete:
-      return v1::ACTION_DELETE;
-    case A::kCompleteManualStep:
-      return v1::ACTION_COMPLETE_MANUAL_STEP;
-  }
-  return v1::ACTION_UNSPECIFIED;
+  return enums::ToProtoEnum(enums::kActions, action, v1::ACTION_UNSPECIFIED);
 }
 
 v1::StepState ToProto(domain::StepState state) {
-  using S = domain::StepState;
-  switch (state) {
-    case S::kUpcoming:
-      return v1::STEP_STATE_UPCOMING;
-    case S::kCurrent:
-      return v1::STEP_STATE_CURRENT;
-    case S::kCompleted:
-      return v1::STEP_STATE_COMPLETED;
-    case S::kSkipped:
-      return v1::STEP_STATE_SKIPPED;
-    case S::kCancelled:
-      return v1::STEP_STATE_CANCELLED;
-  }
-  return v1::STEP_STATE_UNSPECIFIED;
+  return enums::ToProtoEnum(enums::kStepStates, state,
+                            v1::STEP_STATE_UNSPECIFIED);
 }
 
 v1::SignalType ToProto(domain::SignalType signal) {
-  using S = domain::SignalType;
-  switch (signal) {
-    case S::kReply:
-      return v1::SIGNAL_TYPE_REPLY;
-    case S::kMeetingBooked:
-      return v1::SIGNAL_TYPE_MEETING_BOOKED;
-    case S::kBounce:
-      return v1::SIGNAL_TYPE_BOUNCE;
-    case S::kUnsubscribe:
-      return v1::SIGNAL_TYPE_UNSUBSCRIBE;
-  }
-  return v1::SIGNAL_TYPE_UNSPECIFIED;
+  return enums::ToProtoEnum(enums::kSignalTypes, signal,
+                            v1::SIGNAL_TYPE_UNSPECIFIED);
 }
 
 absl::StatusOr<domain::StepType> FromProto(absl::string_view field,
                                            v1::StepType type) {
-  switch (type) {
-    case v1::STEP_TYPE_EMAIL:
-      return domain::StepType::kEmail;
-    case v1::STEP_TYPE_SOCIAL_MESSAGE:
-      return domain::StepType::kSocialMessage;
-    case v1::STEP_TYPE_SMS:
-      return domain::StepType::kSms;
-    case v1::STEP_TYPE_TASK:
-      return domain::StepType::kTask;
-    default:
-      return BadEnum(field, type);
-  }
+  return FromTable(enums::kStepTypes, field, type);
 }
 
 absl::StatusOr<domain::StepMode> FromProto(absl::string_view field,
                                            v1::StepMode mode) {
-  switch (mode) {
-    case v1::STEP_MODE_UNSPECIFIED:
-    case v1::STEP_MODE_AUTOMATIC:
-      return domain::StepMode::kAutomatic;
-    case v1::STEP_MODE_MANUAL:
-      return domain::StepMode::kManual;
-    default:
-      return BadEnum(field, mode);
-  }
+  if (mode == v1::STEP_MODE_UNSPECIFIED) return domain::StepMode::kAutomatic;
+  return FromTable(enums::kStepModes, field, mode);
 }
 
 absl::StatusOr<domain::RecipientStatus> FromProto(absl::string_view field,
                                                   v1::RecipientStatus status) {
-  using S = domain::RecipientStatus;
-  switch (status) {
-    case v1::RECIPIENT_STATUS_IN_PROGRESS:
-      return S::kInProgress;
-    case v1::RECIPIENT_STATUS_PENDING_ACTION:
-      return S::kPendingAction;
-    case v1::RECIPIENT_STATUS_PAUSED:
-      return S::kPaused;
-    case v1::RECIPIENT_STATUS_ERROR:
-      return S::kError;
-    case v1::RECIPIENT_STATUS_FINISHED:
-      return S::kFinished;
-    case v1::RECIPIENT_STATUS_RESPONDED:
-      return S::kResponded;
-    case v1::RECIPIENT_STATUS_MEETING_BOOKED:
-      return S::kMeetingBooked;
-    case v1::RECIPIENT_STATUS_BOUNCED:
-      return S::kBounced;
-    case v1::RECIPIENT_STATUS_STOPPED:
-      return S::kStopped;
-    case v1::RECIPIENT_STATUS_UNSUBSCRIBED:
-      return S::kUnsubscribed;
-    default:
-      return BadEnum(field, status);
-  }
+  return FromTable(enums::kRecipientStatuses, field, status);
 }
 
 absl::StatusOr<domain::SignalType> FromProto(absl::string_view field,
                                              v1::SignalType signal) {
-  switch (signal) {
-    case v1::SIGNAL_TYPE_REPLY:
-      return domain::SignalType::kReply;
-    case v1::SIGNAL_TYPE_MEETING_BOOKED:
-      return domain::SignalType::kMeetingBooked;
-    case v1::SIGNAL_TYPE_BOUNCE:
-      return domain::SignalType::kBounce;
-    case v1::SIGNAL_TYPE_UNSUBSCRIBE:
-      return domain::SignalType::kUnsubscribe;
-    default:
-      return BadEnum(field, signal);
-  }
+  return FromTable(enums::kSignalTypes, field, signal);
 }
 
 v1::StepContent ToProto(const domain::StepContent& content) {
@@ -610,19 +486,12 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
       const auto& p = event.delivery_reported_late();
       domain::DeliveryReportedLate e;
       e.step_index = p.step_index();
-      switch (p.outcome()) {
-        case v1::DELIVERY_OUTCOME_SENT:
-          e.outcome = domain::DeliveryOutcome::kSent;
-          break;
-        case v1::DELIVERY_OUTCOME_FAILED:
-          e.outcome = domain::DeliveryOutcome::kFailed;
-          break;
-        case v1::DELIVERY_OUTCOME_BOUNCED:
-          e.outcome = domain::DeliveryOutcome::kBounced;
-          break;
-        default:
-          return DataLoss("delivery_reported_late: unknown outcome");
+      std::optional<domain::DeliveryOutcome> outcome =
+          enums::FromProtoEnum(enums::kDeliveryOutcomes, p.outcome());
+      if (!outcome.has_value()) {
+        return DataLoss("delivery_reported_late: unknown outcome");
       }
+      e.outcome = *outcome;
       e.provider_message_id = p.provider_message_id();
       e.error_message = p.error_message();
       e.lease_token = p.lease_token();
@@ -729,75 +598,6 @@ std::string EventTypeName(const v1::Event& event) {
       v1::Event::descriptor()->FindFieldByNumber(event.payload_case());
   if (field == nullptr) return "Unknown";
   return field->message_type()->name();
-}
-
-v1::Sequence ToProto(const domain::Sequence& sequence) {
-  v1::Sequence out;
-  out.set_sequence_id(sequence.sequence_id);
-  out.set_name(sequence.name);
-  for (const auto& step : sequence.steps) *out.add_steps() = ToProto(step);
-  out.set_stop_on_response(sequence.stop_on_response);
-  out.set_status(sequence.paused ? v1::SEQUENCE_STATUS_PAUSED
-                                 : v1::SEQUENCE_STATUS_ACTIVE);
-  *out.mutable_created_at() = ToProtoTime(sequence.created_at);
-  out.set_created_by(sequence.created_by);
-  out.set_version(sequence.version);
-  return out;
-}
-
-v1::Recipient ToProto(const domain::Recipient& recipient,
-                      const domain::Sequence& sequence) {
-  v1::Recipient out;
-  out.set_sequence_id(recipient.sequence_id);
-  out.set_recipient_id(recipient.recipient_id);
-  out.set_status(ToProto(recipient.status));
-  out.set_current_step(recipient.current_step);
-  out.set_step_count(static_cast<int>(recipient.steps.size()));
-  SetOptionalTime(recipient.due_at, [&] { return out.mutable_next_due_at(); });
-  if (recipient.status == domain::RecipientStatus::kPaused) {
-    *out.mutable_remaining_delay() = ToProtoDuration(recipient.remaining_delay);
-    out.set_paused_from(ToProto(recipient.paused_from));
-  }
-  out.set_paused_by_sequence(recipient.paused_by_sequence);
-  SetOptionalTime(recipient.send_deadline,
-                  [&] { return out.mutable_send_deadline(); });
-  out.set_stopped_by_rule(recipient.stopped_by_rule);
-  out.set_responded(recipient.responded);
-  out.set_meeting_booked(recipient.meeting_booked);
-  out.set_error_message(recipient.error_message);
-  out.set_version(recipient.version);
-  *out.mutable_enrolled_at() = ToProtoTime(recipient.enrolled_at);
-  *out.mutable_updated_at() = ToProtoTime(recipient.updated_at);
-  out.mutable_contact()->set_email(recipient.contact.email);
-  out.mutable_contact()->set_phone(recipient.contact.phone);
-  out.mutable_contact()->set_social_profile(recipient.contact.social_profile);
-  for (const auto& [k, v] : recipient.variables)
-    (*out.mutable_variables())[k] = v;
-  for (const auto& availability :
-       domain::AvailableActions(recipient, sequence)) {
-    auto* a = out.add_actions();
-    a->set_action(ToProto(availability.action));
-    a->set_available(availability.available);
-    a->set_reason(availability.reason);
-    a->set_message(availability.message);
-  }
-  return out;
-}
-
-v1::StepView ToProto(const domain::StepView& view) {
-  v1::StepView out;
-  out.set_step_index(view.step_index);
-  out.set_type(ToProto(view.type));
-  out.set_mode(ToProto(view.mode));
-  out.set_state(ToProto(view.state));
-  *out.mutable_content() = ToProto(view.content);
-  out.set_overridden(view.overridden);
-  for (const auto& name : view.missing_variables)
-    out.add_missing_variables(name);
-  SetOptionalTime(view.due_at, [&] { return out.mutable_due_at(); });
-  SetOptionalTime(view.completed_at,
-                  [&] { return out.mutable_completed_at(); });
-  return out;
 }
 
 }  // namespace sequencer::app

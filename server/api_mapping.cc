@@ -1,0 +1,91 @@
+#include "server/api_mapping.h"
+
+#include <optional>
+
+#include "app/storage/event_codec.h"
+#include "domain/recipient.h"
+
+namespace sequencer::server {
+namespace {
+
+template <typename Mutable>
+void SetOptionalTime(const std::optional<absl::Time>& time, Mutable field) {
+  if (time.has_value()) *field() = app::ToProtoTime(*time);
+}
+
+using app::ToProto;
+using app::ToProtoDuration;
+using app::ToProtoTime;
+
+}  // namespace
+
+v1::Sequence ToApi(const domain::Sequence& sequence) {
+  v1::Sequence out;
+  out.set_sequence_id(sequence.sequence_id);
+  out.set_name(sequence.name);
+  for (const auto& step : sequence.steps) *out.add_steps() = ToProto(step);
+  out.set_stop_on_response(sequence.stop_on_response);
+  out.set_status(sequence.paused ? v1::SEQUENCE_STATUS_PAUSED
+                                 : v1::SEQUENCE_STATUS_ACTIVE);
+  *out.mutable_created_at() = ToProtoTime(sequence.created_at);
+  out.set_created_by(sequence.created_by);
+  out.set_version(sequence.version);
+  return out;
+}
+
+v1::Recipient ToApi(const domain::Recipient& recipient,
+                    const domain::Sequence& sequence) {
+  v1::Recipient out;
+  out.set_sequence_id(recipient.sequence_id);
+  out.set_recipient_id(recipient.recipient_id);
+  out.set_status(ToProto(recipient.status));
+  out.set_current_step(recipient.current_step);
+  out.set_step_count(static_cast<int>(recipient.steps.size()));
+  SetOptionalTime(recipient.due_at, [&] { return out.mutable_next_due_at(); });
+  if (recipient.status == domain::RecipientStatus::kPaused) {
+    *out.mutable_remaining_delay() = ToProtoDuration(recipient.remaining_delay);
+    out.set_paused_from(ToProto(recipient.paused_from));
+  }
+  out.set_paused_by_sequence(recipient.paused_by_sequence);
+  SetOptionalTime(recipient.send_deadline,
+                  [&] { return out.mutable_send_deadline(); });
+  out.set_stopped_by_rule(recipient.stopped_by_rule);
+  out.set_responded(recipient.responded);
+  out.set_meeting_booked(recipient.meeting_booked);
+  out.set_error_message(recipient.error_message);
+  out.set_version(recipient.version);
+  *out.mutable_enrolled_at() = ToProtoTime(recipient.enrolled_at);
+  *out.mutable_updated_at() = ToProtoTime(recipient.updated_at);
+  out.mutable_contact()->set_email(recipient.contact.email);
+  out.mutable_contact()->set_phone(recipient.contact.phone);
+  out.mutable_contact()->set_social_profile(recipient.contact.social_profile);
+  for (const auto& [k, v] : recipient.variables)
+    (*out.mutable_variables())[k] = v;
+  for (const auto& availability :
+       domain::AvailableActions(recipient, sequence)) {
+    auto* a = out.add_actions();
+    a->set_action(ToProto(availability.action));
+    a->set_available(availability.available);
+    a->set_reason(availability.reason);
+    a->set_message(availability.message);
+  }
+  return out;
+}
+
+v1::StepView ToApi(const domain::StepView& view) {
+  v1::StepView out;
+  out.set_step_index(view.step_index);
+  out.set_type(ToProto(view.type));
+  out.set_mode(ToProto(view.mode));
+  out.set_state(ToProto(view.state));
+  *out.mutable_content() = ToProto(view.content);
+  out.set_overridden(view.overridden);
+  for (const auto& name : view.missing_variables)
+    out.add_missing_variables(name);
+  SetOptionalTime(view.due_at, [&] { return out.mutable_due_at(); });
+  SetOptionalTime(view.completed_at,
+                  [&] { return out.mutable_completed_at(); });
+  return out;
+}
+
+}  // namespace sequencer::server
