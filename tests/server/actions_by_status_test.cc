@@ -5,9 +5,9 @@
 // expected new status or is refused with FAILED_PRECONDITION /
 // ACTION_NOT_AVAILABLE (metadata status and action) and writes nothing.
 //
-// ERROR cannot be reached through the API yet: it needs a step to fail at
-// execution time, and the runtime (delivery workers) is not exposed. The domain
-// tests (tests/domain/action_table_test.cc) cover the ERROR row.
+// ERROR is reached the way production reaches it: the first step comes due
+// (ClockService/AdvanceTime), a worker leases it, begins the send and reports
+// it FAILED through the DeliveryService.
 
 #include <map>
 #include <string>
@@ -42,6 +42,8 @@ struct Row {
   // A signal applied after `via_actions` (UNSPECIFIED: none).
   v1::SignalType via_signal = v1::SIGNAL_TYPE_UNSPECIFIED;
   bool stopped_by_rule = false;
+  // The first step comes due and its delivery is reported FAILED.
+  bool via_failed_delivery = false;
   // Columns: Pause, Resume, Skip, Edit, View, Stop, Delete.
   std::map<v1::Action, bool> available;
 };
@@ -77,6 +79,15 @@ std::vector<Row> Rows() {
     row.name = "PendingAction";
     row.status = v1::RECIPIENT_STATUS_PENDING_ACTION;
     row.steps = {TaskStep(absl::ZeroDuration()), EmailStep(absl::Hours(24))};
+    row.available = Columns(true, false, true, true, false, true, true);
+    rows.push_back(row);
+  }
+  {
+    Row row;
+    row.name = "Error";
+    row.status = v1::RECIPIENT_STATUS_ERROR;
+    row.steps = EmailSmsTask();
+    row.via_failed_delivery = true;
     row.available = Columns(true, false, true, true, false, true, true);
     rows.push_back(row);
   }
@@ -181,6 +192,7 @@ class ActionsByStatusTest : public ::testing::TestWithParam<Row> {
   v1::Recipient Prepare(const std::string& id) {
     const Row& row = GetParam();
     Enroll(server_, kSeq, {id});
+    if (row.via_failed_delivery) FailFirstDelivery(id);
     for (v1::Action action : row.via_actions) {
       MustAct(server_, action, kSeq, id);
     }
@@ -192,6 +204,41 @@ class ActionsByStatusTest : public ::testing::TestWithParam<Row> {
     EXPECT_EQ(r.status(), row.status) << v1::RecipientStatus_Name(r.status());
     EXPECT_EQ(r.stopped_by_rule(), row.stopped_by_rule);
     return r;
+  }
+
+  // Brings `id`'s first (email) step due, leases it, begins the send and
+  // reports it FAILED, as a delivery worker would.
+  void FailFirstDelivery(const std::string& id) {
+    server_.AdvanceTime(GetParam().steps[0].delay().seconds() *
+                        absl::Seconds(1));
+    v1::LeaseStepsRequest lease_request;
+    lease_request.set_channel(v1::STEP_TYPE_EMAIL);
+    lease_request.set_max_steps(100);
+    v1::LeaseStepsResponse leases;
+    grpc::Status status =
+        server_.delivery().LeaseSteps(CallAs().get(), lease_request, &leases);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    const v1::DeliveryLease* lease = nullptr;
+    for (const auto& candidate : leases.leases()) {
+      if (candidate.recipient_id() == id) lease = &candidate;
+    }
+    ASSERT_NE(lease, nullptr) << "no lease for " << id;
+    v1::BeginSendRequest begin;
+    begin.set_lease_token(lease->lease_token());
+    begin.set_sequence_id(kSeq);
+    begin.set_recipient_id(id);
+    v1::BeginSendResponse began;
+    status = server_.delivery().BeginSend(CallAs().get(), begin, &began);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    v1::ReportDeliveryRequest report;
+    report.set_lease_token(lease->lease_token());
+    report.set_sequence_id(kSeq);
+    report.set_recipient_id(id);
+    report.set_outcome(v1::DELIVERY_OUTCOME_FAILED);
+    report.set_error_message("mailbox unavailable");
+    v1::Recipient failed;
+    status = server_.delivery().ReportDelivery(CallAs().get(), report, &failed);
+    ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
   // Calls `action` on `id` the way a caller would; an edit targets the
@@ -290,12 +337,16 @@ TEST_P(ActionsByStatusTest, EachActionSucceedsOrIsRefusedAsTheTableSays) {
         // and keeps showing a reply/meeting.
         EXPECT_EQ(out.current_step(), before.current_step() + 1);
         EXPECT_EQ(out.status(),
-                  row.status == v1::RECIPIENT_STATUS_PENDING_ACTION
+                  row.status == v1::RECIPIENT_STATUS_PENDING_ACTION ||
+                          row.status == v1::RECIPIENT_STATUS_ERROR
                       ? v1::RECIPIENT_STATUS_IN_PROGRESS
                       : row.status);
         break;
       case v1::ACTION_EDIT_CONTENT:
-        EXPECT_EQ(out.status(), row.status);
+        // Editing the step that failed queues it again.
+        EXPECT_EQ(out.status(), row.status == v1::RECIPIENT_STATUS_ERROR
+                                    ? v1::RECIPIENT_STATUS_IN_PROGRESS
+                                    : row.status);
         EXPECT_EQ(out.version(), before.version() + 1);
         break;
       case v1::ACTION_VIEW_CONTENT:
