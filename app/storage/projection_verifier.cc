@@ -107,6 +107,365 @@ class Findings {
   size_t max_reported_;
 };
 
+// One run of ProjectionVerifier::Verify: (1) the log, one stream after the
+// other (ScanStreams: a sequential read), sequences first since a recipient's
+// index entries depend on its sequence; each event is checked, decoded once
+// and folded with the service's own code (codec + domain::Evolve, as
+// Repository::LoadSequence/LoadRecipient); (2) the positions; (3) the
+// projection indexes against what the folded states imply.
+class VerifyPass {
+ public:
+  VerifyPass(const eventstore::EventStore& store,
+             const ProjectionVerifier::Options& options)
+      : store_(store),
+        options_(options),
+        findings_(&result_, options.max_reported),
+        stream_findings_(&stream_lines_, options.max_reported),
+        orphan_findings_(&orphan_lines_, options.max_reported) {}
+
+  absl::StatusOr<VerifyResult> Run() {
+    result_.last_position = store_.LastPosition();
+    seen_.assign(result_.last_position + 1, false);
+    if (absl::Status scanned = ScanLog(); !scanned.ok()) return scanned;
+    CheckPositions();
+    // The log's own findings (gaps) come first, then the streams', then
+    // recipients of no sequence.
+    MoveFindings(&stream_lines_);
+    MoveFindings(&orphan_lines_);
+    for (int bucket = 0; bucket < kComparedCount; ++bucket) {
+      if (absl::Status compared = CompareIndex(bucket); !compared.ok()) {
+        return compared;
+      }
+    }
+    if (absl::Status counted = CountIdempotencyRecords(); !counted.ok()) {
+      return counted;
+    }
+    return std::move(result_);
+  }
+
+ private:
+  absl::Status ScanLog() {
+    auto visit = [this](const eventstore::StoredEventView& stored) {
+      return Visit(stored);
+    };
+    absl::Status scanned = store_.ScanStreams(kSequenceStreams, visit);
+    FinishStream();
+    if (!scanned.ok()) return scanned;
+    scanned =
+        store_.ScanStreams("", [&](const eventstore::StoredEventView& stored) {
+          if (absl::StartsWith(stored.stream, kSequenceStreams)) {
+            return absl::OkStatus();  // Done above.
+          }
+          return visit(stored);
+        });
+    FinishStream();
+    return scanned;
+  }
+
+  void StartStream(const eventstore::StoredEventView& stored) {
+    FinishStream();
+    current_ = std::string(stored.stream);
+    current_info_ = ParseStreamName(current_);
+    info_ = &current_info_;
+    previous_position_ = 0;
+    sequence_state_ = domain::Sequence();
+    recipient_state_ = domain::Recipient();
+    if (info_->kind == StreamKind::kUnknown) {
+      stream_findings_.Add(absl::StrCat("unknown stream ", Quote(current_),
+                                        " (first event at position ",
+                                        stored.position, ")"));
+    }
+  }
+
+  absl::Status Visit(const eventstore::StoredEventView& stored) {
+    ++result_.events;
+    if (info_ == nullptr || stored.stream != current_) StartStream(stored);
+    CheckPlace(stored);
+    if (info_->kind == StreamKind::kUnknown || info_->broken) {
+      return absl::OkStatus();
+    }
+    Fold(stored);
+    return absl::OkStatus();
+  }
+
+  static std::string Where(const eventstore::StoredEventView& stored) {
+    return absl::StrCat("event at position ", stored.position, " (",
+                        Quote(stored.stream), " v", stored.version, ")");
+  }
+
+  // The event's position (once in the log) and version (next in its
+  // stream).
+  void CheckPlace(const eventstore::StoredEventView& stored) {
+    if (stored.position == 0) {
+      stream_findings_.Add(absl::StrCat(Where(stored), ": position 0"));
+    } else if (stored.position <= result_.last_position) {
+      if (seen_[stored.position]) {
+        stream_findings_.Add(
+            absl::StrCat(Where(stored), ": position used twice"));
+      }
+      seen_[stored.position] = true;
+    } else {
+      beyond_.insert(stored.position);
+    }
+    if (stored.version != info_->version + 1) {
+      stream_findings_.Add(
+          absl::StrCat(Where(stored), ": version follows v", info_->version));
+      // A stream with a missing event cannot be folded: reported once, and
+      // its index entries are not compared.
+      info_->broken = true;
+    } else if (stored.position <= previous_position_) {
+      stream_findings_.Add(absl::StrCat(Where(stored), ": comes before v",
+                                        info_->version, " at position ",
+                                        previous_position_));
+    }
+    info_->version = stored.version;
+    previous_position_ = stored.position;
+  }
+
+  // Decodes the event and folds it into the stream's state.
+  void Fold(const eventstore::StoredEventView& stored) {
+    if (!event_.ParseFromArray(stored.data.data(),
+                               static_cast<int>(stored.data.size()))) {
+      stream_findings_.Add(absl::StrCat(Where(stored), ": does not parse"));
+      info_->broken = true;
+      return;
+    }
+    absl::Status decoded;
+    if (info_->kind == StreamKind::kSequence) {
+      auto folded = SequenceEventFromProto(event_);
+      decoded = folded.status();
+      if (folded.ok()) {
+        sequence_state_ = domain::Evolve(std::move(sequence_state_), *folded);
+      }
+    } else {
+      auto folded = RecipientEventFromProto(event_);
+      decoded = folded.status();
+      if (folded.ok()) {
+        recipient_state_ = domain::Evolve(std::move(recipient_state_), *folded);
+      }
+    }
+    if (!decoded.ok()) {
+      stream_findings_.Add(absl::StrCat(
+          Where(stored), ": does not decode: ", decoded.message()));
+      info_->broken = true;
+      return;
+    }
+    const std::string type = EventTypeName(event_);
+    if (type != stored.type) {
+      stream_findings_.Add(absl::StrCat(Where(stored), ": stored type ",
+                                        Quote(stored.type),
+                                        " but the payload is ", type));
+    }
+    if (event_.metadata().tenant_id() != info_->tenant) {
+      stream_findings_.Add(absl::StrCat(Where(stored),
+                                        ": metadata names tenant ",
+                                        Quote(event_.metadata().tenant_id())));
+    }
+  }
+
+  void FinishStream() {
+    if (info_ == nullptr) return;
+    StreamInfo& done = *info_;
+    info_ = nullptr;
+    if (done.kind == StreamKind::kSequence) FinishSequence(done);
+    if (done.kind == StreamKind::kRecipient) FinishRecipient(done);
+  }
+
+  void FinishSequence(StreamInfo& done) {
+    const std::string identity = absl::StrCat(done.tenant, "/", done.sequence);
+    if (done.broken) {
+      unverifiable_.insert(identity);
+      return;
+    }
+    if (!sequence_state_.exists ||
+        sequence_state_.sequence_id != done.sequence ||
+        sequence_state_.tenant_id != done.tenant) {
+      stream_findings_.Add(absl::StrCat("stream ", Quote(current_),
+                                        " does not fold into its sequence"));
+      return;
+    }
+    ++result_.sequences;
+    done.listed = true;
+    folded_sequences_.insert(identity);
+    sequences_[identity] = std::move(sequence_state_);
+    expected_[0 /* sq/ */].emplace_back(
+        layout::SequenceListKey(done.tenant, done.sequence), "");
+  }
+
+  void FinishRecipient(StreamInfo& done) {
+    const std::string identity =
+        absl::StrCat(done.tenant, "/", done.sequence, "/", done.recipient);
+    const std::string sequence_identity =
+        absl::StrCat(done.tenant, "/", done.sequence);
+    if (!folded_sequences_.count(sequence_identity) &&
+        !unverifiable_.count(sequence_identity)) {
+      orphan_findings_.Add(absl::StrCat("stream ", Quote(current_),
+                                        " belongs to no existing sequence"));
+    }
+    // A recipient of a sequence that could not be folded cannot be judged
+    // either: its index entries depend on the sequence.
+    if (done.broken || unverifiable_.count(sequence_identity)) {
+      unverifiable_.insert(identity);
+      return;
+    }
+    const domain::Recipient& recipient = recipient_state_;
+    if (!recipient.exists || recipient.recipient_id != done.recipient ||
+        recipient.sequence_id != done.sequence ||
+        recipient.tenant_id != done.tenant) {
+      stream_findings_.Add(absl::StrCat("stream ", Quote(current_),
+                                        " does not fold into its recipient"));
+      return;
+    }
+    if (recipient.deleted) {
+      ++result_.deleted_recipients;
+      return;
+    }
+    ++result_.recipients;
+    done.listed = true;
+    done.status = std::string(domain::StatusName(recipient.status));
+    ++result_.recipients_by_status[done.status];
+    // An absent or unfoldable sequence folds to the empty state, as
+    // Repository::LoadSequence gives it.
+    static const domain::Sequence* const kNoSequence = new domain::Sequence();
+    auto sequence = sequences_.find(sequence_identity);
+    for (auto& [key, value] : Repository::ProjectionEntries(
+             done.tenant, done.sequence, done.recipient, recipient,
+             sequence == sequences_.end() ? *kNoSequence : sequence->second)) {
+      const int bucket = ComparedPrefixOf(key);
+      if (bucket >= 0) expected_[bucket].emplace_back(key, value);
+    }
+  }
+
+  // Positions: 1..last_position, each once (duplicates were found above).
+  void CheckPositions() {
+    uint64_t next_position = 1;
+    auto found = [&](uint64_t position) {
+      if (position != next_position) {
+        findings_.Add(absl::StrCat("log gap: expected position ", next_position,
+                                   ", found ", position));
+      }
+      next_position = position + 1;
+    };
+    for (uint64_t p = 1; p < seen_.size(); ++p) {
+      if (seen_[p]) found(p);
+    }
+    for (uint64_t p : beyond_) found(p);
+    if (next_position - 1 != result_.last_position) {
+      findings_.Add(absl::StrCat("log ends at position ", next_position - 1,
+                                 " but the store's last position is ",
+                                 result_.last_position));
+    }
+  }
+
+  void MoveFindings(VerifyResult* lines) {
+    for (std::string& line : lines->discrepancies) {
+      findings_.Add(std::move(line));
+    }
+    result_.discrepancy_count +=
+        lines->discrepancy_count - lines->discrepancies.size();
+  }
+
+  // One compared prefix: a merge of the sorted expected entries with the
+  // stored ones (which ScanIndex gives in key order). Missing entries are
+  // listed after the prefix's others.
+  absl::Status CompareIndex(int bucket) {
+    const absl::string_view prefix = kComparedPrefixes[bucket];
+    std::vector<std::pair<std::string, std::string>>& want = expected_[bucket];
+    if (!std::is_sorted(want.begin(), want.end())) {
+      std::sort(want.begin(), want.end());
+    }
+    size_t next = 0;  // the first expected entry not yet matched or missed
+    std::vector<std::string> missing;
+    auto miss = [&](const std::pair<std::string, std::string>& entry) {
+      if (missing.size() < options_.max_reported) {
+        missing.push_back(absl::StrCat("missing index entry ",
+                                       Quote(entry.first), " = ",
+                                       Quote(entry.second)));
+      } else {
+        ++result_.discrepancy_count;  // Counted, not listed.
+      }
+    };
+    std::string start_after;
+    while (true) {
+      auto entries = store_.ScanIndex(prefix, start_after, options_.chunk_size);
+      if (!entries.ok()) return entries.status();
+      if (entries->empty()) break;
+      start_after = entries->back().first;
+      for (const auto& [key, value] : *entries) {
+        ++result_.index_entries;
+        while (next < want.size() && want[next].first < key) {
+          miss(want[next++]);
+        }
+        const bool expected_here =
+            next < want.size() && want[next].first == key;
+        if (!unverifiable_.empty()) {
+          const std::string identity = KeyIdentity(key);
+          if (!identity.empty() && unverifiable_.count(identity)) {
+            if (expected_here) ++next;
+            continue;
+          }
+        }
+        if (!expected_here) {
+          findings_.Add(absl::StrCat("unexpected index entry ", Quote(key),
+                                     " = ", Quote(value)));
+          continue;
+        }
+        if (want[next].second != value) {
+          findings_.Add(absl::StrCat("different index entry ", Quote(key),
+                                     " = ", Quote(value), ", expected ",
+                                     Quote(want[next].second)));
+        }
+        ++next;
+      }
+    }
+    while (next < want.size()) miss(want[next++]);
+    for (std::string& line : missing) findings_.Add(std::move(line));
+    std::vector<std::pair<std::string, std::string>>().swap(want);
+    return absl::OkStatus();
+  }
+
+  absl::Status CountIdempotencyRecords() {
+    std::string start_after;
+    while (true) {
+      auto entries = store_.ScanIndex(layout::kIdempotencyPrefix, start_after,
+                                      options_.chunk_size);
+      if (!entries.ok()) return entries.status();
+      if (entries->empty()) return absl::OkStatus();
+      start_after = entries->back().first;
+      result_.idempotency_records += entries->size();
+    }
+  }
+
+  const eventstore::EventStore& store_;
+  const ProjectionVerifier::Options& options_;
+  VerifyResult result_;
+  Findings findings_;
+  // Findings about the streams and orphans, kept apart until the positions
+  // have been checked.
+  VerifyResult stream_lines_;
+  Findings stream_findings_;
+  VerifyResult orphan_lines_;
+  Findings orphan_findings_;
+  // The index entries the folded states imply, per compared prefix; sorted
+  // before the comparison (they mostly come sorted already).
+  std::vector<std::pair<std::string, std::string>> expected_[kComparedCount];
+  std::map<std::string, domain::Sequence> sequences_;  // "tenant/sequence"
+  std::set<std::string> folded_sequences_;             // "tenant/sequence"
+  std::set<std::string> unverifiable_;  // identities not compared
+  // Which positions 1..last_position the streams hold, and any beyond it.
+  std::vector<bool> seen_;
+  std::set<uint64_t> beyond_;
+  // The stream being read (`info_` points at `current_info_` while there is
+  // one); streams are read one after the other, each once.
+  StreamInfo current_info_;
+  StreamInfo* info_ = nullptr;
+  std::string current_;
+  uint64_t previous_position_ = 0;
+  domain::Sequence sequence_state_;
+  domain::Recipient recipient_state_;
+  v1::Event event_;
+};
+
 }  // namespace
 
 std::string VerifyResult::Summary() const {
@@ -140,308 +499,7 @@ ProjectionVerifier::ProjectionVerifier(eventstore::EventStore* store,
 }
 
 absl::StatusOr<VerifyResult> ProjectionVerifier::Verify() const {
-  VerifyResult result;
-  Findings findings(&result, options_.max_reported);
-  result.last_position = store_.LastPosition();
-
-  // 1. The log, one stream after the other (ScanStreams: a sequential read),
-  // sequences first: a recipient's index entries depend on its sequence.
-  // Each event is checked, decoded once and folded with the service's own
-  // code (codec + domain::Evolve, as Repository::LoadSequence/LoadRecipient).
-  // Findings about the streams are kept apart until the positions have been
-  // checked, so that the log's own findings (gaps) come first.
-  VerifyResult stream_lines;
-  Findings stream_findings(&stream_lines, options_.max_reported);
-  // Recipients whose sequence does not exist, reported after the above.
-  VerifyResult orphan_lines;
-  Findings orphan_findings(&orphan_lines, options_.max_reported);
-  // The index entries the folded states imply, per compared prefix; sorted
-  // before the comparison (they mostly come sorted already).
-  std::vector<std::pair<std::string, std::string>> expected[kComparedCount];
-  std::map<std::string, domain::Sequence> sequences;  // "tenant/sequence"
-  std::set<std::string> folded_sequences;             // "tenant/sequence"
-  std::set<std::string> unverifiable;                 // identities not compared
-  // Which positions 1..last_position the streams hold (one bit each), and
-  // any beyond it.
-  std::vector<bool> seen(result.last_position + 1, false);
-  std::set<uint64_t> beyond;
-
-  // The stream being read (`info` points at `current_info` while there is
-  // one); streams are read one after the other, each once.
-  StreamInfo current_info;
-  StreamInfo* info = nullptr;
-  std::string current;  // the stream `info` describes
-  uint64_t previous_position = 0;
-  domain::Sequence sequence_state;
-  domain::Recipient recipient_state;
-  v1::Event event;
-
-  auto finish_stream = [&]() {
-    if (info == nullptr) return;
-    StreamInfo& done = *info;
-    info = nullptr;
-    if (done.kind == StreamKind::kSequence) {
-      const std::string identity =
-          absl::StrCat(done.tenant, "/", done.sequence);
-      if (done.broken) {
-        unverifiable.insert(identity);
-        return;
-      }
-      if (!sequence_state.exists ||
-          sequence_state.sequence_id != done.sequence ||
-          sequence_state.tenant_id != done.tenant) {
-        stream_findings.Add(absl::StrCat("stream ", Quote(current),
-                                         " does not fold into its sequence"));
-        return;
-      }
-      ++result.sequences;
-      done.listed = true;
-      folded_sequences.insert(identity);
-      sequences[identity] = std::move(sequence_state);
-      expected[0 /* sq/ */].emplace_back(
-          layout::SequenceListKey(done.tenant, done.sequence), "");
-    } else if (done.kind == StreamKind::kRecipient) {
-      const std::string identity =
-          absl::StrCat(done.tenant, "/", done.sequence, "/", done.recipient);
-      const std::string sequence_identity =
-          absl::StrCat(done.tenant, "/", done.sequence);
-      if (!folded_sequences.count(sequence_identity) &&
-          !unverifiable.count(sequence_identity)) {
-        orphan_findings.Add(absl::StrCat("stream ", Quote(current),
-                                         " belongs to no existing sequence"));
-      }
-      // A recipient of a sequence that could not be folded cannot be judged
-      // either: its index entries depend on the sequence.
-      if (done.broken || unverifiable.count(sequence_identity)) {
-        unverifiable.insert(identity);
-        return;
-      }
-      const domain::Recipient& recipient = recipient_state;
-      if (!recipient.exists || recipient.recipient_id != done.recipient ||
-          recipient.sequence_id != done.sequence ||
-          recipient.tenant_id != done.tenant) {
-        stream_findings.Add(absl::StrCat("stream ", Quote(current),
-                                         " does not fold into its recipient"));
-        return;
-      }
-      if (recipient.deleted) {
-        ++result.deleted_recipients;
-        return;
-      }
-      ++result.recipients;
-      done.listed = true;
-      done.status = std::string(domain::StatusName(recipient.status));
-      ++result.recipients_by_status[done.status];
-      // An absent or unfoldable sequence folds to the empty state, as
-      // Repository::LoadSequence gives it.
-      static const domain::Sequence* const kNoSequence = new domain::Sequence();
-      auto sequence = sequences.find(sequence_identity);
-      for (auto& [key, value] : Repository::ProjectionEntries(
-               done.tenant, done.sequence, done.recipient, recipient,
-               sequence == sequences.end() ? *kNoSequence : sequence->second)) {
-        const int bucket = ComparedPrefixOf(key);
-        if (bucket >= 0) expected[bucket].emplace_back(key, value);
-      }
-    }
-  };
-
-  auto visit = [&](const eventstore::StoredEventView& stored) -> absl::Status {
-    ++result.events;
-    if (info == nullptr || stored.stream != current) {
-      finish_stream();
-      current = std::string(stored.stream);
-      current_info = ParseStreamName(current);
-      info = &current_info;
-      previous_position = 0;
-      sequence_state = domain::Sequence();
-      recipient_state = domain::Recipient();
-      if (info->kind == StreamKind::kUnknown) {
-        stream_findings.Add(absl::StrCat("unknown stream ", Quote(current),
-                                         " (first event at position ",
-                                         stored.position, ")"));
-      }
-    }
-    // Built only for a finding.
-    auto where = [&stored]() {
-      return absl::StrCat("event at position ", stored.position, " (",
-                          Quote(stored.stream), " v", stored.version, ")");
-    };
-    if (stored.position == 0) {
-      stream_findings.Add(absl::StrCat(where(), ": position 0"));
-    } else if (stored.position <= result.last_position) {
-      if (seen[stored.position]) {
-        stream_findings.Add(absl::StrCat(where(), ": position used twice"));
-      }
-      seen[stored.position] = true;
-    } else {
-      beyond.insert(stored.position);
-    }
-    if (stored.version != info->version + 1) {
-      stream_findings.Add(
-          absl::StrCat(where(), ": version follows v", info->version));
-      // A stream with a missing event cannot be folded: reported once, and
-      // its index entries are not compared.
-      info->broken = true;
-    } else if (stored.position <= previous_position) {
-      stream_findings.Add(absl::StrCat(where(), ": comes before v",
-                                       info->version, " at position ",
-                                       previous_position));
-    }
-    info->version = stored.version;
-    previous_position = stored.position;
-    if (info->kind == StreamKind::kUnknown || info->broken) {
-      return absl::OkStatus();
-    }
-
-    if (!event.ParseFromArray(stored.data.data(),
-                              static_cast<int>(stored.data.size()))) {
-      stream_findings.Add(absl::StrCat(where(), ": does not parse"));
-      info->broken = true;
-      return absl::OkStatus();
-    }
-    absl::Status decoded;
-    if (info->kind == StreamKind::kSequence) {
-      auto folded = SequenceEventFromProto(event);
-      decoded = folded.status();
-      if (folded.ok()) {
-        sequence_state = domain::Evolve(std::move(sequence_state), *folded);
-      }
-    } else {
-      auto folded = RecipientEventFromProto(event);
-      decoded = folded.status();
-      if (folded.ok()) {
-        recipient_state = domain::Evolve(std::move(recipient_state), *folded);
-      }
-    }
-    if (!decoded.ok()) {
-      stream_findings.Add(
-          absl::StrCat(where(), ": does not decode: ", decoded.message()));
-      info->broken = true;
-      return absl::OkStatus();
-    }
-    const std::string type = EventTypeName(event);
-    if (type != stored.type) {
-      stream_findings.Add(absl::StrCat(where(), ": stored type ",
-                                       Quote(stored.type),
-                                       " but the payload is ", type));
-    }
-    if (event.metadata().tenant_id() != info->tenant) {
-      stream_findings.Add(absl::StrCat(where(), ": metadata names tenant ",
-                                       Quote(event.metadata().tenant_id())));
-    }
-    return absl::OkStatus();
-  };
-
-  absl::Status scanned = store_.ScanStreams(kSequenceStreams, visit);
-  finish_stream();
-  if (!scanned.ok()) return scanned;
-  scanned =
-      store_.ScanStreams("", [&](const eventstore::StoredEventView& stored) {
-        if (absl::StartsWith(stored.stream, kSequenceStreams)) {
-          return absl::OkStatus();  // Done above.
-        }
-        return visit(stored);
-      });
-  finish_stream();
-  if (!scanned.ok()) return scanned;
-
-  // Positions: 1..last_position, each once (duplicates were found above).
-  uint64_t next_position = 1;
-  auto found = [&](uint64_t position) {
-    if (position != next_position) {
-      findings.Add(absl::StrCat("log gap: expected position ", next_position,
-                                ", found ", position));
-    }
-    next_position = position + 1;
-  };
-  for (uint64_t p = 1; p < seen.size(); ++p) {
-    if (seen[p]) found(p);
-  }
-  for (uint64_t p : beyond) found(p);
-  if (next_position - 1 != result.last_position) {
-    findings.Add(absl::StrCat("log ends at position ", next_position - 1,
-                              " but the store's last position is ",
-                              result.last_position));
-  }
-  for (std::string& line : stream_lines.discrepancies) {
-    findings.Add(std::move(line));
-  }
-  result.discrepancy_count +=
-      stream_lines.discrepancy_count - stream_lines.discrepancies.size();
-
-  for (std::string& line : orphan_lines.discrepancies) {
-    findings.Add(std::move(line));
-  }
-  result.discrepancy_count +=
-      orphan_lines.discrepancy_count - orphan_lines.discrepancies.size();
-
-  // 2. Compare the projection indexes, one prefix at a time: a merge of the
-  // sorted expected entries with the stored ones (which ScanIndex gives in
-  // key order). Missing entries are listed after the prefix's others.
-  for (int bucket = 0; bucket < kComparedCount; ++bucket) {
-    const absl::string_view prefix = kComparedPrefixes[bucket];
-    std::vector<std::pair<std::string, std::string>>& want = expected[bucket];
-    if (!std::is_sorted(want.begin(), want.end())) {
-      std::sort(want.begin(), want.end());
-    }
-    size_t next = 0;  // the first expected entry not yet matched or missed
-    std::vector<std::string> missing;
-    auto miss = [&](const std::pair<std::string, std::string>& entry) {
-      if (missing.size() < options_.max_reported) {
-        missing.push_back(absl::StrCat("missing index entry ",
-                                       Quote(entry.first), " = ",
-                                       Quote(entry.second)));
-      } else {
-        ++result.discrepancy_count;  // Counted, not listed.
-      }
-    };
-    std::string start_after;
-    while (true) {
-      auto entries = store_.ScanIndex(prefix, start_after, options_.chunk_size);
-      if (!entries.ok()) return entries.status();
-      if (entries->empty()) break;
-      start_after = entries->back().first;
-      for (const auto& [key, value] : *entries) {
-        ++result.index_entries;
-        while (next < want.size() && want[next].first < key) {
-          miss(want[next++]);
-        }
-        const bool expected_here =
-            next < want.size() && want[next].first == key;
-        if (!unverifiable.empty()) {
-          const std::string identity = KeyIdentity(key);
-          if (!identity.empty() && unverifiable.count(identity)) {
-            if (expected_here) ++next;
-            continue;
-          }
-        }
-        if (!expected_here) {
-          findings.Add(absl::StrCat("unexpected index entry ", Quote(key),
-                                    " = ", Quote(value)));
-          continue;
-        }
-        if (want[next].second != value) {
-          findings.Add(absl::StrCat("different index entry ", Quote(key), " = ",
-                                    Quote(value), ", expected ",
-                                    Quote(want[next].second)));
-        }
-        ++next;
-      }
-    }
-    while (next < want.size()) miss(want[next++]);
-    for (std::string& line : missing) findings.Add(std::move(line));
-    std::vector<std::pair<std::string, std::string>>().swap(want);
-  }
-
-  std::string start_after;
-  while (true) {
-    auto entries = store_.ScanIndex("idem/", start_after, options_.chunk_size);
-    if (!entries.ok()) return entries.status();
-    if (entries->empty()) break;
-    start_after = entries->back().first;
-    result.idempotency_records += entries->size();
-  }
-  return result;
+  return VerifyPass(store_, options_).Run();
 }
 
 }  // namespace sequencer::app
