@@ -1,6 +1,7 @@
 #include "eventstore/commit_log.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,7 @@ namespace sequencer::eventstore {
 namespace {
 
 constexpr char kRecordFormat = 1;
+constexpr char kRecordFormatWithoutEvents = 2;
 constexpr char kDelete = 0;
 constexpr char kPut = 1;
 
@@ -105,6 +107,20 @@ bool operator==(const CommitRecord& a, const CommitRecord& b) {
                     });
 }
 
+namespace {
+
+void EncodeIndexWrites(const std::vector<IndexWrite>& index_writes,
+                       std::string* out) {
+  PutVarint64(out, index_writes.size());
+  for (const IndexWrite& write : index_writes) {
+    out->push_back(write.value.has_value() ? kPut : kDelete);
+    PutBytes(out, write.key);
+    if (write.value.has_value()) PutBytes(out, *write.value);
+  }
+}
+
+}  // namespace
+
 std::string EncodeCommitRecord(const CommitRecord& record) {
   std::string out;
   out.push_back(kRecordFormat);
@@ -118,20 +134,34 @@ std::string EncodeCommitRecord(const CommitRecord& record) {
       PutBytes(&out, event.data);
     }
   }
-  PutVarint64(&out, record.index_writes.size());
-  for (const IndexWrite& write : record.index_writes) {
-    out.push_back(write.value.has_value() ? kPut : kDelete);
-    PutBytes(&out, write.key);
-    if (write.value.has_value()) PutBytes(&out, *write.value);
-  }
+  EncodeIndexWrites(record.index_writes, &out);
   return out;
 }
 
-absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes) {
+std::string EncodeCommitRecordWithoutEvents(
+    const std::vector<StreamAppend>& appends,
+    const std::vector<uint64_t>& versions_before,
+    const std::vector<IndexWrite>& index_writes) {
+  std::string out;
+  out.push_back(kRecordFormatWithoutEvents);
+  PutVarint64(&out, appends.size());
+  for (size_t i = 0; i < appends.size(); ++i) {
+    PutBytes(&out, appends[i].stream);
+    PutVarint64(&out, versions_before[i]);
+    PutVarint64(&out, appends[i].events.size());
+  }
+  EncodeIndexWrites(index_writes, &out);
+  return out;
+}
+
+absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes,
+                                                bool* without_events) {
   Reader in(bytes);
   CommitRecord record;
   const char format = in.Byte();
-  if (in.ok() && format != kRecordFormat) {
+  const bool events_omitted = format == kRecordFormatWithoutEvents;
+  if (without_events != nullptr) *without_events = events_omitted;
+  if (in.ok() && format != kRecordFormat && !events_omitted) {
     return absl::InternalError(absl::StrFormat(
         "malformed commit record: unknown record format %d", format));
   }
@@ -140,17 +170,29 @@ absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes) {
     StreamAppend append;
     append.stream = in.Bytes();
     const uint64_t version = in.Varint();
-    if (version > static_cast<uint64_t>(INT64_MAX)) {
+    if (version > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return absl::InternalError(
           "malformed commit record: expected version out of range");
     }
     append.expected_version = static_cast<int64_t>(version);
-    const uint64_t events = in.Count();
-    for (uint64_t e = 0; e < events && in.ok(); ++e) {
-      NewEvent event;
-      event.type = in.Bytes();
-      event.data = in.Bytes();
-      append.events.push_back(std::move(event));
+    if (events_omitted) {
+      // Events take no bytes here, so the count is bounded instead (16M
+      // events, far beyond any one commit), lest a corrupt count allocate
+      // gigabytes.
+      const uint64_t events = in.Varint();
+      if (events > (uint64_t{1} << 24)) {
+        return absl::InternalError(
+            "malformed commit record: event count out of range");
+      }
+      append.events.resize(events);
+    } else {
+      const uint64_t events = in.Count();
+      for (uint64_t e = 0; e < events && in.ok(); ++e) {
+        NewEvent event;
+        event.type = in.Bytes();
+        event.data = in.Bytes();
+        append.events.push_back(std::move(event));
+      }
     }
     record.appends.push_back(std::move(append));
   }

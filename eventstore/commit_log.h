@@ -50,10 +50,24 @@ inline bool operator!=(const CommitRecord& a, const CommitRecord& b) {
 // The record's encoding (eventstore/FORMAT.md, "Commit record"):
 // deterministic, so equal records have equal bytes.
 std::string EncodeCommitRecord(const CommitRecord& record);
+
+// The same record with its events' types and data left out, only their
+// number kept (record format 2): for a store that keeps the events elsewhere
+// (RocksDbEventStore's `l/` values, whose events are its `s/` keys).
+// `versions_before[i]` is the version of appends[i].stream before it (the
+// appends' own expected_version is ignored).
+std::string EncodeCommitRecordWithoutEvents(
+    const std::vector<StreamAppend>& appends,
+    const std::vector<uint64_t>& versions_before,
+    const std::vector<IndexWrite>& index_writes);
+
+// Decodes either format. A format 2 record's appends hold as many events as
+// were written, each empty; `*without_events` (if not null) tells which.
 // INTERNAL ("malformed commit record ...") when `bytes` is not an encoding
 // of a record (truncated, trailing bytes, unknown record format or write
-// kind, a kAnyVersion append).
-absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes);
+// kind).
+absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes,
+                                                bool* without_events = nullptr);
 
 struct LoggedRecord {
   uint64_t position = 0;
