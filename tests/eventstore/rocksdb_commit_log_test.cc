@@ -142,6 +142,27 @@ TEST(RocksDbCommitLogTest, DerivedKeysRebuiltFromTheLogAreTheSame) {
   EXPECT_EQ(RawKeys(path)["m/applied_position"], 1);
 }
 
+TEST(RocksDbCommitLogTest, AnAbortedCommitWritesNoRecord) {
+  TempDir dir;
+  ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(dir.Sub("db")));
+  SEQ_ASSERT_OK(store->Commit(CommitBatch{
+      {StreamAppend{"s", 0, {NewEvent{"A", "1"}}}}, {IndexWrite{"k", "1"}}}));
+  EXPECT_EQ(store->LastLogPosition(), 1u);
+  auto stale =
+      store->Commit(CommitBatch{{StreamAppend{"t", 0, {NewEvent{"B", ""}}},
+                                 StreamAppend{"s", 0, {NewEvent{"B", ""}}}},
+                                {IndexWrite{"k", "2"}}});
+  EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
+  EXPECT_EQ(store->LastLogPosition(), 1u);
+  ASSIGN_OR_FAIL(auto records, store->ReadLog(0, 10));
+  ASSERT_EQ(records.size(), 1u);
+  CommitRecord expected;
+  expected.appends.push_back(StreamAppend{"s", 0, {NewEvent{"A", "1"}}});
+  expected.index_writes.push_back(IndexWrite{"k", "1"});
+  EXPECT_EQ(records[0].record, expected);
+  EXPECT_EQ(records[0].position, 1u);
+}
+
 TEST(RocksDbCommitLogTest, RecordsReplayedThroughTheSeamGiveTheSameState) {
   TempDir dir;
   ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(dir.Sub("db")));
