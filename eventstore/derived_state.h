@@ -12,7 +12,8 @@
 // then its index writes in order (a put sets the key, a delete removes it).
 // Deterministic: the same records from an empty state give the same state.
 //
-// Implementations: InMemoryDerivedState (eventstore/in_memory_derived_state.h).
+// Implementations: InMemoryDerivedState (eventstore/in_memory_derived_state.h)
+// and RocksDbEventStore opened with Options::external_log (durable).
 //
 // Thread-safety: reads may run concurrently with each other and with Apply;
 // Apply is called by one thread at a time (the committer). A read sees the

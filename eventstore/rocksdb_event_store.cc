@@ -36,6 +36,9 @@ constexpr char kFormatVersion[] = "2";
 constexpr char kFormatVersionWithoutLog[] = "1";
 constexpr char kLastPositionKey[] = "m/last_position";
 constexpr char kAppliedPositionKey[] = "m/applied_position";
+// Present (value "external") in a database opened with Options::external_log.
+constexpr char kCommitLogKey[] = "m/commit_log";
+constexpr char kExternalLog[] = "external";
 constexpr char kLogPrefix[] = "l/";
 constexpr char kLogEnd[] = "l0";  // '0' follows '/'.
 // Upper bound on the bytes of one WriteBatch while rebuilding or migrating.
@@ -303,11 +306,13 @@ absl::Status ApplyLogRecords(rocksdb::DB* db, uint64_t applied,
   return write(log_last);
 }
 
-// Deletes every derived key (what ApplyLogRecords writes), in one write.
-absl::Status DropDerivedState(rocksdb::DB* db) {
+// Deletes every derived key (what ApplyLogRecords writes; with an external
+// log, the s/ events too), in one write.
+absl::Status DropDerivedState(rocksdb::DB* db, bool external_log) {
   rocksdb::WriteBatch batch;
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
+  if (external_log) batch.DeleteRange("s/", "s0");
   for (const char* tag : {"g", "v", "i"}) {
     batch.DeleteRange(absl::StrCat(tag, "/"), absl::StrCat(tag, "0"));
   }
@@ -655,12 +660,19 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
-    absl::Status status =
-        FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
-                  "writing the format version");
+    rocksdb::WriteBatch created;
+    created.Put(kFormatKey, kFormatVersion);
+    if (options.external_log) created.Put(kCommitLogKey, kExternalLog);
+    absl::Status status = FromRocks(db->Write(write_options, &created),
+                                    "writing the format version");
     if (!status.ok()) return status;
   } else if (!s.ok()) {
     return FromRocks(s, "reading the format version");
+  } else if (value == kFormatVersionWithoutLog && options.external_log) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir,
+        " holds event store format 1, which keeps no commit log; it cannot be "
+        "opened as the derived state of an external one"));
   } else if (value == kFormatVersionWithoutLog && !options.read_only) {
     absl::Status migrated = MigrateToLog(db);
     if (!migrated.ok()) return migrated;
@@ -681,18 +693,32 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
   }
 
   // The commit log and the derived state it reflects.
+  s = db->Get(rocksdb::ReadOptions(), kCommitLogKey, &value);
+  if (!s.ok() && !s.IsNotFound()) {
+    return FromRocks(s, "reading where the commit log is");
+  }
+  if (s.ok() != options.external_log) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir, s.ok() ? " holds the derived state of a commit log kept elsewhere "
+                      "(it was opened with external_log)"
+                    : " keeps its own commit log (it cannot be opened with "
+                      "external_log)"));
+  }
   if (options.rebuild_derived_state) {
     if (options.read_only) {
       return absl::InvalidArgumentError(
           "rebuild_derived_state needs a read-write open");
     }
-    absl::Status dropped = DropDerivedState(db);
+    absl::Status dropped = DropDerivedState(db, options.external_log);
     if (!dropped.ok()) return dropped;
   }
-  absl::StatusOr<uint64_t> last_log_position = LastLogKey(db);
-  if (!last_log_position.ok()) return last_log_position.status();
   absl::StatusOr<uint64_t> applied = GetBe64Key(db, kAppliedPositionKey);
   if (!applied.ok()) return applied.status();
+  // With an external log, the log's records past `applied` are applied by
+  // its LogBackedEventStore (DerivedState::Apply).
+  absl::StatusOr<uint64_t> last_log_position =
+      options.external_log ? *applied : LastLogKey(db);
+  if (!last_log_position.ok()) return last_log_position.status();
   if (*applied > *last_log_position) {
     return Corruption(absl::StrCat("derived state at log position ", *applied,
                                    " is past the log's last record ",
@@ -833,6 +859,11 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
   absl::Status valid = ValidateCommitBatch(batch);
   if (!valid.ok()) return valid;
   if (options_.read_only) return WriteState();
+  if (options_.external_log) {
+    return absl::FailedPreconditionError(
+        "the event store was opened with external_log: commits go through "
+        "the commit log (LogBackedEventStore), which applies them here");
+  }
 
   Writer w(&batch);
   mu_.Lock();
@@ -1187,6 +1218,93 @@ RocksDbEventStore::ScanIndex(absl::string_view prefix,
   absl::Status status = FromRocks(it->status(), "scanning the index");
   if (!status.ok()) return status;
   return entries;
+}
+
+absl::Status RocksDbEventStore::Apply(uint64_t log_position,
+                                      const CommitRecord& record) {
+  if (!options_.external_log || options_.read_only) {
+    return absl::FailedPreconditionError(
+        "DerivedState::Apply needs a store opened read-write with "
+        "external_log");
+  }
+  absl::Status state = WriteState();
+  if (!state.ok()) return state;
+  absl::MutexLock lock(&apply_mu_);
+  const uint64_t applied = last_log_position_.load(std::memory_order_relaxed);
+  if (log_position != applied + 1) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "derived state: record %d does not follow the applied position %d",
+        log_position, applied));
+  }
+  absl::Status valid = ValidateCommitRecord(record);
+  if (!valid.ok()) {
+    return absl::InternalError(
+        absl::StrCat("commit record ", log_position, ": ", valid.message()));
+  }
+  rocksdb::WriteBatch write_batch;
+  std::unordered_map<std::string, uint64_t> versions;
+  uint64_t position = last_position_.load(std::memory_order_relaxed);
+  for (const StreamAppend& append : record.appends) {
+    uint64_t current;
+    if (auto it = versions.find(append.stream); it != versions.end()) {
+      current = it->second;
+    } else {
+      absl::StatusOr<uint64_t> stored = StreamVersion(append.stream);
+      if (!stored.ok()) return stored.status();
+      current = *stored;
+    }
+    if (static_cast<int64_t>(current) != append.expected_version) {
+      return absl::InternalError(absl::StrFormat(
+          "commit record %d does not apply to the derived state: stream "
+          "\"%s\": expected version %d, actual version %d",
+          log_position, absl::CHexEscape(append.stream),
+          append.expected_version, current));
+    }
+    for (const NewEvent& event : append.events) {
+      ++position;
+      ++current;
+      write_batch.Put(StreamEventKey(append.stream, current),
+                      EncodeRecord(position, event));
+      write_batch.Put(GlobalKey(position),
+                      EncodePointer(current, append.stream));
+    }
+    if (!append.events.empty()) {
+      write_batch.Put(VersionKey(append.stream), Be64(current));
+    }
+    versions[append.stream] = current;
+  }
+  for (const IndexWrite& write : record.index_writes) {
+    if (write.value.has_value()) {
+      write_batch.Put(IndexKey(write.key), *write.value);
+    } else {
+      write_batch.Delete(IndexKey(write.key));
+    }
+  }
+  write_batch.Put(kLastPositionKey, Be64(position));
+  write_batch.Put(kAppliedPositionKey, Be64(log_position));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  const rocksdb::Status s = db_->Write(write_options, &write_batch);
+  group_commits_.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) {
+    const absl::Status error = absl::UnavailableError(absl::StrCat(
+        "applying commit record ", log_position, ": ", s.ToString(),
+        s.IsNoSpace() ? " (the disk is full; retry once space is freed)" : ""));
+    {
+      absl::MutexLock failed_lock(&mu_);
+      failed_ = error;
+      recovery_cv_.SignalAll();
+    }
+    NotifyWriteState();
+    return error;
+  }
+  last_position_.store(position, std::memory_order_release);
+  last_log_position_.store(log_position, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+uint64_t RocksDbEventStore::AppliedPosition() const {
+  return last_log_position_.load(std::memory_order_acquire);
 }
 
 uint64_t RocksDbEventStore::LastLogPosition() const {

@@ -89,6 +89,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "eventstore/commit_log.h"
+#include "eventstore/derived_state.h"
 #include "eventstore/event_store.h"
 
 namespace rocksdb {
@@ -100,7 +101,7 @@ class FileLock;
 
 namespace sequencer::eventstore {
 
-class RocksDbEventStore final : public EventStore {
+class RocksDbEventStore final : public EventStore, public DerivedState {
  public:
   struct Options {
     // fsync the write-ahead log before a Commit returns OK. Only benchmarks
@@ -147,6 +148,15 @@ class RocksDbEventStore final : public EventStore {
     // records and the s/ events they name), as catch-up does. For repair and
     // tests; not with read_only.
     bool rebuild_derived_state = false;
+    // The commit log is kept elsewhere: the store is only the DerivedState
+    // of a LogBackedEventStore (eventstore/log_backed_event_store.h), which
+    // feeds it the log's records through Apply. No l/ keys; the s/ events
+    // are derived too. Commit answers FAILED_PRECONDITION. A database is
+    // created in one mode and refuses to open in the other
+    // (INVALID_ARGUMENT). Apply fsyncs when `sync` (the log holds the
+    // records anyway, so an Apply lost by a machine crash is applied again
+    // at the next catch-up).
+    bool external_log = false;
   };
 
   // Opens the database in `dir` (creating it when missing and
@@ -202,6 +212,17 @@ class RocksDbEventStore final : public EventStore {
   absl::StatusOr<std::vector<LoggedRecord>> ReadLog(uint64_t from_position,
                                                     size_t max_count) const;
   uint64_t LastLogPosition() const;
+
+  // DerivedState (eventstore/derived_state.h), for a store opened with
+  // Options::external_log: applies the record in one atomic write (events,
+  // global pointers, versions, index writes, m/applied_position). A failed
+  // write puts the store in the failed state, as for Commit. Without
+  // external_log, Apply answers FAILED_PRECONDITION (the store writes its
+  // own records). AppliedPosition is the log position the derived keys
+  // reflect, in either mode (LastLogPosition without external_log).
+  absl::Status Apply(uint64_t log_position,
+                     const CommitRecord& record) override;
+  uint64_t AppliedPosition() const override;
 
   // What Open had to do beyond a normal open, for the operator (e.g. a torn WAL
   // tail dropped, and where its copy is kept, or a migration from format 1);
@@ -265,7 +286,10 @@ class RocksDbEventStore final : public EventStore {
 
   // Written by the leader only, after its group is durable.
   std::atomic<uint64_t> last_position_;
+  // The last record's log position; with external_log, the applied one.
   std::atomic<uint64_t> last_log_position_;
+  // Serializes Apply.
+  absl::Mutex apply_mu_;
   std::atomic<uint64_t> group_commits_{0};
 };
 

@@ -44,6 +44,27 @@ class LogBackedFactory {
   InMemoryDerivedState state_;
 };
 
+// A CommitLog in memory, the derived state in RocksDB.
+class LogBackedRocksDbFactory {
+ public:
+  std::unique_ptr<EventStore> Make() {
+    RocksDbEventStore::Options options;
+    options.external_log = true;
+    auto state = RocksDbEventStore::Open(dir_.Sub("db"), options);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok()) return nullptr;
+    state_ = std::move(state).value();
+    auto store = LogBackedEventStore::Open(&log_, state_.get());
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+ private:
+  TempDir dir_;
+  InMemoryCommitLog log_;
+  std::unique_ptr<RocksDbEventStore> state_;
+};
+
 class RocksDbFactory {
  public:
   std::unique_ptr<EventStore> Make() {
@@ -96,7 +117,8 @@ class EventStoreContractTest : public ::testing::Test {
 };
 
 using Implementations =
-    ::testing::Types<InMemoryFactory, LogBackedFactory, RocksDbFactory>;
+    ::testing::Types<InMemoryFactory, LogBackedFactory, LogBackedRocksDbFactory,
+                     RocksDbFactory>;
 
 class ImplementationNames {
  public:
@@ -104,6 +126,7 @@ class ImplementationNames {
   static std::string GetName(int) {
     if (std::is_same_v<T, InMemoryFactory>) return "InMemory";
     if (std::is_same_v<T, LogBackedFactory>) return "LogBacked";
+    if (std::is_same_v<T, LogBackedRocksDbFactory>) return "LogBackedRocksDb";
     return "RocksDb";
   }
 };

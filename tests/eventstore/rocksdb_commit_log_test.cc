@@ -235,5 +235,66 @@ TEST(RocksDbCommitLogTest, FormatOneIsMigrated) {
   }
 }
 
+TEST(RocksDbCommitLogTest, DerivedStateOfAnExternalLogCatchesUpAfterARestart) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  RocksDbEventStore::Options external;
+  external.external_log = true;
+  InMemoryCommitLog log;
+  uint64_t kept = 0;
+  {
+    ASSIGN_OR_FAIL(auto state, RocksDbEventStore::Open(path, external));
+    ASSIGN_OR_FAIL(auto store, LogBackedEventStore::Open(&log, state.get()));
+    WriteVariedHistory(store.get(), 150, /*seed=*/3);
+    kept = state->AppliedPosition();
+    auto direct = state->Commit(CommitBatch{{}, {IndexWrite{"k", "v"}}});
+    EXPECT_EQ(direct.status().code(), absl::StatusCode::kFailedPrecondition)
+        << direct.status();
+  }
+  ASSERT_GT(kept, 50u);
+  EXPECT_EQ(RawKeys(path).count("l"), 0u);
+
+  // While it was down, another writer appended.
+  InMemoryDerivedState other_state;
+  {
+    ASSIGN_OR_FAIL(auto other, LogBackedEventStore::Open(&log, &other_state));
+    WriteVariedHistory(other.get(), 80, /*seed=*/4);
+  }
+  ASSIGN_OR_FAIL(uint64_t last, log.LastPosition());
+  ASSERT_GT(last, kept + 20);
+
+  {
+    ASSIGN_OR_FAIL(auto state, RocksDbEventStore::Open(path, external));
+    EXPECT_EQ(state->AppliedPosition(), kept);
+    ASSIGN_OR_FAIL(auto store, LogBackedEventStore::Open(&log, state.get()));
+    EXPECT_EQ(state->AppliedPosition(), last);
+    EXPECT_TRUE(DumpStore(*store) == DumpStore(other_state));
+  }
+  {
+    // Dropped and rebuilt: the whole log applied again.
+    RocksDbEventStore::Options rebuild = external;
+    rebuild.rebuild_derived_state = true;
+    ASSIGN_OR_FAIL(auto state, RocksDbEventStore::Open(path, rebuild));
+    EXPECT_EQ(state->AppliedPosition(), 0u);
+    EXPECT_EQ(state->LastPosition(), 0u);
+    ASSIGN_OR_FAIL(auto store, LogBackedEventStore::Open(&log, state.get()));
+    EXPECT_TRUE(DumpStore(*store) == DumpStore(other_state));
+  }
+
+  // A database is opened in the mode it was created in.
+  auto own_log = RocksDbEventStore::Open(path);
+  EXPECT_EQ(own_log.status().code(), absl::StatusCode::kInvalidArgument)
+      << own_log.status();
+  {
+    ASSIGN_OR_FAIL(auto own, RocksDbEventStore::Open(dir.Sub("own")));
+    SEQ_ASSERT_OK(own->Commit(CommitBatch{{}, {IndexWrite{"k", "v"}}}));
+    EXPECT_EQ(own->Apply(2, CommitRecord()).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+  auto external_on_own = RocksDbEventStore::Open(dir.Sub("own"), external);
+  EXPECT_EQ(external_on_own.status().code(), absl::StatusCode::kInvalidArgument)
+      << external_on_own.status();
+}
+
 }  // namespace
 }  // namespace sequencer::eventstore
