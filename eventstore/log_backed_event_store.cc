@@ -38,13 +38,26 @@ absl::Status LogBackedEventStore::CatchUpLocked() {
     for (const LoggedRecord& logged : *records) {
       absl::Status applied = state_->Apply(logged.position, logged.record);
       if (!applied.ok()) {
-        const absl::Status error = absl::InternalError(absl::StrCat(
-            "catching up with the commit log: ", applied.message()));
-        Fail(error);
-        return error;
+        return ApplyFailed(applied,
+                           absl::StrCat("catching up with the commit log, "
+                                        "record ",
+                                        logged.position, ": "));
       }
     }
   }
+}
+
+absl::Status LogBackedEventStore::ApplyFailed(const absl::Status& applied,
+                                              absl::string_view context) {
+  if (absl::IsInternal(applied) || absl::IsFailedPrecondition(applied)) {
+    const absl::Status error =
+        absl::InternalError(absl::StrCat(context, applied.message()));
+    Fail(error);
+    return error;
+  }
+  // Nothing applied, and the record stays in the log: the next Commit (whose
+  // append the log refuses, being ahead) or CatchUp applies it.
+  return absl::Status(applied.code(), absl::StrCat(context, applied.message()));
 }
 
 void LogBackedEventStore::Fail(const absl::Status& error) {
@@ -124,12 +137,9 @@ absl::StatusOr<CommitResult> LogBackedEventStore::Commit(
     const uint64_t last_before = state_->LastPosition();
     absl::Status apply = state_->Apply(*position, record);
     if (!apply.ok()) {
-      const absl::Status error = absl::InternalError(
-          absl::StrCat("commit record ", *position,
-                       " was appended to the log but could not be applied: ",
-                       apply.message()));
-      Fail(error);
-      return error;
+      return ApplyFailed(
+          apply, absl::StrCat("commit record ", *position,
+                              " was appended to the log but not applied: "));
     }
     const uint64_t last_after = state_->LastPosition();
     if (last_after != last_before) {

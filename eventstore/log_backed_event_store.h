@@ -19,10 +19,12 @@
 //
 // Errors beyond EventStore's: when the log's append fails other than ABORTED
 // (I/O, transport), Commit returns that error, and the record may or may not
-// be in the log: the next Commit or CatchUp applies it if it is. When a record
-// does not apply to the state (the log and the state disagree), Commit returns
-// INTERNAL and the store refuses every later Commit (WriteState) until it is
-// reopened.
+// be in the log: the next Commit or CatchUp applies it if it is. When the
+// state fails to apply a record for I/O (e.g. UNAVAILABLE, a full disk), the
+// record is in the log and Commit returns that error; the next Commit or
+// CatchUp applies it. When a record does not apply to the state (INTERNAL:
+// the log and the state disagree), Commit returns INTERNAL and the store
+// refuses every later Commit (WriteState) until it is reopened.
 //
 // Reads reflect the records this store has applied: another writer's commits
 // become visible after this store's next Commit or CatchUp. Commits are
@@ -107,6 +109,11 @@ class LogBackedEventStore final : public EventStore {
       : log_(log), state_(state) {}
 
   absl::Status CatchUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_);
+  // The error for a failed DerivedState::Apply, prefixed with `context`.
+  // INTERNAL or FAILED_PRECONDITION (the log and the state disagree) fail
+  // the store; any other error (I/O: nothing applied) is returned as is.
+  absl::Status ApplyFailed(const absl::Status& applied,
+                           absl::string_view context);
   // Remembers that the state no longer follows the log, and tells the
   // observer.
   void Fail(const absl::Status& error);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "eventstore/commit_log.h"
@@ -162,6 +163,9 @@ class CountingState final : public DerivedState {
   explicit CountingState(DerivedState* inner) : inner_(inner) {}
   absl::Status Apply(uint64_t log_position,
                      const CommitRecord& record) override {
+    if (!fail_next.ok()) {
+      return std::exchange(fail_next, absl::OkStatus());
+    }
     applied.push_back(log_position);
     return inner_->Apply(log_position, record);
   }
@@ -199,6 +203,8 @@ class CountingState final : public DerivedState {
   }
 
   std::vector<uint64_t> applied;
+  // The next Apply fails with this, applying nothing.
+  absl::Status fail_next;
 
  private:
   DerivedState* const inner_;
@@ -236,6 +242,39 @@ TEST(LogBackedEventStoreTest,
   counting.applied.clear();
   SEQ_ASSERT_OK(restarted->CatchUp());
   EXPECT_TRUE(counting.applied.empty());
+}
+
+TEST(LogBackedEventStoreTest, ApplyFailingForIoIsAppliedByTheNextCommit) {
+  InMemoryCommitLog log;
+  InMemoryDerivedState inner;
+  CountingState state(&inner);
+  ASSIGN_OR_FAIL(auto store, LogBackedEventStore::Open(&log, &state));
+  state.fail_next = absl::UnavailableError("disk full");
+  auto failed = store->Commit(
+      CommitBatch{{StreamAppend{"s", 0, {NewEvent{"A", ""}}}}, {}});
+  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
+  SEQ_EXPECT_OK(store->WriteState());
+  ASSIGN_OR_FAIL(uint64_t last, log.LastPosition());
+  EXPECT_EQ(last, 1u);  // In the log, not applied.
+  EXPECT_EQ(state.AppliedPosition(), 0u);
+
+  // The next Commit applies it first, then decides on it.
+  auto conflict = store->Commit(
+      CommitBatch{{StreamAppend{"s", 0, {NewEvent{"B", ""}}}}, {}});
+  EXPECT_TRUE(absl::IsAborted(conflict.status())) << conflict.status();
+  EXPECT_EQ(state.applied, std::vector<uint64_t>{1});
+  SEQ_ASSERT_OK(store->Commit(
+      CommitBatch{{StreamAppend{"s", 1, {NewEvent{"B", ""}}}}, {}}));
+  EXPECT_EQ(state.applied, (std::vector<uint64_t>{1, 2}));
+
+  // A record that does not apply fails the store.
+  state.fail_next = absl::InternalError("disagrees");
+  auto broken = store->Commit(CommitBatch{{}, {IndexWrite{"k", "v"}}});
+  EXPECT_EQ(broken.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(store->WriteState().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(
+      store->Commit(CommitBatch{{}, {IndexWrite{"k", "v"}}}).status().code(),
+      absl::StatusCode::kInternal);
 }
 
 TEST(LogBackedEventStoreTest, WriterBehindTheLogCatchesUpAndDecidesAgain) {
