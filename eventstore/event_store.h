@@ -9,8 +9,10 @@
 // commit order.
 //
 // Implementations: RocksDbEventStore (eventstore/rocksdb_event_store.h,
-// durable) and InMemoryEventStore (eventstore/in_memory_event_store.h, for
-// tests). Both pass the same contract suite
+// durable), InMemoryEventStore (eventstore/in_memory_event_store.h, for
+// tests) and LogBackedEventStore (eventstore/log_backed_event_store.h: a
+// CommitLog, the replicated part, plus a DerivedState, the local part). All
+// pass the same contract suite
 // (tests/eventstore/event_store_contract_test.cc).
 //
 // Thread-safety: all methods may be called concurrently. Commit is

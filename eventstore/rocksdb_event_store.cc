@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "eventstore/batch_validation.h"
+#include "eventstore/commit_log.h"
 #include "eventstore/wal_files.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/db.h"
@@ -30,8 +31,18 @@ namespace sequencer::eventstore {
 namespace {
 
 constexpr char kFormatKey[] = "m/format";
-constexpr char kFormatVersion[] = "1";
+constexpr char kFormatVersion[] = "2";
+// Format 1 had no commit log (l/); Open migrates it (MigrateToLog).
+constexpr char kFormatVersionWithoutLog[] = "1";
 constexpr char kLastPositionKey[] = "m/last_position";
+constexpr char kAppliedPositionKey[] = "m/applied_position";
+// Present (value "external") in a database opened with Options::external_log.
+constexpr char kCommitLogKey[] = "m/commit_log";
+constexpr char kExternalLog[] = "external";
+constexpr char kLogPrefix[] = "l/";
+constexpr char kLogEnd[] = "l0";  // '0' follows '/'.
+// Upper bound on the bytes of one WriteBatch while rebuilding or migrating.
+constexpr size_t kRebuildBatchBytes = 4 << 20;
 constexpr char kMemtableMarkerKey[] = "m/memtable_marker";
 constexpr char kGlobalPrefix[] = "g/";
 constexpr char kGlobalEnd[] = "g0";  // '0' follows '/'.
@@ -93,6 +104,12 @@ std::string GlobalKey(uint64_t position) {
   return key;
 }
 
+std::string LogKey(uint64_t log_position) {
+  std::string key = kLogPrefix;
+  PutBe64(&key, log_position);
+  return key;
+}
+
 std::string VersionKey(absl::string_view stream) {
   return absl::StrCat("v/", stream);
 }
@@ -151,6 +168,244 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
 
 absl::Status Corruption(absl::string_view what) {
   return absl::InternalError(absl::StrCat("event store corruption: ", what));
+}
+
+// The log position of the last l/ key; 0 when there is none.
+absl::StatusOr<uint64_t> LastLogKey(rocksdb::DB* db) {
+  const rocksdb::Slice lower(kLogPrefix);
+  const rocksdb::Slice upper(kLogEnd);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_lower_bound = &lower;
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    absl::Status status = FromRocks(it->status(), "reading the commit log");
+    if (!status.ok()) return status;
+    return 0;
+  }
+  if (it->key().size() != 10) return Corruption("malformed l/ key");
+  return GetBe64(it->key().data() + 2);
+}
+
+// A be64 value under `key`, 0 when absent.
+absl::StatusOr<uint64_t> GetBe64Key(rocksdb::DB* db, absl::string_view key) {
+  std::string value;
+  const rocksdb::Status s = db->Get(
+      rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s, absl::StrCat("reading ", key));
+  if (value.size() != 8) return Corruption(absl::StrCat("malformed ", key));
+  return GetBe64(value.data());
+}
+
+// Applies the l/ records after `applied` up to `log_last` to the derived keys
+// (g/, v/, i/, m/last_position, m/applied_position), which must reflect
+// exactly the records up to `applied`. Each record's events are its s/ keys;
+// their versions and positions must be the ones the record implies. Writes
+// in fsync'd batches of about kRebuildBatchBytes, each advancing
+// m/applied_position, so an interrupted catch-up resumes where it stopped.
+absl::Status ApplyLogRecords(rocksdb::DB* db, uint64_t applied,
+                             uint64_t log_last) {
+  absl::StatusOr<uint64_t> last_position = GetBe64Key(db, kLastPositionKey);
+  if (!last_position.ok()) return last_position.status();
+  uint64_t position = *last_position;
+
+  rocksdb::WriteBatch batch;
+  // Stream versions written to `batch` and not yet to the database.
+  std::unordered_map<std::string, uint64_t> versions;
+  auto write = [&](uint64_t applied_now) -> absl::Status {
+    batch.Put(kAppliedPositionKey, Be64(applied_now));
+    batch.Put(kLastPositionKey, Be64(position));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    absl::Status status = FromRocks(db->Write(write_options, &batch),
+                                    "writing the derived state");
+    batch.Clear();
+    versions.clear();
+    return status;
+  };
+
+  const rocksdb::Slice upper(kLogEnd);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+  uint64_t expected = applied + 1;
+  std::string value;
+  for (it->Seek(LogKey(expected)); it->Valid() && expected <= log_last;
+       it->Next(), ++expected) {
+    if (it->key().size() != 10 || GetBe64(it->key().data() + 2) != expected) {
+      return Corruption(
+          absl::StrCat("commit log position ", expected, " is missing"));
+    }
+    bool without_events = false;
+    absl::StatusOr<CommitRecord> record = DecodeCommitRecord(
+        absl::string_view(it->value().data(), it->value().size()),
+        &without_events);
+    if (!record.ok() || !without_events) {
+      return Corruption(
+          absl::StrCat("malformed l/ record at log position ", expected));
+    }
+    for (const StreamAppend& append : record->appends) {
+      uint64_t current;
+      if (auto found = versions.find(append.stream); found != versions.end()) {
+        current = found->second;
+      } else {
+        absl::StatusOr<uint64_t> stored =
+            GetBe64Key(db, VersionKey(append.stream));
+        if (!stored.ok()) return stored.status();
+        current = *stored;
+      }
+      if (static_cast<int64_t>(current) != append.expected_version) {
+        return Corruption(absl::StrFormat(
+            "commit record %d appends to stream \"%s\" at version %d, but "
+            "the stream is at version %d",
+            expected, absl::CHexEscape(append.stream), append.expected_version,
+            current));
+      }
+      for (size_t e = 0; e < append.events.size(); ++e) {
+        ++current;
+        ++position;
+        const rocksdb::Status s =
+            db->Get(rocksdb::ReadOptions(),
+                    StreamEventKey(append.stream, current), &value);
+        StoredEvent event;
+        if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading an event");
+        if (s.IsNotFound() || !DecodeRecord(value, &event) ||
+            event.position != position) {
+          return Corruption(absl::StrFormat(
+              "commit record %d: event %s/%d is missing or not at global "
+              "position %d",
+              expected, absl::CHexEscape(append.stream), current, position));
+        }
+        batch.Put(GlobalKey(position), EncodePointer(current, append.stream));
+      }
+      if (!append.events.empty()) {
+        batch.Put(VersionKey(append.stream), Be64(current));
+        versions[append.stream] = current;
+      }
+    }
+    for (const IndexWrite& write : record->index_writes) {
+      if (write.value.has_value()) {
+        batch.Put(IndexKey(write.key), *write.value);
+      } else {
+        batch.Delete(IndexKey(write.key));
+      }
+    }
+    if (batch.GetDataSize() > kRebuildBatchBytes) {
+      absl::Status status = write(expected);
+      if (!status.ok()) return status;
+    }
+  }
+  absl::Status status = FromRocks(it->status(), "reading the commit log");
+  if (!status.ok()) return status;
+  if (expected != log_last + 1) {
+    return Corruption(
+        absl::StrCat("commit log position ", expected, " is missing"));
+  }
+  return write(log_last);
+}
+
+// Deletes every derived key (what ApplyLogRecords writes; with an external
+// log, the s/ events too), in one write.
+absl::Status DropDerivedState(rocksdb::DB* db, bool external_log) {
+  rocksdb::WriteBatch batch;
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  if (external_log) batch.DeleteRange("s/", "s0");
+  for (const char* tag : {"g", "v", "i"}) {
+    batch.DeleteRange(absl::StrCat(tag, "/"), absl::StrCat(tag, "0"));
+  }
+  batch.Delete(kLastPositionKey);
+  batch.Delete(kAppliedPositionKey);
+  return FromRocks(db->Write(write_options, &batch),
+                   "dropping the derived state");
+}
+
+// Format 1 -> 2: writes the l/ records that rebuild the database's derived
+// state as it is: its events in global position order (runs of one stream's
+// events as one append), up to 1024 events per record, then its index
+// entries as puts, up to 1024 or 1 MiB per record. Then m/applied_position
+// and m/format, in the last write; an interrupted migration starts again
+// (format 1 still), deleting what it had written.
+absl::Status MigrateToLog(rocksdb::DB* db) {
+  rocksdb::WriteBatch batch;
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  batch.DeleteRange(kLogPrefix, kLogEnd);
+  uint64_t log_position = 0;
+  std::vector<StreamAppend> appends;
+  std::vector<uint64_t> versions_before;
+  std::vector<IndexWrite> index_writes;
+  size_t record_items = 0;
+  size_t record_bytes = 0;
+  auto end_record = [&]() -> absl::Status {
+    if (record_items == 0) return absl::OkStatus();
+    ++log_position;
+    batch.Put(LogKey(log_position),
+              EncodeCommitRecordWithoutEvents(appends, versions_before,
+                                              index_writes));
+    appends.clear();
+    versions_before.clear();
+    index_writes.clear();
+    record_items = 0;
+    record_bytes = 0;
+    if (batch.GetDataSize() < kRebuildBatchBytes) return absl::OkStatus();
+    absl::Status status =
+        FromRocks(db->Write(write_options, &batch), "migrating to format 2");
+    batch.Clear();
+    return status;
+  };
+
+  {
+    const rocksdb::Slice upper(kGlobalEnd);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+    for (it->Seek(kGlobalPrefix); it->Valid(); it->Next()) {
+      const rocksdb::Slice pointer = it->value();
+      if (it->key().size() != 10 || pointer.size() < 9) {
+        return Corruption("malformed g/ entry");
+      }
+      const uint64_t version = GetBe64(pointer.data());
+      const absl::string_view stream(pointer.data() + 8, pointer.size() - 8);
+      if (!appends.empty() && appends.back().stream == stream) {
+        appends.back().events.emplace_back();
+      } else {
+        appends.push_back(StreamAppend{std::string(stream), 0, {NewEvent()}});
+        versions_before.push_back(version - 1);
+      }
+      if (++record_items >= 1024) {
+        absl::Status status = end_record();
+        if (!status.ok()) return status;
+      }
+    }
+    absl::Status status = FromRocks(it->status(), "migrating to format 2");
+    if (status.ok()) status = end_record();
+    if (!status.ok()) return status;
+  }
+  {
+    const rocksdb::Slice upper("i0");
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+    for (it->Seek("i/"); it->Valid(); it->Next()) {
+      index_writes.push_back(
+          IndexWrite{std::string(it->key().data() + 2, it->key().size() - 2),
+                     it->value().ToString()});
+      record_bytes += it->key().size() + it->value().size();
+      if (++record_items >= 1024 || record_bytes >= (1 << 20)) {
+        absl::Status status = end_record();
+        if (!status.ok()) return status;
+      }
+    }
+    absl::Status status = FromRocks(it->status(), "migrating to format 2");
+    if (status.ok()) status = end_record();
+    if (!status.ok()) return status;
+  }
+  batch.Put(kAppliedPositionKey, Be64(log_position));
+  batch.Put(kFormatKey, kFormatVersion);
+  return FromRocks(db->Write(write_options, &batch), "migrating to format 2");
 }
 
 size_t PayloadBytes(const CommitBatch& batch) {
@@ -405,16 +660,79 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = true;
-    absl::Status status =
-        FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
-                  "writing the format version");
+    rocksdb::WriteBatch created;
+    created.Put(kFormatKey, kFormatVersion);
+    if (options.external_log) created.Put(kCommitLogKey, kExternalLog);
+    absl::Status status = FromRocks(db->Write(write_options, &created),
+                                    "writing the format version");
     if (!status.ok()) return status;
   } else if (!s.ok()) {
     return FromRocks(s, "reading the format version");
+  } else if (value == kFormatVersionWithoutLog && options.external_log) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir,
+        " holds event store format 1, which keeps no commit log; it cannot be "
+        "opened as the derived state of an external one"));
+  } else if (value == kFormatVersionWithoutLog && !options.read_only) {
+    absl::Status migrated = MigrateToLog(db);
+    if (!migrated.ok()) return migrated;
+    opened.note = absl::StrCat(opened.note, opened.note.empty() ? "" : "; ",
+                               "migrated from event store format 1 to 2 (the "
+                               "commit log, l/ keys, written from the events "
+                               "and index entries)");
+  } else if (value == kFormatVersionWithoutLog) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s holds event store format 1, which a read-only open cannot migrate "
+        "to format %s: open it read-write once (start sequencerd on it), "
+        "then try again",
+        dir, kFormatVersion));
   } else if (value != kFormatVersion) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s holds event store format %s, expected %s", dir,
                         absl::CHexEscape(value), kFormatVersion));
+  }
+
+  // The commit log and the derived state it reflects.
+  s = db->Get(rocksdb::ReadOptions(), kCommitLogKey, &value);
+  if (!s.ok() && !s.IsNotFound()) {
+    return FromRocks(s, "reading where the commit log is");
+  }
+  if (s.ok() != options.external_log) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir, s.ok() ? " holds the derived state of a commit log kept elsewhere "
+                      "(it was opened with external_log)"
+                    : " keeps its own commit log (it cannot be opened with "
+                      "external_log)"));
+  }
+  if (options.rebuild_derived_state) {
+    if (options.read_only) {
+      return absl::InvalidArgumentError(
+          "rebuild_derived_state needs a read-write open");
+    }
+    absl::Status dropped = DropDerivedState(db, options.external_log);
+    if (!dropped.ok()) return dropped;
+  }
+  absl::StatusOr<uint64_t> applied = GetBe64Key(db, kAppliedPositionKey);
+  if (!applied.ok()) return applied.status();
+  // With an external log, the log's records past `applied` are applied by
+  // its LogBackedEventStore (DerivedState::Apply).
+  absl::StatusOr<uint64_t> last_log_position =
+      options.external_log ? *applied : LastLogKey(db);
+  if (!last_log_position.ok()) return last_log_position.status();
+  if (*applied > *last_log_position) {
+    return Corruption(absl::StrCat("derived state at log position ", *applied,
+                                   " is past the log's last record ",
+                                   *last_log_position));
+  }
+  if (*applied < *last_log_position) {
+    if (options.read_only) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          dir, ": the derived state reflects the commit log up to ", *applied,
+          " of ", *last_log_position,
+          " (a rebuild was interrupted); a read-write open finishes it"));
+    }
+    absl::Status caught_up = ApplyLogRecords(db, *applied, *last_log_position);
+    if (!caught_up.ok()) return caught_up;
   }
 
   uint64_t last_position = 0;
@@ -443,19 +761,21 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
 
   rocksdb::FileLock* lock = opened.lock;
   opened.lock = nullptr;  // Now owned by the store.
-  auto store = std::unique_ptr<RocksDbEventStore>(
-      new RocksDbEventStore(std::move(opened), options, last_position));
+  auto store = std::unique_ptr<RocksDbEventStore>(new RocksDbEventStore(
+      std::move(opened), options, last_position, *last_log_position));
   store->read_only_lock_ = lock;
   return store;
 }
 
 RocksDbEventStore::RocksDbEventStore(Opened opened, Options options,
-                                     uint64_t last_position)
+                                     uint64_t last_position,
+                                     uint64_t last_log_position)
     : logger_(std::move(opened.logger)),
       db_(std::move(opened.db)),
       options_(options),
       recovery_note_(std::move(opened.note)),
-      last_position_(last_position) {
+      last_position_(last_position),
+      last_log_position_(last_log_position) {
   if (!options_.read_only) {
     WriteMemtableMarker();
     recovery_thread_ = std::thread([this] { RecoveryLoop(); });
@@ -539,6 +859,11 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
   absl::Status valid = ValidateCommitBatch(batch);
   if (!valid.ok()) return valid;
   if (options_.read_only) return WriteState();
+  if (options_.external_log) {
+    return absl::FailedPreconditionError(
+        "the event store was opened with external_log: commits go through "
+        "the commit log (LogBackedEventStore), which applies them here");
+  }
 
   Writer w(&batch);
   mu_.Lock();
@@ -567,11 +892,13 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
       bytes += x->bytes;
     }
     mu_.Unlock();
-    absl::StatusOr<uint64_t> last =
-        WriteGroup(group, last_position_.load(std::memory_order_relaxed));
+    absl::StatusOr<Positions> last = WriteGroup(
+        group, Positions{last_position_.load(std::memory_order_relaxed),
+                         last_log_position_.load(std::memory_order_relaxed)});
     mu_.Lock();
     if (last.ok()) {
-      last_position_.store(*last, std::memory_order_release);
+      last_position_.store(last->events, std::memory_order_release);
+      last_log_position_.store(last->log, std::memory_order_release);
     } else {
       failed_ = last.status();
       newly_failed = true;
@@ -595,8 +922,10 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
   return std::move(w.result);
 }
 
-absl::StatusOr<uint64_t> RocksDbEventStore::WriteGroup(
-    const std::vector<Writer*>& group, uint64_t last_position) {
+absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
+    const std::vector<Writer*>& group, Positions last) {
+  const uint64_t last_position = last.events;
+  uint64_t log_position = last.log;
   rocksdb::WriteBatch write_batch;
   // Stream versions as read from the database or left by earlier batches of the
   // group.
@@ -666,14 +995,26 @@ absl::StatusOr<uint64_t> RocksDbEventStore::WriteGroup(
         write_batch.Delete(IndexKey(write.key));
       }
     }
+    // The commit record, when the batch writes anything. Its events are the
+    // s/ keys just written, so the record names them by stream, version
+    // before and count (eventstore/FORMAT.md, "Commit log").
+    if (result.first_position != 0 || !batch.index_writes.empty()) {
+      ++log_position;
+      write_batch.Put(LogKey(log_position),
+                      EncodeCommitRecordWithoutEvents(batch.appends, before,
+                                                      batch.index_writes));
+    }
     for (auto& [stream, version] : local) versions[stream] = version;
     w->result = std::move(result);
     written.push_back(w);
   }
 
-  if (write_batch.Count() == 0) return last_position;
+  if (write_batch.Count() == 0) return last;
   if (position != last_position) {
     write_batch.Put(kLastPositionKey, Be64(position));
+  }
+  if (log_position != last.log) {
+    write_batch.Put(kAppliedPositionKey, Be64(log_position));
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
@@ -690,7 +1031,7 @@ absl::StatusOr<uint64_t> RocksDbEventStore::WriteGroup(
     for (Writer* w : written) w->result = error;
     return error;
   }
-  return position;
+  return Positions{position, log_position};
 }
 
 absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadStream(
@@ -877,6 +1218,145 @@ RocksDbEventStore::ScanIndex(absl::string_view prefix,
   absl::Status status = FromRocks(it->status(), "scanning the index");
   if (!status.ok()) return status;
   return entries;
+}
+
+absl::Status RocksDbEventStore::Apply(uint64_t log_position,
+                                      const CommitRecord& record) {
+  if (!options_.external_log || options_.read_only) {
+    return absl::FailedPreconditionError(
+        "DerivedState::Apply needs a store opened read-write with "
+        "external_log");
+  }
+  absl::Status state = WriteState();
+  if (!state.ok()) return state;
+  absl::MutexLock lock(&apply_mu_);
+  const uint64_t applied = last_log_position_.load(std::memory_order_relaxed);
+  if (log_position != applied + 1) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "derived state: record %d does not follow the applied position %d",
+        log_position, applied));
+  }
+  absl::Status valid = ValidateCommitRecord(record);
+  if (!valid.ok()) {
+    return absl::InternalError(
+        absl::StrCat("commit record ", log_position, ": ", valid.message()));
+  }
+  rocksdb::WriteBatch write_batch;
+  std::unordered_map<std::string, uint64_t> versions;
+  uint64_t position = last_position_.load(std::memory_order_relaxed);
+  for (const StreamAppend& append : record.appends) {
+    uint64_t current;
+    if (auto it = versions.find(append.stream); it != versions.end()) {
+      current = it->second;
+    } else {
+      absl::StatusOr<uint64_t> stored = StreamVersion(append.stream);
+      if (!stored.ok()) return stored.status();
+      current = *stored;
+    }
+    if (static_cast<int64_t>(current) != append.expected_version) {
+      return absl::InternalError(absl::StrFormat(
+          "commit record %d does not apply to the derived state: stream "
+          "\"%s\": expected version %d, actual version %d",
+          log_position, absl::CHexEscape(append.stream),
+          append.expected_version, current));
+    }
+    for (const NewEvent& event : append.events) {
+      ++position;
+      ++current;
+      write_batch.Put(StreamEventKey(append.stream, current),
+                      EncodeRecord(position, event));
+      write_batch.Put(GlobalKey(position),
+                      EncodePointer(current, append.stream));
+    }
+    if (!append.events.empty()) {
+      write_batch.Put(VersionKey(append.stream), Be64(current));
+    }
+    versions[append.stream] = current;
+  }
+  for (const IndexWrite& write : record.index_writes) {
+    if (write.value.has_value()) {
+      write_batch.Put(IndexKey(write.key), *write.value);
+    } else {
+      write_batch.Delete(IndexKey(write.key));
+    }
+  }
+  write_batch.Put(kLastPositionKey, Be64(position));
+  write_batch.Put(kAppliedPositionKey, Be64(log_position));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  const rocksdb::Status s = db_->Write(write_options, &write_batch);
+  group_commits_.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) {
+    const absl::Status error = absl::UnavailableError(absl::StrCat(
+        "applying commit record ", log_position, ": ", s.ToString(),
+        s.IsNoSpace() ? " (the disk is full; retry once space is freed)" : ""));
+    {
+      absl::MutexLock failed_lock(&mu_);
+      failed_ = error;
+      recovery_cv_.SignalAll();
+    }
+    NotifyWriteState();
+    return error;
+  }
+  last_position_.store(position, std::memory_order_release);
+  last_log_position_.store(log_position, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+uint64_t RocksDbEventStore::AppliedPosition() const {
+  return last_log_position_.load(std::memory_order_acquire);
+}
+
+uint64_t RocksDbEventStore::LastLogPosition() const {
+  return last_log_position_.load(std::memory_order_acquire);
+}
+
+absl::StatusOr<std::vector<LoggedRecord>> RocksDbEventStore::ReadLog(
+    uint64_t from_position, size_t max_count) const {
+  std::vector<LoggedRecord> records;
+  if (max_count == 0) return records;
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  const rocksdb::Slice upper(kLogEnd);
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  uint64_t expected = std::max<uint64_t>(from_position, 1);
+  std::string value;
+  for (it->Seek(LogKey(expected)); it->Valid() && records.size() < max_count;
+       it->Next(), ++expected) {
+    if (it->key().size() != 10 || GetBe64(it->key().data() + 2) != expected) {
+      return Corruption(
+          absl::StrCat("commit log position ", expected, " is missing"));
+    }
+    absl::StatusOr<CommitRecord> record = DecodeCommitRecord(
+        absl::string_view(it->value().data(), it->value().size()));
+    if (!record.ok()) {
+      return Corruption(
+          absl::StrCat("malformed l/ record at log position ", expected));
+    }
+    for (StreamAppend& append : record->appends) {
+      uint64_t version = static_cast<uint64_t>(append.expected_version);
+      for (NewEvent& event : append.events) {
+        ++version;
+        const rocksdb::Status s = db_->Get(
+            read_options, StreamEventKey(append.stream, version), &value);
+        StoredEvent stored;
+        if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading an event");
+        if (s.IsNotFound() || !DecodeRecord(value, &stored)) {
+          return Corruption(absl::StrFormat(
+              "commit record %d names event %s/%d, which is missing", expected,
+              absl::CHexEscape(append.stream), version));
+        }
+        event.type = std::move(stored.type);
+        event.data = std::move(stored.data);
+      }
+    }
+    records.push_back(LoggedRecord{expected, *std::move(record)});
+  }
+  absl::Status status = FromRocks(it->status(), "reading the commit log");
+  if (!status.ok()) return status;
+  return records;
 }
 
 uint64_t RocksDbEventStore::GroupCommitCount() const {

@@ -14,6 +14,15 @@
 // Memory does not grow with the history: stream versions live on disk (one key
 // per stream) and are read by the leader; nothing is replayed at start-up.
 //
+// The database is a commit log (eventstore/commit_log.h) and the state derived
+// from it, kept in the same atomic writes: each Commit that writes anything
+// also writes its commit record at l/<log position> (its events by reference
+// to their s/ keys), and each group advances m/applied_position. The derived
+// keys (versions, global pointers, index) can be dropped and rebuilt from the
+// log (Options::rebuild_derived_state); Open applies the records past
+// m/applied_position, if any, before it returns. ReadLog gives the records.
+// Layout, and the migration from format 1: eventstore/FORMAT.md.
+//
 // When a write fails, the Commits of that group get an error (UNAVAILABLE when
 // the disk is full, INTERNAL otherwise) and the store enters a failed state in
 // which every later Commit gets UNAVAILABLE without trying (reads keep
@@ -79,6 +88,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "eventstore/commit_log.h"
+#include "eventstore/derived_state.h"
 #include "eventstore/event_store.h"
 
 namespace rocksdb {
@@ -90,7 +101,7 @@ class FileLock;
 
 namespace sequencer::eventstore {
 
-class RocksDbEventStore final : public EventStore {
+class RocksDbEventStore final : public EventStore, public DerivedState {
  public:
   struct Options {
     // fsync the write-ahead log before a Commit returns OK. Only benchmarks
@@ -132,6 +143,20 @@ class RocksDbEventStore final : public EventStore {
     // For tests (fault injection); nullptr means rocksdb::Env::Default(). Not
     // owned; must outlive the store.
     rocksdb::Env* env = nullptr;
+    // Drop every derived key (g/, v/, i/, m/last_position,
+    // m/applied_position) at Open and rebuild them from the commit log (l/
+    // records and the s/ events they name), as catch-up does. For repair and
+    // tests; not with read_only.
+    bool rebuild_derived_state = false;
+    // The commit log is kept elsewhere: the store is only the DerivedState
+    // of a LogBackedEventStore (eventstore/log_backed_event_store.h), which
+    // feeds it the log's records through Apply. No l/ keys; the s/ events
+    // are derived too. Commit answers FAILED_PRECONDITION. A database is
+    // created in one mode and refuses to open in the other
+    // (INVALID_ARGUMENT). Apply fsyncs when `sync` (the log holds the
+    // records anyway, so an Apply lost by a machine crash is applied again
+    // at the next catch-up).
+    bool external_log = false;
   };
 
   // Opens the database in `dir` (creating it when missing and
@@ -178,8 +203,30 @@ class RocksDbEventStore final : public EventStore {
   void SetWriteStateObserver(
       std::function<void(const absl::Status&)> observer) override;
 
+  // The commit log (eventstore/commit_log.h) this store keeps in the same
+  // atomic writes as its derived state: one record per Commit that wrote
+  // anything, at l/<log position>. ReadLog has CommitLog::Read's contract
+  // (records as EncodeCommitRecord would hold them, events included, read
+  // from one snapshot); replaying them into a DerivedState rebuilds this
+  // store's state. LastLogPosition: 0 for none.
+  absl::StatusOr<std::vector<LoggedRecord>> ReadLog(uint64_t from_position,
+                                                    size_t max_count) const;
+  uint64_t LastLogPosition() const;
+
+  // DerivedState (eventstore/derived_state.h), for a store opened with
+  // Options::external_log: applies the record in one atomic write (events,
+  // global pointers, versions, index writes, m/applied_position). A failed
+  // write puts the store in the failed state, as for Commit. Without
+  // external_log, Apply answers FAILED_PRECONDITION (the store writes its
+  // own records). AppliedPosition is the log position the derived keys
+  // reflect, in either mode (LastLogPosition without external_log).
+  absl::Status Apply(uint64_t log_position,
+                     const CommitRecord& record) override;
+  uint64_t AppliedPosition() const override;
+
   // What Open had to do beyond a normal open, for the operator (e.g. a torn WAL
-  // tail dropped, and where its copy is kept); empty when nothing.
+  // tail dropped, and where its copy is kept, or a migration from format 1);
+  // empty when nothing.
   const std::string& RecoveryNote() const { return recovery_note_; }
 
   // How many group commits (RocksDB writes) Commit has made since Open; commits
@@ -189,8 +236,15 @@ class RocksDbEventStore final : public EventStore {
  private:
   struct Writer;
   struct Opened;
+  // The global position of the last event and the position of the last
+  // commit record.
+  struct Positions {
+    uint64_t events = 0;
+    uint64_t log = 0;
+  };
 
-  RocksDbEventStore(Opened opened, Options options, uint64_t last_position);
+  RocksDbEventStore(Opened opened, Options options, uint64_t last_position,
+                    uint64_t last_log_position);
 
   // Puts m/memtable_marker into the memtable, bypassing the WAL. DB::Resume()
   // starts a new WAL only when it has a memtable to flush; if it does not,
@@ -205,10 +259,10 @@ class RocksDbEventStore final : public EventStore {
   void NotifyWriteState();
 
   // Run by the leader without mu_ held: checks, positions and writes `group`,
-  // filling in each writer's result. Returns the new last position, or the
+  // filling in each writer's result. Returns the new last positions, or the
   // write error.
-  absl::StatusOr<uint64_t> WriteGroup(const std::vector<Writer*>& group,
-                                      uint64_t last_position);
+  absl::StatusOr<Positions> WriteGroup(const std::vector<Writer*>& group,
+                                       Positions last);
 
   // Declared before db_: RocksDB logs until the database is closed.
   const std::shared_ptr<rocksdb::Logger> logger_;
@@ -232,6 +286,10 @@ class RocksDbEventStore final : public EventStore {
 
   // Written by the leader only, after its group is durable.
   std::atomic<uint64_t> last_position_;
+  // The last record's log position; with external_log, the applied one.
+  std::atomic<uint64_t> last_log_position_;
+  // Serializes Apply.
+  absl::Mutex apply_mu_;
   std::atomic<uint64_t> group_commits_{0};
 };
 

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "eventstore/commit_log.h"
 #include "eventstore/event_store.h"
+#include "eventstore/in_memory_derived_state.h"
 #include "eventstore/in_memory_event_store.h"
+#include "eventstore/log_backed_event_store.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "gtest/gtest.h"
 #include "tests/util/temp_dir.h"
@@ -25,6 +28,41 @@ class InMemoryFactory {
   std::unique_ptr<EventStore> Make() {
     return std::make_unique<InMemoryEventStore>();
   }
+};
+
+// A CommitLog and a DerivedState composed (both in memory).
+class LogBackedFactory {
+ public:
+  std::unique_ptr<EventStore> Make() {
+    auto store = LogBackedEventStore::Open(&log_, &state_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+ private:
+  InMemoryCommitLog log_;
+  InMemoryDerivedState state_;
+};
+
+// A CommitLog in memory, the derived state in RocksDB.
+class LogBackedRocksDbFactory {
+ public:
+  std::unique_ptr<EventStore> Make() {
+    RocksDbEventStore::Options options;
+    options.external_log = true;
+    auto state = RocksDbEventStore::Open(dir_.Sub("db"), options);
+    EXPECT_TRUE(state.ok()) << state.status();
+    if (!state.ok()) return nullptr;
+    state_ = std::move(state).value();
+    auto store = LogBackedEventStore::Open(&log_, state_.get());
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+
+ private:
+  TempDir dir_;
+  InMemoryCommitLog log_;
+  std::unique_ptr<RocksDbEventStore> state_;
 };
 
 class RocksDbFactory {
@@ -78,13 +116,17 @@ class EventStoreContractTest : public ::testing::Test {
   std::unique_ptr<EventStore> store_;
 };
 
-using Implementations = ::testing::Types<InMemoryFactory, RocksDbFactory>;
+using Implementations =
+    ::testing::Types<InMemoryFactory, LogBackedFactory, LogBackedRocksDbFactory,
+                     RocksDbFactory>;
 
 class ImplementationNames {
  public:
   template <typename T>
   static std::string GetName(int) {
     if (std::is_same_v<T, InMemoryFactory>) return "InMemory";
+    if (std::is_same_v<T, LogBackedFactory>) return "LogBacked";
+    if (std::is_same_v<T, LogBackedRocksDbFactory>) return "LogBackedRocksDb";
     return "RocksDb";
   }
 };
