@@ -50,7 +50,9 @@ struct SequencePauseResult {
   int affected_recipients = 0;
 };
 
-// INVALID_ARGUMENT for bad ids; NOT_FOUND for an unknown sequence; ABORTED
+// INVALID_ARGUMENT for bad ids, or a request id used for another request
+// (also one an unfinished operation will record its outcome under);
+// NOT_FOUND for an unknown sequence; ABORTED
 // (VERSION_MISMATCH) when expected_version is not the sequence's;
 // FAILED_PRECONDITION when the sequence is already paused (not paused).
 absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(

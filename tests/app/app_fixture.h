@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,6 +87,11 @@ struct StoreImage {
   }
   friend bool operator!=(const StoreImage& a, const StoreImage& b) {
     return !(a == b);
+  }
+  // gtest prints this on a failed comparison.
+  friend void PrintTo(const StoreImage& image, std::ostream* os) {
+    *os << "{last_position " << image.last_position << ", "
+        << image.index.size() << " index entries}";
   }
 };
 

@@ -35,7 +35,7 @@ std::string ReasonOf(const absl::Status& status) {
   return refusal.has_value() ? refusal->reason : "(no refusal)";
 }
 
-class BulkActionsTest : public AppFixture {
+class AppBulkActionsTest : public AppFixture {
  protected:
   void SetUp() override {
     ASSERT_TRUE(CreateSequence(kSeq, {EmailStep(absl::Hours(1))}).ok());
@@ -59,7 +59,7 @@ class BulkActionsTest : public AppFixture {
   }
 };
 
-TEST_F(BulkActionsTest, ValidateOnlyListsOffendersAndWritesNothing) {
+TEST_F(AppBulkActionsTest, ValidateOnlyListsOffendersAndWritesNothing) {
   const StoreImage before = Image();
   BulkActionRequest request =
       Request("bulk-1", domain::BulkAction::kPause, {"r1", "r3", "ghost"});
@@ -97,7 +97,7 @@ TEST_F(BulkActionsTest, ValidateOnlyListsOffendersAndWritesNothing) {
   EXPECT_EQ(Recipient(kSeq, "r2").status, domain::RecipientStatus::kPaused);
 }
 
-TEST_F(BulkActionsTest, ARefusedActionWritesNothing) {
+TEST_F(AppBulkActionsTest, ARefusedActionWritesNothing) {
   const StoreImage before = Image();
   absl::StatusOr<Answered<BulkActionResult>> answered =
       Run(Request("bulk-1", domain::BulkAction::kPause, {"r1", "r2", "r3"}));
@@ -109,7 +109,7 @@ TEST_F(BulkActionsTest, ARefusedActionWritesNothing) {
   EXPECT_EQ(Recipient(kSeq, "r2").status, domain::RecipientStatus::kInProgress);
 }
 
-TEST_F(BulkActionsTest, StopNeedsASingleUseConfirmation) {
+TEST_F(AppBulkActionsTest, StopNeedsASingleUseConfirmation) {
   const std::vector<std::string> selection = {"r1", "r2", "r3"};
   absl::StatusOr<Answered<BulkActionResult>> first =
       Run(Request("stop-1", domain::BulkAction::kStop, selection));

@@ -21,7 +21,7 @@ namespace {
 
 constexpr char kSeq[] = "seq-1";
 
-class CommandRunnerTest : public AppFixture {
+class AppCommandRunnerTest : public AppFixture {
  protected:
   // A body that appends one event to `stream` (expecting it empty) and
   // writes one index entry; counts its calls.
@@ -43,7 +43,7 @@ class CommandRunnerTest : public AppFixture {
   StoreImage competing_image_;
 };
 
-TEST_F(CommandRunnerTest, ABodyErrorWritesNothing) {
+TEST_F(AppCommandRunnerTest, ABodyErrorWritesNothing) {
   const StoreImage before = Image();
   CommandRunner runner(deps_);
   absl::StatusOr<Answered<int>> answered = runner.Run<int>(
@@ -67,7 +67,7 @@ TEST_F(CommandRunnerTest, ABodyErrorWritesNothing) {
   EXPECT_TRUE(answered->result.has_value());
 }
 
-TEST_F(CommandRunnerTest, ARetryAnswersTheRecordedResponseWithoutRunning) {
+TEST_F(AppCommandRunnerTest, ARetryAnswersTheRecordedResponseWithoutRunning) {
   CommandRunner runner(deps_);
   absl::StatusOr<Answered<int>> first = runner.Run<int>(
       Call(), Identity("req-1"), {"k"}, WritingBody(), EncodeInt);
@@ -97,7 +97,8 @@ TEST_F(CommandRunnerTest, ARetryAnswersTheRecordedResponseWithoutRunning) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(CommandRunnerTest, TheSameIdForAnotherRequestIsInvalidAndWritesNothing) {
+TEST_F(AppCommandRunnerTest,
+       TheSameIdForAnotherRequestIsInvalidAndWritesNothing) {
   CommandRunner runner(deps_);
   ASSERT_TRUE(runner
                   .Run<int>(Call(), Identity("req-1", "/test/A", 1), {"k"},
@@ -124,7 +125,7 @@ TEST_F(CommandRunnerTest, TheSameIdForAnotherRequestIsInvalidAndWritesNothing) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(CommandRunnerTest, ABadRequestIdIsInvalidAndRunsNothing) {
+TEST_F(AppCommandRunnerTest, ABadRequestIdIsInvalidAndRunsNothing) {
   CommandRunner runner(deps_);
   const StoreImage before = Image();
   for (const std::string& bad : std::vector<std::string>{
@@ -140,7 +141,8 @@ TEST_F(CommandRunnerTest, ABadRequestIdIsInvalidAndRunsNothing) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(CommandRunnerTest, AStoreConflictIsAbortedAndWritesNothingOfTheChange) {
+TEST_F(AppCommandRunnerTest,
+       AStoreConflictIsAbortedAndWritesNothingOfTheChange) {
   // Another writer, outside the lock table, appends to the stream between
   // the body and the commit.
   store_.before_commit = [this](const eventstore::CommitBatch&) {
@@ -166,7 +168,7 @@ TEST_F(CommandRunnerTest, AStoreConflictIsAbortedAndWritesNothingOfTheChange) {
   EXPECT_FALSE(HasIndex(layout::IdempotencyKey(kTenant, "req-1")));
 }
 
-TEST_F(CommandRunnerTest, AStaleExpectedVersionInTheBodyIsAborted) {
+TEST_F(AppCommandRunnerTest, AStaleExpectedVersionInTheBodyIsAborted) {
   eventstore::CommitBatch first;
   first.appends.push_back({"x/t/stream", 0, {{"Thing", "first"}}});
   ASSERT_TRUE(store_.Commit(first).ok());
@@ -182,7 +184,7 @@ TEST_F(CommandRunnerTest, AStaleExpectedVersionInTheBodyIsAborted) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(CommandRunnerTest, ARequestThatIsNotIdempotentRecordsNothing) {
+TEST_F(AppCommandRunnerTest, ARequestThatIsNotIdempotentRecordsNothing) {
   CommandRunner runner(deps_);
   RequestIdentity identity = Identity("req-1");
   identity.idempotent = false;
@@ -217,7 +219,7 @@ TEST_F(CommandRunnerTest, ARequestThatIsNotIdempotentRecordsNothing) {
   EXPECT_EQ(body_calls_, 3);
 }
 
-class RunRecipientTest : public AppFixture {
+class AppRunRecipientTest : public AppFixture {
  protected:
   void SetUp() override {
     ASSERT_TRUE(CreateSequence(kSeq, {EmailStep(absl::Hours(1)),
@@ -243,7 +245,7 @@ class RunRecipientTest : public AppFixture {
   }
 };
 
-TEST_F(RunRecipientTest, RunsRecordsAndReplays) {
+TEST_F(AppRunRecipientTest, RunsRecordsAndReplays) {
   const uint64_t version = Recipient(kSeq, "r1").version;
   RecipientCommandRequest request = Request("r1");
   request.expected_version = version;
@@ -267,7 +269,8 @@ TEST_F(RunRecipientTest, RunsRecordsAndReplays) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(RunRecipientTest, AnExpectedVersionMismatchIsAbortedAndWritesNothing) {
+TEST_F(AppRunRecipientTest,
+       AnExpectedVersionMismatchIsAbortedAndWritesNothing) {
   const uint64_t actual = Recipient(kSeq, "r1").version;
   const StoreImage before = Image();
   RecipientCommandRequest request = Request("r1");
@@ -286,7 +289,7 @@ TEST_F(RunRecipientTest, AnExpectedVersionMismatchIsAbortedAndWritesNothing) {
   EXPECT_EQ(Recipient(kSeq, "r1").status, domain::RecipientStatus::kInProgress);
 }
 
-TEST_F(RunRecipientTest, UnknownRecipientOrSequenceIsNotFound) {
+TEST_F(AppRunRecipientTest, UnknownRecipientOrSequenceIsNotFound) {
   const StoreImage before = Image();
   absl::StatusOr<Answered<CommandOutcome>> answered =
       Run(Request("nobody"), domain::PauseRecipient{});
@@ -309,7 +312,7 @@ TEST_F(RunRecipientTest, UnknownRecipientOrSequenceIsNotFound) {
   EXPECT_NE(before, after_delete);
 }
 
-TEST_F(RunRecipientTest, ADomainRefusalPassesThroughUnchanged) {
+TEST_F(AppRunRecipientTest, ADomainRefusalPassesThroughUnchanged) {
   const domain::Recipient current = Recipient(kSeq, "r1");
   const domain::DecisionContext context{kTenant, kActor, "req-1", clock_.Now()};
   const absl::Status expected = domain::Decide(domain::ResumeRecipient{},
@@ -333,7 +336,7 @@ TEST_F(RunRecipientTest, ADomainRefusalPassesThroughUnchanged) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(RunRecipientTest, BatchCommitsOnceAndRefusedItemsDoNotStopTheOthers) {
+TEST_F(AppRunRecipientTest, BatchCommitsOnceAndRefusedItemsDoNotStopTheOthers) {
   ASSERT_TRUE(Act(kSeq, "r3", domain::PauseRecipient{}).ok());
   const uint64_t r3_version = Recipient(kSeq, "r3").version;
   auto item = [&](const std::string& recipient_id) {
@@ -386,7 +389,7 @@ TEST_F(RunRecipientTest, BatchCommitsOnceAndRefusedItemsDoNotStopTheOthers) {
   EXPECT_EQ(Recipient(kSeq, "r3").version, r3_version);
 }
 
-TEST_F(RunRecipientTest, BatchWithNothingToChangeDoesNotCommit) {
+TEST_F(AppRunRecipientTest, BatchWithNothingToChangeDoesNotCommit) {
   auto item = [&](const std::string& recipient_id) {
     BatchCommandItem item;
     item.call = Call();

@@ -30,7 +30,7 @@ std::string ReasonOf(const absl::Status& status) {
   return refusal.has_value() ? refusal->reason : "(no refusal)";
 }
 
-class DeliveryTest : public AppFixture {
+class AppDeliveryTest : public AppFixture {
  protected:
   void SetUp() override {
     // The first email is due at once, the second a day later.
@@ -59,7 +59,7 @@ class DeliveryTest : public AppFixture {
   Delivery delivery_{deps_};
 };
 
-TEST_F(DeliveryTest, LeaseBeginAndReportAdvanceTheRecipient) {
+TEST_F(AppDeliveryTest, LeaseBeginAndReportAdvanceTheRecipient) {
   const std::vector<LeasedStep> leased = Lease();
   ASSERT_EQ(leased.size(), 1u);
   EXPECT_EQ(leased[0].recipient_id, "r1");
@@ -99,7 +99,7 @@ TEST_F(DeliveryTest, LeaseBeginAndReportAdvanceTheRecipient) {
             absl::StrCat("RECIPIENT_STATUS_IN_PROGRESS@v", recipient.version));
 }
 
-TEST_F(DeliveryTest, APauseAfterTheLeaseRevokesItAndBeginWritesNothing) {
+TEST_F(AppDeliveryTest, APauseAfterTheLeaseRevokesItAndBeginWritesNothing) {
   const std::vector<LeasedStep> leased = Lease();
   ASSERT_EQ(leased.size(), 1u);
   ASSERT_TRUE(Act(kSeq, "r1", domain::PauseRecipient{}).ok());
@@ -113,7 +113,7 @@ TEST_F(DeliveryTest, APauseAfterTheLeaseRevokesItAndBeginWritesNothing) {
   EXPECT_TRUE(Recipient(kSeq, "r1").in_flight_token.empty());
 }
 
-TEST_F(DeliveryTest, ARetriedBeginAnswersAgainAndWritesNothing) {
+TEST_F(AppDeliveryTest, ARetriedBeginAnswersAgainAndWritesNothing) {
   const std::vector<LeasedStep> leased = Lease();
   ASSERT_EQ(leased.size(), 1u);
   absl::StatusOr<Answered<BeginSendResult>> began =
@@ -130,7 +130,7 @@ TEST_F(DeliveryTest, ARetriedBeginAnswersAgainAndWritesNothing) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(DeliveryTest, AnUnknownTokenIsLeaseExpiredAndWritesNothing) {
+TEST_F(AppDeliveryTest, AnUnknownTokenIsLeaseExpiredAndWritesNothing) {
   ASSERT_EQ(Lease().size(), 1u);
   const StoreImage before = Image();
   absl::StatusOr<Answered<BeginSendResult>> began = Begin("lease_unknown");

@@ -19,7 +19,7 @@ namespace {
 
 constexpr char kSeq[] = "seq-1";
 
-class EnrollmentTest : public AppFixture {
+class AppEnrollmentTest : public AppFixture {
  protected:
   void SetUp() override {
     ASSERT_TRUE(CreateSequence(kSeq, {EmailStep(absl::Hours(1))}).ok());
@@ -34,7 +34,7 @@ class EnrollmentTest : public AppFixture {
   }
 };
 
-TEST_F(EnrollmentTest, EnrollsAllInOneCommitAndAnswersARetry) {
+TEST_F(AppEnrollmentTest, EnrollsAllInOneCommitAndAnswersARetry) {
   const int commits = store_.commits;
   EnrollRequest request;
   request.identity = Identity("enroll-1", "/test/Enroll");
@@ -65,7 +65,7 @@ TEST_F(EnrollmentTest, EnrollsAllInOneCommitAndAnswersARetry) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(EnrollmentTest, OneRecipientAlreadyEnrolledWritesNothing) {
+TEST_F(AppEnrollmentTest, OneRecipientAlreadyEnrolledWritesNothing) {
   ASSERT_TRUE(Enroll(kSeq, {"old"}).ok());
   const absl::Status domain_answer = DomainAnswer("old");
   ASSERT_EQ(domain_answer.code(), absl::StatusCode::kAlreadyExists);
@@ -86,7 +86,7 @@ TEST_F(EnrollmentTest, OneRecipientAlreadyEnrolledWritesNothing) {
   EXPECT_FALSE(HasIndex(layout::IdempotencyKey(kTenant, "enroll-2")));
 }
 
-TEST_F(EnrollmentTest, ADeletedRecipientCannotBeEnrolledAgain) {
+TEST_F(AppEnrollmentTest, ADeletedRecipientCannotBeEnrolledAgain) {
   ASSERT_TRUE(Enroll(kSeq, {"gone"}).ok());
   ASSERT_TRUE(Act(kSeq, "gone", domain::DeleteRecipient{}).ok());
   ASSERT_TRUE(Recipient(kSeq, "gone").deleted);
@@ -107,7 +107,7 @@ TEST_F(EnrollmentTest, ADeletedRecipientCannotBeEnrolledAgain) {
   EXPECT_TRUE(Recipient(kSeq, "gone").deleted);
 }
 
-TEST_F(EnrollmentTest, BadInputNamesTheRecipientAndWritesNothing) {
+TEST_F(AppEnrollmentTest, BadInputNamesTheRecipientAndWritesNothing) {
   const StoreImage before = Image();
   EnrollRequest request;
   request.identity = Identity("enroll-3", "/test/Enroll");

@@ -36,7 +36,7 @@ std::string EncodePause(const SequencePauseResult& result) {
                       result.sequence.version, ":", result.affected_recipients);
 }
 
-class SequencePauseTest : public AppFixture {
+class AppSequencePauseTest : public AppFixture {
  protected:
   void SetUp() override {
     ASSERT_TRUE(CreateSequence(kSeq, {EmailStep(absl::Hours(1)),
@@ -129,7 +129,8 @@ class SequencePauseTest : public AppFixture {
   std::vector<std::string> ids_list_;
 };
 
-TEST_F(SequencePauseTest, PauseFollowsEveryRunningRecipientInBoundedCommits) {
+TEST_F(AppSequencePauseTest,
+       PauseFollowsEveryRunningRecipientInBoundedCommits) {
   std::map<std::string, absl::Time> due_before;
   for (const std::string& id : ids_list_) {
     const domain::Recipient recipient = Recipient(kSeq, id);
@@ -178,7 +179,7 @@ TEST_F(SequencePauseTest, PauseFollowsEveryRunningRecipientInBoundedCommits) {
   }
 }
 
-TEST_F(SequencePauseTest, ARetryAnswersTheOutcomeAndWritesNothing) {
+TEST_F(AppSequencePauseTest, ARetryAnswersTheOutcomeAndWritesNothing) {
   absl::StatusOr<Answered<SequencePauseResult>> paused =
       Run(Request("pause-1", true));
   ASSERT_TRUE(paused.ok()) << paused.status();
@@ -198,7 +199,7 @@ TEST_F(SequencePauseTest, ARetryAnswersTheOutcomeAndWritesNothing) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(SequencePauseTest, AStaleExpectedVersionWritesNothing) {
+TEST_F(AppSequencePauseTest, AStaleExpectedVersionWritesNothing) {
   const StoreImage before = Image();
   SequencePauseRequest request = Request("pause-1", true);
   request.expected_version = Sequence(kSeq).version + 1;
@@ -211,7 +212,7 @@ TEST_F(SequencePauseTest, AStaleExpectedVersionWritesNothing) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(SequencePauseTest, FinishSequenceOpsFinishesAFailedPause) {
+TEST_F(AppSequencePauseTest, FinishSequenceOpsFinishesAFailedPause) {
   ASSERT_NO_FATAL_FAILURE(PauseThatFailsHalfWay("pause-1"));
 
   std::vector<std::string> encoded;
@@ -242,7 +243,7 @@ TEST_F(SequencePauseTest, FinishSequenceOpsFinishesAFailedPause) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(SequencePauseTest, ARetryFinishesAFailedPause) {
+TEST_F(AppSequencePauseTest, ARetryFinishesAFailedPause) {
   ASSERT_NO_FATAL_FAILURE(PauseThatFailsHalfWay("pause-1"));
   const uint64_t version = Sequence(kSeq).version;
 
@@ -269,7 +270,8 @@ TEST_F(SequencePauseTest, ARetryFinishesAFailedPause) {
   EXPECT_EQ(Image(), before);
 }
 
-TEST_F(SequencePauseTest, AnotherRequestFinishesTheUnfinishedOperationFirst) {
+TEST_F(AppSequencePauseTest,
+       AnotherRequestFinishesTheUnfinishedOperationFirst) {
   ASSERT_NO_FATAL_FAILURE(PauseThatFailsHalfWay("pause-1"));
 
   absl::StatusOr<Answered<SequencePauseResult>> resumed =
@@ -295,6 +297,38 @@ TEST_F(SequencePauseTest, AnotherRequestFinishesTheUnfinishedOperationFirst) {
       absl::StrCat("paused@v", resumed->result->sequence.version - 1, ":")))
       << pause_retry->response;
   EXPECT_EQ(Image(), before);
+}
+
+TEST_F(AppSequencePauseTest, TheIdOfAnUnfinishedOperationIsRefusedForAnother) {
+  ASSERT_NO_FATAL_FAILURE(PauseThatFailsHalfWay("op-1"));
+  const StoreImage before = Image();
+
+  // The same id for a resume: refused, and nothing changes.
+  absl::StatusOr<Answered<SequencePauseResult>> resumed =
+      Run(Request("op-1", false));
+  EXPECT_EQ(resumed.status().code(), absl::StatusCode::kInvalidArgument)
+      << resumed.status();
+  EXPECT_EQ(Image(), before);
+
+  // The same id for a pause of another sequence: refused too.
+  ASSERT_TRUE(CreateSequence("seq-2", {EmailStep(absl::Hours(1))}).ok());
+  ASSERT_TRUE(Enroll("seq-2", {"s1"}).ok());
+  const StoreImage with_second = Image();
+  SequencePauseRequest other = Request("op-1", true);
+  other.sequence_id = "seq-2";
+  absl::StatusOr<Answered<SequencePauseResult>> paused = Run(other);
+  EXPECT_EQ(paused.status().code(), absl::StatusCode::kInvalidArgument)
+      << paused.status();
+  EXPECT_EQ(Image(), with_second);
+
+  // The operation can still be finished, and the sequence resumed after.
+  ASSERT_TRUE(FinishSequenceOps(deps_, EncodePause).ok());
+  EXPECT_EQ(PausedBySequence(), kRecipients);
+  EXPECT_FALSE(HasIndex(layout::SequenceOpKey(kTenant, kSeq)));
+  resumed = Run(Request("op-2", false));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(PausedBySequence(), 0);
+  ASSERT_TRUE(FinishSequenceOps(deps_, EncodePause).ok());
 }
 
 }  // namespace
