@@ -55,19 +55,42 @@ absl::StatusOr<Answered<SequencePauseResult>> FollowAndFinish(
     }
     if (entries.size() < kSequenceOpChunk) break;
   }
-  return runner.Run<SequencePauseResult>(
-      call, identity, {},
-      [&](eventstore::CommitBatch* batch)
-          -> absl::StatusOr<SequencePauseResult> {
-        SequencePauseResult result;
-        SEQ_ASSIGN_OR_RETURN(result.sequence, deps.repository->GetSequence(
-                                                  call.tenant_id, sequence_id));
-        result.affected_recipients = affected;
-        batch->index_writes.push_back(
-            {layout::SequenceOpKey(call.tenant_id, sequence_id), std::nullopt});
-        return result;
-      },
-      encode);
+  absl::StatusOr<Answered<SequencePauseResult>> finished =
+      runner.Run<SequencePauseResult>(
+          call, identity, {},
+          [&](eventstore::CommitBatch* batch)
+              -> absl::StatusOr<SequencePauseResult> {
+            SequencePauseResult result;
+            SEQ_ASSIGN_OR_RETURN(
+                result.sequence,
+                deps.repository->GetSequence(call.tenant_id, sequence_id));
+            result.affected_recipients = affected;
+            batch->index_writes.push_back(
+                {layout::SequenceOpKey(call.tenant_id, sequence_id),
+                 std::nullopt});
+            return result;
+          },
+          encode);
+  if (!absl::IsInvalidArgument(finished.status())) return finished;
+  // The request id was used meanwhile by a request that did not know of this
+  // operation (it answers for that one now). The operation is done all the
+  // same: its record goes, with no outcome, so that it does not fail for
+  // ever; the caller gets the INVALID_ARGUMENT.
+  RequestIdentity unrecorded = identity;
+  unrecorded.idempotent = false;
+  SEQ_RETURN_IF_ERROR(
+      runner
+          .Run<bool>(
+              call, unrecorded, {},
+              [&](eventstore::CommitBatch* batch) -> absl::StatusOr<bool> {
+                batch->index_writes.push_back(
+                    {layout::SequenceOpKey(call.tenant_id, sequence_id),
+                     std::nullopt});
+                return true;
+              },
+              nullptr)
+          .status());
+  return finished;
 }
 
 absl::StatusOr<std::optional<v1::SequenceOpRecord>> LoadSequenceOp(
@@ -167,9 +190,14 @@ absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
       return FinishRecorded(deps, call.tenant_id, request.sequence_id,
                             *unfinished, encode);
     }
-    SEQ_RETURN_IF_ERROR(FinishRecorded(deps, call.tenant_id,
-                                       request.sequence_id, *unfinished, encode)
-                            .status());
+    // INVALID_ARGUMENT: finished, but its id answers another request.
+    if (absl::Status finished =
+            FinishRecorded(deps, call.tenant_id, request.sequence_id,
+                           *unfinished, encode)
+                .status();
+        !finished.ok() && !absl::IsInvalidArgument(finished)) {
+      return finished;
+    }
   }
 
   RequestIdentity started = request.identity;
@@ -240,8 +268,13 @@ absl::Status FinishSequenceOps(
       SEQ_ASSIGN_OR_RETURN(std::optional<v1::SequenceOpRecord> record,
                            LoadSequenceOp(deps, tenant, sequence_id));
       if (!record.has_value()) continue;  // Finished meanwhile.
-      SEQ_RETURN_IF_ERROR(
-          FinishRecorded(deps, tenant, sequence_id, *record, encode).status());
+      // INVALID_ARGUMENT: finished, but its id answers another request.
+      if (absl::Status finished =
+              FinishRecorded(deps, tenant, sequence_id, *record, encode)
+                  .status();
+          !finished.ok() && !absl::IsInvalidArgument(finished)) {
+        return finished;
+      }
     }
     if (entries.size() < kSequenceOpChunk) return absl::OkStatus();
   }

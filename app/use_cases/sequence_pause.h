@@ -61,8 +61,10 @@ absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
     const ResponseEncoder<SequencePauseResult>& encode);
 
 // Finishes every sequence pause or resume that a crash or a failure left
-// unfinished (step 3 and 4 above), recording its outcome with `encode`.
-// Returns the first error; what is left is finished by the next call.
+// unfinished (step 3 and 4 above), recording its outcome with `encode` (no
+// outcome when another request took its request id meanwhile: the id
+// answers for that one). Returns the first error; what is left is finished
+// by the next call.
 absl::Status FinishSequenceOps(
     const AppDeps& deps, const ResponseEncoder<SequencePauseResult>& encode);
 

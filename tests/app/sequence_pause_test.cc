@@ -331,5 +331,30 @@ TEST_F(AppSequencePauseTest, TheIdOfAnUnfinishedOperationIsRefusedForAnother) {
   ASSERT_TRUE(FinishSequenceOps(deps_, EncodePause).ok());
 }
 
+TEST_F(AppSequencePauseTest, AnOperationWhoseIdWasTakenMeanwhileStillFinishes) {
+  ASSERT_NO_FATAL_FAILURE(PauseThatFailsHalfWay("op-1"));
+  // Another kind of request knows nothing of the operation and records its
+  // outcome under the same id.
+  ASSERT_TRUE(CreateSequence("seq-2", {EmailStep(absl::Hours(1))}).ok());
+  ASSERT_TRUE(EnrollIds("seq-2", {"s1"}, "op-1").ok());
+
+  // The operation finishes all the same, and the other operations after it.
+  ASSERT_TRUE(FinishSequenceOps(deps_, EncodePause).ok());
+  EXPECT_EQ(PausedBySequence(), kRecipients);
+  EXPECT_FALSE(HasIndex(layout::SequenceOpKey(kTenant, kSeq)));
+  // The id answers for the enrollment: the pause's retry is refused.
+  const StoreImage before = Image();
+  absl::StatusOr<Answered<SequencePauseResult>> retry =
+      Run(Request("op-1", true));
+  EXPECT_EQ(retry.status().code(), absl::StatusCode::kInvalidArgument)
+      << retry.status();
+  EXPECT_EQ(Image(), before);
+  // The sequence is not stuck.
+  absl::StatusOr<Answered<SequencePauseResult>> resumed =
+      Run(Request("op-2", false));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(PausedBySequence(), 0);
+}
+
 }  // namespace
 }  // namespace sequencer::app::testing
