@@ -413,5 +413,52 @@ TEST_F(AppRunRecipientTest, BatchWithNothingToChangeDoesNotCommit) {
   EXPECT_EQ(Image(), before);
 }
 
+TEST_F(AppRunRecipientTest, BatchAbortedByTheStoreRunsEachItemAloneAgain) {
+  // A writer outside this lock table (another process's runner on the same
+  // log) pauses r1 between the batch's decisions and its commit.
+  LockTable other_locks;
+  Repository other_repository(&memory_);
+  AppDeps other = deps_;
+  other.repository = &other_repository;
+  other.locks = &other_locks;
+  bool competed = false;
+  store_.before_commit = [&](const eventstore::CommitBatch&) {
+    if (competed) return absl::OkStatus();
+    competed = true;
+    RecipientCommandRequest request;
+    request.identity = {"/test/Other", "other-1", 0, false};
+    request.sequence_id = kSeq;
+    request.recipient_id = "r1";
+    EXPECT_TRUE(
+        CommandRunner(other)
+            .RunRecipient(Call(), request, domain::PauseRecipient{}, nullptr)
+            .ok());
+    return absl::OkStatus();
+  };
+  auto item = [&](const std::string& recipient_id) {
+    BatchCommandItem item;
+    item.call = Call();
+    item.request.identity = {"/test/Batch", "batch-1", 0, false};
+    item.request.sequence_id = kSeq;
+    item.request.recipient_id = recipient_id;
+    return item;
+  };
+  const uint64_t r1_version = Recipient(kSeq, "r1").version;
+  const std::vector<BatchItemResult> results =
+      CommandRunner(deps_).RunRecipientBatch({item("r1"), item("r2")},
+                                             domain::PauseRecipient{});
+  ASSERT_TRUE(competed);
+  ASSERT_EQ(results.size(), 2u);
+  // r1 was decided again on what it found: paused by the other writer.
+  EXPECT_EQ(results[0].status.code(), absl::StatusCode::kFailedPrecondition)
+      << results[0].status;
+  EXPECT_FALSE(results[0].changed);
+  EXPECT_EQ(Recipient(kSeq, "r1").version, r1_version + 1);
+  // r2 did not suffer from r1's conflict.
+  EXPECT_TRUE(results[1].status.ok()) << results[1].status;
+  EXPECT_TRUE(results[1].changed);
+  EXPECT_EQ(Recipient(kSeq, "r2").status, domain::RecipientStatus::kPaused);
+}
+
 }  // namespace
 }  // namespace sequencer::app::testing

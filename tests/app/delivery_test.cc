@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "app/runtime/scheduler.h"
 #include "app/storage/store_layout.h"
+#include "app/use_cases/sequence_pause.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
@@ -148,6 +149,42 @@ TEST_F(AppDeliveryTest, AnUnknownTokenIsLeaseExpiredAndWritesNothing) {
   began = Begin(leased[0].lease_token);
   EXPECT_EQ(ReasonOf(began.status()), "LEASE_EXPIRED") << began.status();
   EXPECT_EQ(Image(), later);
+}
+
+TEST_F(AppDeliveryTest, ASequencePauseAfterTheLeaseRevokesIt) {
+  const std::vector<LeasedStep> leased = Lease();
+  ASSERT_EQ(leased.size(), 1u);
+  SequencePauseRequest pause;
+  pause.identity = Identity("pause-1", "/test/PauseSequence");
+  pause.sequence_id = kSeq;
+  ASSERT_TRUE(RunSequencePause(deps_, Call(), pause, nullptr).ok());
+  ASSERT_TRUE(Recipient(kSeq, "r1").paused_by_sequence);
+  const StoreImage before = Image();
+  absl::StatusOr<Answered<BeginSendResult>> began =
+      Begin(leased[0].lease_token);
+  EXPECT_EQ(ReasonOf(began.status()), domain::kReasonLeaseRevoked)
+      << began.status();
+  EXPECT_EQ(Image(), before);
+  // Nothing to lease while the sequence is paused.
+  EXPECT_TRUE(Lease().empty());
+}
+
+TEST_F(AppDeliveryTest, AReportOfAnotherTokenIsStaleAndWritesNothing) {
+  const std::vector<LeasedStep> leased = Lease();
+  ASSERT_EQ(leased.size(), 1u);
+  ASSERT_TRUE(Begin(leased[0].lease_token).ok());
+  const StoreImage before = Image();
+  ReportDeliveryRequest report;
+  report.sequence_id = kSeq;
+  report.recipient_id = "r1";
+  report.report.lease_token = "lease_other";
+  report.report.outcome = domain::DeliveryOutcome::kSent;
+  absl::StatusOr<Answered<CommandOutcome>> reported =
+      delivery_.ReportDelivery(Call(), report, EncodeOutcome);
+  EXPECT_EQ(ReasonOf(reported.status()), domain::kReasonStaleLease)
+      << reported.status();
+  EXPECT_EQ(Image(), before);
+  EXPECT_EQ(Recipient(kSeq, "r1").in_flight_token, leased[0].lease_token);
 }
 
 }  // namespace
