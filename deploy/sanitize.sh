@@ -23,7 +23,7 @@ case "$sanitizer" in
   address)
     dir=build-asan
     flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-    targets=(domain_tests eventstore_tests server_tests sequencerd sequencerctl)
+    targets=(domain_tests eventstore_tests app_tests server_tests sequencerd sequencerctl)
     ctest_args=()
     export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"

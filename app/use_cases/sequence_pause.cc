@@ -55,19 +55,42 @@ absl::StatusOr<Answered<SequencePauseResult>> FollowAndFinish(
     }
     if (entries.size() < kSequenceOpChunk) break;
   }
-  return runner.Run<SequencePauseResult>(
-      call, identity, {},
-      [&](eventstore::CommitBatch* batch)
-          -> absl::StatusOr<SequencePauseResult> {
-        SequencePauseResult result;
-        SEQ_ASSIGN_OR_RETURN(result.sequence, deps.repository->GetSequence(
-                                                  call.tenant_id, sequence_id));
-        result.affected_recipients = affected;
-        batch->index_writes.push_back(
-            {layout::SequenceOpKey(call.tenant_id, sequence_id), std::nullopt});
-        return result;
-      },
-      encode);
+  absl::StatusOr<Answered<SequencePauseResult>> finished =
+      runner.Run<SequencePauseResult>(
+          call, identity, {},
+          [&](eventstore::CommitBatch* batch)
+              -> absl::StatusOr<SequencePauseResult> {
+            SequencePauseResult result;
+            SEQ_ASSIGN_OR_RETURN(
+                result.sequence,
+                deps.repository->GetSequence(call.tenant_id, sequence_id));
+            result.affected_recipients = affected;
+            batch->index_writes.push_back(
+                {layout::SequenceOpKey(call.tenant_id, sequence_id),
+                 std::nullopt});
+            return result;
+          },
+          encode);
+  if (!absl::IsInvalidArgument(finished.status())) return finished;
+  // The request id was used meanwhile by a request that did not know of this
+  // operation (it answers for that one now). The operation is done all the
+  // same: its record goes, with no outcome, so that it does not fail for
+  // ever; the caller gets the INVALID_ARGUMENT.
+  RequestIdentity unrecorded = identity;
+  unrecorded.idempotent = false;
+  SEQ_RETURN_IF_ERROR(
+      runner
+          .Run<bool>(
+              call, unrecorded, {},
+              [&](eventstore::CommitBatch* batch) -> absl::StatusOr<bool> {
+                batch->index_writes.push_back(
+                    {layout::SequenceOpKey(call.tenant_id, sequence_id),
+                     std::nullopt});
+                return true;
+              },
+              nullptr)
+          .status());
+  return finished;
 }
 
 absl::StatusOr<std::optional<v1::SequenceOpRecord>> LoadSequenceOp(
@@ -83,6 +106,44 @@ absl::StatusOr<std::optional<v1::SequenceOpRecord>> LoadSequenceOp(
                                             sequence_id, " is corrupt"));
   }
   return std::optional<v1::SequenceOpRecord>(std::move(record));
+}
+
+absl::Status IdUsedByUnfinished(absl::string_view request_id,
+                                const v1::SequenceOpRecord& record) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("request_id \"", request_id,
+                   "\" was already used for a different request (",
+                   record.method(), ", still being finished)"));
+}
+
+// The operation's outcome is recorded under its request id when it
+// finishes: were the id taken by another request by then, the operation
+// could never finish (FinishSequenceOps would fail on it for ever). Refuses
+// an id recorded for another request (since the retry check) or that an
+// unfinished operation on another sequence of the tenant will record. (An
+// outcome of this very request cannot appear: it runs under the sequence's
+// long-running lock.)
+absl::Status CheckRequestIdFree(const AppDeps& deps, absl::string_view tenant,
+                                const RequestIdentity& identity) {
+  SEQ_RETURN_IF_ERROR(LoadPreviousOutcome(deps.repository->store(), tenant,
+                                          identity.request_id, identity.method,
+                                          identity.fingerprint)
+                          .status());
+  const std::string prefix = layout::SequenceOpKey(tenant, "");
+  std::string cursor;
+  while (true) {
+    SEQ_ASSIGN_OR_RETURN(auto entries, deps.repository->store().ScanIndex(
+                                           prefix, cursor, kSequenceOpChunk));
+    for (const auto& [key, value] : entries) {
+      cursor = key;
+      v1::SequenceOpRecord record;
+      if (record.ParseFromString(value) &&
+          record.request_id() == identity.request_id) {
+        return IdUsedByUnfinished(identity.request_id, record);
+      }
+    }
+    if (entries.size() < kSequenceOpChunk) return absl::OkStatus();
+  }
 }
 
 absl::StatusOr<Answered<SequencePauseResult>> FinishRecorded(
@@ -121,15 +182,22 @@ absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
       std::optional<v1::SequenceOpRecord> unfinished,
       LoadSequenceOp(deps, call.tenant_id, request.sequence_id));
   if (unfinished.has_value()) {
-    if (unfinished->request_id() == request.identity.request_id &&
-        unfinished->method() == request.identity.method &&
-        unfinished->request_fingerprint() == request.identity.fingerprint) {
+    if (unfinished->request_id() == request.identity.request_id) {
+      if (unfinished->method() != request.identity.method ||
+          unfinished->request_fingerprint() != request.identity.fingerprint) {
+        return IdUsedByUnfinished(request.identity.request_id, *unfinished);
+      }
       return FinishRecorded(deps, call.tenant_id, request.sequence_id,
                             *unfinished, encode);
     }
-    SEQ_RETURN_IF_ERROR(FinishRecorded(deps, call.tenant_id,
-                                       request.sequence_id, *unfinished, encode)
-                            .status());
+    // INVALID_ARGUMENT: finished, but its id answers another request.
+    if (absl::Status finished =
+            FinishRecorded(deps, call.tenant_id, request.sequence_id,
+                           *unfinished, encode)
+                .status();
+        !finished.ok() && !absl::IsInvalidArgument(finished)) {
+      return finished;
+    }
   }
 
   RequestIdentity started = request.identity;
@@ -138,8 +206,13 @@ absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
   SEQ_RETURN_IF_ERROR(
       runner
           .Run<bool>(
-              call, started, {stream},
+              call, started,
+              // The request id too: the check below holds until the commit.
+              {stream, layout::IdempotencyKey(call.tenant_id,
+                                              request.identity.request_id)},
               [&](eventstore::CommitBatch* batch) -> absl::StatusOr<bool> {
+                SEQ_RETURN_IF_ERROR(
+                    CheckRequestIdFree(deps, call.tenant_id, request.identity));
                 SEQ_ASSIGN_OR_RETURN(domain::Sequence before,
                                      deps.repository->GetSequence(
                                          call.tenant_id, request.sequence_id));
@@ -196,8 +269,13 @@ absl::Status FinishSequenceOps(
       SEQ_ASSIGN_OR_RETURN(std::optional<v1::SequenceOpRecord> record,
                            LoadSequenceOp(deps, tenant, sequence_id));
       if (!record.has_value()) continue;  // Finished meanwhile.
-      SEQ_RETURN_IF_ERROR(
-          FinishRecorded(deps, tenant, sequence_id, *record, encode).status());
+      // INVALID_ARGUMENT: finished, but its id answers another request.
+      if (absl::Status finished =
+              FinishRecorded(deps, tenant, sequence_id, *record, encode)
+                  .status();
+          !finished.ok() && !absl::IsInvalidArgument(finished)) {
+        return finished;
+      }
     }
     if (entries.size() < kSequenceOpChunk) return absl::OkStatus();
   }

@@ -50,7 +50,9 @@ struct SequencePauseResult {
   int affected_recipients = 0;
 };
 
-// INVALID_ARGUMENT for bad ids; NOT_FOUND for an unknown sequence; ABORTED
+// INVALID_ARGUMENT for bad ids, or a request id used for another request
+// (also one an unfinished operation will record its outcome under);
+// NOT_FOUND for an unknown sequence; ABORTED
 // (VERSION_MISMATCH) when expected_version is not the sequence's;
 // FAILED_PRECONDITION when the sequence is already paused (not paused).
 absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
@@ -59,8 +61,10 @@ absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
     const ResponseEncoder<SequencePauseResult>& encode);
 
 // Finishes every sequence pause or resume that a crash or a failure left
-// unfinished (step 3 and 4 above), recording its outcome with `encode`.
-// Returns the first error; what is left is finished by the next call.
+// unfinished (step 3 and 4 above), recording its outcome with `encode` (no
+// outcome when another request took its request id meanwhile: the id
+// answers for that one). Returns the first error; what is left is finished
+// by the next call.
 absl::Status FinishSequenceOps(
     const AppDeps& deps, const ResponseEncoder<SequencePauseResult>& encode);
 
