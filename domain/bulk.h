@@ -17,13 +17,13 @@
 
 #include "absl/status/statusor.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
 #include "domain/sequence.h"
 
 namespace sequencer::domain {
 
-inline constexpr int kMaxBulkSelection = 10000;
 inline constexpr char kReasonBulkPauseNeedsRunning[] =
     "BULK_PAUSE_NEEDS_IN_PROGRESS_OR_ERROR";
 

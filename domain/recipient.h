@@ -34,20 +34,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/sequence.h"
 
 namespace sequencer::domain {
-
-// Bounds of one recipient's personal data, so that no recipient can grow its
-// reads and events beyond tens of kilobytes. Variable names follow the
-// placeholder grammar (domain/template.h).
-inline constexpr size_t kMaxVariables = 100;
-inline constexpr size_t kMaxVariableValueBytes = 8 * 1024;
-// Names and values of all of a recipient's variables together.
-inline constexpr size_t kMaxVariablesTotalBytes = 32 * 1024;
-inline constexpr size_t kMaxContactFieldLength = 512;
-inline constexpr size_t kMaxSignalDetailLength = 4096;
 
 // ---- Commands.
 

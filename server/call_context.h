@@ -9,13 +9,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "domain/limits.h"
 #include "grpcpp/support/string_ref.h"
 
 namespace sequencer::server {
 
 inline constexpr char kTenantHeader[] = "x-tenant-id";
 inline constexpr char kActorHeader[] = "x-actor";
-inline constexpr size_t kMaxActorLength = 256;
+using domain::kMaxActorLength;
 
 struct CallContext {
   std::string tenant_id;

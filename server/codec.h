@@ -17,6 +17,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
 #include "google/protobuf/duration.pb.h"
@@ -27,8 +28,7 @@
 
 namespace sequencer::server {
 
-// The range google.protobuf.Duration documents: about 10,000 years.
-inline constexpr int64_t kMaxDurationSeconds = 315576000000;
+using domain::kMaxDurationSeconds;
 
 // Exact for every finite time and duration (an infinite one saturates).
 google::protobuf::Timestamp ToProtoTime(absl::Time time);

@@ -20,6 +20,7 @@
 #ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 
+#include "domain/limits.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/lease_table.h"
 #include "server/service_deps.h"
@@ -27,11 +28,11 @@
 
 namespace sequencer::server {
 
-inline constexpr int kMaxLeaseBatch = 100;
-inline constexpr int kDefaultLeaseBatch = 10;
-inline constexpr absl::Duration kDefaultLeaseDuration = absl::Seconds(60);
-inline constexpr absl::Duration kMaxLeaseDuration = absl::Hours(1);
-inline constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
+using domain::kDefaultLeaseBatch;
+using domain::kDefaultLeaseDuration;
+using domain::kMaxLeaseBatch;
+using domain::kMaxLeaseDuration;
+using domain::kMaxLeaseWait;
 
 class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
  public:

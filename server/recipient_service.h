@@ -12,6 +12,7 @@
 #define SEQUENCER_SERVER_RECIPIENT_SERVICE_H_
 
 #include "absl/status/statusor.h"
+#include "domain/limits.h"
 #include "domain/recipient.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
@@ -19,9 +20,9 @@
 
 namespace sequencer::server {
 
-inline constexpr int kMaxEnrollBatch = 10000;
-inline constexpr int kDefaultPageSize = 100;
-inline constexpr int kMaxPageSize = 1000;
+using domain::kDefaultPageSize;
+using domain::kMaxEnrollBatch;
+using domain::kMaxPageSize;
 
 // A page size as requested: 0 means kDefaultPageSize; INVALID_ARGUMENT outside
 // 0..kMaxPageSize.

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "domain/limits.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "server/clock.h"
@@ -32,7 +33,7 @@
 
 namespace sequencer::server {
 
-inline constexpr int kMaxRequestBytes = 16 << 20;
+using domain::kMaxRequestBytes;
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (see SequencerServer::port()).
