@@ -59,7 +59,7 @@ absl::Status NotFound(const Recipient& r) {
 
 absl::Status InvalidArgument(absl::string_view message) {
   return WithRefusal(absl::InvalidArgumentError(message),
-                     Refusal{kReasonInvalidArgument, {}});
+                     Refusal{RefusalReason::kInvalidArgument, {}});
 }
 
 EventMetadata MetadataFrom(const DecisionContext& context) {
@@ -97,7 +97,7 @@ absl::string_view ActionDisplayName(Action action) {
 
 struct Rule {
   bool available = true;
-  std::string reason;
+  std::optional<RefusalReason> reason;
   std::string message;
   std::map<std::string, std::string> metadata;
 };
@@ -111,7 +111,7 @@ std::string StatusDescription(const Recipient& r) {
   return out;
 }
 
-Rule Refused(Action action, const Recipient& r, const char* reason,
+Rule Refused(Action action, const Recipient& r, RefusalReason reason,
              std::string message) {
   Rule rule;
   rule.available = false;
@@ -124,7 +124,7 @@ Rule Refused(Action action, const Recipient& r, const char* reason,
 }
 
 Rule NotAvailableInStatus(Action action, const Recipient& r) {
-  return Refused(action, r, kReasonActionNotAvailable,
+  return Refused(action, r, RefusalReason::kActionNotAvailable,
                  absl::StrCat(ActionDisplayName(action),
                               " is not available for a recipient in status ",
                               StatusDescription(r)));
@@ -136,7 +136,7 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
   if (Gone(r)) {
     Rule rule;
     rule.available = false;
-    rule.reason = kReasonActionNotAvailable;
+    rule.reason = RefusalReason::kActionNotAvailable;
     rule.message = "the recipient does not exist or was deleted";
     rule.metadata["action"] = std::string(ActionName(action));
     return rule;
@@ -147,7 +147,7 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
       (action == Action::kPause || action == Action::kResume ||
        action == Action::kSkipStep)) {
     return Refused(
-        action, r, kReasonSequencePaused,
+        action, r, RefusalReason::kSequencePaused,
         absl::StrCat(ActionDisplayName(action),
                      " is not available while the sequence is paused"));
   }
@@ -173,7 +173,7 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
     case Action::kCompleteManualStep:
       if (running && !r.awaiting_manual_action) {
         return Refused(
-            action, r, kReasonNotManualStep,
+            action, r, RefusalReason::kNotAPendingManualStep,
             absl::StrCat(
                 "Complete manual step is not available: no manual step is "
                 "waiting for a person (status ",
@@ -185,7 +185,7 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
   if (!available) return NotAvailableInStatus(action, r);
   if (action == Action::kSkipStep && !r.in_flight_token.empty()) {
     Rule rule = Refused(
-        action, r, kReasonSendInProgress,
+        action, r, RefusalReason::kSendInProgress,
         absl::StrCat(
             "Skip step is not available: the current step's send has begun "
             "and its result is not recorded yet",
@@ -204,7 +204,7 @@ Rule Evaluate(Action action, const Recipient& r, const Sequence& sequence) {
 
 absl::Status ToStatus(const Rule& rule) {
   if (rule.available) return absl::OkStatus();
-  return RefuseAction(rule.message, Refusal{rule.reason, rule.metadata});
+  return RefuseAction(rule.message, Refusal{*rule.reason, rule.metadata});
 }
 
 // NOT_FOUND for a missing recipient, the refusal when `action` is not
@@ -372,7 +372,7 @@ std::vector<RecipientEvent> One(const DecisionContext& context,
 absl::Status CheckCurrentStep(Action action, const Recipient& r,
                               const Sequence& sequence) {
   if (r.current_step < 0 || r.current_step >= StepCount(sequence)) {
-    Rule rule = Refused(action, r, kReasonNoStepLeft,
+    Rule rule = Refused(action, r, RefusalReason::kNoStepLeft,
                         absl::StrCat(ActionDisplayName(action),
                                      " is not available: no step is left"));
     return ToStatus(rule);
@@ -402,7 +402,7 @@ Events DecideEdit(const EditContent& command, const Recipient& r,
         absl::StrCat("Edit content is not available for step ", index,
                      ": the step is ", StepStateName(shown),
                      " (only steps not yet completed can be edited)"),
-        Refusal{kReasonStepNotEditable,
+        Refusal{RefusalReason::kStepNotEditable,
                 {{"status", std::string(StatusName(r.status))},
                  {"action", std::string(ActionName(Action::kEditContent))},
                  {"step_index", absl::StrCat(index)},
@@ -414,7 +414,7 @@ Events DecideEdit(const EditContent& command, const Recipient& r,
                      ": a send of this step has begun (its content can no "
                      "longer change)"),
         Refusal{
-            kReasonStepNotEditable,
+            RefusalReason::kStepNotEditable,
             {{"status", std::string(StatusName(r.status))},
              {"action", std::string(ActionName(Action::kEditContent))},
              {"step_index", absl::StrCat(index)},
@@ -660,7 +660,7 @@ void ApplyResponse(Recipient& r, bool meeting, bool stops_sequence,
 
 // A refusal of a runtime command: FAILED_PRECONDITION with `reason` and the
 // recipient's status.
-absl::Status RefuseRuntime(const Recipient& r, const char* reason,
+absl::Status RefuseRuntime(const Recipient& r, RefusalReason reason,
                            absl::string_view action,
                            absl::string_view message) {
   std::map<std::string, std::string> metadata;
@@ -727,7 +727,7 @@ Events DecideBeginSend(const BeginSend& command, const Recipient& r,
     return InvalidArgument("lease_token: must be set");
   }
   auto revoked = [&](absl::string_view why) {
-    return RefuseRuntime(r, kReasonLeaseRevoked, kBeginSendAction,
+    return RefuseRuntime(r, RefusalReason::kLeaseRevoked, kBeginSendAction,
                          absl::StrCat("the lease was revoked: ", why,
                                       "; the send must not go out"));
   };
@@ -824,7 +824,7 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
       return std::vector<RecipientEvent>{};  // A duplicate report.
     }
     return RefuseRuntime(
-        r, kReasonStaleLease, kReportDeliveryAction,
+        r, RefusalReason::kStaleLease, kReportDeliveryAction,
         r.in_flight_token.empty()
             ? std::string("the lease is stale: no send is in flight")
             : std::string("the lease is stale: another send is in flight"));
@@ -1052,7 +1052,7 @@ absl::StatusOr<std::vector<RecipientEvent>> Decide(
                                " is not the pending manual step (step ",
                                r.current_step, " is)"),
                   Refusal{
-                      kReasonNotManualStep,
+                      RefusalReason::kNotAPendingManualStep,
                       {{"status", std::string(StatusName(r.status))},
                        {"action",
                         std::string(ActionName(Action::kCompleteManualStep))},

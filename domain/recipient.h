@@ -36,6 +36,7 @@
 #include "domain/events.h"
 #include "domain/limits.h"
 #include "domain/model.h"
+#include "domain/refusal.h"
 #include "domain/sequence.h"
 
 namespace sequencer::domain {
@@ -154,9 +155,9 @@ Recipient Evolve(Recipient state, const RecipientEvent& event);
 struct ActionAvailability {
   Action action = Action::kPause;
   bool available = false;
-  // When unavailable: the reason code (domain/refusal.h) and a sentence a
-  // person can read.
-  std::string reason;
+  // When unavailable: the reason (domain/refusal.h) and a sentence a person
+  // can read.
+  std::optional<RefusalReason> reason;
   std::string message;
 };
 

@@ -24,8 +24,6 @@
 namespace sequencer::server {
 
 inline constexpr absl::Duration kConfirmationLifetime = absl::Minutes(5);
-inline constexpr char kReasonBulkActionRefused[] = "BULK_ACTION_REFUSED";
-inline constexpr char kReasonConfirmationInvalid[] = "CONFIRMATION_INVALID";
 
 absl::Status RunBulkAction(const ServiceDeps& deps, const CallContext& call,
                            const v1::BulkActionRequest& request,

@@ -79,7 +79,7 @@ absl::Status LeaseExpired(absl::string_view token) {
       absl::StrCat("lease ", token,
                    " is unknown or expired: do not send; the step will be "
                    "offered again"),
-      {"LEASE_EXPIRED", {{"action", "BEGIN_SEND"}}});
+      {domain::RefusalReason::kLeaseExpired, {{"action", "BEGIN_SEND"}}});
 }
 
 absl::Status ValidateToken(absl::string_view token) {

@@ -22,7 +22,7 @@ absl::Status VersionMismatch(uint64_t expected, uint64_t actual) {
       absl::AbortedError(absl::StrCat("expected version ", expected,
                                       " but the recipient is at ", actual,
                                       "; nothing was changed")),
-      {domain::kReasonVersionMismatch,
+      {domain::RefusalReason::kVersionMismatch,
        {{"expected_version", absl::StrCat(expected)},
         {"actual_version", absl::StrCat(actual)}}});
 }
