@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "domain/content_rules.h"
 #include "domain/refusal.h"
+#include "domain/schedule.h"
 #include "domain/template.h"
 
 namespace sequencer::domain {
@@ -682,11 +683,11 @@ std::string MissingVariablesMessage(const std::vector<std::string>& missing) {
 Events DecideMarkStepDue(const Recipient& r, const Sequence& sequence,
                          const DecisionContext& context) {
   if (Gone(r)) return NotFound(r);
+  const RecipientSchedule schedule = Schedule(r, sequence);
+  if (schedule.kind != ScheduleKind::kDue || schedule.at > context.now) {
+    return std::vector<RecipientEvent>{};
+  }
   if (!r.in_flight_token.empty()) {
-    if (r.IsFinal() || !r.send_deadline.has_value() ||
-        *r.send_deadline > context.now) {
-      return std::vector<RecipientEvent>{};
-    }
     return One(context,
                SendTimedOut{
                    InFlightStep(r), r.in_flight_token,
@@ -696,13 +697,7 @@ Events DecideMarkStepDue(const Recipient& r, const Sequence& sequence,
                                 " (the message may have been sent); skip the "
                                 "step, or edit or pause and resume to retry")});
   }
-  const bool due = r.IsRunning() && r.status != RecipientStatus::kError &&
-                   !r.awaiting_manual_action && !r.awaiting_delivery &&
-                   r.in_flight_token.empty() && r.current_step >= 0 &&
-                   r.current_step < StepCount(sequence) &&
-                   r.due_at.has_value() && *r.due_at <= context.now &&
-                   !sequence.paused;
-  if (!due) return std::vector<RecipientEvent>{};
+  if (sequence.paused) return std::vector<RecipientEvent>{};
   const StepDefinition& step = sequence.steps[r.current_step];
   if (step.IsManual()) {
     return One(context, StepDue{r.current_step, /*manual=*/true});
@@ -744,8 +739,7 @@ Events DecideBeginSend(const BeginSend& command, const Recipient& r,
   if (!r.in_flight_token.empty()) {
     return revoked("a send of the current step has already begun");
   }
-  if (!r.awaiting_delivery || r.current_step < 0 ||
-      r.current_step >= StepCount(sequence)) {
+  if (Schedule(r, sequence).kind != ScheduleKind::kReadyForDelivery) {
     return revoked("no step is queued for delivery");
   }
   ResolvedStep resolved = ResolveCurrentStep(r, sequence);

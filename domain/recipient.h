@@ -79,8 +79,10 @@ struct ResumeBySequence {};
 
 // ---- Runtime commands (the scheduler and delivery workers).
 
-// The scheduler found the recipient's due time reached (due_at <= now). For a
-// running recipient waiting on a delay whose due time has come: a manual step
+// The scheduler found the recipient's due time reached: it acts only when
+// Schedule (domain/schedule.h) gives kDue at or before now. A begun send past
+// its deadline gives SendTimedOut (ERROR, outcome unknown). For a running
+// recipient waiting on a delay whose due time has come: a manual step
 // gives StepDue{manual}; an automatic step whose content resolves gives
 // StepDue{automatic}; an automatic step with a missing variable gives
 // StepFailed naming the variable (the recipient goes to ERROR). In every other

@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
+#include "domain/schedule.h"
 #include "server/codec.h"
 #include "server/recipient_commands.h"
 #include "server/status_macros.h"
@@ -146,10 +147,10 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       const absl::StatusOr<domain::Sequence>& sequence = cached->second;
       auto recipient =
           deps_.repository->GetRecipient(tenant, parts[1], parts[2]);
-      if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
-          !recipient->due_at.has_value()) {
-        continue;
-      }
+      if (!sequence.ok() || !recipient.ok()) continue;
+      const domain::RecipientSchedule schedule =
+          domain::Schedule(*recipient, *sequence);
+      if (schedule.kind != domain::ScheduleKind::kReadyForDelivery) continue;
       const domain::ResolvedStep step =
           domain::ResolveCurrentStep(*recipient, *sequence);
       if (!step.missing_variables.empty()) continue;
@@ -168,7 +169,7 @@ absl::Status DeliveryServiceImpl::TryLease(const std::string& tenant,
       out->mutable_contact()->set_phone(recipient->contact.phone);
       out->mutable_contact()->set_social_profile(
           recipient->contact.social_profile);
-      *out->mutable_due_at() = ToProtoTime(*recipient->due_at);
+      *out->mutable_due_at() = ToProtoTime(schedule.at);
       *out->mutable_lease_expires_at() = ToProtoTime(lease.expires_at);
     }
     if (entries->size() < kScanChunk) {
