@@ -807,6 +807,9 @@ Events DecideLateReport(const ReportDelivery& command, const Recipient& r,
 Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
                             const Sequence& sequence,
                             const DecisionContext& context) {
+  if (absl::Status status = ValidateReportDelivery(command); !status.ok()) {
+    return status;
+  }
   if (Gone(r)) return NotFound(r);
   const std::string& token = command.lease_token;
   if (!token.empty() && token != r.in_flight_token &&
@@ -843,11 +846,7 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
       return AdvanceEvents(std::move(completed), context);
     }
     case DeliveryOutcome::kFailed:
-      return One(context, StepFailed{index,
-                                     command.error_message.empty()
-                                         ? std::string("delivery failed")
-                                         : command.error_message,
-                                     token});
+      return One(context, StepFailed{index, command.error_message, token});
     case DeliveryOutcome::kBounced:
       return One(context, Bounced{BounceDetail(command), final, token});
   }
@@ -857,6 +856,15 @@ Events DecideReportDelivery(const ReportDelivery& command, const Recipient& r,
 }  // namespace
 
 // ---- Public API.
+
+absl::Status ValidateReportDelivery(const ReportDelivery& report) {
+  if (report.outcome == DeliveryOutcome::kFailed &&
+      report.error_message.empty()) {
+    return absl::InvalidArgumentError(
+        "error_message: required when the outcome is FAILED");
+  }
+  return absl::OkStatus();
+}
 
 StepContent EffectiveContent(const StepDefinition& definition,
                              const ContentEdit& override_content) {

@@ -123,8 +123,14 @@ struct ReportDelivery {
   std::string lease_token;
   DeliveryOutcome outcome = DeliveryOutcome::kSent;
   std::string provider_message_id;
+  // Required for kFailed: the recipient's ERROR shows it.
   std::string error_message;
 };
+
+// The input rule of ReportDelivery, which Decide applies first: OK, or
+// INVALID_ARGUMENT "error_message: ..." for a kFailed report without an error
+// message. A caller may check it before loading anything.
+absl::Status ValidateReportDelivery(const ReportDelivery& report);
 
 using RecipientCommand =
     std::variant<PauseRecipient, ResumeRecipient, SkipStep, EditContent,

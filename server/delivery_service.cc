@@ -402,10 +402,6 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
             break;
           case v1::DELIVERY_OUTCOME_FAILED:
             report.outcome = domain::DeliveryOutcome::kFailed;
-            if (report.error_message.empty()) {
-              return absl::InvalidArgumentError(
-                  "error_message: required when the outcome is FAILED");
-            }
             break;
           case v1::DELIVERY_OUTCOME_BOUNCED:
             report.outcome = domain::DeliveryOutcome::kBounced;
@@ -414,6 +410,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
             return absl::InvalidArgumentError(absl::StrCat(
                 "outcome: unknown or unspecified value ", request->outcome()));
         }
+        SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report));
         RecipientCommandRequest command_request;
         command_request.method = "/sequencer.v1.DeliveryService/ReportDelivery";
         command_request.request_id =

@@ -612,10 +612,17 @@ TEST(ReportDeliveryTest, FailedPutsTheRecipientInError) {
   EXPECT_TRUE(life.recipient.awaiting_delivery);
 }
 
-TEST(ReportDeliveryTest, FailedWithoutMessageHasADefault) {
+// The server answered INVALID_ARGUMENT for it (its tests assert so) while the
+// domain gave a default message: the domain's rule is now the only one.
+TEST(ReportDeliveryTest, FailedWithoutMessageIsInvalidArgument) {
   Life life = InFlight();
-  life.Do(Failed("L1", ""), kDue0);
-  EXPECT_EQ(life.recipient.error_message, "delivery failed");
+  absl::StatusOr<Events> decided = life.Try(Failed("L1", ""), kDue0);
+  EXPECT_EQ(decided.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(decided.status().message(),
+            "error_message: required when the outcome is FAILED");
+  EXPECT_EQ(decided.status(), ValidateReportDelivery(Failed("L1", "")));
+  SEQ_EXPECT_OK(ValidateReportDelivery(Failed("L1", "mailbox full")));
+  SEQ_EXPECT_OK(ValidateReportDelivery(Sent("L1")));
 }
 
 TEST(ReportDeliveryTest, BouncedEndsTheRecipient) {
