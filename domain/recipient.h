@@ -20,6 +20,12 @@
 //   type, a bad step index, oversized content, a bad placeholder, a bad
 //   variable name).
 // - ALREADY_EXISTS: enrolling an id that is (or was) enrolled in the sequence.
+//
+// Implemented by section: recipient_actions.cc (the action table),
+// recipient_decide.cc (enrollment and the API commands), recipient_delivery.cc
+// (the scheduler's and workers' commands), recipient_evolve.cc (Evolve, one
+// function per event), recipient_views.cc (read models and content
+// resolution); helpers they share are in recipient_internal.h.
 
 #ifndef SEQUENCER_DOMAIN_RECIPIENT_H_
 #define SEQUENCER_DOMAIN_RECIPIENT_H_
