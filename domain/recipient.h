@@ -21,11 +21,12 @@
 //   variable name).
 // - ALREADY_EXISTS: enrolling an id that is (or was) enrolled in the sequence.
 //
-// Implemented by section: recipient_actions.cc (the action table),
-// recipient_decide.cc (enrollment and the API commands), recipient_delivery.cc
-// (the scheduler's and workers' commands), recipient_evolve.cc (Evolve, one
-// function per event), recipient_views.cc (read models and content
-// resolution); helpers they share are in recipient_internal.h.
+// This header also gives the action table (domain/recipient_actions.h) and the
+// read models (domain/recipient_views.h). Implemented by section:
+// recipient_actions.cc, recipient_decide.cc (enrollment and the API commands),
+// recipient_delivery.cc (the scheduler's and workers' commands),
+// recipient_evolve.cc (Evolve, one function per event), recipient_views.cc;
+// helpers they share are in recipient_internal.h.
 
 #ifndef SEQUENCER_DOMAIN_RECIPIENT_H_
 #define SEQUENCER_DOMAIN_RECIPIENT_H_
@@ -42,6 +43,8 @@
 #include "domain/events.h"
 #include "domain/limits.h"
 #include "domain/model.h"
+#include "domain/recipient_actions.h"
+#include "domain/recipient_views.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
 
@@ -163,89 +166,6 @@ absl::StatusOr<std::vector<RecipientEvent>> Decide(
 // Applies one event. Increments version and sets updated_at from the event's
 // time.
 Recipient Evolve(Recipient state, const RecipientEvent& event);
-
-// ---- The action table.
-
-struct ActionAvailability {
-  Action action = Action::kPause;
-  bool available = false;
-  // When unavailable: the reason (domain/refusal.h) and a sentence a person
-  // can read.
-  std::optional<RefusalReason> reason;
-  std::string message;
-};
-
-// Every action of kAllActions, in that order, for this recipient now.
-std::vector<ActionAvailability> AvailableActions(const Recipient& recipient,
-                                                 const Sequence& sequence);
-
-// OK when `action` is available; otherwise the FAILED_PRECONDITION refusal
-// Decide would answer.
-absl::Status CheckActionAvailable(Action action, const Recipient& recipient,
-                                  const Sequence& sequence);
-
-// ---- Read models computed from state.
-
-struct StepView {
-  int step_index = 0;
-  StepType type = StepType::kEmail;
-  StepMode mode = StepMode::kAutomatic;
-  StepState state = StepState::kUpcoming;
-  // Completed steps: the resolved content sent. Others: effective content
-  // (override over definition) resolved with today's variables.
-  StepContent content;
-  bool overridden = false;
-  std::vector<std::string> missing_variables;
-  // Current and upcoming steps: when due, as far as known now.
-  std::optional<absl::Time> due_at;
-  std::optional<absl::Time> completed_at;
-};
-
-// Every step with its state. Does not check availability (see ViewContent).
-std::vector<StepView> DescribeSteps(const Recipient& recipient,
-                                    const Sequence& sequence, absl::Time now);
-
-// The View Content action: DescribeSteps, refused when View is not available.
-absl::StatusOr<std::vector<StepView>> ViewContent(const Recipient& recipient,
-                                                  const Sequence& sequence,
-                                                  absl::Time now);
-
-struct SkipPreview {
-  int skipped_step_index = 0;
-  bool finishes = false;
-  // The step that becomes current (absent when finishing), with the due time
-  // skipping now gives.
-  std::optional<StepView> next_step;
-};
-
-// What SkipStep would do now, without deciding anything; refused like SkipStep.
-absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient,
-                                        const Sequence& sequence,
-                                        absl::Time now);
-
-// The content a step uses for this recipient: the override's fields over the
-// definition's.
-StepContent EffectiveContent(const StepDefinition& definition,
-                             const ContentEdit& override_content);
-
-// The channel a step is delivered through: its type for an automatic step,
-// nullopt for a manual one.
-std::optional<StepType> DeliveryChannel(const StepDefinition& step);
-
-// The current step's effective content resolved with today's variables;
-// missing variables are listed (and left as written).
-struct ResolvedStep {
-  int step_index = 0;
-  StepContent content;
-  std::vector<std::string> missing_variables;
-};
-ResolvedStep ResolveCurrentStep(const Recipient& recipient,
-                                const Sequence& sequence);
-
-// The variables a template sees for this recipient: its variables plus email
-// and phone from the contact fields (variables win).
-std::map<std::string, std::string> TemplateVariables(
-    const Recipient& recipient);
 
 }  // namespace sequencer::domain
 

@@ -1,3 +1,5 @@
+#include "domain/recipient_actions.h"
+
 #include <map>
 #include <string>
 #include <utility>
@@ -6,7 +8,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "domain/recipient.h"
 #include "domain/recipient_internal.h"
 #include "domain/refusal.h"
 

@@ -1,3 +1,5 @@
+#include "domain/recipient_views.h"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -7,7 +9,6 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "domain/recipient.h"
 #include "domain/recipient_internal.h"
 #include "domain/template.h"
 

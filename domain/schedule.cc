@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "domain/recipient.h"
+#include "domain/recipient_views.h"
 
 namespace sequencer::domain {
 
