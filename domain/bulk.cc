@@ -70,7 +70,7 @@ absl::StatusOr<BulkDecision> DecideBulk(
       BulkOffender offender;
       offender.recipient_id = recipient.recipient_id;
       offender.exists = false;
-      offender.reason = "NOT_FOUND";
+      offender.reason = RefusalReason::kNotFound;
       offender.message = "the recipient does not exist or was deleted";
       decision.offenders.push_back(std::move(offender));
       continue;
@@ -80,7 +80,7 @@ absl::StatusOr<BulkDecision> DecideBulk(
         recipient.status != RecipientStatus::kInProgress &&
         recipient.status != RecipientStatus::kError) {
       BulkOffender offender = OffenderOf(recipient);
-      offender.reason = kReasonBulkPauseNeedsRunning;
+      offender.reason = RefusalReason::kBulkPauseNeedsInProgressOrError;
       offender.message = absl::StrCat(
           "Pause selected needs every recipient RECIPIENT_STATUS_IN_PROGRESS "
           "or RECIPIENT_STATUS_ERROR; this one is ",
@@ -101,9 +101,8 @@ absl::StatusOr<BulkDecision> DecideBulk(
     }
     BulkOffender offender = OffenderOf(recipient);
     std::optional<Refusal> refusal = GetRefusal(decided.status());
-    offender.reason = refusal.has_value()
-                          ? refusal->reason
-                          : std::string(kReasonActionNotAvailable);
+    offender.reason = refusal.has_value() ? refusal->reason
+                                          : RefusalReason::kActionNotAvailable;
     offender.message = std::string(decided.status().message());
     decision.offenders.push_back(std::move(offender));
   }

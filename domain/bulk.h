@@ -17,15 +17,13 @@
 
 #include "absl/status/statusor.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
+#include "domain/refusal.h"
 #include "domain/sequence.h"
 
 namespace sequencer::domain {
-
-inline constexpr int kMaxBulkSelection = 10000;
-inline constexpr char kReasonBulkPauseNeedsRunning[] =
-    "BULK_PAUSE_NEEDS_IN_PROGRESS_OR_ERROR";
 
 enum class BulkAction {
   kPause,
@@ -54,8 +52,9 @@ struct BulkOffender {
   bool exists = true;
   RecipientStatus status = RecipientStatus::kInProgress;
   bool stopped_by_rule = false;
-  // The refusal reason code (domain/refusal.h, or "NOT_FOUND") and message.
-  std::string reason;
+  // Why it refuses (kNotFound for a recipient that does not exist or was
+  // deleted) and a sentence a person can read.
+  RefusalReason reason = RefusalReason::kActionNotAvailable;
   std::string message;
 };
 

@@ -20,6 +20,13 @@
 //   type, a bad step index, oversized content, a bad placeholder, a bad
 //   variable name).
 // - ALREADY_EXISTS: enrolling an id that is (or was) enrolled in the sequence.
+//
+// This header also gives the action table (domain/recipient_actions.h) and the
+// read models (domain/recipient_views.h). Implemented by section:
+// recipient_actions.cc, recipient_decide.cc (enrollment and the API commands),
+// recipient_delivery.cc (the scheduler's and workers' commands),
+// recipient_evolve.cc (Evolve, one function per event), recipient_views.cc;
+// helpers they share are in recipient_internal.h.
 
 #ifndef SEQUENCER_DOMAIN_RECIPIENT_H_
 #define SEQUENCER_DOMAIN_RECIPIENT_H_
@@ -34,20 +41,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
+#include "domain/recipient_actions.h"
+#include "domain/recipient_views.h"
+#include "domain/refusal.h"
 #include "domain/sequence.h"
 
 namespace sequencer::domain {
-
-// Bounds of one recipient's personal data, so that no recipient can grow its
-// reads and events beyond tens of kilobytes. Variable names follow the
-// placeholder grammar (domain/template.h).
-inline constexpr size_t kMaxVariables = 100;
-inline constexpr size_t kMaxVariableValueBytes = 8 * 1024;
-// Names and values of all of a recipient's variables together.
-inline constexpr size_t kMaxVariablesTotalBytes = 32 * 1024;
-inline constexpr size_t kMaxContactFieldLength = 512;
-inline constexpr size_t kMaxSignalDetailLength = 4096;
 
 // ---- Commands.
 
@@ -87,8 +88,10 @@ struct ResumeBySequence {};
 
 // ---- Runtime commands (the scheduler and delivery workers).
 
-// The scheduler found the recipient's due time reached (due_at <= now). For a
-// running recipient waiting on a delay whose due time has come: a manual step
+// The scheduler found the recipient's due time reached: it acts only when
+// Schedule (domain/schedule.h) gives kDue at or before now. A begun send past
+// its deadline gives SendTimedOut (ERROR, outcome unknown). For a running
+// recipient waiting on a delay whose due time has come: a manual step
 // gives StepDue{manual}; an automatic step whose content resolves gives
 // StepDue{automatic}; an automatic step with a missing variable gives
 // StepFailed naming the variable (the recipient goes to ERROR). In every other
@@ -129,8 +132,14 @@ struct ReportDelivery {
   std::string lease_token;
   DeliveryOutcome outcome = DeliveryOutcome::kSent;
   std::string provider_message_id;
+  // Required for kFailed: the recipient's ERROR shows it.
   std::string error_message;
 };
+
+// The input rule of ReportDelivery, which Decide applies first: OK, or
+// INVALID_ARGUMENT "error_message: ..." for a kFailed report without an error
+// message. A caller may check it before loading anything.
+absl::Status ValidateReportDelivery(const ReportDelivery& report);
 
 using RecipientCommand =
     std::variant<PauseRecipient, ResumeRecipient, SkipStep, EditContent,
@@ -157,89 +166,6 @@ absl::StatusOr<std::vector<RecipientEvent>> Decide(
 // Applies one event. Increments version and sets updated_at from the event's
 // time.
 Recipient Evolve(Recipient state, const RecipientEvent& event);
-
-// ---- The action table.
-
-struct ActionAvailability {
-  Action action = Action::kPause;
-  bool available = false;
-  // When unavailable: the reason code (domain/refusal.h) and a sentence a
-  // person can read.
-  std::string reason;
-  std::string message;
-};
-
-// Every action of kAllActions, in that order, for this recipient now.
-std::vector<ActionAvailability> AvailableActions(const Recipient& recipient,
-                                                 const Sequence& sequence);
-
-// OK when `action` is available; otherwise the FAILED_PRECONDITION refusal
-// Decide would answer.
-absl::Status CheckActionAvailable(Action action, const Recipient& recipient,
-                                  const Sequence& sequence);
-
-// ---- Read models computed from state.
-
-struct StepView {
-  int step_index = 0;
-  StepType type = StepType::kEmail;
-  StepMode mode = StepMode::kAutomatic;
-  StepState state = StepState::kUpcoming;
-  // Completed steps: the resolved content sent. Others: effective content
-  // (override over definition) resolved with today's variables.
-  StepContent content;
-  bool overridden = false;
-  std::vector<std::string> missing_variables;
-  // Current and upcoming steps: when due, as far as known now.
-  std::optional<absl::Time> due_at;
-  std::optional<absl::Time> completed_at;
-};
-
-// Every step with its state. Does not check availability (see ViewContent).
-std::vector<StepView> DescribeSteps(const Recipient& recipient,
-                                    const Sequence& sequence, absl::Time now);
-
-// The View Content action: DescribeSteps, refused when View is not available.
-absl::StatusOr<std::vector<StepView>> ViewContent(const Recipient& recipient,
-                                                  const Sequence& sequence,
-                                                  absl::Time now);
-
-struct SkipPreview {
-  int skipped_step_index = 0;
-  bool finishes = false;
-  // The step that becomes current (absent when finishing), with the due time
-  // skipping now gives.
-  std::optional<StepView> next_step;
-};
-
-// What SkipStep would do now, without deciding anything; refused like SkipStep.
-absl::StatusOr<SkipPreview> PreviewSkip(const Recipient& recipient,
-                                        const Sequence& sequence,
-                                        absl::Time now);
-
-// The content a step uses for this recipient: the override's fields over the
-// definition's.
-StepContent EffectiveContent(const StepDefinition& definition,
-                             const ContentEdit& override_content);
-
-// The channel a step is delivered through: its type for an automatic step,
-// nullopt for a manual one.
-std::optional<StepType> DeliveryChannel(const StepDefinition& step);
-
-// The current step's effective content resolved with today's variables;
-// missing variables are listed (and left as written).
-struct ResolvedStep {
-  int step_index = 0;
-  StepContent content;
-  std::vector<std::string> missing_variables;
-};
-ResolvedStep ResolveCurrentStep(const Recipient& recipient,
-                                const Sequence& sequence);
-
-// The variables a template sees for this recipient: its variables plus email
-// and phone from the contact fields (variables win).
-std::map<std::string, std::string> TemplateVariables(
-    const Recipient& recipient);
 
 }  // namespace sequencer::domain
 

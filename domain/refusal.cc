@@ -33,10 +33,53 @@ bool ReadField(absl::string_view in, size_t& pos, std::string& field) {
 
 }  // namespace
 
+absl::string_view RefusalReasonName(RefusalReason reason) {
+  switch (reason) {
+    case RefusalReason::kActionNotAvailable:
+      return "ACTION_NOT_AVAILABLE";
+    case RefusalReason::kSequencePaused:
+      return "SEQUENCE_PAUSED";
+    case RefusalReason::kStepNotEditable:
+      return "STEP_NOT_EDITABLE";
+    case RefusalReason::kNoStepLeft:
+      return "NO_STEP_LEFT";
+    case RefusalReason::kNotAPendingManualStep:
+      return "NOT_A_PENDING_MANUAL_STEP";
+    case RefusalReason::kSendInProgress:
+      return "SEND_IN_PROGRESS";
+    case RefusalReason::kVersionMismatch:
+      return "VERSION_MISMATCH";
+    case RefusalReason::kLeaseExpired:
+      return "LEASE_EXPIRED";
+    case RefusalReason::kLeaseRevoked:
+      return "LEASE_REVOKED";
+    case RefusalReason::kStaleLease:
+      return "STALE_LEASE";
+    case RefusalReason::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case RefusalReason::kBulkActionRefused:
+      return "BULK_ACTION_REFUSED";
+    case RefusalReason::kBulkPauseNeedsInProgressOrError:
+      return "BULK_PAUSE_NEEDS_IN_PROGRESS_OR_ERROR";
+    case RefusalReason::kConfirmationInvalid:
+      return "CONFIRMATION_INVALID";
+    case RefusalReason::kNotFound:
+      return "NOT_FOUND";
+  }
+  return "UNKNOWN";
+}
+
+std::optional<RefusalReason> RefusalReasonFromName(absl::string_view name) {
+  for (RefusalReason reason : kAllRefusalReasons) {
+    if (RefusalReasonName(reason) == name) return reason;
+  }
+  return std::nullopt;
+}
+
 absl::Status WithRefusal(absl::Status status, const Refusal& refusal) {
   if (status.ok()) return status;
   std::string encoded;
-  AppendField(encoded, refusal.reason);
+  AppendField(encoded, RefusalReasonName(refusal.reason));
   for (const auto& [key, value] : refusal.metadata) {
     AppendField(encoded, key);
     AppendField(encoded, value);
@@ -55,7 +98,11 @@ std::optional<Refusal> GetRefusal(const absl::Status& status) {
   const std::string encoded(*payload);
   Refusal refusal;
   size_t pos = 0;
-  if (!ReadField(encoded, pos, refusal.reason)) return std::nullopt;
+  std::string name;
+  if (!ReadField(encoded, pos, name)) return std::nullopt;
+  std::optional<RefusalReason> reason = RefusalReasonFromName(name);
+  if (!reason.has_value()) return std::nullopt;
+  refusal.reason = *reason;
   while (pos < encoded.size()) {
     std::string key, value;
     if (!ReadField(encoded, pos, key) || !ReadField(encoded, pos, value)) {

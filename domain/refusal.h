@@ -18,20 +18,73 @@
 
 namespace sequencer::domain {
 
-// Reason codes (google.rpc.ErrorInfo.reason).
-inline constexpr char kReasonActionNotAvailable[] = "ACTION_NOT_AVAILABLE";
-inline constexpr char kReasonSequencePaused[] = "SEQUENCE_PAUSED";
-inline constexpr char kReasonStepNotEditable[] = "STEP_NOT_EDITABLE";
-inline constexpr char kReasonNoStepLeft[] = "NO_STEP_LEFT";
-inline constexpr char kReasonNotManualStep[] = "NOT_A_PENDING_MANUAL_STEP";
-inline constexpr char kReasonVersionMismatch[] = "VERSION_MISMATCH";
-inline constexpr char kReasonLeaseRevoked[] = "LEASE_REVOKED";
-inline constexpr char kReasonStaleLease[] = "STALE_LEASE";
-inline constexpr char kReasonSendInProgress[] = "SEND_IN_PROGRESS";
-inline constexpr char kReasonInvalidArgument[] = "INVALID_ARGUMENT";
+// Why the service refuses: the google.rpc.ErrorInfo.reason of a refusal (and
+// BulkOffender.reason). The wire spellings (RefusalReasonName) are part of the
+// API: proto/sequencer/v1/types.proto lists them as sequencer.v1.RefusalReason,
+// and a test keeps the two sets equal.
+enum class RefusalReason {
+  // The action is not available in the recipient's status (metadata "status",
+  // "action"), or the sequence is already (not) paused.
+  kActionNotAvailable,
+  // Pause, Resume and Skip step wait while the sequence is paused.
+  kSequencePaused,
+  // The step is done, or its send has begun.
+  kStepNotEditable,
+  // The action needs a current step and none is left.
+  kNoStepLeft,
+  // Complete manual step when no manual step waits for a person, or for
+  // another step than the pending one.
+  kNotAPendingManualStep,
+  // Skip step while the current step's send has begun.
+  kSendInProgress,
+  // The request's expected_version is not the stream's version.
+  kVersionMismatch,
+  // BeginSend: the lease token is unknown or its lease expired.
+  kLeaseExpired,
+  // BeginSend: the recipient changed since the lease; do not send.
+  kLeaseRevoked,
+  // ReportDelivery: the token is not the send in flight.
+  kStaleLease,
+  // Bad input (INVALID_ARGUMENT).
+  kInvalidArgument,
+  // A bulk action refused because some selected recipients do not allow it.
+  kBulkActionRefused,
+  // A bulk pause of a recipient that is not IN_PROGRESS or ERROR.
+  kBulkPauseNeedsInProgressOrError,
+  // A bulk action's confirmation token does not match the call.
+  kConfirmationInvalid,
+  // A bulk offender that does not exist or was deleted.
+  kNotFound,
+};
+
+// Every RefusalReason, in declaration order.
+inline constexpr RefusalReason kAllRefusalReasons[] = {
+    RefusalReason::kActionNotAvailable,
+    RefusalReason::kSequencePaused,
+    RefusalReason::kStepNotEditable,
+    RefusalReason::kNoStepLeft,
+    RefusalReason::kNotAPendingManualStep,
+    RefusalReason::kSendInProgress,
+    RefusalReason::kVersionMismatch,
+    RefusalReason::kLeaseExpired,
+    RefusalReason::kLeaseRevoked,
+    RefusalReason::kStaleLease,
+    RefusalReason::kInvalidArgument,
+    RefusalReason::kBulkActionRefused,
+    RefusalReason::kBulkPauseNeedsInProgressOrError,
+    RefusalReason::kConfirmationInvalid,
+    RefusalReason::kNotFound,
+};
+
+// The wire spelling: "ACTION_NOT_AVAILABLE", "NOT_A_PENDING_MANUAL_STEP", ...
+absl::string_view RefusalReasonName(RefusalReason reason);
+
+// The reason spelled `name` (as RefusalReasonName gives it); nullopt for any
+// other string.
+std::optional<RefusalReason> RefusalReasonFromName(absl::string_view name);
 
 struct Refusal {
-  std::string reason;
+  RefusalReason reason = RefusalReason::kActionNotAvailable;
   std::map<std::string, std::string> metadata;
 };
 

@@ -119,7 +119,7 @@ const std::string& FieldValue(const StepContent& content, ContentField field) {
 
 absl::Status InvalidArgument(absl::string_view message) {
   return WithRefusal(absl::InvalidArgumentError(message),
-                     Refusal{kReasonInvalidArgument, {}});
+                     Refusal{RefusalReason::kInvalidArgument, {}});
 }
 
 // Maximum size of `field` in a step of `type`, and whether it counts characters
@@ -270,7 +270,7 @@ absl::StatusOr<std::vector<SequenceEvent>> DecidePauseSequence(
   if (current.paused) {
     return RefuseAction(
         absl::StrCat("sequence ", current.sequence_id, " is already paused"),
-        Refusal{kReasonActionNotAvailable,
+        Refusal{RefusalReason::kActionNotAvailable,
                 {{"action", "PAUSE_SEQUENCE"},
                  {"sequence_status", "SEQUENCE_STATUS_PAUSED"}}});
   }
@@ -284,7 +284,7 @@ absl::StatusOr<std::vector<SequenceEvent>> DecideResumeSequence(
   if (!current.paused) {
     return RefuseAction(
         absl::StrCat("sequence ", current.sequence_id, " is not paused"),
-        Refusal{kReasonActionNotAvailable,
+        Refusal{RefusalReason::kActionNotAvailable,
                 {{"action", "RESUME_SEQUENCE"},
                  {"sequence_status", "SEQUENCE_STATUS_ACTIVE"}}});
   }

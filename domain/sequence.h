@@ -14,21 +14,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 
 namespace sequencer::domain {
-
-// Limits of the product contract.
-inline constexpr int kMaxSteps = 50;
-inline constexpr size_t kMaxSequenceNameLength = 120;
-inline constexpr size_t kMaxEmailSubjectLength = 998;
-inline constexpr size_t kMaxEmailBodyBytes = 256 * 1024;
-inline constexpr size_t kMaxSmsBodyLength = 1600;
-// Not in the spec; the same bound as an email body for the other free-text
-// fields.
-inline constexpr size_t kMaxOtherContentBytes = 256 * 1024;
-inline constexpr absl::Duration kMaxStepDelay = absl::Hours(24 * 365);
-inline constexpr size_t kMaxIdLength = 128;
 
 // The time of a decision and who asks for it; copied into every event's
 // metadata.

@@ -17,13 +17,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "domain/limits.h"
 
 namespace sequencer::domain {
 
 // OK, or INVALID_ARGUMENT naming the offending placeholder and its offset.
 absl::Status ValidateTemplate(absl::string_view text);
 
-inline constexpr size_t kMaxVariableNameLength = 64;
 // The variable-name syntax above, in words, for error messages.
 inline constexpr char kVariableNameRule[] =
     "a variable name is lower-case letters, digits and '_', starting with a "

@@ -4,6 +4,7 @@
 
 #include "app/storage/event_codec.h"
 #include "domain/recipient.h"
+#include "domain/refusal.h"
 
 namespace sequencer::server {
 namespace {
@@ -66,7 +67,10 @@ v1::Recipient ToApi(const domain::Recipient& recipient,
     auto* a = out.add_actions();
     a->set_action(ToProto(availability.action));
     a->set_available(availability.available);
-    a->set_reason(availability.reason);
+    if (availability.reason.has_value()) {
+      a->set_reason(
+          std::string(domain::RefusalReasonName(*availability.reason)));
+    }
     a->set_message(availability.message);
   }
   return out;

@@ -1,6 +1,7 @@
 #include "server/call_context.h"
 
 #include "absl/strings/str_cat.h"
+#include "domain/limits.h"
 #include "domain/sequence.h"
 
 namespace sequencer::server {
@@ -34,9 +35,10 @@ absl::StatusOr<CallContext> CallContextFromMetadata(
   }
   auto actor = SingleHeader(metadata, kActorHeader);
   if (!actor.ok()) return actor.status();
-  if (actor->empty() || actor->size() > kMaxActorLength) {
-    return absl::UnauthenticatedError(absl::StrCat(
-        kActorHeader, ": must be 1 to ", kMaxActorLength, " characters"));
+  if (actor->empty() || actor->size() > domain::kMaxActorLength) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(kActorHeader, ": must be 1 to ", domain::kMaxActorLength,
+                     " characters"));
   }
   for (char c : *actor) {
     if (c < 0x20 || c > 0x7e) {

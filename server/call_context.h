@@ -10,13 +10,13 @@
 
 #include "absl/status/statusor.h"
 #include "app/call_context.h"
+#include "domain/limits.h"
 #include "grpcpp/support/string_ref.h"
 
 namespace sequencer::server {
 
 inline constexpr char kTenantHeader[] = "x-tenant-id";
 inline constexpr char kActorHeader[] = "x-actor";
-inline constexpr size_t kMaxActorLength = 256;
 
 using app::CallContext;
 

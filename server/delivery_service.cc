@@ -13,6 +13,7 @@
 #include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "app/use_cases/delivery.h"
+#include "domain/limits.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "server/recipient_service.h"
@@ -60,22 +61,23 @@ absl::StatusOr<LeaseParams> ParseLeaseRequest(
     const v1::LeaseStepsRequest& request) {
   LeaseParams params;
   SEQ_ASSIGN_OR_RETURN(params.channel, Channel(request.channel()));
-  params.max =
-      request.max_steps() == 0 ? kDefaultLeaseBatch : request.max_steps();
-  if (params.max < 0 || params.max > kMaxLeaseBatch) {
+  params.max = request.max_steps() == 0 ? domain::kDefaultLeaseBatch
+                                        : request.max_steps();
+  if (params.max < 0 || params.max > domain::kMaxLeaseBatch) {
     return absl::InvalidArgumentError(
-        absl::StrCat("max_steps: must be between 0 and ", kMaxLeaseBatch,
-                     ", got ", request.max_steps()));
+        absl::StrCat("max_steps: must be between 0 and ",
+                     domain::kMaxLeaseBatch, ", got ", request.max_steps()));
   }
   SEQ_ASSIGN_OR_RETURN(
       params.lease_duration,
       BoundedDuration("lease_duration", request.lease_duration(),
-                      request.has_lease_duration(), kDefaultLeaseDuration,
-                      absl::Seconds(1), kMaxLeaseDuration));
+                      request.has_lease_duration(),
+                      domain::kDefaultLeaseDuration, absl::Seconds(1),
+                      domain::kMaxLeaseDuration));
   SEQ_ASSIGN_OR_RETURN(
       params.wait, BoundedDuration("wait", request.wait(), request.has_wait(),
                                    absl::ZeroDuration(), absl::ZeroDuration(),
-                                   kMaxLeaseWait));
+                                   domain::kMaxLeaseWait));
   return params;
 }
 
@@ -277,10 +279,6 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
             break;
           case v1::DELIVERY_OUTCOME_FAILED:
             report.report.outcome = domain::DeliveryOutcome::kFailed;
-            if (report.report.error_message.empty()) {
-              return absl::InvalidArgumentError(
-                  "error_message: required when the outcome is FAILED");
-            }
             break;
           case v1::DELIVERY_OUTCOME_BOUNCED:
             report.report.outcome = domain::DeliveryOutcome::kBounced;
@@ -289,6 +287,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
             return absl::InvalidArgumentError(absl::StrCat(
                 "outcome: unknown or unspecified value ", request->outcome()));
         }
+        SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report.report));
         return Respond(
             delivery_.ReportDelivery(call, report, EncodeRecipient()),
             response);

@@ -21,17 +21,12 @@
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 
 #include "app/use_cases/delivery.h"
+#include "domain/limits.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
-
-inline constexpr int kMaxLeaseBatch = 100;
-inline constexpr int kDefaultLeaseBatch = 10;
-inline constexpr absl::Duration kDefaultLeaseDuration = absl::Seconds(60);
-inline constexpr absl::Duration kMaxLeaseDuration = absl::Hours(1);
-inline constexpr absl::Duration kMaxLeaseWait = absl::Seconds(30);
 
 class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
  public:

@@ -17,6 +17,7 @@
 #include "app/use_cases/bulk_actions.h"
 #include "app/use_cases/enrollment.h"
 #include "app/use_cases/recipient_queries.h"
+#include "domain/limits.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
 #include "domain/sequence.h"
@@ -75,7 +76,7 @@ v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
   v1::BulkOffender out;
   out.set_recipient_id(offender.recipient_id);
   if (offender.exists) out.set_status(app::ToProto(offender.status));
-  out.set_reason(offender.reason);
+  out.set_reason(std::string(domain::RefusalReasonName(offender.reason)));
   out.set_message(offender.message);
   return out;
 }
@@ -109,10 +110,10 @@ RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
 }
 
 absl::StatusOr<int> PageSize(int requested) {
-  if (requested == 0) return kDefaultPageSize;
-  if (requested < 0 || requested > kMaxPageSize) {
+  if (requested == 0) return domain::kDefaultPageSize;
+  if (requested < 0 || requested > domain::kMaxPageSize) {
     return absl::InvalidArgumentError(
-        absl::StrCat("page_size: must be between 0 and ", kMaxPageSize,
+        absl::StrCat("page_size: must be between 0 and ", domain::kMaxPageSize,
                      ", got ", requested));
   }
   return requested;

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "app/pipeline/command_runner.h"
+#include "domain/limits.h"
 #include "domain/recipient.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/service_deps.h"
@@ -23,12 +24,8 @@ namespace sequencer::server {
 // Encodes a recipient command's outcome as the v1.Recipient it answers.
 app::ResponseEncoder<app::CommandOutcome> EncodeRecipient();
 
-inline constexpr int kMaxEnrollBatch = 10000;
-inline constexpr int kDefaultPageSize = 100;
-inline constexpr int kMaxPageSize = 1000;
-
-// A page size as requested: 0 means kDefaultPageSize; INVALID_ARGUMENT outside
-// 0..kMaxPageSize.
+// A page size as requested: 0 means domain::kDefaultPageSize; INVALID_ARGUMENT
+// outside 0..domain::kMaxPageSize.
 absl::StatusOr<int> PageSize(int requested);
 
 class RecipientServiceImpl final

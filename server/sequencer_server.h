@@ -26,13 +26,12 @@
 #include "app/runtime/work_signal.h"
 #include "app/runtime/worker_pool.h"
 #include "app/storage/repository.h"
+#include "domain/limits.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "server/request_budget.h"
 
 namespace sequencer::server {
-
-inline constexpr int kMaxRequestBytes = 16 << 20;
 
 struct ServerOptions {
   // host:port; port 0 picks a free port (see SequencerServer::port()).
@@ -41,7 +40,7 @@ struct ServerOptions {
   // 50 steps of the largest content is about 13 MiB; EnrollRecipients is
   // bounded by this size as well as by 10,000 recipients. Larger requests are
   // RESOURCE_EXHAUSTED before they are read into memory.
-  int max_receive_message_bytes = kMaxRequestBytes;
+  int max_receive_message_bytes = domain::kMaxRequestBytes;
   // Bytes of requests worked on at once (RequestBudget); beyond, a request is
   // RESOURCE_EXHAUSTED ("busy, retry with backoff"). 0: no bound.
   size_t max_inflight_request_bytes = 64 << 20;

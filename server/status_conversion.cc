@@ -65,7 +65,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   details.set_message(message);
   if (refusal.has_value()) {
     google::rpc::ErrorInfo info;
-    info.set_reason(refusal->reason);
+    info.set_reason(std::string(domain::RefusalReasonName(refusal->reason)));
     info.set_domain(kErrorDomain);
     for (const auto& [key, value] : refusal->metadata)
       (*info.mutable_metadata())[key] = value;

@@ -60,7 +60,7 @@ absl::Status VersionMismatch(absl::string_view what, uint64_t expected,
       absl::AbortedError(absl::StrCat("expected version ", expected,
                                       " but the ", what, " is at ", actual,
                                       "; nothing was changed")),
-      {domain::kReasonVersionMismatch,
+      {domain::RefusalReason::kVersionMismatch,
        {{"expected_version", absl::StrCat(expected)},
         {"actual_version", absl::StrCat(actual)}}});
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/storage/proto_enums.h"
+#include "domain/limits.h"
 
 namespace sequencer::app {
 namespace {
@@ -141,7 +142,8 @@ absl::StatusOr<absl::Duration> FromProtoDuration(
   const int32_t nanos = duration.nanos();
   if (nanos <= -1000000000 || nanos >= 1000000000 ||
       (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0) ||
-      seconds < -kMaxDurationSeconds || seconds > kMaxDurationSeconds) {
+      seconds < -domain::kMaxDurationSeconds ||
+      seconds > domain::kMaxDurationSeconds) {
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": malformed duration (seconds ", seconds,
                      ", nanos ", nanos, ")"));

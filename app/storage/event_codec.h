@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "domain/events.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
 #include "google/protobuf/duration.pb.h"
@@ -30,15 +31,12 @@
 
 namespace sequencer::app {
 
-// The range google.protobuf.Duration documents: about 10,000 years.
-inline constexpr int64_t kMaxDurationSeconds = 315576000000;
-
 // Exact for every finite time and duration (an infinite one saturates).
 google::protobuf::Timestamp ToProtoTime(absl::Time time);
 absl::Time FromProtoTime(const google::protobuf::Timestamp& timestamp);
 google::protobuf::Duration ToProtoDuration(absl::Duration duration);
 // INVALID_ARGUMENT when seconds and nanos disagree in sign, nanos is out of
-// range, or seconds is beyond +-kMaxDurationSeconds.
+// range, or seconds is beyond +-domain::kMaxDurationSeconds.
 absl::StatusOr<absl::Duration> FromProtoDuration(
     absl::string_view field, const google::protobuf::Duration& duration);
 

@@ -6,6 +6,7 @@
 #include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "domain/recipient.h"
+#include "domain/schedule.h"
 #include "domain/sequence.h"
 
 namespace sequencer::app {
@@ -154,31 +155,18 @@ std::map<std::string, std::string> Repository::ProjectionEntries(
   entries[layout::StatusIndexKey(tenant, sequence, status, recipient)] = "";
   entries[layout::RecipientListKey(tenant, sequence, recipient)] = status;
 
-  // A begun send waits for its result until its deadline; then the scheduler
-  // records that its outcome is unknown.
-  if (!r.in_flight_token.empty()) {
-    if (r.send_deadline.has_value() && !r.IsFinal()) {
-      entries[layout::DueKey(*r.send_deadline, tenant, sequence, recipient)] =
-          "";
-    }
-    return entries;
-  }
-  const int step_count = static_cast<int>(definition.steps.size());
-  const bool progressing = r.IsRunning() &&
-                           r.status != domain::RecipientStatus::kError &&
-                           r.in_flight_token.empty() &&
-                           r.current_step < step_count && r.due_at.has_value();
-  if (!progressing || r.awaiting_manual_action) return entries;
-  if (r.awaiting_delivery) {
-    const auto channel =
-        domain::DeliveryChannel(definition.steps[r.current_step]);
-    if (channel.has_value()) {
-      entries[layout::ReadyKey(tenant,
-                               std::string(domain::StepTypeName(*channel)),
-                               *r.due_at, sequence, recipient)] = "";
-    }
-  } else {
-    entries[layout::DueKey(*r.due_at, tenant, sequence, recipient)] = "";
+  const domain::RecipientSchedule schedule = domain::Schedule(r, definition);
+  switch (schedule.kind) {
+    case domain::ScheduleKind::kNone:
+      break;
+    case domain::ScheduleKind::kDue:
+      entries[layout::DueKey(schedule.at, tenant, sequence, recipient)] = "";
+      break;
+    case domain::ScheduleKind::kReadyForDelivery:
+      entries[layout::ReadyKey(
+          tenant, std::string(domain::StepTypeName(schedule.channel)),
+          schedule.at, sequence, recipient)] = "";
+      break;
   }
   return entries;
 }

@@ -35,14 +35,14 @@ absl::Status ConfirmationInvalid(absl::string_view why) {
       absl::StrCat("confirmation_token ", why,
                    "; nothing was changed. Call again without a token to get "
                    "a new one."),
-      {kReasonConfirmationInvalid, {}});
+      {domain::RefusalReason::kConfirmationInvalid, {}});
 }
 
 v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
   v1::BulkOffender out;
   out.set_recipient_id(offender.recipient_id);
   if (offender.exists) out.set_status(ToProto(offender.status));
-  out.set_reason(offender.reason);
+  out.set_reason(std::string(domain::RefusalReasonName(offender.reason)));
   out.set_message(offender.message);
   return out;
 }
@@ -66,7 +66,7 @@ absl::Status Refused(domain::BulkAction action,
         offender.recipient_id, " (",
         offender.exists ? std::string(domain::StatusName(offender.status))
                         : std::string("NOT_FOUND"),
-        ": ", offender.reason, ")"));
+        ": ", domain::RefusalReasonName(offender.reason), ")"));
   }
   absl::Status status = domain::RefuseAction(
       absl::StrCat(std::string(domain::BulkActionName(action)),
@@ -75,7 +75,7 @@ absl::Status Refused(domain::BulkAction action,
                    "changed: ",
                    absl::StrJoin(named, ", "),
                    offenders.size() > named.size() ? ", ..." : ""),
-      {kReasonBulkActionRefused,
+      {domain::RefusalReason::kBulkActionRefused,
        {{"action", std::string(domain::BulkActionName(action))},
         {"offenders", absl::StrCat(offenders.size())}}});
   status.SetPayload(absl::StrCat("type.googleapis.com/",

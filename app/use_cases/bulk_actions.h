@@ -29,8 +29,6 @@
 namespace sequencer::app {
 
 inline constexpr absl::Duration kConfirmationLifetime = absl::Minutes(5);
-inline constexpr char kReasonBulkActionRefused[] = "BULK_ACTION_REFUSED";
-inline constexpr char kReasonConfirmationInvalid[] = "CONFIRMATION_INVALID";
 
 struct BulkActionRequest {
   RequestIdentity identity;

@@ -10,6 +10,7 @@
 #include "app/status_macros.h"
 #include "app/storage/store_layout.h"
 #include "domain/refusal.h"
+#include "domain/schedule.h"
 
 namespace sequencer::app {
 namespace {
@@ -22,7 +23,7 @@ absl::Status LeaseExpired(absl::string_view token) {
       absl::StrCat("lease ", token,
                    " is unknown or expired: do not send; the step will be "
                    "offered again"),
-      {"LEASE_EXPIRED", {{"action", "BEGIN_SEND"}}});
+      {domain::RefusalReason::kLeaseExpired, {{"action", "BEGIN_SEND"}}});
 }
 
 // The runtime request a lease's changes are recorded under.
@@ -102,8 +103,9 @@ absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
       const absl::StatusOr<domain::Sequence>& sequence = cached->second;
       auto recipient =
           deps_.repository->GetRecipient(tenant, sequence_id, recipient_id);
-      if (!sequence.ok() || !recipient.ok() || !recipient->awaiting_delivery ||
-          !recipient->due_at.has_value()) {
+      if (!sequence.ok() || !recipient.ok()) continue;
+      if (domain::Schedule(*recipient, *sequence).kind !=
+          domain::ScheduleKind::kReadyForDelivery) {
         continue;
       }
       const domain::ResolvedStep step =

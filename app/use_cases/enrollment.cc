@@ -36,9 +36,10 @@ absl::Status ValidateEnrollment(const EnrollRequest& request) {
   if (count == 0) {
     return absl::InvalidArgumentError("recipients: at least one is required");
   }
-  if (count > static_cast<size_t>(kMaxEnrollBatch)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "recipients: at most ", kMaxEnrollBatch, " per call, got ", count));
+  if (count > static_cast<size_t>(domain::kMaxEnrollBatch)) {
+    return absl::ResourceExhaustedError(absl::StrCat("recipients: at most ",
+                                                     domain::kMaxEnrollBatch,
+                                                     " per call, got ", count));
   }
   std::set<absl::string_view> seen;
   for (size_t i = 0; i < count; ++i) {

@@ -12,12 +12,10 @@
 #include "app/app_deps.h"
 #include "app/call_context.h"
 #include "app/pipeline/command_runner.h"
+#include "domain/limits.h"
 #include "domain/recipient.h"
 
 namespace sequencer::app {
-
-// Recipients one call may enroll.
-inline constexpr int kMaxEnrollBatch = 10000;
 
 struct EnrollRequest {
   RequestIdentity identity;
@@ -33,7 +31,7 @@ struct EnrollResult {
 // state. Errors name the recipient ("recipients[3].variables: ...",
 // "recipients[3]: ..."): INVALID_ARGUMENT for bad ids or input, an empty
 // call, or an id given twice (ALREADY_EXISTS); RESOURCE_EXHAUSTED beyond
-// kMaxEnrollBatch; ALREADY_EXISTS for a recipient that is or was
+// domain::kMaxEnrollBatch; ALREADY_EXISTS for a recipient that is or was
 // enrolled; NOT_FOUND for an unknown sequence. Nothing is written then.
 absl::StatusOr<Answered<EnrollResult>> EnrollRecipients(
     const AppDeps& deps, const CallContext& call, const EnrollRequest& request,

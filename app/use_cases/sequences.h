@@ -11,6 +11,7 @@
 #include "app/app_deps.h"
 #include "app/call_context.h"
 #include "app/pipeline/command_runner.h"
+#include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/sequence.h"
 
@@ -41,7 +42,7 @@ struct SequencePage {
 };
 
 // The tenant's sequences in id order after `after` (an id; empty: from the
-// start), at most `page_size` (1..kMaxPageSize).
+// start), at most `page_size` (1..domain::kMaxPageSize).
 absl::StatusOr<SequencePage> ListSequences(const AppDeps& deps,
                                            const CallContext& call,
                                            absl::string_view after,

@@ -32,7 +32,9 @@ std::string EncodeBulk(const BulkActionResult& result) {
 
 std::string ReasonOf(const absl::Status& status) {
   std::optional<domain::Refusal> refusal = domain::GetRefusal(status);
-  return refusal.has_value() ? refusal->reason : "(no refusal)";
+  return refusal.has_value()
+             ? std::string(domain::RefusalReasonName(refusal->reason))
+             : "(no refusal)";
 }
 
 class AppBulkActionsTest : public AppFixture {
@@ -103,7 +105,7 @@ TEST_F(AppBulkActionsTest, ARefusedActionWritesNothing) {
       Run(Request("bulk-1", domain::BulkAction::kPause, {"r1", "r2", "r3"}));
   EXPECT_EQ(answered.status().code(), absl::StatusCode::kFailedPrecondition)
       << answered.status();
-  EXPECT_EQ(ReasonOf(answered.status()), kReasonBulkActionRefused);
+  EXPECT_EQ(ReasonOf(answered.status()), "BULK_ACTION_REFUSED");
   EXPECT_EQ(Image(), before);
   EXPECT_EQ(Recipient(kSeq, "r1").status, domain::RecipientStatus::kInProgress);
   EXPECT_EQ(Recipient(kSeq, "r2").status, domain::RecipientStatus::kInProgress);
@@ -134,7 +136,7 @@ TEST_F(AppBulkActionsTest, StopNeedsASingleUseConfirmation) {
       Request("stop-2", domain::BulkAction::kStop, {"r1", "r2"});
   other.confirmation_token = token;
   absl::StatusOr<Answered<BulkActionResult>> refused = Run(other);
-  EXPECT_EQ(ReasonOf(refused.status()), kReasonConfirmationInvalid)
+  EXPECT_EQ(ReasonOf(refused.status()), "CONFIRMATION_INVALID")
       << refused.status();
   EXPECT_EQ(Image(), before);
 
@@ -160,7 +162,7 @@ TEST_F(AppBulkActionsTest, StopNeedsASingleUseConfirmation) {
   refused = Run(reused);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition)
       << refused.status();
-  EXPECT_EQ(ReasonOf(refused.status()), kReasonConfirmationInvalid);
+  EXPECT_EQ(ReasonOf(refused.status()), "CONFIRMATION_INVALID");
   EXPECT_EQ(Image(), after);
 
   // The retry of the confirmed request answers its outcome.

@@ -282,7 +282,7 @@ TEST_F(AppRunRecipientTest,
   std::optional<domain::Refusal> refusal =
       domain::GetRefusal(answered.status());
   ASSERT_TRUE(refusal.has_value());
-  EXPECT_EQ(refusal->reason, domain::kReasonVersionMismatch);
+  EXPECT_EQ(refusal->reason, domain::RefusalReason::kVersionMismatch);
   EXPECT_EQ(refusal->metadata["expected_version"], absl::StrCat(actual + 5));
   EXPECT_EQ(refusal->metadata["actual_version"], absl::StrCat(actual));
   EXPECT_EQ(Image(), before);
@@ -330,7 +330,7 @@ TEST_F(AppRunRecipientTest, ADomainRefusalPassesThroughUnchanged) {
       domain::GetRefusal(expected);
   ASSERT_TRUE(refusal.has_value());
   ASSERT_TRUE(expected_refusal.has_value());
-  EXPECT_EQ(refusal->reason, domain::kReasonActionNotAvailable);
+  EXPECT_EQ(refusal->reason, domain::RefusalReason::kActionNotAvailable);
   EXPECT_EQ(refusal->reason, expected_refusal->reason);
   EXPECT_EQ(refusal->metadata, expected_refusal->metadata);
   EXPECT_EQ(Image(), before);

@@ -28,7 +28,9 @@ std::string EncodeBegin(const BeginSendResult& result) {
 
 std::string ReasonOf(const absl::Status& status) {
   std::optional<domain::Refusal> refusal = domain::GetRefusal(status);
-  return refusal.has_value() ? refusal->reason : "(no refusal)";
+  return refusal.has_value()
+             ? std::string(domain::RefusalReasonName(refusal->reason))
+             : "(no refusal)";
 }
 
 class AppDeliveryTest : public AppFixture {
@@ -109,7 +111,9 @@ TEST_F(AppDeliveryTest, APauseAfterTheLeaseRevokesItAndBeginWritesNothing) {
       Begin(leased[0].lease_token);
   EXPECT_EQ(began.status().code(), absl::StatusCode::kFailedPrecondition)
       << began.status();
-  EXPECT_EQ(ReasonOf(began.status()), domain::kReasonLeaseRevoked);
+  EXPECT_EQ(ReasonOf(began.status()),
+            std::string(domain::RefusalReasonName(
+                domain::RefusalReason::kLeaseRevoked)));
   EXPECT_EQ(Image(), before);
   EXPECT_TRUE(Recipient(kSeq, "r1").in_flight_token.empty());
 }
@@ -162,7 +166,9 @@ TEST_F(AppDeliveryTest, ASequencePauseAfterTheLeaseRevokesIt) {
   const StoreImage before = Image();
   absl::StatusOr<Answered<BeginSendResult>> began =
       Begin(leased[0].lease_token);
-  EXPECT_EQ(ReasonOf(began.status()), domain::kReasonLeaseRevoked)
+  EXPECT_EQ(ReasonOf(began.status()),
+            std::string(domain::RefusalReasonName(
+                domain::RefusalReason::kLeaseRevoked)))
       << began.status();
   EXPECT_EQ(Image(), before);
   // Nothing to lease while the sequence is paused.
@@ -181,7 +187,9 @@ TEST_F(AppDeliveryTest, AReportOfAnotherTokenIsStaleAndWritesNothing) {
   report.report.outcome = domain::DeliveryOutcome::kSent;
   absl::StatusOr<Answered<CommandOutcome>> reported =
       delivery_.ReportDelivery(Call(), report, EncodeOutcome);
-  EXPECT_EQ(ReasonOf(reported.status()), domain::kReasonStaleLease)
+  EXPECT_EQ(ReasonOf(reported.status()),
+            std::string(
+                domain::RefusalReasonName(domain::RefusalReason::kStaleLease)))
       << reported.status();
   EXPECT_EQ(Image(), before);
   EXPECT_EQ(Recipient(kSeq, "r1").in_flight_token, leased[0].lease_token);

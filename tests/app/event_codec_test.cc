@@ -6,6 +6,7 @@
 #include "app/storage/event_codec.h"
 
 #include "absl/time/time.h"
+#include "domain/limits.h"
 #include "gtest/gtest.h"
 
 namespace sequencer::app {
@@ -39,8 +40,9 @@ TEST(CodecTest, DurationsRoundTripExactlyOverTheProtobufRange) {
       absl::Hours(24 * 365),
       absl::Hours(24 * 365 * 300),
       -absl::Hours(24 * 365 * 300) - absl::Nanoseconds(7),
-      absl::Seconds(app::kMaxDurationSeconds) + absl::Nanoseconds(999999999),
-      -absl::Seconds(app::kMaxDurationSeconds) - absl::Nanoseconds(999999999),
+      absl::Seconds(domain::kMaxDurationSeconds) + absl::Nanoseconds(999999999),
+      -absl::Seconds(domain::kMaxDurationSeconds) -
+          absl::Nanoseconds(999999999),
   };
   for (absl::Duration duration : durations) {
     const google::protobuf::Duration proto = app::ToProtoDuration(duration);
@@ -55,13 +57,13 @@ TEST(CodecTest, DurationsRoundTripExactlyOverTheProtobufRange) {
 
 TEST(CodecTest, DurationsBeyondTheProtobufRangeAreRefused) {
   google::protobuf::Duration proto;
-  proto.set_seconds(app::kMaxDurationSeconds + 1);
+  proto.set_seconds(domain::kMaxDurationSeconds + 1);
   EXPECT_EQ(app::FromProtoDuration("d", proto).status().code(),
             absl::StatusCode::kInvalidArgument);
-  proto.set_seconds(-app::kMaxDurationSeconds - 1);
+  proto.set_seconds(-domain::kMaxDurationSeconds - 1);
   EXPECT_EQ(app::FromProtoDuration("d", proto).status().code(),
             absl::StatusCode::kInvalidArgument);
-  proto.set_seconds(app::kMaxDurationSeconds);
+  proto.set_seconds(domain::kMaxDurationSeconds);
   proto.set_nanos(999999999);
   EXPECT_TRUE(app::FromProtoDuration("d", proto).ok());
 }

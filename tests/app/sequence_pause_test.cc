@@ -208,7 +208,7 @@ TEST_F(AppSequencePauseTest, AStaleExpectedVersionWritesNothing) {
       << paused.status();
   std::optional<domain::Refusal> refusal = domain::GetRefusal(paused.status());
   ASSERT_TRUE(refusal.has_value());
-  EXPECT_EQ(refusal->reason, domain::kReasonVersionMismatch);
+  EXPECT_EQ(refusal->reason, domain::RefusalReason::kVersionMismatch);
   EXPECT_EQ(Image(), before);
 }
 

@@ -87,7 +87,7 @@ struct Row {
   std::vector<bool> allowed;
   // CompleteManualStep: available, else its reason.
   bool can_complete;
-  std::string complete_reason;
+  std::optional<RefusalReason> complete_reason;
 };
 
 void PrintTo(const Row& row, std::ostream* os) { *os << row.name; }
@@ -101,43 +101,43 @@ std::vector<Row> Rows() {
                                             true, true,  true};
   return {
       {"InProgress", InProgress, RecipientStatus::kInProgress, false, running,
-       false, kReasonNotManualStep},
+       false, RefusalReason::kNotAPendingManualStep},
       {"PendingAction", PendingAction, RecipientStatus::kPendingAction, false,
-       running, true, ""},
+       running, true, std::nullopt},
       {"Paused",
        PausedLife,
        RecipientStatus::kPaused,
        false,
        {false, true, false, false, true, true, true},
        false,
-       kReasonActionNotAvailable},
+       RefusalReason::kActionNotAvailable},
       {"Error", ErrorLife, RecipientStatus::kError, false, running, false,
-       kReasonNotManualStep},
+       RefusalReason::kNotAPendingManualStep},
       {"Finished", FinishedLife, RecipientStatus::kFinished, false, final_row,
-       false, kReasonActionNotAvailable},
+       false, RefusalReason::kActionNotAvailable},
       {"RespondedStoppedByRule",
        [] { return Signalled(true, SignalType::kReply); },
        RecipientStatus::kResponded, true, final_row, false,
-       kReasonActionNotAvailable},
+       RefusalReason::kActionNotAvailable},
       {"MeetingBookedStoppedByRule",
        [] { return Signalled(true, SignalType::kMeetingBooked); },
        RecipientStatus::kMeetingBooked, true, final_row, false,
-       kReasonActionNotAvailable},
+       RefusalReason::kActionNotAvailable},
       {"RespondedRunning", [] { return Signalled(false, SignalType::kReply); },
        RecipientStatus::kResponded, false, running_signal, false,
-       kReasonNotManualStep},
+       RefusalReason::kNotAPendingManualStep},
       {"MeetingBookedRunning",
        [] { return Signalled(false, SignalType::kMeetingBooked); },
        RecipientStatus::kMeetingBooked, false, running_signal, false,
-       kReasonNotManualStep},
+       RefusalReason::kNotAPendingManualStep},
       {"Bounced", [] { return Signalled(true, SignalType::kBounce); },
        RecipientStatus::kBounced, false, final_row, false,
-       kReasonActionNotAvailable},
+       RefusalReason::kActionNotAvailable},
       {"Stopped", StoppedLife, RecipientStatus::kStopped, false, final_row,
-       false, kReasonActionNotAvailable},
+       false, RefusalReason::kActionNotAvailable},
       {"Unsubscribed", [] { return Signalled(true, SignalType::kUnsubscribe); },
        RecipientStatus::kUnsubscribed, false, final_row, false,
-       kReasonActionNotAvailable},
+       RefusalReason::kActionNotAvailable},
   };
 }
 
@@ -213,7 +213,7 @@ std::string ExpectedEvent(Action action) {
   return "";
 }
 
-void ExpectRefusal(const absl::Status& status, const std::string& reason,
+void ExpectRefusal(const absl::Status& status, RefusalReason reason,
                    const Row& row, Action action) {
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   std::optional<Refusal> refusal = GetRefusal(status);
@@ -249,9 +249,9 @@ TEST_P(ActionTableTest, AvailableActionsMatchesEveryCell) {
     EXPECT_EQ(actions[i].action, kColumns[i]);
     EXPECT_EQ(actions[i].available, row.allowed[i]);
     if (row.allowed[i]) {
-      EXPECT_TRUE(actions[i].reason.empty());
+      EXPECT_FALSE(actions[i].reason.has_value());
     } else {
-      EXPECT_EQ(actions[i].reason, kReasonActionNotAvailable);
+      EXPECT_EQ(actions[i].reason, RefusalReason::kActionNotAvailable);
       EXPECT_NE(actions[i].message.find(std::string(StatusName(row.status))),
                 std::string::npos)
           << actions[i].message;
@@ -280,7 +280,8 @@ TEST_P(ActionTableTest, DecideMatchesEveryCell) {
       SEQ_EXPECT_OK(outcome.status);
       EXPECT_EQ(outcome.first_event, ExpectedEvent(action));
     } else {
-      ExpectRefusal(outcome.status, kReasonActionNotAvailable, row, action);
+      ExpectRefusal(outcome.status, RefusalReason::kActionNotAvailable, row,
+                    action);
       EXPECT_EQ(CheckActionAvailable(action, life.recipient, life.sequence),
                 outcome.status);
     }
@@ -291,7 +292,8 @@ TEST_P(ActionTableTest, DecideMatchesEveryCell) {
     SEQ_EXPECT_OK(complete.status);
     EXPECT_EQ(complete.first_event, "ManualStepCompleted");
   } else {
-    ExpectRefusal(complete.status, row.complete_reason, row,
+    ASSERT_TRUE(row.complete_reason.has_value());
+    ExpectRefusal(complete.status, *row.complete_reason, row,
                   Action::kCompleteManualStep);
   }
 }
@@ -328,19 +330,21 @@ TEST_P(ActionTableTest, SequencePausedRule) {
                                      action == Action::kSkipStep;
     if (blocked_by_sequence) {
       EXPECT_FALSE(actions[i].available);
-      EXPECT_EQ(actions[i].reason, kReasonSequencePaused);
+      EXPECT_EQ(actions[i].reason, RefusalReason::kSequencePaused);
       EXPECT_NE(
           actions[i].message.find("not available while the sequence is paused"),
           std::string::npos)
           << actions[i].message;
-      ExpectRefusal(outcome.status, kReasonSequencePaused, row, action);
+      ExpectRefusal(outcome.status, RefusalReason::kSequencePaused, row,
+                    action);
     } else {
       EXPECT_EQ(actions[i].available, row.allowed[i]);
       if (row.allowed[i]) {
         SEQ_EXPECT_OK(outcome.status);
         EXPECT_EQ(outcome.first_event, ExpectedEvent(action));
       } else {
-        ExpectRefusal(outcome.status, kReasonActionNotAvailable, row, action);
+        ExpectRefusal(outcome.status, RefusalReason::kActionNotAvailable, row,
+                      action);
       }
     }
   }
@@ -372,7 +376,7 @@ TEST(ActionTableExtraTest, CompleteManualStepWithWrongIndexIsRefused) {
   absl::StatusOr<std::vector<RecipientEvent>> events =
       Decide(CompleteManualStep{2}, life.recipient, life.sequence, Ctx(kLater));
   EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ReasonOf(events.status()), kReasonNotManualStep);
+  EXPECT_EQ(ReasonOf(events.status()), RefusalReason::kNotAPendingManualStep);
 }
 
 TEST(ActionTableExtraTest, DeletedOrUnknownRecipientIsNotFound) {

@@ -215,7 +215,7 @@ TEST(BulkTest, PauseRefusesPendingActionThoughTheSingleActionAllowsIt) {
   EXPECT_EQ(offender.recipient_id, "p");
   EXPECT_TRUE(offender.exists);
   EXPECT_EQ(offender.status, RecipientStatus::kPendingAction);
-  EXPECT_EQ(offender.reason, kReasonBulkPauseNeedsRunning);
+  EXPECT_EQ(offender.reason, RefusalReason::kBulkPauseNeedsInProgressOrError);
   EXPECT_FALSE(offender.message.empty());
   EXPECT_EQ(
       decision.count_by_status,
@@ -242,9 +242,11 @@ TEST(BulkTest, PauseRefusesRunningRespondedAndMeetingBooked) {
   ASSERT_EQ(offenders.size(), 2u);
   EXPECT_EQ(offenders["r"].status, RecipientStatus::kResponded);
   EXPECT_FALSE(offenders["r"].stopped_by_rule);
-  EXPECT_EQ(offenders["r"].reason, kReasonBulkPauseNeedsRunning);
+  EXPECT_EQ(offenders["r"].reason,
+            RefusalReason::kBulkPauseNeedsInProgressOrError);
   EXPECT_EQ(offenders["m"].status, RecipientStatus::kMeetingBooked);
-  EXPECT_EQ(offenders["m"].reason, kReasonBulkPauseNeedsRunning);
+  EXPECT_EQ(offenders["m"].reason,
+            RefusalReason::kBulkPauseNeedsInProgressOrError);
 }
 
 TEST(BulkTest, PauseListsEveryOffenderWithStatusAndReason) {
@@ -279,14 +281,15 @@ TEST(BulkTest, PauseListsEveryOffenderWithStatusAndReason) {
     SCOPED_TRACE(id);
     EXPECT_TRUE(offenders[id].exists);
     EXPECT_EQ(offenders[id].status, status);
-    EXPECT_EQ(offenders[id].reason, kReasonBulkPauseNeedsRunning);
+    EXPECT_EQ(offenders[id].reason,
+              RefusalReason::kBulkPauseNeedsInProgressOrError);
     EXPECT_FALSE(offenders[id].message.empty());
   }
   EXPECT_TRUE(offenders["replied"].stopped_by_rule);
   for (const std::string id : {"deleted", "ghost"}) {
     SCOPED_TRACE(id);
     EXPECT_FALSE(offenders[id].exists);
-    EXPECT_EQ(offenders[id].reason, "NOT_FOUND");
+    EXPECT_EQ(offenders[id].reason, RefusalReason::kNotFound);
   }
   // Offenders come in selection order.
   std::vector<std::string> order;
@@ -321,9 +324,9 @@ TEST(BulkTest, ResumeNeedsEveryRecipientPaused) {
   std::map<std::string, BulkOffender> offenders = ById(refused);
   ASSERT_EQ(offenders.size(), 2u);
   EXPECT_EQ(offenders["b"].status, RecipientStatus::kInProgress);
-  EXPECT_EQ(offenders["b"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["b"].reason, RefusalReason::kActionNotAvailable);
   EXPECT_EQ(offenders["c"].status, RecipientStatus::kPendingAction);
-  EXPECT_EQ(offenders["c"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["c"].reason, RefusalReason::kActionNotAvailable);
 }
 
 TEST(BulkTest, SkipStepFollowsTheSingleRule) {
@@ -349,9 +352,9 @@ TEST(BulkTest, SkipStepFollowsTheSingleRule) {
   std::map<std::string, BulkOffender> offenders = ById(refused);
   ASSERT_EQ(offenders.size(), 2u);
   EXPECT_EQ(offenders["b"].status, RecipientStatus::kPaused);
-  EXPECT_EQ(offenders["b"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["b"].reason, RefusalReason::kActionNotAvailable);
   EXPECT_EQ(offenders["c"].status, RecipientStatus::kFinished);
-  EXPECT_EQ(offenders["c"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["c"].reason, RefusalReason::kActionNotAvailable);
 }
 
 TEST(BulkTest, StopFollowsTheSingleRule) {
@@ -383,7 +386,7 @@ TEST(BulkTest, StopFollowsTheSingleRule) {
   std::map<std::string, BulkOffender> offenders = ById(refused);
   ASSERT_EQ(offenders.size(), 2u);
   EXPECT_EQ(offenders["b"].status, RecipientStatus::kStopped);
-  EXPECT_EQ(offenders["b"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["b"].reason, RefusalReason::kActionNotAvailable);
   EXPECT_EQ(offenders["c"].status, RecipientStatus::kFinished);
 }
 
@@ -421,9 +424,9 @@ TEST(BulkTest, DeleteWorksInEveryStatusButNotForTheDeleted) {
   std::map<std::string, BulkOffender> offenders = ById(refused);
   ASSERT_EQ(offenders.size(), 2u);
   EXPECT_FALSE(offenders["gone"].exists);
-  EXPECT_EQ(offenders["gone"].reason, "NOT_FOUND");
+  EXPECT_EQ(offenders["gone"].reason, RefusalReason::kNotFound);
   EXPECT_FALSE(offenders["never"].exists);
-  EXPECT_EQ(offenders["never"].reason, "NOT_FOUND");
+  EXPECT_EQ(offenders["never"].reason, RefusalReason::kNotFound);
   // Absent recipients are not counted by status.
   EXPECT_EQ(refused.count_by_status,
             (std::map<std::string, int>{{"RECIPIENT_STATUS_IN_PROGRESS", 1}}));
@@ -466,11 +469,11 @@ TEST(BulkTest, EditContentListsRecipientsThatCannotEdit) {
   std::map<std::string, BulkOffender> offenders = ById(refused);
   ASSERT_EQ(offenders.size(), 3u);
   EXPECT_EQ(offenders["b"].status, RecipientStatus::kPendingAction);
-  EXPECT_EQ(offenders["b"].reason, kReasonStepNotEditable);
+  EXPECT_EQ(offenders["b"].reason, RefusalReason::kStepNotEditable);
   EXPECT_EQ(offenders["c"].status, RecipientStatus::kPaused);
-  EXPECT_EQ(offenders["c"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["c"].reason, RefusalReason::kActionNotAvailable);
   EXPECT_EQ(offenders["d"].status, RecipientStatus::kFinished);
-  EXPECT_EQ(offenders["d"].reason, kReasonActionNotAvailable);
+  EXPECT_EQ(offenders["d"].reason, RefusalReason::kActionNotAvailable);
 }
 
 TEST(BulkTest, InvalidEditIsInvalidArgumentForTheWholeCall) {
@@ -520,7 +523,7 @@ TEST(BulkTest, WhileTheSequenceIsPausedPauseResumeSkipAreRefused) {
     ASSERT_EQ(offenders.size(), 3u);
     for (const auto& [id, offender] : offenders) {
       SCOPED_TRACE(id);
-      EXPECT_EQ(offender.reason, kReasonSequencePaused);
+      EXPECT_EQ(offender.reason, RefusalReason::kSequencePaused);
     }
     EXPECT_EQ(offenders["e"].status, RecipientStatus::kError);
     EXPECT_EQ(offenders["a"].status, RecipientStatus::kPaused);
@@ -531,7 +534,7 @@ TEST(BulkTest, WhileTheSequenceIsPausedPauseResumeSkipAreRefused) {
                  DecideBulk(Command(BulkAction::kPause), {error.recipient},
                             paused, Ctx(kNow)));
   ASSERT_EQ(error_only.offenders.size(), 1u);
-  EXPECT_EQ(error_only.offenders[0].reason, kReasonSequencePaused);
+  EXPECT_EQ(error_only.offenders[0].reason, RefusalReason::kSequencePaused);
 
   for (BulkAction action : {BulkAction::kStop, BulkAction::kDelete}) {
     SCOPED_TRACE(std::string(BulkActionName(action)));

@@ -4,6 +4,8 @@
 #ifndef SEQUENCER_TESTS_DOMAIN_DOMAIN_TEST_HELPERS_H_
 #define SEQUENCER_TESTS_DOMAIN_DOMAIN_TEST_HELPERS_H_
 
+#include <optional>
+#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -197,11 +199,22 @@ inline void ExpectSameRecipient(const Recipient& a, const Recipient& b) {
   }
 }
 
-inline std::string ReasonOf(const absl::Status& status) {
+// The refusal's reason; nullopt when the status carries none.
+inline std::optional<RefusalReason> ReasonOf(const absl::Status& status) {
   std::optional<Refusal> refusal = GetRefusal(status);
-  return refusal.has_value() ? refusal->reason : std::string("<no refusal>");
+  if (!refusal.has_value()) return std::nullopt;
+  return refusal->reason;
 }
 
 }  // namespace sequencer::domain::test
+
+namespace sequencer::domain {
+
+// gtest prints a reason by its wire name.
+inline void PrintTo(RefusalReason reason, std::ostream* os) {
+  *os << RefusalReasonName(reason);
+}
+
+}  // namespace sequencer::domain
 
 #endif  // SEQUENCER_TESTS_DOMAIN_DOMAIN_TEST_HELPERS_H_

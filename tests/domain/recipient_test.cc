@@ -229,7 +229,7 @@ TEST(SkipTest, PreviewOfLastStepFinishesAndIsRefusedLikeSkip) {
   absl::StatusOr<SkipPreview> refused =
       PreviewSkip(life.recipient, life.sequence, kT0);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ReasonOf(refused.status()), kReasonActionNotAvailable);
+  EXPECT_EQ(ReasonOf(refused.status()), RefusalReason::kActionNotAvailable);
 }
 
 // ---- Edit content.
@@ -338,11 +338,11 @@ TEST(EditTest, CompletedOrSkippedStepIsNotEditable) {
       Decide(Edit(0, "late", std::nullopt), life.recipient, life.sequence,
              Ctx(kT0 + Days(4)));
   EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ReasonOf(events.status()), kReasonStepNotEditable);
+  EXPECT_EQ(ReasonOf(events.status()), RefusalReason::kStepNotEditable);
   life.Do(SkipStep{}, kT0 + Days(4));
   events = Decide(Edit(1, std::nullopt, "late"), life.recipient, life.sequence,
                   Ctx(kT0 + Days(4)));
-  EXPECT_EQ(ReasonOf(events.status()), kReasonStepNotEditable);
+  EXPECT_EQ(ReasonOf(events.status()), RefusalReason::kStepNotEditable);
   // The current step is not reached yet and stays editable.
   life.Do(Edit(2, std::nullopt, std::nullopt, std::nullopt, "Call soon"),
           kT0 + Days(4));
@@ -621,7 +621,7 @@ TEST(SequencePauseTest, PausesProgressingRecipientsAndResumesExactlyThose) {
   EXPECT_EQ(ReasonOf(Decide(ResumeRecipient{}, progressing.recipient, paused,
                             Ctx(pause_at))
                          .status()),
-            kReasonSequencePaused);
+            RefusalReason::kSequencePaused);
 
   const absl::Time resume_at = kT0 + Days(10);
   Sequence resumed = paused;

@@ -3,6 +3,10 @@
 
 #include "domain/refusal.h"
 
+#include <set>
+#include <string>
+
+#include "absl/strings/cord.h"
 #include "domain/events.h"
 #include "domain/model.h"
 #include "gtest/gtest.h"
@@ -12,7 +16,7 @@ namespace {
 
 TEST(RefusalTest, RoundTripsThroughStatus) {
   Refusal refusal{
-      kReasonSequencePaused,
+      RefusalReason::kSequencePaused,
       {{"status", "PAUSED"}, {"action", "RESUME"}, {"odd:key", "va:l9:ue\n"}}};
   absl::Status status = RefuseAction("Resume is not available", refusal);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
@@ -25,12 +29,38 @@ TEST(RefusalTest, RoundTripsThroughStatus) {
 
 TEST(RefusalTest, WithRefusalKeepsCodeAndIgnoresOk) {
   absl::Status status = WithRefusal(absl::InvalidArgumentError("bad"),
-                                    {kReasonInvalidArgument, {}});
+                                    {RefusalReason::kInvalidArgument, {}});
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(GetRefusal(status).has_value());
-  EXPECT_EQ(GetRefusal(status)->reason, kReasonInvalidArgument);
-  EXPECT_TRUE(WithRefusal(absl::OkStatus(), {kReasonInvalidArgument, {}}).ok());
+  EXPECT_EQ(GetRefusal(status)->reason, RefusalReason::kInvalidArgument);
+  EXPECT_TRUE(
+      WithRefusal(absl::OkStatus(), {RefusalReason::kInvalidArgument, {}})
+          .ok());
   EXPECT_FALSE(GetRefusal(absl::InternalError("x")).has_value());
+}
+
+TEST(RefusalTest, ReasonNamesAreTheWireSpellingAndRoundTrip) {
+  EXPECT_EQ(RefusalReasonName(RefusalReason::kActionNotAvailable),
+            "ACTION_NOT_AVAILABLE");
+  EXPECT_EQ(RefusalReasonName(RefusalReason::kNotAPendingManualStep),
+            "NOT_A_PENDING_MANUAL_STEP");
+  EXPECT_EQ(RefusalReasonName(RefusalReason::kBulkPauseNeedsInProgressOrError),
+            "BULK_PAUSE_NEEDS_IN_PROGRESS_OR_ERROR");
+  std::set<std::string> names;
+  for (RefusalReason reason : kAllRefusalReasons) {
+    const std::string name(RefusalReasonName(reason));
+    EXPECT_TRUE(names.insert(name).second) << name;
+    EXPECT_EQ(RefusalReasonFromName(name), reason) << name;
+  }
+  EXPECT_FALSE(RefusalReasonFromName("UNKNOWN").has_value());
+  EXPECT_FALSE(RefusalReasonFromName("").has_value());
+}
+
+TEST(RefusalTest, AnUnknownReasonInThePayloadIsNoRefusal) {
+  absl::Status status = absl::FailedPreconditionError("x");
+  status.SetPayload("type.sequencer.dev/sequencer.domain.Refusal",
+                    absl::Cord("7:NOT_ONE"));
+  EXPECT_FALSE(GetRefusal(status).has_value());
 }
 
 TEST(NamesTest, StatusActionAndEventNames) {

@@ -73,7 +73,7 @@ TEST(SendDeadlineTest, WithinTheDeadlineSkipSaysUntilWhen) {
   EXPECT_TRUE(
       life.Try(MarkStepDue{}, kDue + kDeadline - absl::Seconds(1))->empty());
   absl::Status skip = life.Try(SkipStep{}, kDue + absl::Minutes(5)).status();
-  EXPECT_EQ(ReasonOf(skip), kReasonSendInProgress);
+  EXPECT_EQ(ReasonOf(skip), RefusalReason::kSendInProgress);
   EXPECT_TRUE(absl::StrContains(skip.message(), "if none is reported by"))
       << skip;
   ASSERT_TRUE(GetRefusal(skip).has_value());
@@ -192,7 +192,7 @@ TEST(SendDeadlineTest, UnknownTokensStayStale) {
   EXPECT_EQ(ReasonOf(life.Try(Report("L9", DeliveryOutcome::kSent),
                               kDue + absl::Hours(1))
                          .status()),
-            kReasonStaleLease);
+            RefusalReason::kStaleLease);
 }
 
 TEST(SendDeadlineTest, FoldingTheEventsAgainGivesTheSameRecipient) {
