@@ -238,7 +238,7 @@ class EditContentTest : public ActionEffectsTest {
                      grpc::StatusCode code) {
     const std::vector<std::string> log = LogSnapshot(server_);
     grpc::Status status = EditContent(server_, "s", "r1", step, edit);
-    EXPECT_EQ(status.error_code(), code)
+    EXPECT_THAT(status, StatusIs(code))
         << "step " << step << " " << edit.ShortDebugString() << ": "
         << status.error_message();
     EXPECT_EQ(LogSnapshot(server_), log);

@@ -40,7 +40,7 @@ class BadInputTest : public ::testing::Test {
     SCOPED_TRACE(what);
     const std::vector<std::string> before = LogSnapshot(server_);
     grpc::Status status = call();
-    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_THAT(status, StatusIs(code)) << status.error_message();
     EXPECT_FALSE(status.error_message().empty());
     EXPECT_EQ(LogSnapshot(server_), before);
     if (code == grpc::StatusCode::INVALID_ARGUMENT) {
