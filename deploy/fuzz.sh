@@ -21,9 +21,9 @@ if [ "${#targets[@]}" -eq 0 ]; then targets=(stored_event request domain); fi
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link -fno-omit-frame-pointer -g"
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DSEQUENCER_FUZZ=ON "-DCMAKE_CXX_FLAGS=$flags" "${launcher[@]}" >/dev/null
+# The fuzz preset (CMakePresets.json): clang++-14, RelWithDebInfo, SEQUENCER_SANITIZE=address
+# (ASan + UBSan, -fno-sanitize-recover=all) and SEQUENCER_FUZZ=ON (-fsanitize=fuzzer-no-link).
+cmake --preset fuzz "${launcher[@]}" >/dev/null
 cmake --build build-fuzz -j"${JOBS:-2}" --target "${targets[@]/%/_fuzzer}" \
   >build-fuzz/build.log 2>&1 || { tail -n 40 build-fuzz/build.log; exit 1; }
 

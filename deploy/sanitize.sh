@@ -19,27 +19,24 @@ bash deploy/install-deps.sh
 sanitizer="${SANITIZER:-address}"
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# The asan and tsan presets (CMakePresets.json) set SEQUENCER_SANITIZE (address = ASan + UBSan
+# with -fno-sanitize-recover=all) and SEQUENCER_WERROR=ON, RelWithDebInfo at -O1 -g1.
 case "$sanitizer" in
   address)
-    dir=build-asan
-    flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+    preset=asan
     targets=(domain_tests eventstore_tests app_tests server_tests sequencerd sequencerctl)
     ctest_args=()
     export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:detect_stack_use_after_return=1"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
     ;;
   thread)
-    dir=build-tsan
-    flags="-fsanitize=thread"
+    preset=tsan
     targets=(eventstore_tests server_tests sequencerd sequencerctl)
     ctest_args=(-R "${TSAN_TESTS:-RocksDb|GroupCommit|Concurrency|Concurrent}")
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
     ;;
   *) echo "SANITIZER must be address or thread" >&2; exit 2 ;;
 esac
-cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_CXX_FLAGS=$flags" \
-  "-DCMAKE_EXE_LINKER_FLAGS=$flags" "${launcher[@]}" >/dev/null
-cmake --build "$dir" -j"${JOBS:-2}" --target "${targets[@]}"
-cd "$dir"
-ctest --output-on-failure -j"${JOBS:-2}" --timeout 900 "${ctest_args[@]}" "$@"
+cmake --preset "$preset" -DSEQUENCER_BUILD_BENCHMARKS=OFF "${launcher[@]}" >/dev/null
+cmake --build --preset "$preset" -j"${JOBS:-2}" --target "${targets[@]}"
+ctest --preset "$preset" -j"${JOBS:-2}" "${ctest_args[@]}" "$@"

@@ -33,7 +33,7 @@
 namespace {
 
 namespace domain = ::sequencer::domain;
-namespace server = ::sequencer::server;
+namespace app = ::sequencer::app;
 
 using domain::Action;
 using domain::RecipientStatus;

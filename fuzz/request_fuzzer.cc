@@ -22,7 +22,7 @@
 namespace {
 
 namespace domain = ::sequencer::domain;
-namespace server = ::sequencer::server;
+namespace app = ::sequencer::app;
 namespace v1 = ::sequencer::v1;
 
 void Check(bool condition) {

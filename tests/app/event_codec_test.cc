@@ -8,9 +8,12 @@
 #include "absl/time/time.h"
 #include "domain/limits.h"
 #include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
 
 namespace sequencer::app {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 TEST(CodecTest, TimesRoundTripExactly) {
   const absl::Time times[] = {
@@ -58,11 +61,11 @@ TEST(CodecTest, DurationsRoundTripExactlyOverTheProtobufRange) {
 TEST(CodecTest, DurationsBeyondTheProtobufRangeAreRefused) {
   google::protobuf::Duration proto;
   proto.set_seconds(domain::kMaxDurationSeconds + 1);
-  EXPECT_EQ(app::FromProtoDuration("d", proto).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(app::FromProtoDuration("d", proto).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   proto.set_seconds(-domain::kMaxDurationSeconds - 1);
-  EXPECT_EQ(app::FromProtoDuration("d", proto).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(app::FromProtoDuration("d", proto).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   proto.set_seconds(domain::kMaxDurationSeconds);
   proto.set_nanos(999999999);
   EXPECT_TRUE(app::FromProtoDuration("d", proto).ok());

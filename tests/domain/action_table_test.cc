@@ -12,10 +12,13 @@
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain::test {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 // Step 0: email after 1 day; step 1: a task due at once; step 2: email after 2
 // days.
@@ -215,7 +218,8 @@ std::string ExpectedEvent(Action action) {
 
 void ExpectRefusal(const absl::Status& status, RefusalReason reason,
                    const Row& row, Action action) {
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition))
+      << status;
   std::optional<Refusal> refusal = GetRefusal(status);
   ASSERT_TRUE(refusal.has_value()) << status;
   EXPECT_EQ(refusal->reason, reason);
@@ -375,7 +379,7 @@ TEST(ActionTableExtraTest, CompleteManualStepWithWrongIndexIsRefused) {
   Life life = PendingAction();
   absl::StatusOr<std::vector<RecipientEvent>> events =
       Decide(CompleteManualStep{2}, life.recipient, life.sequence, Ctx(kLater));
-  EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(events.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReasonOf(events.status()), RefusalReason::kNotAPendingManualStep);
 }
 
@@ -384,20 +388,18 @@ TEST(ActionTableExtraTest, DeletedOrUnknownRecipientIsNotFound) {
   life.Do(DeleteRecipient{}, kLater);
   EXPECT_TRUE(life.recipient.deleted);
   for (const Recipient& gone : {life.recipient, Recipient{}}) {
-    EXPECT_EQ(Decide(PauseRecipient{}, gone, life.sequence, Ctx(kLater))
-                  .status()
-                  .code(),
-              absl::StatusCode::kNotFound);
-    EXPECT_EQ(Decide(DeleteRecipient{}, gone, life.sequence, Ctx(kLater))
-                  .status()
-                  .code(),
-              absl::StatusCode::kNotFound);
-    EXPECT_EQ(ViewContent(gone, life.sequence, kLater).status().code(),
-              absl::StatusCode::kNotFound);
-    EXPECT_EQ(PreviewSkip(gone, life.sequence, kLater).status().code(),
-              absl::StatusCode::kNotFound);
-    EXPECT_EQ(CheckActionAvailable(Action::kDelete, gone, life.sequence).code(),
-              absl::StatusCode::kNotFound);
+    EXPECT_THAT(
+        Decide(PauseRecipient{}, gone, life.sequence, Ctx(kLater)).status(),
+        StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_THAT(
+        Decide(DeleteRecipient{}, gone, life.sequence, Ctx(kLater)).status(),
+        StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_THAT(ViewContent(gone, life.sequence, kLater).status(),
+                StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_THAT(PreviewSkip(gone, life.sequence, kLater).status(),
+                StatusIs(absl::StatusCode::kNotFound));
+    EXPECT_THAT(CheckActionAvailable(Action::kDelete, gone, life.sequence),
+                StatusIs(absl::StatusCode::kNotFound));
     for (const ActionAvailability& a : AvailableActions(gone, life.sequence)) {
       EXPECT_FALSE(a.available);
     }

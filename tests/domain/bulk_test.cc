@@ -16,10 +16,13 @@
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain::test {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 // Step 0: email after 1 day; step 1: a task due at once; step 2: email after 2
 // days.
@@ -483,18 +486,18 @@ TEST(BulkTest, InvalidEditIsInvalidArgumentForTheWholeCall) {
   wrong_field.message = "emails have no message";
   absl::StatusOr<BulkDecision> decided =
       DecideBulk(EditCommand(0, wrong_field), States(lives), seq, Ctx(kNow));
-  EXPECT_EQ(decided.status().code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(decided.status(), StatusIs(absl::StatusCode::kInvalidArgument))
       << decided.status();
 
   ContentEdit subject;
   subject.subject = "fine";
   decided = DecideBulk(EditCommand(7, subject), States(lives), seq, Ctx(kNow));
-  EXPECT_EQ(decided.status().code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(decided.status(), StatusIs(absl::StatusCode::kInvalidArgument))
       << decided.status();
 
   decided =
       DecideBulk(EditCommand(0, ContentEdit{}), States(lives), seq, Ctx(kNow));
-  EXPECT_EQ(decided.status().code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(decided.status(), StatusIs(absl::StatusCode::kInvalidArgument))
       << decided.status();
 }
 

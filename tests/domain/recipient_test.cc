@@ -11,10 +11,13 @@
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain::test {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 std::string Describe(const Advance& a) {
   return absl::StrCat("{", a.next_step, ",",
@@ -228,7 +231,8 @@ TEST(SkipTest, PreviewOfLastStepFinishesAndIsRefusedLikeSkip) {
   life.Do(PauseRecipient{}, kT0);
   absl::StatusOr<SkipPreview> refused =
       PreviewSkip(life.recipient, life.sequence, kT0);
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReasonOf(refused.status()), RefusalReason::kActionNotAvailable);
 }
 
@@ -295,7 +299,7 @@ TEST(EditTest, FieldThatDoesNotFitTheStepTypeIsInvalid) {
   for (const Case& c : cases) {
     absl::StatusOr<std::vector<RecipientEvent>> events =
         Decide(c.edit, life.recipient, life.sequence, Ctx(kT0));
-    EXPECT_EQ(events.status().code(), absl::StatusCode::kInvalidArgument)
+    EXPECT_THAT(events.status(), StatusIs(absl::StatusCode::kInvalidArgument))
         << c.field;
     EXPECT_NE(events.status().message().find(c.field), absl::string_view::npos)
         << events.status();
@@ -306,24 +310,23 @@ TEST(EditTest, FieldThatDoesNotFitTheStepTypeIsInvalid) {
 
 TEST(EditTest, BadInputIsInvalid) {
   Life life = Enrolled(Three());
-  auto code = [&](const EditContent& edit) {
-    return Decide(edit, life.recipient, life.sequence, Ctx(kT0))
-        .status()
-        .code();
+  auto status = [&](const EditContent& edit) {
+    return Decide(edit, life.recipient, life.sequence, Ctx(kT0)).status();
   };
-  EXPECT_EQ(code(Edit(3, "x", std::nullopt)),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(code(Edit(-1, "x", std::nullopt)),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(code(Edit(0, std::nullopt, std::nullopt)),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(code(Edit(0, "Hi {{Nickname}}", std::nullopt)),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(
-      code(Edit(1, std::nullopt, std::string(kMaxSmsBodyLength + 1, 'x'))),
-      absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(code(Edit(1, std::nullopt, std::string(kMaxSmsBodyLength, 'x'))),
-            absl::StatusCode::kOk);
+  EXPECT_THAT(status(Edit(3, "x", std::nullopt)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status(Edit(-1, "x", std::nullopt)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status(Edit(0, std::nullopt, std::nullopt)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status(Edit(0, "Hi {{Nickname}}", std::nullopt)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      status(Edit(1, std::nullopt, std::string(kMaxSmsBodyLength + 1, 'x'))),
+      StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(
+      status(Edit(1, std::nullopt, std::string(kMaxSmsBodyLength, 'x'))),
+      StatusIs(absl::StatusCode::kOk));
 }
 
 TEST(EditTest, CompletedOrSkippedStepIsNotEditable) {
@@ -337,7 +340,7 @@ TEST(EditTest, CompletedOrSkippedStepIsNotEditable) {
   absl::StatusOr<std::vector<RecipientEvent>> events =
       Decide(Edit(0, "late", std::nullopt), life.recipient, life.sequence,
              Ctx(kT0 + Days(4)));
-  EXPECT_EQ(events.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(events.status(), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReasonOf(events.status()), RefusalReason::kStepNotEditable);
   life.Do(SkipStep{}, kT0 + Days(4));
   events = Decide(Edit(1, std::nullopt, "late"), life.recipient, life.sequence,
@@ -533,12 +536,11 @@ TEST(SignalTest, SignalsForFinalRecipientsAreRecordedOnly) {
 
 TEST(SignalTest, OversizedDetailIsInvalid) {
   Life life = Enrolled(Three());
-  EXPECT_EQ(Decide(RecordSignal{SignalType::kReply,
-                                std::string(kMaxSignalDetailLength + 1, 'x')},
-                   life.recipient, life.sequence, Ctx(kT0))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Decide(RecordSignal{SignalType::kReply,
+                                  std::string(kMaxSignalDetailLength + 1, 'x')},
+                     life.recipient, life.sequence, Ctx(kT0))
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // ---- Stop and delete.
@@ -702,50 +704,48 @@ TEST(EnrollTest, InPausedSequenceStartsPausedBySequence) {
 
 TEST(EnrollTest, ValidatesInput) {
   const Sequence sequence = Three();
-  auto code = [&](const EnrollRecipient& command) {
-    return DecideEnroll(command, sequence, Recipient{}, Ctx(kT0))
-        .status()
-        .code();
+  auto status = [&](const EnrollRecipient& command) {
+    return DecideEnroll(command, sequence, Recipient{}, Ctx(kT0)).status();
   };
   EnrollRecipient c = Alice();
-  EXPECT_EQ(code(c), absl::StatusCode::kOk);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kOk));
   c.recipient_id = "";
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.recipient_id = std::string(kMaxIdLength, 'a');
-  EXPECT_EQ(code(c), absl::StatusCode::kOk);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kOk));
   c.recipient_id = std::string(kMaxIdLength + 1, 'a');
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.recipient_id = "has space";
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
 
   c = Alice();
   c.contact.email = std::string(kMaxContactFieldLength, 'e');
-  EXPECT_EQ(code(c), absl::StatusCode::kOk);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kOk));
   c.contact.email = std::string(kMaxContactFieldLength + 1, 'e');
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c = Alice();
   c.contact.social_profile = std::string(kMaxContactFieldLength + 1, 's');
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
 
   c = Alice();
   c.variables["aira.opening_line"] = "Loved your talk";
   c.variables["custom.team_size"] = "12";
-  EXPECT_EQ(code(c), absl::StatusCode::kOk);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kOk));
   c.variables["nickname"] = "Al";  // Custom names are free.
   c.variables["crm.deal.stage"] = "open";
-  EXPECT_EQ(code(c), absl::StatusCode::kOk);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kOk));
   c = Alice();
   c.variables["custom.Team"] = "x";
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c = Alice();
   c.variables["1st"] = "x";
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
 
   c = Alice();
   c.variables["company"] = std::string(kMaxVariableValueBytes, 'v');
-  EXPECT_EQ(code(c), absl::StatusCode::kOk);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kOk));
   c.variables["company"] = std::string(kMaxVariableValueBytes + 1, 'v');
-  EXPECT_EQ(code(c), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status(c), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(EnrollTest, VariablesAreBoundedInNumberAndTotalSize) {
@@ -761,7 +761,7 @@ TEST(EnrollTest, VariablesAreBoundedInNumberAndTotalSize) {
   SEQ_EXPECT_OK(enroll(c));
   c.variables["one_more"] = "x";
   absl::Status too_many = enroll(c);
-  EXPECT_EQ(too_many.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_many, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_TRUE(absl::StrContains(too_many.message(), "variables: at most 100"))
       << too_many;
 
@@ -775,25 +775,22 @@ TEST(EnrollTest, VariablesAreBoundedInNumberAndTotalSize) {
   c.variables["v3"] = std::string(kMaxVariableValueBytes, 'x');
   c.variables["v4"] = std::string(kMaxVariableValueBytes, 'x');
   absl::Status too_big = enroll(c);
-  EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_big, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_TRUE(absl::StrContains(too_big.message(), "together must be at most"))
       << too_big;
 }
 
 TEST(EnrollTest, ExistingOrDeletedIdAlreadyExists) {
   Life life = Enrolled(Three());
-  EXPECT_EQ(DecideEnroll(Alice(), life.sequence, life.recipient, Ctx(kT0))
-                .status()
-                .code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(
+      DecideEnroll(Alice(), life.sequence, life.recipient, Ctx(kT0)).status(),
+      StatusIs(absl::StatusCode::kAlreadyExists));
   life.Do(DeleteRecipient{}, kT0);
-  EXPECT_EQ(DecideEnroll(Alice(), life.sequence, life.recipient, Ctx(kT0))
-                .status()
-                .code(),
-            absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(
-      DecideEnroll(Alice(), Sequence{}, Recipient{}, Ctx(kT0)).status().code(),
-      absl::StatusCode::kNotFound);
+  EXPECT_THAT(
+      DecideEnroll(Alice(), life.sequence, life.recipient, Ctx(kT0)).status(),
+      StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(DecideEnroll(Alice(), Sequence{}, Recipient{}, Ctx(kT0)).status(),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 // ---- Views.

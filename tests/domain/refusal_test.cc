@@ -10,16 +10,19 @@
 #include "domain/events.h"
 #include "domain/model.h"
 #include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
 
 namespace sequencer::domain {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 TEST(RefusalTest, RoundTripsThroughStatus) {
   Refusal refusal{
       RefusalReason::kSequencePaused,
       {{"status", "PAUSED"}, {"action", "RESUME"}, {"odd:key", "va:l9:ue\n"}}};
   absl::Status status = RefuseAction("Resume is not available", refusal);
-  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(status.message(), "Resume is not available");
   std::optional<Refusal> back = GetRefusal(status);
   ASSERT_TRUE(back.has_value());
@@ -30,7 +33,7 @@ TEST(RefusalTest, RoundTripsThroughStatus) {
 TEST(RefusalTest, WithRefusalKeepsCodeAndIgnoresOk) {
   absl::Status status = WithRefusal(absl::InvalidArgumentError("bad"),
                                     {RefusalReason::kInvalidArgument, {}});
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   ASSERT_TRUE(GetRefusal(status).has_value());
   EXPECT_EQ(GetRefusal(status)->reason, RefusalReason::kInvalidArgument);
   EXPECT_TRUE(

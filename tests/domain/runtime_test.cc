@@ -17,10 +17,13 @@
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain::test {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 using Events = std::vector<RecipientEvent>;
 
@@ -79,7 +82,7 @@ Life InFlight(Sequence sequence = Three()) {
 void ExpectRefused(const absl::StatusOr<Events>& decided,
                    RefusalReason reason) {
   ASSERT_FALSE(decided.ok());
-  EXPECT_EQ(decided.status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_THAT(decided.status(), StatusIs(absl::StatusCode::kFailedPrecondition))
       << decided.status();
   EXPECT_EQ(ReasonOf(decided.status()), reason) << decided.status();
 }
@@ -375,12 +378,11 @@ TEST(MarkStepDueTest, NoEventWhenNothingIsDue) {
 TEST(MarkStepDueTest, DeletedOrUnknownRecipientIsNotFound) {
   Life life = Enrolled(Three());
   life.Do(DeleteRecipient{}, kT0);
-  EXPECT_EQ(life.Try(MarkStepDue{}, kDue0).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(Decide(MarkStepDue{}, Recipient{}, life.sequence, Ctx(kDue0))
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(life.Try(MarkStepDue{}, kDue0).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(
+      Decide(MarkStepDue{}, Recipient{}, life.sequence, Ctx(kDue0)).status(),
+      StatusIs(absl::StatusCode::kNotFound));
 }
 
 // ---- BeginSend.
@@ -528,8 +530,8 @@ TEST(BeginSendTest, RefusedWhenTheSendMustNotGoOut) {
 TEST(BeginSendTest, EmptyTokenIsInvalid) {
   Life life = Enrolled(Three());
   life.Do(MarkStepDue{}, kDue0);
-  EXPECT_EQ(life.Try(LeaseNow(life, ""), kDue0).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(life.Try(LeaseNow(life, ""), kDue0).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 // ---- ReportDelivery.
@@ -686,8 +688,8 @@ TEST(ReportDeliveryTest, DeletedRecipientIsNotFound) {
   life.Do(DeleteRecipient{}, kDue0);
   EXPECT_TRUE(life.recipient.in_flight_token.empty());
   EXPECT_FALSE(life.recipient.steps[0].dispatched_content.has_value());
-  EXPECT_EQ(life.Try(Sent("L1"), kDue0).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(life.Try(Sent("L1"), kDue0).status(),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 // ---- Races with pause, stop and the sequence.
@@ -819,8 +821,8 @@ TEST(InFlightActionsTest, SkipIsRefusedUntilTheResultIsRecorded) {
   absl::StatusOr<Events> refused = life.Try(SkipStep{}, kDue0);
   ExpectRefused(refused, RefusalReason::kSendInProgress);
   EXPECT_EQ(MetadataOf(refused.status(), "action"), "ACTION_SKIP_STEP");
-  EXPECT_EQ(PreviewSkip(life.recipient, life.sequence, kDue0).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(PreviewSkip(life.recipient, life.sequence, kDue0).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   std::vector<ActionAvailability> actions =
       AvailableActions(life.recipient, life.sequence);
   const ActionAvailability& skip = Availability(actions, Action::kSkipStep);

@@ -10,17 +10,9 @@
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
 
-namespace sequencer::domain::test {
-namespace {
+namespace sequencer::domain {
 
-constexpr absl::Duration kDeadline = absl::Minutes(15);
-
-RecipientSchedule None() { return {}; }
-RecipientSchedule DueAt(absl::Time at) { return {ScheduleKind::kDue, at}; }
-RecipientSchedule ReadySince(absl::Time at, StepType channel) {
-  return {ScheduleKind::kReadyForDelivery, at, channel};
-}
-
+// How gtest prints a schedule (found by argument-dependent lookup).
 void PrintTo(const RecipientSchedule& s, std::ostream* os) {
   *os << (s.kind == ScheduleKind::kNone  ? "none"
           : s.kind == ScheduleKind::kDue ? "due at "
@@ -29,6 +21,17 @@ void PrintTo(const RecipientSchedule& s, std::ostream* os) {
   if (s.kind == ScheduleKind::kReadyForDelivery) {
     *os << " on " << StepTypeName(s.channel);
   }
+}
+
+namespace test {
+namespace {
+
+constexpr absl::Duration kDeadline = absl::Minutes(15);
+
+RecipientSchedule None() { return {}; }
+RecipientSchedule DueAt(absl::Time at) { return {ScheduleKind::kDue, at}; }
+RecipientSchedule ReadySince(absl::Time at, StepType channel) {
+  return {ScheduleKind::kReadyForDelivery, at, channel};
 }
 
 RecipientSchedule Of(const Life& life) {
@@ -235,4 +238,5 @@ TEST(ScheduleTest, BeginSendNeedsAStepReadyForDelivery) {
 }
 
 }  // namespace
-}  // namespace sequencer::domain::test
+}  // namespace test
+}  // namespace sequencer::domain

@@ -14,10 +14,13 @@
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain::test {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 using Events = std::vector<RecipientEvent>;
 
@@ -60,12 +63,11 @@ TEST(SendDeadlineTest, BeginSendRecordsTheDeadline) {
 
   Life bad = Enrolled(TwoSends());
   bad.Do(MarkStepDue{}, kDue);
-  EXPECT_EQ(
+  EXPECT_THAT(
       bad.Try(BeginSend{"L1", bad.recipient.version, absl::ZeroDuration()},
               kDue)
-          .status()
-          .code(),
-      absl::StatusCode::kInvalidArgument);
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(SendDeadlineTest, WithinTheDeadlineSkipSaysUntilWhen) {

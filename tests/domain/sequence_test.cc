@@ -9,10 +9,13 @@
 #include "domain/refusal.h"
 #include "gtest/gtest.h"
 #include "tests/domain/domain_test_helpers.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain::test {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 CreateSequence Valid() {
   return CreateSequence{
@@ -59,8 +62,8 @@ TEST(CreateSequenceTest, TaskIsAlwaysManual) {
 
 TEST(CreateSequenceTest, ExistingSequenceAlreadyExists) {
   Sequence existing = MakeSequence({Email(Days(1))});
-  EXPECT_EQ(DecideCreateSequence(Valid(), existing, Ctx(kT0)).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(DecideCreateSequence(Valid(), existing, Ctx(kT0)).status(),
+              StatusIs(absl::StatusCode::kAlreadyExists));
 }
 
 TEST(CreateSequenceTest, IdLimits) {
@@ -68,15 +71,15 @@ TEST(CreateSequenceTest, IdLimits) {
   c.sequence_id = std::string(kMaxIdLength, 'x');
   SEQ_EXPECT_OK(Create(c));
   c.sequence_id = std::string(kMaxIdLength + 1, 'x');
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.sequence_id = "";
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.sequence_id = "a.b_c:d@e+f-G9";
   SEQ_EXPECT_OK(Create(c));
   for (const char* bad : {"a/b", "a b", "a#b", "é"}) {
     c.sequence_id = bad;
     absl::Status status = Create(c);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
     EXPECT_NE(status.message().find("sequence_id"), absl::string_view::npos)
         << status;
   }
@@ -87,16 +90,16 @@ TEST(CreateSequenceTest, NameLimitsCountCharacters) {
   c.name = std::string(kMaxSequenceNameLength, 'n');
   SEQ_EXPECT_OK(Create(c));
   c.name = std::string(kMaxSequenceNameLength + 1, 'n');
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   // 120 two-byte characters (240 bytes) fit; 121 do not.
   c.name = Repeat("é", kMaxSequenceNameLength);
   SEQ_EXPECT_OK(Create(c));
   c.name = Repeat("é", kMaxSequenceNameLength + 1);
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.name = "";
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.name = "bad \xff utf8";
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(CreateSequenceTest, StepCountLimits) {
@@ -104,9 +107,9 @@ TEST(CreateSequenceTest, StepCountLimits) {
   c.steps.assign(kMaxSteps, Email(Days(1)));
   SEQ_EXPECT_OK(Create(c));
   c.steps.assign(kMaxSteps + 1, Email(Days(1)));
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.steps.clear();
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(CreateSequenceTest, DelayLimits) {
@@ -116,11 +119,11 @@ TEST(CreateSequenceTest, DelayLimits) {
   c.steps[1].delay = kMaxStepDelay;
   SEQ_EXPECT_OK(Create(c));
   c.steps[1].delay = kMaxStepDelay + absl::Seconds(1);
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.steps = {Email(Days(1)), Email(Days(1)), Email(Days(1)),
              Email(-absl::Hours(1))};
   absl::Status status = Create(c);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(status.message(),
             "steps[3].delay: must be between 0 and 365 days, got -1h");
 }
@@ -131,7 +134,7 @@ TEST(CreateSequenceTest, ContentMustFitItsType) {
   sms.content.subject = "Subject";
   c.steps = {sms};
   absl::Status status = Create(c);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(status.message().find("steps[0].content.subject"),
             absl::string_view::npos)
       << status;
@@ -140,15 +143,15 @@ TEST(CreateSequenceTest, ContentMustFitItsType) {
   StepDefinition task = Task(Days(1));
   task.content.body = "body";
   c.steps = {task};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   StepDefinition social = Social(Days(1));
   social.content.details = "d";
   c.steps = {social};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   StepDefinition email = Email(Days(1));
   email.content.message = "m";
   c.steps = {email};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.steps = {Sms(Days(1)), Social(Days(1)), Task(Days(1)), Email(Days(1))};
   SEQ_EXPECT_OK(Create(c));
 }
@@ -158,44 +161,44 @@ TEST(CreateSequenceTest, ContentSizeLimits) {
   c.steps = {Email(Days(1), std::string(kMaxEmailSubjectLength, 's'), "b")};
   SEQ_EXPECT_OK(Create(c));
   c.steps = {Email(Days(1), std::string(kMaxEmailSubjectLength + 1, 's'), "b")};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
   c.steps = {Email(Days(1), Repeat("ü", kMaxEmailSubjectLength), "b")};
   SEQ_EXPECT_OK(Create(c));
 
   c.steps = {Email(Days(1), "s", std::string(kMaxEmailBodyBytes, 'b'))};
   SEQ_EXPECT_OK(Create(c));
   c.steps = {Email(Days(1), "s", std::string(kMaxEmailBodyBytes + 1, 'b'))};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
 
   c.steps = {Sms(Days(1), std::string(kMaxSmsBodyLength, 'b'))};
   SEQ_EXPECT_OK(Create(c));
   c.steps = {Sms(Days(1), std::string(kMaxSmsBodyLength + 1, 'b'))};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
 
   c.steps = {Social(Days(1), std::string(kMaxOtherContentBytes, 'm'))};
   SEQ_EXPECT_OK(Create(c));
   c.steps = {Social(Days(1), std::string(kMaxOtherContentBytes + 1, 'm'))};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(CreateSequenceTest, ContentMustBeValidTemplates) {
   CreateSequence c = Valid();
   c.steps = {Email(Days(1), "Hi {{Nickname}}", "b")};
   absl::Status status = Create(c);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(status.message().find("Nickname"), absl::string_view::npos)
       << status;
   EXPECT_NE(status.message().find("steps[0].content.subject"),
             absl::string_view::npos)
       << status;
   c.steps = {Task(Days(1), "Call {{first_name")};
-  EXPECT_EQ(Create(c).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Create(c), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ValidateStepContentTest, NamesTheStep) {
   absl::Status status = ValidateStepContent(
       "steps[7]", StepType::kSms, StepContent{"", "x {{Oops}}", "", ""});
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_NE(status.message().find("steps[7].content.body"),
             absl::string_view::npos)
       << status;
@@ -205,8 +208,8 @@ TEST(ValidateStepContentTest, NamesTheStep) {
 
 TEST(SequencePauseResumeTest, PauseAndResume) {
   Sequence sequence = MakeSequence({Email(Days(1))});
-  EXPECT_EQ(DecideResumeSequence(sequence, Ctx(kT0)).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(DecideResumeSequence(sequence, Ctx(kT0)).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   ASSIGN_OR_FAIL(std::vector<SequenceEvent> paused,
                  DecidePauseSequence(sequence, Ctx(kT0)));
   ASSERT_EQ(paused.size(), 1u);
@@ -215,7 +218,7 @@ TEST(SequencePauseResumeTest, PauseAndResume) {
   EXPECT_TRUE(sequence.paused);
   EXPECT_EQ(sequence.version, 2u);
   absl::Status again = DecidePauseSequence(sequence, Ctx(kT0)).status();
-  EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_TRUE(GetRefusal(again).has_value());
   ASSIGN_OR_FAIL(std::vector<SequenceEvent> resumed,
                  DecideResumeSequence(sequence, Ctx(kT0)));
@@ -226,10 +229,10 @@ TEST(SequencePauseResumeTest, PauseAndResume) {
 }
 
 TEST(SequencePauseResumeTest, UnknownSequenceIsNotFound) {
-  EXPECT_EQ(DecidePauseSequence(Sequence{}, Ctx(kT0)).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(DecideResumeSequence(Sequence{}, Ctx(kT0)).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(DecidePauseSequence(Sequence{}, Ctx(kT0)).status(),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(DecideResumeSequence(Sequence{}, Ctx(kT0)).status(),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

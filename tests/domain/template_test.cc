@@ -6,10 +6,13 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::domain {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 TEST(TemplateTest, ValidTemplates) {
   for (const char* text :
@@ -42,7 +45,7 @@ TEST(TemplateTest, InvalidTemplatesNameTheProblemAndOffset) {
   };
   for (const Case& c : cases) {
     absl::Status status = ValidateTemplate(c.text);
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument)) << c.text;
     EXPECT_NE(status.message().find(c.expected), absl::string_view::npos)
         << c.text << " -> " << status;
   }

@@ -15,11 +15,14 @@
 #include "eventstore/log_backed_event_store.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::eventstore {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 using ::sequencer::testing::TempDir;
 
@@ -193,7 +196,7 @@ TYPED_TEST(EventStoreContractTest, VersionMismatchIsAbortedAndWritesNothing) {
       Batch({Append("a", 0, {Ev("E1"), Ev("E2")})}, {Put("k", "v1")})));
   auto result = this->store_->Commit(
       Batch({Append("a", 1, {Ev("E3")})}, {Put("k", "v2"), Put("k2", "x")}));
-  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted)
+  ASSERT_THAT(result.status(), StatusIs(absl::StatusCode::kAborted))
       << result.status();
   EXPECT_NE(result.status().message().find("\"a\""), absl::string_view::npos)
       << result.status();
@@ -215,10 +218,10 @@ TYPED_TEST(EventStoreContractTest, VersionMismatchIsAbortedAndWritesNothing) {
 
   // Expecting a stream to be new when it is not.
   result = this->store_->Commit(Batch({Append("a", 0, {Ev("E3")})}));
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kAborted));
   // Expecting events in a stream that is empty.
   result = this->store_->Commit(Batch({Append("b", 3, {Ev("E1")})}));
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kAborted));
   EXPECT_EQ(this->store_->LastPosition(), 2u);
 }
 
@@ -241,7 +244,8 @@ TYPED_TEST(EventStoreContractTest, MultiStreamBatchIsAtomic) {
       Batch({Append("a", 0, {Ev("A1")}), Append("b", 0, {Ev("B2")}),
              Append("c", kAnyVersion, {Ev("C1")})},
             {Put("idx", "1")}));
-  EXPECT_EQ(bad.status().code(), absl::StatusCode::kAborted) << bad.status();
+  EXPECT_THAT(bad.status(), StatusIs(absl::StatusCode::kAborted))
+      << bad.status();
   EXPECT_EQ(this->store_->LastPosition(), 1u);
   EXPECT_EQ(this->All().size(), 1u);
   ASSIGN_OR_FAIL(uint64_t a, this->store_->StreamVersion("a"));
@@ -287,7 +291,7 @@ TYPED_TEST(EventStoreContractTest, TwoAppendsOnSameStreamInOneBatch) {
   // The second append's expectation ignores the first: rejected as a whole.
   auto bad = this->store_->Commit(
       Batch({Append("a", 2, {Ev("E3")}), Append("a", 2, {Ev("E4")})}));
-  EXPECT_EQ(bad.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(bad.status(), StatusIs(absl::StatusCode::kAborted));
   ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion("a"));
   EXPECT_EQ(version, 2u);
   EXPECT_EQ(this->store_->LastPosition(), 2u);
@@ -439,7 +443,7 @@ TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
         ++calls;
         return absl::CancelledError("enough");
       });
-  EXPECT_EQ(stopped.code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(stopped, StatusIs(absl::StatusCode::kCancelled));
   EXPECT_EQ(calls, 1);
 }
 
@@ -492,25 +496,25 @@ TYPED_TEST(EventStoreContractTest, IndexPutDeleteGetScan) {
 
 TYPED_TEST(EventStoreContractTest, InvalidArguments) {
   auto r = this->store_->Commit(Batch({Append("", 0, {Ev("E")})}));
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   r = this->store_->Commit(
       Batch({Append(std::string("a\0b", 3), 0, {Ev("E")})}));
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   r = this->store_->Commit(Batch({Append("a", 0, {Ev("E")})}, {Put("", "v")}));
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   r = this->store_->Commit(Batch({Append("a", 0, {Ev("E")})}, {Del("")}));
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   r = this->store_->Commit(Batch({Append("a", -2, {Ev("E")})}));
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status(), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(this->store_->LastPosition(), 0u);
   EXPECT_TRUE(this->All().empty());
 
-  EXPECT_EQ(this->store_->ReadStream("", 0, 1).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(this->store_->StreamVersion("").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(this->store_->GetIndex("").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(this->store_->ReadStream("", 0, 1).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(this->store_->StreamVersion("").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(this->store_->GetIndex("").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TYPED_TEST(EventStoreContractTest, ConcurrentCommitsFromEightThreads) {
@@ -593,13 +597,13 @@ TYPED_TEST(EventStoreContractTest, ConcurrentConflictsAbortOnlyTheLosers) {
         if (r.ok()) {
           ++wins[t];
         } else {
-          ASSERT_EQ(r.status().code(), absl::StatusCode::kAborted)
+          ASSERT_THAT(r.status(), StatusIs(absl::StatusCode::kAborted))
               << r.status();
         }
         // Always stale: must fail alone, whatever group it lands in.
         auto stale = this->store_->Commit(
             Batch({Append("hot", 1000000, {Ev("Stale")})}));
-        ASSERT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+        ASSERT_THAT(stale.status(), StatusIs(absl::StatusCode::kAborted));
         SEQ_ASSERT_OK(this->store_->Commit(
             Batch({Append(absl::StrCat("calm/", t), i, {Ev("Calm")})})));
       }

@@ -36,11 +36,14 @@
 #include "rocksdb/file_system.h"
 #include "rocksdb/options.h"
 #include "tests/util/fault_injection_fs.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_util.h"
 
 namespace sequencer::eventstore {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 using ::sequencer::testing::FaultInjectionFileSystem;
 using ::sequencer::testing::TempDir;
@@ -165,7 +168,7 @@ TEST(RocksDbEventStoreTest, ReopenPersistsEverything) {
 
   // Positions and versions continue where they were.
   auto stale = store->Commit(Batch({StreamAppend{"s0", 11, {Ev("G")}}}));
-  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(stale.status(), StatusIs(absl::StatusCode::kAborted));
   ASSIGN_OR_FAIL(CommitResult r,
                  store->Commit(Batch({StreamAppend{"s0", 12, {Ev("G")}}})));
   EXPECT_EQ(r.first_position, 61u);
@@ -203,10 +206,11 @@ TEST(RocksDbEventStoreTest, ReadOnlyOpenWritesNothingAndRefusesCommits) {
     EXPECT_EQ(events.size(), 1u);
     EXPECT_EQ(store->LastPosition(), 1u);
     auto refused = store->Commit(Batch({StreamAppend{"a", 1, {Ev("E2")}}}));
-    EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition)
+    EXPECT_THAT(refused.status(),
+                StatusIs(absl::StatusCode::kFailedPrecondition))
         << refused.status();
-    EXPECT_EQ(store->WriteState().code(),
-              absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(store->WriteState(),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
   }
   EXPECT_TRUE(Snapshot(path) == before) << "the read-only store wrote";
   {
@@ -216,14 +220,14 @@ TEST(RocksDbEventStoreTest, ReadOnlyOpenWritesNothingAndRefusesCommits) {
     // It holds the directory's lock: no read-write store opens meanwhile (the
     // attempt appends to RocksDB's info log, nothing else).
     auto second = RocksDbEventStore::Open(path);
-    EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable)
+    EXPECT_THAT(second.status(), StatusIs(absl::StatusCode::kUnavailable))
         << second.status();
   }
 
   RocksDbEventStore::Options options;
   options.read_only = true;
   auto absent = RocksDbEventStore::Open(dir.Sub("absent"), options);
-  EXPECT_EQ(absent.status().code(), absl::StatusCode::kInvalidArgument)
+  EXPECT_THAT(absent.status(), StatusIs(absl::StatusCode::kInvalidArgument))
       << absent.status();
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("absent")));
 }
@@ -268,7 +272,7 @@ TEST(RocksDbEventStoreTest, OnlyTheLastWalMayHaveATornTail) {
     auto before = Snapshot(path);
     before.erase("LOG");
     auto store = RocksDbEventStore::Open(path);
-    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+    EXPECT_THAT(store.status(), StatusIs(absl::StatusCode::kDataLoss))
         << store.status();
     EXPECT_TRUE(absl::StrContains(store.status().message(), older))
         << store.status();
@@ -367,12 +371,12 @@ TEST(RocksDbEventStoreTest, FailedWriteFailsTheStore) {
     fs->fail_writes = true;
     auto failed =
         store->Commit(Batch({StreamAppend{"a", 1, {Ev("E2")}}}, {{"k", "2"}}));
-    EXPECT_EQ(failed.status().code(), absl::StatusCode::kInternal)
+    EXPECT_THAT(failed.status(), StatusIs(absl::StatusCode::kInternal))
         << failed.status();
     fs->fail_writes = false;
 
     auto refused = store->Commit(Batch({StreamAppend{"b", 0, {Ev("E")}}}));
-    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable)
+    EXPECT_THAT(refused.status(), StatusIs(absl::StatusCode::kUnavailable))
         << refused.status();
     EXPECT_EQ(store->LastPosition(), 1u);
     ASSIGN_OR_FAIL(auto events, store->ReadStream("a", 0, 10));
@@ -411,11 +415,12 @@ TEST(RocksDbEventStoreTest, WriteFailedForLackOfSpaceRecoversWithoutReopen) {
       SCOPED_TRACE(round);
       fs->no_space = true;
       auto failed = store->Commit(Batch({StreamAppend{"b", 0, {Ev("X")}}}));
-      EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable)
+      EXPECT_THAT(failed.status(), StatusIs(absl::StatusCode::kUnavailable))
           << failed.status();
       EXPECT_TRUE(absl::StrContains(failed.status().message(), "disk is full"))
           << failed.status();
-      EXPECT_EQ(store->WriteState().code(), absl::StatusCode::kUnavailable);
+      EXPECT_THAT(store->WriteState(),
+                  StatusIs(absl::StatusCode::kUnavailable));
       auto refused = store->Commit(Batch({StreamAppend{"b", 0, {Ev("X")}}}));
       EXPECT_TRUE(absl::StrContains(refused.status().message(),
                                     "refuses writes until it recovers"))

@@ -10,6 +10,7 @@
 #include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -192,8 +193,8 @@ TEST_F(ActionEffectsTest, PreviewShowsNextStepAndChangesNothingThenSkipDoesIt) {
   EXPECT_EQ(finished.current_step(), 3);
 
   // Once finished there is nothing left to skip or preview.
-  EXPECT_EQ(PreviewSkip(server_, "s", "r1", &preview).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(PreviewSkip(server_, "s", "r1", &preview),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   v1::RecipientContent content = MustView("s", "r1");
   for (const auto& step : content.steps())
     EXPECT_EQ(step.state(), v1::STEP_STATE_SKIPPED) << step.step_index();
@@ -237,7 +238,7 @@ class EditContentTest : public ActionEffectsTest {
                      grpc::StatusCode code) {
     const std::vector<std::string> log = LogSnapshot(server_);
     grpc::Status status = EditContent(server_, "s", "r1", step, edit);
-    EXPECT_EQ(status.error_code(), code)
+    EXPECT_THAT(status, StatusIs(code))
         << "step " << step << " " << edit.ShortDebugString() << ": "
         << status.error_message();
     EXPECT_EQ(LogSnapshot(server_), log);
@@ -321,7 +322,7 @@ TEST_F(EditContentTest, SkippedOrCompletedStepIsNotEditable) {
     const std::vector<std::string> log = LogSnapshot(server_);
     grpc::Status status =
         EditContent(server_, "s", "r1", 0, Edit("subject", "late"));
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
     EXPECT_EQ(ErrorInfoOf(status).reason(), "STEP_NOT_EDITABLE");
     EXPECT_EQ(LogSnapshot(server_), log);
   }
@@ -333,7 +334,7 @@ TEST_F(EditContentTest, SkippedOrCompletedStepIsNotEditable) {
   const std::vector<std::string> log = LogSnapshot(server_);
   grpc::Status status =
       EditContent(server_, "t", "r1", 0, Edit("details", "too late"));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(status).reason(), "STEP_NOT_EDITABLE");
   EXPECT_EQ(LogSnapshot(server_), log);
   // The step not reached yet is still editable.
@@ -399,8 +400,8 @@ TEST_F(ActionEffectsTest, StopIsPermanentAndHistoryStaysReadable) {
   EXPECT_EQ(stopped.status(), v1::RECIPIENT_STATUS_STOPPED);
   for (v1::Action action : {v1::ACTION_PAUSE, v1::ACTION_RESUME,
                             v1::ACTION_SKIP_STEP, v1::ACTION_STOP}) {
-    EXPECT_EQ(Act(server_, action, "s", "r1").error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION)
+    EXPECT_THAT(Act(server_, action, "s", "r1"),
+                StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
         << v1::Action_Name(action);
   }
   v1::RecipientTimeline timeline = MustTimeline("s", "r1");
@@ -469,29 +470,29 @@ TEST_F(ActionEffectsTest, DeleteRemovesFromEveryReadAndListAndBlocksReenroll) {
   EXPECT_EQ(FromProtoTime(tombstone.deleted_at()), server_.clock().Now());
 
   v1::Recipient r;
-  EXPECT_EQ(GetRecipient(server_, "s", "r1", &r).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "s", "r1", &r),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   v1::RecipientContent content;
-  EXPECT_EQ(ViewContent(server_, "s", "r1", &content).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(ViewContent(server_, "s", "r1", &content),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   v1::RecipientTimeline timeline;
-  EXPECT_EQ(Timeline(server_, "s", "r1", &timeline).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(Timeline(server_, "s", "r1", &timeline),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   v1::SkipPreview preview;
-  EXPECT_EQ(PreviewSkip(server_, "s", "r1", &preview).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(PreviewSkip(server_, "s", "r1", &preview),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   for (v1::Action action :
        {v1::ACTION_PAUSE, v1::ACTION_STOP, v1::ACTION_DELETE}) {
     const std::vector<std::string> log = LogSnapshot(server_);
-    EXPECT_EQ(Act(server_, action, "s", "r1").error_code(),
-              grpc::StatusCode::NOT_FOUND)
+    EXPECT_THAT(Act(server_, action, "s", "r1"),
+                StatusIs(grpc::StatusCode::NOT_FOUND))
         << v1::Action_Name(action);
     EXPECT_EQ(LogSnapshot(server_), log);
   }
   for (v1::SignalType signal :
        {v1::SIGNAL_TYPE_REPLY, v1::SIGNAL_TYPE_BOUNCE}) {
-    EXPECT_EQ(Signal(server_, "s", "r1", signal).error_code(),
-              grpc::StatusCode::NOT_FOUND);
+    EXPECT_THAT(Signal(server_, "s", "r1", signal),
+                StatusIs(grpc::StatusCode::NOT_FOUND));
   }
 
   // Not listed, in any status.
@@ -516,18 +517,17 @@ TEST_F(ActionEffectsTest, DeleteRemovesFromEveryReadAndListAndBlocksReenroll) {
   enroll.add_recipients()->set_recipient_id("r3");
   enroll.add_recipients()->set_recipient_id("r1");
   v1::EnrollRecipientsResponse enrolled;
-  EXPECT_EQ(server_.recipients()
-                .EnrollRecipients(CallAs().get(), enroll, &enrolled)
-                .error_code(),
-            grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_THAT(
+      server_.recipients().EnrollRecipients(CallAs().get(), enroll, &enrolled),
+      StatusIs(grpc::StatusCode::ALREADY_EXISTS));
   EXPECT_EQ(LogSnapshot(server_), log);
-  EXPECT_EQ(GetRecipient(server_, "s", "r3", &r).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "s", "r3", &r),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
 
   // Still gone after a restart.
   server_.Restart();
-  EXPECT_EQ(GetRecipient(server_, "s", "r1", &r).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "s", "r1", &r),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   EXPECT_EQ(MustGetRecipient(server_, "s", "r2").status(),
             v1::RECIPIENT_STATUS_IN_PROGRESS);
 }
@@ -551,7 +551,7 @@ TEST_F(ActionEffectsTest, CompleteManualStepAdvancesOnlyWhenPending) {
   std::vector<std::string> log = LogSnapshot(server_);
   grpc::Status status =
       server_.recipients().CompleteManualStep(CallAs().get(), wrong, &out);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(LogSnapshot(server_), log);
 
   v1::CompleteManualStepRequest right = wrong;
@@ -573,7 +573,7 @@ TEST_F(ActionEffectsTest, CompleteManualStepAdvancesOnlyWhenPending) {
   // Not pending any more: refused, nothing written.
   log = LogSnapshot(server_);
   status = Act(server_, v1::ACTION_COMPLETE_MANUAL_STEP, "s", "r1");
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(status).reason(), "NOT_A_PENDING_MANUAL_STEP");
   EXPECT_EQ(LogSnapshot(server_), log);
 
@@ -582,9 +582,8 @@ TEST_F(ActionEffectsTest, CompleteManualStepAdvancesOnlyWhenPending) {
   Enroll(server_, "p", {"r1"});
   MustAct(server_, v1::ACTION_PAUSE, "p", "r1");
   log = LogSnapshot(server_);
-  EXPECT_EQ(
-      Act(server_, v1::ACTION_COMPLETE_MANUAL_STEP, "p", "r1").error_code(),
-      grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(Act(server_, v1::ACTION_COMPLETE_MANUAL_STEP, "p", "r1"),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(LogSnapshot(server_), log);
   // Completing the only step finishes.
   MustAct(server_, v1::ACTION_RESUME, "p", "r1");

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -303,7 +304,7 @@ TEST_P(ActionsByStatusTest, EachActionSucceedsOrIsRefusedAsTheTableSays) {
     grpc::Status status = Call(action, id, before, &out);
 
     if (!row.available.at(action)) {
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
           << status.error_message();
       const google::rpc::ErrorInfo info = ErrorInfoOf(status);
       EXPECT_EQ(info.reason(), "ACTION_NOT_AVAILABLE");
@@ -359,7 +360,7 @@ TEST_P(ActionsByStatusTest, EachActionSucceedsOrIsRefusedAsTheTableSays) {
         EXPECT_EQ(out.version(), before.version() + 1);
         break;
       case v1::ACTION_DELETE:
-        EXPECT_EQ(read.error_code(), grpc::StatusCode::NOT_FOUND);
+        EXPECT_THAT(read, StatusIs(grpc::StatusCode::NOT_FOUND));
         break;
       default:
         break;
@@ -393,7 +394,7 @@ TEST(ActionsByStatusExtraTest, CompleteManualStepOnlyWhenPending) {
   const std::vector<std::string> before = LogSnapshot(server);
   grpc::Status status =
       Act(server, v1::ACTION_COMPLETE_MANUAL_STEP, "seq-m", "r1");
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_FALSE(ErrorInfoOf(status).reason().empty());
   EXPECT_EQ(LogSnapshot(server), before);
 }

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/status_conversion.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -39,7 +40,7 @@ class BadInputTest : public ::testing::Test {
     SCOPED_TRACE(what);
     const std::vector<std::string> before = LogSnapshot(server_);
     grpc::Status status = call();
-    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_THAT(status, StatusIs(code)) << status.error_message();
     EXPECT_FALSE(status.error_message().empty());
     EXPECT_EQ(LogSnapshot(server_), before);
     if (code == grpc::StatusCode::INVALID_ARGUMENT) {
@@ -419,15 +420,15 @@ TEST_F(BadInputTest, DuplicateRecipientIdsAreAlreadyExistsAndNobodyEnrolls) {
     return EnrollCall(EnrollRequest({"a", "b", "a"}));
   });
   v1::Recipient out;
-  EXPECT_EQ(GetRecipient(server_, "seq", "a", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(GetRecipient(server_, "seq", "b", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "seq", "a", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
+  EXPECT_THAT(GetRecipient(server_, "seq", "b", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   ExpectRefused("already enrolled", grpc::StatusCode::ALREADY_EXISTS, [&] {
     return EnrollCall(EnrollRequest({"c", "r1"}));
   });
-  EXPECT_EQ(GetRecipient(server_, "seq", "c", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "seq", "c", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   // The same id in another sequence is fine.
   CreateSequence(server_, "seq-2", {EmailStep(absl::Hours(1))});
   v1::EnrollRecipientsRequest other = EnrollRequest({"r1"});
@@ -451,8 +452,8 @@ TEST_F(BadInputTest, VariableNamesOfAnotherSyntaxAreInvalidArgument) {
     });
   }
   v1::Recipient out;
-  EXPECT_EQ(GetRecipient(server_, "seq", "ok-1", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "seq", "ok-1", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   v1::EnrollRecipientsRequest good = EnrollRequest({"v2"});
   auto& vars = *good.mutable_recipients(0)->mutable_variables();
   vars["aira.opening_line"] = "Loved your talk";

@@ -17,6 +17,7 @@
 #include "server/status_conversion.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/temp_dir.h"
 
 namespace sequencer::testing {
@@ -95,14 +96,14 @@ TEST_F(BoundedMemoryTest, ARequestOverTheLargestValidSizeIsRefusedUnread) {
         std::string(12000, 'x');
   }
   grpc::Status status = Enroll(huge);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::RESOURCE_EXHAUSTED))
       << status.error_message();
   EXPECT_EQ(Enrolled("huge", 1), 0);
 
   // Just over 16 MiB is refused; a request within it is read and judged.
   v1::EnrollRecipientsRequest over = Enrollment("over", 2200, 8000);
   ASSERT_GT(over.ByteSizeLong(), 16u << 20);
-  EXPECT_EQ(Enroll(over).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(Enroll(over), StatusIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
   EXPECT_EQ(Enrolled("over", 3), 0);
   v1::EnrollRecipientsRequest within = Enrollment("within", 2000, 8000);
   ASSERT_LT(within.ByteSizeLong(), 16u << 20);
@@ -119,7 +120,7 @@ TEST_F(BoundedMemoryTest, ARecipientsVariablesAreBoundedWithTheFieldNamed) {
     variables[absl::StrCat("big", i)] = std::string(8 * 1024, 'b');
   }
   grpc::Status status = Enroll(request);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   std::optional<google::rpc::BadRequest> bad_request =
       server::BadRequestFromGrpcStatus(status);
   ASSERT_TRUE(bad_request.has_value()) << status.error_message();
@@ -159,7 +160,7 @@ TEST_F(BoundedMemoryTest,
       EXPECT_EQ(Enrolled(prefix, kEach), kEach);
       continue;
     }
-    EXPECT_EQ(statuses[c].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(statuses[c], StatusIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
     EXPECT_TRUE(
         absl::StrContains(statuses[c].error_message(), "retry with backoff"))
         << statuses[c].error_message();

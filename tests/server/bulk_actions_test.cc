@@ -15,6 +15,7 @@
 #include "sequencer/v1/events.pb.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -85,7 +86,7 @@ class BulkActionsTest : public ::testing::Test {
     const std::vector<std::string> before = LogSnapshot(server_);
     v1::BulkActionResponse response;
     grpc::Status status = Bulk(server_, request, &response, tenant);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
         << status.error_message();
     EXPECT_EQ(ErrorInfoOf(status).reason(), reason) << status.error_message();
     EXPECT_EQ(LogSnapshot(server_), before) << "a refused call wrote";
@@ -107,7 +108,7 @@ TEST_F(BulkActionsTest, PauseOf500RefusedBecauseOneIsPendingActionThenApplied) {
   v1::BulkActionResponse response;
   grpc::Status status = Bulk(
       server_, BulkRequest(kSeq, ids, v1::BULK_ACTION_TYPE_PAUSE), &response);
-  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  ASSERT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
       << status.error_message();
   const google::rpc::ErrorInfo info = ErrorInfoOf(status);
   EXPECT_EQ(info.reason(), kRefused);
@@ -178,7 +179,7 @@ TEST_F(BulkActionsTest, RefusalListsEveryOffenderWithStatusAndReason) {
           kSeq, {"ok1", "paused", "pending", "stopped", "gone", "never", "ok2"},
           v1::BULK_ACTION_TYPE_PAUSE),
       nullptr);
-  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(status).reason(), kRefused);
   std::map<std::string, v1::BulkOffender> offenders = OffendersById(status);
   ASSERT_EQ(offenders.size(), 5u);
@@ -201,7 +202,7 @@ TEST_F(BulkActionsTest, RefusalListsEveryOffenderWithStatusAndReason) {
                 BulkRequest(kSeq, {"paused", "ok1", "pending"},
                             v1::BULK_ACTION_TYPE_RESUME),
                 nullptr);
-  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   offenders = OffendersById(status);
   ASSERT_EQ(offenders.size(), 2u);
   EXPECT_EQ(offenders["ok1"].status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
@@ -237,8 +238,8 @@ TEST_F(BulkActionsTest, PauseOfErrorRecipientsIsAllowed) {
   // The pause revoked b's lease: the send must not go out.
   for (const auto& lease : leases) {
     if (lease.recipient_id() != "b") continue;
-    EXPECT_EQ(BeginSend(server_, lease).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(BeginSend(server_, lease),
+                StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   }
 }
 
@@ -355,14 +356,14 @@ TEST_F(BulkActionsTest, EditContentChangesEachSelectedRecipientOnly) {
       BulkRequest(kSeq, {"a", "b"}, v1::BULK_ACTION_TYPE_EDIT_CONTENT);
   wrong.set_step_index(2);
   wrong.mutable_edit()->set_message("emails have no message");
-  EXPECT_EQ(Bulk(server_, wrong, nullptr).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Bulk(server_, wrong, nullptr),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   v1::BulkActionRequest bad_index =
       BulkRequest(kSeq, {"a", "b"}, v1::BULK_ACTION_TYPE_EDIT_CONTENT);
   bad_index.set_step_index(9);
   bad_index.mutable_edit()->set_subject("x");
-  EXPECT_EQ(Bulk(server_, bad_index, nullptr).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Bulk(server_, bad_index, nullptr),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(LogSnapshot(server_), before);
 
   // One selected recipient cannot edit (paused): refused, nothing written.
@@ -371,7 +372,7 @@ TEST_F(BulkActionsTest, EditContentChangesEachSelectedRecipientOnly) {
   with_paused.set_step_index(2);
   with_paused.mutable_edit()->set_body("New body");
   status = Bulk(server_, with_paused, nullptr);
-  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(status).reason(), kRefused);
   std::map<std::string, v1::BulkOffender> offenders = OffendersById(status);
   ASSERT_EQ(offenders.size(), 1u);
@@ -475,10 +476,10 @@ TEST_F(BulkActionsTest, DeleteNeedsDoubleConfirmation) {
   EXPECT_TRUE(applied.applied());
   EXPECT_EQ(applied.affected_count(), 2);
   v1::Recipient out;
-  EXPECT_EQ(GetRecipient(server_, kSeq, "a", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(GetRecipient(server_, kSeq, "b", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, kSeq, "a", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
+  EXPECT_THAT(GetRecipient(server_, kSeq, "b", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   EXPECT_EQ(ListIds(server_, kSeq, {}), (std::vector<std::string>{"c"}));
 }
 
@@ -490,7 +491,7 @@ TEST_F(BulkActionsTest, FirstCallOfStopIsRefusedWhenOneCannotStop) {
   grpc::Status status =
       Bulk(server_, BulkRequest(kSeq, {"a", "b"}, v1::BULK_ACTION_TYPE_STOP),
            nullptr);
-  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(status).reason(), kRefused);
   std::map<std::string, v1::BulkOffender> offenders = OffendersById(status);
   ASSERT_EQ(offenders.size(), 1u);
@@ -678,8 +679,8 @@ TEST_F(BulkActionsTest, RetryReturnsTheFirstOutcomeAndWritesNothing) {
   // The same request id for a different request is INVALID_ARGUMENT.
   v1::BulkActionRequest different = request;
   different.set_action(v1::BULK_ACTION_TYPE_RESUME);
-  EXPECT_EQ(Bulk(server_, different, nullptr).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Bulk(server_, different, nullptr),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(LogSnapshot(server_), before);
 }
 
@@ -766,7 +767,7 @@ TEST_F(BulkActionsTest,
   const std::vector<std::string> before = LogSnapshot(server_);
   grpc::Status status = Bulk(
       server_, BulkRequest(kSeq, ids, v1::BULK_ACTION_TYPE_PAUSE), nullptr);
-  ASSERT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  ASSERT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
       << status.error_message();
   EXPECT_EQ(ErrorInfoOf(status).reason(), kRefused);
   EXPECT_EQ(ErrorInfoOf(status).metadata().at("offenders"), "200");
@@ -806,7 +807,7 @@ TEST_F(BulkActionsTest, RefusalOfAFullSelectionSaysHowManyOffend) {
       server_,
       BulkRequest(kSeq, NumberedIds("x", 10000), v1::BULK_ACTION_TYPE_PAUSE),
       nullptr);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
       << status.error_message();
   EXPECT_EQ(ErrorInfoOf(status).reason(), kRefused);
   const v1::BulkRefusal refusal = BulkRefusalOf(status);

@@ -20,6 +20,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -50,8 +51,8 @@ TEST(HealthTest, UnknownServiceIsNotFound) {
   request.set_service("no.such.Service");
   HealthCheckResponse response;
   grpc::ClientContext context;
-  EXPECT_EQ(stub->Check(&context, request, &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(stub->Check(&context, request, &response),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
 }
 
 // One request/response exchange on the reflection stream.

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -159,10 +160,9 @@ TEST_F(ListingTest, RecipientsOfOtherSequencesAndTenantsAreNotListed) {
   v1::ListRecipientsRequest request;
   request.set_sequence_id("nope");
   v1::ListRecipientsResponse response;
-  EXPECT_EQ(server_.recipients()
-                .ListRecipients(CallAs().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(
+      server_.recipients().ListRecipients(CallAs().get(), request, &response),
+      StatusIs(grpc::StatusCode::NOT_FOUND));
 }
 
 TEST_F(ListingTest, ListSequencesPagesInIdOrder) {

@@ -23,6 +23,7 @@
 #include "server/sequencer_server.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_server.h"
 
@@ -171,8 +172,8 @@ TEST_F(LongPollTest, AThousandWaitingPollsLeaveOtherCallsAnswering) {
     ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
   }
   v1::Recipient ignored;
-  EXPECT_EQ(GetRecipient(server_, "seq", "nobody", &ignored).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "seq", "nobody", &ignored),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   EXPECT_EQ(polls.answered(), 0);
 
   server_.AdvanceTime(kLongWait);
@@ -281,7 +282,7 @@ TEST_F(LongPollTest, ACancelledPollIsAnsweredAndFreed) {
 
   polls.Cancel(0);
   ASSERT_TRUE(polls.AwaitAnswered(1));
-  EXPECT_EQ(polls.status(0).error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_THAT(polls.status(0), StatusIs(grpc::StatusCode::CANCELLED));
   EXPECT_TRUE(AwaitCounts(server(), [](const PollRegistry::Counts& counts) {
     return counts.open == 1 && counts.waiting == 1;
   }));
@@ -306,7 +307,7 @@ TEST_F(LongPollTest, APollWhoseClientDeadlinePassesIsFreed) {
   v1::LeaseStepsResponse response;
   grpc::Status status =
       server_.delivery().LeaseSteps(context.get(), request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::DEADLINE_EXCEEDED))
       << status.error_message();
   EXPECT_TRUE(AwaitNoPolls(server()));
 }
@@ -316,15 +317,12 @@ TEST_F(LongPollTest, BadPollRequestsAreRefusedBeforeWaiting) {
   request.set_channel(v1::STEP_TYPE_EMAIL);
   *request.mutable_wait() = app::ToProtoDuration(absl::Seconds(31));
   v1::LeaseStepsResponse response;
-  EXPECT_EQ(server_.delivery()
-                .LeaseSteps(CallAs().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(server_.delivery().LeaseSteps(CallAs().get(), request, &response),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   request.clear_wait();
-  EXPECT_EQ(server_.delivery()
-                .LeaseSteps(CallAs("").get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(
+      server_.delivery().LeaseSteps(CallAs("").get(), request, &response),
+      StatusIs(grpc::StatusCode::UNAUTHENTICATED));
   EXPECT_TRUE(AwaitNoPolls(server()));
 }
 
@@ -438,7 +436,7 @@ TEST(LongPollDaemonTest, CommitWakesTheRightPollAndAdvanceTimeEndsTheRest) {
   ASSERT_TRUE(polls.AwaitHeaders(3));
   polls.Cancel(gone);
   ASSERT_TRUE(polls.AwaitAnswered(1));
-  EXPECT_EQ(polls.status(gone).error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_THAT(polls.status(gone), StatusIs(grpc::StatusCode::CANCELLED));
 
   {
     v1::EnrollRecipientsRequest request;

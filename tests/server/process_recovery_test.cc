@@ -24,6 +24,7 @@
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/process.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_server.h"
@@ -178,8 +179,8 @@ TEST(ProcessRecoveryTest, KillNineKeepsEveryAcknowledgedChange) {
   EXPECT_EQ(before[ids[0]].status(), v1::RECIPIENT_STATUS_PAUSED);
   EXPECT_EQ(before[ids[5]].status(), v1::RECIPIENT_STATUS_STOPPED);
   v1::Recipient deleted;
-  EXPECT_EQ(GetOn(daemon, "seq-1", ids[8], &deleted).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetOn(daemon, "seq-1", ids[8], &deleted),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   v1::Sequence sequence_after;
   ASSERT_TRUE(daemon.sequences()
                   .GetSequence(CallAs().get(), get_sequence, &sequence_after)

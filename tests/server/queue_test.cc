@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/forwarding_event_store.h"
+#include "tests/util/status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -199,11 +200,11 @@ TEST_F(SchedulerBatchTest, RefusedItemsChangeNothingAndTheOthersCommitOnce) {
   EXPECT_TRUE(results[0].changed);
   EXPECT_TRUE(results[1].status.ok()) << results[1].status;  // nothing due
   EXPECT_FALSE(results[1].changed);
-  EXPECT_EQ(results[2].status.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(results[3].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(results[2].status, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(results[3].status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_FALSE(results[4].changed);
   EXPECT_TRUE(results[5].changed);
-  EXPECT_EQ(results[6].status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(results[6].status, StatusIs(absl::StatusCode::kAborted));
   EXPECT_FALSE(results[6].changed);
   EXPECT_EQ(store_.commits - commits_before, 1);  // one durable write
 

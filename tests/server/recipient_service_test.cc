@@ -8,6 +8,7 @@
 #include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -80,7 +81,7 @@ TEST_F(RecipientServiceTest,
   v1::Recipient out;
   grpc::Status status = server_.recipients().ResumeRecipient(
       CallAs().get(), ActionRequest("seq-1", "r1"), &out);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   const google::rpc::ErrorInfo info = ErrorInfoOf(status);
   EXPECT_EQ(info.reason(), "ACTION_NOT_AVAILABLE");
   EXPECT_EQ(info.domain(), "sequencer.v1");
@@ -116,7 +117,7 @@ TEST_F(RecipientServiceTest,
   request.set_recipient_id("r2");
   grpc::Status status =
       server_.recipients().PauseRecipient(CallAs().get(), request, &out);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(LogSnapshot(server_), before);
   EXPECT_EQ(MustGetRecipient(server_, "seq-1", "r2").status(),
             v1::RECIPIENT_STATUS_IN_PROGRESS);
@@ -129,7 +130,7 @@ TEST_F(RecipientServiceTest, ExpectedVersionMismatchIsAbortedAndWritesNothing) {
   v1::Recipient out;
   grpc::Status status =
       server_.recipients().PauseRecipient(CallAs().get(), request, &out);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::ABORTED));
   EXPECT_EQ(LogSnapshot(server_), before);
 
   request.set_request_id(NextRequestId());
@@ -141,12 +142,12 @@ TEST_F(RecipientServiceTest, ExpectedVersionMismatchIsAbortedAndWritesNothing) {
 
 TEST_F(RecipientServiceTest, OtherTenantSeesNothing) {
   v1::Recipient out;
-  EXPECT_EQ(GetRecipient(server_, "seq-1", "r1", &out, "tenant-b").error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, "seq-1", "r1", &out, "tenant-b"),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
   const std::vector<std::string> before = LogSnapshot(server_);
   grpc::Status status = server_.recipients().PauseRecipient(
       CallAs("tenant-b").get(), ActionRequest("seq-1", "r1"), &out);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::NOT_FOUND));
   EXPECT_EQ(LogSnapshot(server_), before);
 }
 
@@ -155,14 +156,12 @@ TEST_F(RecipientServiceTest, MissingTenantOrActorIsUnauthenticated) {
   v1::GetRecipientRequest request;
   request.set_sequence_id("seq-1");
   request.set_recipient_id("r1");
-  EXPECT_EQ(server_.recipients()
-                .GetRecipient(CallAs("", kActor).get(), request, &out)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(server_.recipients()
-                .GetRecipient(CallAs(kTenant, "").get(), request, &out)
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(server_.recipients().GetRecipient(CallAs("", kActor).get(),
+                                                request, &out),
+              StatusIs(grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_THAT(server_.recipients().GetRecipient(CallAs(kTenant, "").get(),
+                                                request, &out),
+              StatusIs(grpc::StatusCode::UNAUTHENTICATED));
 }
 
 TEST_F(RecipientServiceTest, EveryEventRecordsActorTimeAndRequest) {

@@ -36,6 +36,7 @@
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/process.h"
 #include "tests/util/temp_dir.h"
 #include "tests/util/test_server.h"
@@ -427,7 +428,7 @@ TEST_F(FullDiskTest, WritesRefusedWhileFullResumeWithoutRestart) {
     }
     ASSERT_FALSE(failed.ok()) << "no write was refused";
     refused_ids.push_back(refused_id);
-    EXPECT_EQ(failed.error_code(), grpc::StatusCode::UNAVAILABLE)
+    EXPECT_THAT(failed, StatusIs(grpc::StatusCode::UNAVAILABLE))
         << failed.error_message();
     EXPECT_TRUE(
         absl::StrContains(failed.error_message(), "No space left on device"))
@@ -436,7 +437,7 @@ TEST_F(FullDiskTest, WritesRefusedWhileFullResumeWithoutRestart) {
     EXPECT_EQ(daemon.Health(), HealthCheckResponse::NOT_SERVING);
 
     grpc::Status refused = Pause(daemon, ids[next]);
-    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_THAT(refused, StatusIs(grpc::StatusCode::UNAVAILABLE));
     EXPECT_TRUE(absl::StrContains(refused.error_message(),
                                   "refuses writes until it recovers"))
         << refused.error_message();

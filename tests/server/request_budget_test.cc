@@ -4,9 +4,12 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "tests/util/status_matchers.h"
 
 namespace sequencer::server {
 namespace {
+
+using ::sequencer::testing::StatusIs;
 
 TEST(RequestBudgetTest, AdmitsWithinTheLimitAndRefusesBeyond) {
   RequestBudget budget(100);
@@ -15,7 +18,7 @@ TEST(RequestBudgetTest, AdmitsWithinTheLimitAndRefusesBeyond) {
   ASSERT_TRUE(budget.Admit(40, &b).ok());
   EXPECT_EQ(budget.in_flight_bytes(), 100u);
   absl::Status refused = budget.Admit(1, &c);
-  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kResourceExhausted));
   EXPECT_TRUE(absl::StrContains(refused.message(), "retry with backoff"))
       << refused;
   EXPECT_EQ(budget.refused(), 1u);
@@ -29,13 +32,13 @@ TEST(RequestBudgetTest, ARequestLargerThanTheLimitRunsAlone) {
   RequestBudget budget(100);
   RequestBudget::Hold big, small;
   ASSERT_TRUE(budget.Admit(500, &big).ok());
-  EXPECT_EQ(budget.Admit(1, &small).code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(budget.Admit(1, &small),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   big.Release();
   EXPECT_TRUE(budget.Admit(1, &small).ok());
   RequestBudget::Hold big_again;
-  EXPECT_EQ(budget.Admit(500, &big_again).code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(budget.Admit(500, &big_again),
+              StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
 TEST(RequestBudgetTest, HoldsReleaseOnDestructionAndMove) {

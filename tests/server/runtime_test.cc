@@ -13,6 +13,7 @@
 #include "server/status_conversion.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -361,7 +362,7 @@ TEST_F(RuntimeTest, ExpiredLeaseIsOfferedAgainAndTheOldTokenIsRefused) {
   EXPECT_NE(second[0].lease_token(), first[0].lease_token());
   const std::vector<std::string> before = LogSnapshot(server_);
   grpc::Status stale = Begin(first[0]);
-  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(stale, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(stale).reason(), "LEASE_EXPIRED");
   EXPECT_EQ(LogSnapshot(server_), before);
   ASSERT_TRUE(Begin(second[0]).ok());
@@ -393,7 +394,7 @@ TEST_F(RuntimeTest, StaleReportIsRefusedAndADuplicateReportCompletesOnce) {
   ASSERT_EQ(leases.size(), 1u);
   // Reporting before the send began is refused.
   grpc::Status early = Report(leases[0], v1::DELIVERY_OUTCOME_SENT);
-  EXPECT_EQ(early.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(early, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(early).reason(), "STALE_LEASE");
 
   ASSERT_TRUE(Begin(leases[0]).ok());
@@ -409,7 +410,7 @@ TEST_F(RuntimeTest, StaleReportIsRefusedAndADuplicateReportCompletesOnce) {
   v1::DeliveryLease forged = leases[0];
   forged.set_lease_token("0123456789abcdef0123456789abcdef");
   grpc::Status stale = Report(forged, v1::DELIVERY_OUTCOME_SENT);
-  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(stale, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(LogSnapshot(server_), after_first);
 }
 
@@ -425,7 +426,7 @@ TEST_F(RuntimeTest, PauseRevokesALeaseThatHasNotBegun) {
           .PauseRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
           .ok());
   grpc::Status revoked = Begin(leases[0]);
-  EXPECT_EQ(revoked.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(revoked, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(revoked).reason(), "LEASE_REVOKED");
 
   server_.AdvanceTime(absl::Hours(24));
@@ -434,8 +435,8 @@ TEST_F(RuntimeTest, PauseRevokesALeaseThatHasNotBegun) {
           .ResumeRecipient(CallAs().get(), ActionRequest(kSeq, "r1"), &out)
           .ok());
   // The old lease stays revoked after the resume; the step runs again.
-  EXPECT_EQ(Begin(leases[0]).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(Begin(leases[0]),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   server_.AdvanceTime(absl::ZeroDuration());
   EXPECT_EQ(DeliverAll(v1::STEP_TYPE_EMAIL), 1);
   EXPECT_EQ(Get("r1").status(), v1::RECIPIENT_STATUS_FINISHED);
@@ -488,8 +489,8 @@ TEST_F(RuntimeTest, StopRevokesAndNothingFurtherExecutes) {
                       CallAs().get(),
                       ActionRequest(kSeq, leases[1].recipient_id()), &deleted)
                   .ok());
-  EXPECT_EQ(Begin(leases[0]).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(Begin(leases[0]),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_NE(Begin(leases[1]).error_code(), grpc::StatusCode::OK);
   server_.AdvanceTime(absl::Hours(5));
   EXPECT_TRUE(Lease(v1::STEP_TYPE_EMAIL).empty());
@@ -548,7 +549,7 @@ TEST_F(RuntimeTest, RestartInTheMiddleLosesNothing) {
   ASSERT_TRUE(Report(*begun, v1::DELIVERY_OUTCOME_SENT, &reported).ok());
   EXPECT_EQ(reported.current_step(), 1);
   // A lease that had not begun is void; its step is offered again.
-  EXPECT_EQ(Begin(*leased).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(Begin(*leased), StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   std::vector<v1::DeliveryLease> again = Lease(v1::STEP_TYPE_EMAIL);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(again[0].recipient_id(), "leased");
@@ -566,32 +567,24 @@ TEST_F(RuntimeTest, BadLeaseRequestsAreInvalidArgument) {
   v1::LeaseStepsRequest request;
   v1::LeaseStepsResponse response;
   request.set_channel(v1::STEP_TYPE_TASK);
-  EXPECT_EQ(server_.delivery()
-                .LeaseSteps(CallAs().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(server_.delivery().LeaseSteps(CallAs().get(), request, &response),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   request.set_channel(v1::STEP_TYPE_EMAIL);
   request.set_max_steps(101);
-  EXPECT_EQ(server_.delivery()
-                .LeaseSteps(CallAs().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(server_.delivery().LeaseSteps(CallAs().get(), request, &response),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   request.set_max_steps(1);
   request.mutable_wait()->set_seconds(31);
-  EXPECT_EQ(server_.delivery()
-                .LeaseSteps(CallAs().get(), request, &response)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(server_.delivery().LeaseSteps(CallAs().get(), request, &response),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   v1::ReportDeliveryRequest report;
   report.set_lease_token("abc");
   report.set_sequence_id(kSeq);
   report.set_recipient_id("r1");
   report.set_outcome(v1::DELIVERY_OUTCOME_FAILED);
   v1::Recipient out;
-  EXPECT_EQ(server_.delivery()
-                .ReportDelivery(CallAs().get(), report, &out)
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT)
+  EXPECT_THAT(server_.delivery().ReportDelivery(CallAs().get(), report, &out),
+              StatusIs(grpc::StatusCode::INVALID_ARGUMENT))
       << "FAILED needs an error message";
 }
 
@@ -628,10 +621,8 @@ TEST(BackgroundSchedulerTest, WakesOnCommitsAndHandsDueStepsToALongPoll) {
   v1::AdvanceTimeRequest advance;
   advance.mutable_by()->set_seconds(3600);
   v1::TimeResponse now;
-  EXPECT_EQ(server.clock_service()
-                .AdvanceTime(CallAs().get(), advance, &now)
-                .error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_THAT(server.clock_service().AdvanceTime(CallAs().get(), advance, &now),
+              StatusIs(grpc::StatusCode::UNIMPLEMENTED));
 }
 
 // ---- What an outside client found (issue 7).
@@ -655,7 +646,7 @@ TEST_F(RuntimeTest, ABegunSendThatNeverReportsGoesToErrorAtItsDeadline) {
   EXPECT_EQ(FromProtoTime(in_flight.send_deadline()),
             begun_at + absl::Minutes(15));
   grpc::Status skip = Act(server_, v1::ACTION_SKIP_STEP, kSeq, "r1");
-  EXPECT_EQ(skip.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(skip, StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
   EXPECT_EQ(ErrorInfoOf(skip).reason(), "SEND_IN_PROGRESS");
   EXPECT_EQ(ErrorInfoOf(skip).metadata().count("send_deadline"), 1u);
 
@@ -788,7 +779,7 @@ TEST_F(RuntimeTest, ARecipientsVariablesAreBounded) {
   v1::EnrollRecipientsResponse response;
   grpc::Status status =
       server_.recipients().EnrollRecipients(CallAs().get(), request, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   std::optional<google::rpc::BadRequest> bad_request =
       server::BadRequestFromGrpcStatus(status);
   ASSERT_TRUE(bad_request.has_value()) << status.error_message();
@@ -806,7 +797,7 @@ TEST_F(RuntimeTest, BeginSendForARecipientDeletedAfterTheLeaseIsRevoked) {
   v1::DeliveryLease lease = leases[0];
   MustAct(server_, v1::ACTION_DELETE, kSeq, "r1");
   grpc::Status begin = Begin(lease);
-  EXPECT_EQ(begin.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  EXPECT_THAT(begin, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
       << begin.error_message();
   EXPECT_EQ(ErrorInfoOf(begin).reason(), "LEASE_REVOKED");
 }

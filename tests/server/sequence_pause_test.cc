@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "tests/server/bulk_helpers.h"
 #include "tests/util/api_helpers.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/test_server.h"
 
 namespace sequencer::testing {
@@ -32,7 +33,7 @@ class SequencePauseTest : public ::testing::Test {
     SCOPED_TRACE(ShortName(action) + " " + id);
     const std::vector<std::string> before = LogSnapshot(server_);
     grpc::Status status = Act(server_, action, kSeq, id);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
         << status.error_message();
     EXPECT_EQ(ErrorInfoOf(status).reason(), kSequencePaused);
     EXPECT_EQ(LogSnapshot(server_), before);
@@ -45,7 +46,7 @@ class SequencePauseTest : public ::testing::Test {
     const std::vector<std::string> before = LogSnapshot(server_);
     grpc::Status status =
         Bulk(server_, BulkRequest(kSeq, ids, action), nullptr);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
         << status.error_message();
     EXPECT_EQ(ErrorInfoOf(status).reason(), "BULK_ACTION_REFUSED");
     std::map<std::string, v1::BulkOffender> offenders = OffendersById(status);
@@ -141,8 +142,8 @@ TEST_F(SequencePauseTest, MixOfStatusesAcrossASequencePauseAndResume) {
   EXPECT_TRUE(FindAction(run1_paused, v1::ACTION_DELETE).available());
 
   // Pausing again: FAILED_PRECONDITION.
-  EXPECT_EQ(PauseSequence(server_, kSeq, nullptr).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(PauseSequence(server_, kSeq, nullptr),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
 
   // ---- Nothing executes while paused, long past every due time.
   std::vector<std::string> log = LogSnapshot(server_);
@@ -187,8 +188,8 @@ TEST_F(SequencePauseTest, MixOfStatusesAcrossASequencePauseAndResume) {
     EXPECT_EQ(r.version(), before[id].version());
   }
   EXPECT_EQ(RemainingDelay(Get("ind")), absl::Hours(20));
-  EXPECT_EQ(ResumeSequence(server_, kSeq, nullptr).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(ResumeSequence(server_, kSeq, nullptr),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
 
   // They run 18 hours after the resume; the individually paused does not.
   server_.AdvanceTime(absl::Hours(18) - absl::Seconds(1));
@@ -235,8 +236,8 @@ TEST_F(SequencePauseTest, StopAndDeleteStillWorkWhilePaused) {
   }
   EXPECT_EQ(Get("c").status(), v1::RECIPIENT_STATUS_STOPPED);
   v1::Recipient out;
-  EXPECT_EQ(GetRecipient(server_, kSeq, "d", &out).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(GetRecipient(server_, kSeq, "d", &out),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
 
   // Only e is left paused by the sequence.
   v1::SequenceActionResponse resumed;
@@ -310,7 +311,7 @@ TEST_F(SequencePauseTest, LeaseGrantedBeforeTheSequencePauseIsRevoked) {
 
   const std::vector<std::string> log = LogSnapshot(server_);
   grpc::Status status = BeginSend(server_, leases[0]);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
       << status.error_message();
   EXPECT_EQ(ErrorInfoOf(status).reason(), "LEASE_REVOKED");
   EXPECT_EQ(LogSnapshot(server_), log) << "nothing dispatched";
@@ -324,20 +325,20 @@ TEST_F(SequencePauseTest, LeaseGrantedBeforeTheSequencePauseIsRevoked) {
   EXPECT_NE(again[0].lease_token(), leases[0].lease_token());
   EXPECT_TRUE(BeginSend(server_, again[0]).ok());
   // The old lease stays revoked.
-  EXPECT_EQ(BeginSend(server_, leases[0]).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(BeginSend(server_, leases[0]),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION));
 }
 
 TEST_F(SequencePauseTest, BadCallsAndIdempotentRetry) {
   CreateSequence(server_, kSeq, {EmailStep(absl::Hours(24))});
   Enroll(server_, kSeq, {"a", "b"});
-  EXPECT_EQ(ResumeSequence(server_, kSeq, nullptr).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION)
+  EXPECT_THAT(ResumeSequence(server_, kSeq, nullptr),
+              StatusIs(grpc::StatusCode::FAILED_PRECONDITION))
       << "not paused";
-  EXPECT_EQ(PauseSequence(server_, "no-such-seq", nullptr).error_code(),
-            grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(PauseSequence(server_, kSeq, nullptr, "tenant-b").error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(PauseSequence(server_, "no-such-seq", nullptr),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
+  EXPECT_THAT(PauseSequence(server_, kSeq, nullptr, "tenant-b"),
+              StatusIs(grpc::StatusCode::NOT_FOUND));
 
   v1::SequenceActionRequest request;
   request.set_request_id(NextRequestId());

@@ -22,6 +22,7 @@
 #include "sequencer/v1/sequencer.pb.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
+#include "tests/util/grpc_status_matchers.h"
 #include "tests/util/temp_dir.h"
 
 namespace sequencer::testing {
@@ -119,7 +120,7 @@ class UndecodableRequestTest : public ::testing::Test {
     grpc::Status status = RawCall(method, bytes);
     EXPECT_NE(status.error_message().find(reason), std::string::npos)
         << status.error_message();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT))
         << status.error_code() << " " << status.error_message();
     EXPECT_NE(status.error_message().find("could not be decoded"),
               std::string::npos)
@@ -191,11 +192,11 @@ TEST_F(UndecodableRequestTest, TheServerKeepsServingAndDecodableCallsWork) {
   request.set_sequence_id("missing");
   grpc::Status status = RawCall("/sequencer.v1.SequenceService/GetSequence",
                                 request.SerializeAsString());
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::NOT_FOUND))
       << status.error_message();
   // An empty body is a valid (all-default) message: validated as usual.
   status = RawCall("/sequencer.v1.SequenceService/GetSequence", "");
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_NE(status.error_message().find("sequence_id"), std::string::npos)
       << status.error_message();
 }
@@ -217,8 +218,8 @@ TEST(UndecodableRequestLogTest, InvalidUtf8DoesNotFillTheServersLog) {
                    "/sequencer.v1.RecipientService/EnrollRecipients",
                    grpc::StubOptions(), &request, &response,
                    [&done](grpc::Status status) { done.set_value(status); });
-    ASSERT_EQ(done.get_future().get().error_code(),
-              grpc::StatusCode::INVALID_ARGUMENT);
+    ASSERT_THAT(done.get_future().get(),
+                StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   }
   // Everything the daemon wrote after start-up, up to its exit: the refusals
   // went to the clients, not to the log.
