@@ -2,7 +2,8 @@
 //
 // A LeaseSteps call that finds nothing to lease parks here (by queue: the
 // ready/ prefix of one tenant and channel, layout::ReadyPrefix) until one of:
-//   - a commit queues work on that queue (Notify, called by CommitAndNotify):
+//   - a commit queues work on that queue (Notify, called by
+//   CommandRunner::Commit):
 //     the poll is handed back to try leasing again;
 //   - its deadline passes on the service's Clock: with the manual clock when
 //     ExpireDue runs (ClockService/AdvanceTime), with the system clock on the

@@ -22,7 +22,7 @@
 // reads the store (BeginScan) and is told of every addition made while it
 // runs, so its result (EndScan) cannot move the front past an entry added
 // behind the point where it started reading. Additions must be reported
-// after their commit is durable and visible (CommitAndNotify does it).
+// after their commit is durable and visible (CommandRunner::Commit does it).
 // Thread-safe.
 
 #ifndef SEQUENCER_APP_RUNTIME_QUEUE_FRONTS_H_

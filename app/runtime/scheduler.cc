@@ -169,7 +169,7 @@ void Scheduler::Loop() {
     std::optional<absl::Time> next;
     if (deps_.fronts != nullptr) {
       // From here on only an entry earlier than the front wakes the thread
-      // (CommitAndNotify); entries added while RunDue ran have woken it.
+      // (CommandRunner::Commit); entries added while RunDue ran have woken it.
       const std::string front = deps_.fronts->Watch(layout::kDuePrefix);
       if (!front.empty() && front != QueueFronts::kEmpty) {
         next = layout::ParseTimeKey(absl::string_view(front).substr(0, 16));

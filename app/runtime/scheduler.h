@@ -6,8 +6,8 @@
 // passes and pauses deleted cost nothing. For the recipients whose due time
 // has come, oldest first, up to 512 at a time, it runs domain::MarkStepDue
 // through the batch form of the recipient pipeline
-// (RunRecipientCommandBatch): one durable commit per batch; a manual step
-// becomes PENDING_ACTION, an automatic step joins its channel's delivery
+// (CommandRunner::RunRecipientBatch): one durable commit per batch; a manual
+// step becomes PENDING_ACTION, an automatic step joins its channel's delivery
 // queue (or, with a missing variable, the recipient goes to ERROR). A
 // recipient the batch refuses or finds changed is left as it is; the others
 // still commit.

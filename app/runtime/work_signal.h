@@ -1,8 +1,8 @@
 // Wakes the scheduler thread when a commit made something wait for a due time
 // earlier than what the thread waits for (app/pipeline/command_runner.h,
-// CommitAndNotify; app/runtime/queue_fronts.h): a generation counter under a
-// mutex. Long polls for delivery work wait in app/runtime/poll_registry.h
-// instead. Thread-safe.
+// CommandRunner::Commit; app/runtime/queue_fronts.h): a generation counter
+// under a mutex. Long polls for delivery work wait in
+// app/runtime/poll_registry.h instead. Thread-safe.
 
 #ifndef SEQUENCER_APP_RUNTIME_WORK_SIGNAL_H_
 #define SEQUENCER_APP_RUNTIME_WORK_SIGNAL_H_

@@ -1,6 +1,6 @@
 // The queue indexes at scale: in-memory fronts (app/runtime/queue_fronts.h),
-// the scheduler's batches (RunRecipientCommandBatch), and leasing from the
-// front.
+// the scheduler's batches (CommandRunner::RunRecipientBatch), and leasing from
+// the front.
 
 #include <algorithm>
 #include <functional>
