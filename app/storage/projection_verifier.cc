@@ -17,8 +17,16 @@
 namespace sequencer::app {
 namespace {
 
+// A key prefix as a string_view (the two-argument constructor stays a
+// constant expression under sanitizers, which check the pointer otherwise).
+template <size_t N>
+constexpr absl::string_view View(const char (&prefix)[N]) {
+  return absl::string_view(prefix, N - 1);
+}
+
 // Where sequence streams are (layout::SequenceStream).
-constexpr absl::string_view kSequenceStreams = layout::kSequenceStreamPrefix;
+constexpr absl::string_view kSequenceStreams =
+    View(layout::kSequenceStreamPrefix);
 
 enum class StreamKind { kUnknown, kSequence, kRecipient };
 
@@ -39,8 +47,9 @@ struct StreamInfo {
 
 // The listing prefixes compared, in the order they are compared.
 constexpr absl::string_view kComparedPrefixes[] = {
-    layout::kSequenceListRoot, layout::kRecipientListRoot,
-    layout::kStatusIndexRoot, layout::kDuePrefix, layout::kReadyPrefix};
+    View(layout::kSequenceListRoot), View(layout::kRecipientListRoot),
+    View(layout::kStatusIndexRoot), View(layout::kDuePrefix),
+    View(layout::kReadyPrefix)};
 constexpr int kComparedCount =
     sizeof(kComparedPrefixes) / sizeof(kComparedPrefixes[0]);
 
