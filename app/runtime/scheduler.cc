@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "app/pipeline/command_runner.h"
 #include "app/status_macros.h"
+#include "app/storage/indexes.h"
 #include "app/storage/store_layout.h"
 
 namespace sequencer::app {
@@ -82,30 +83,21 @@ absl::StatusOr<int> Scheduler::RunPass() {
   };
   int changed = 0;
   std::string cursor = StartAfter(scan);
-  bool reached_later = false;
-  while (!reached_later) {
-    absl::StatusOr<std::vector<std::pair<std::string, std::string>>> entries =
-        deps_.repository->store().ScanIndex(layout::kDuePrefix, cursor,
-                                            kScanChunk);
-    if (!entries.ok()) {
+  while (true) {
+    absl::StatusOr<indexes::DueScan> due =
+        indexes::DueBefore(deps_.repository->store(), now, cursor, kScanChunk);
+    if (!due.ok()) {
       EndScan(scan, "");
-      return entries.status();
+      return due.status();
     }
+    cursor = due->last_key;
+    if (!due->first_later.empty()) leave(due->first_later);
     std::vector<BatchCommandItem> items;
     std::vector<std::string> queue_entries;
-    for (const auto& [key, value] : *entries) {
-      cursor = key;
-      std::optional<layout::DueEntry> entry = layout::ParseDueKey(key);
-      const absl::string_view queue_entry =
-          layout::QueueEntryOf(key, layout::kDuePrefix);
+    for (const auto& [queue_entry, entry] : due->items) {
       if (!entry.has_value()) {
         leave(queue_entry);
         continue;
-      }
-      if (entry->due > now) {
-        leave(queue_entry);
-        reached_later = true;
-        break;
       }
       BatchCommandItem item;
       item.call = CallContext{entry->recipient.tenant, kSchedulerActor};
@@ -113,7 +105,7 @@ absl::StatusOr<int> Scheduler::RunPass() {
       item.request.sequence_id = entry->recipient.sequence_id;
       item.request.recipient_id = entry->recipient.recipient_id;
       items.push_back(std::move(item));
-      queue_entries.emplace_back(queue_entry);
+      queue_entries.push_back(queue_entry);
     }
     const std::vector<BatchItemResult> results =
         CommandRunner(deps_).RunRecipientBatch(items, domain::MarkStepDue{});
@@ -132,7 +124,7 @@ absl::StatusOr<int> Scheduler::RunPass() {
         leave(queue_entries[i]);
       }
     }
-    if (entries->size() < kScanChunk) break;
+    if (due->end || !due->first_later.empty()) break;
   }
   EndScan(scan, first_live.empty() ? QueueFronts::kEmpty : first_live);
   return changed;

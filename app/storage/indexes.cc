@@ -59,4 +59,47 @@ absl::StatusOr<IdPage> ListSequences(const eventstore::EventStore& store,
   return page;
 }
 
+absl::StatusOr<DueScan> DueBefore(const eventstore::EventStore& store,
+                                  absl::Time now, absl::string_view start_after,
+                                  size_t limit) {
+  SEQ_ASSIGN_OR_RETURN(auto entries,
+                       store.ScanIndex(layout::kDuePrefix, start_after, limit));
+  DueScan scan;
+  scan.last_key = std::string(start_after);
+  scan.end = entries.size() < limit;
+  for (auto& [key, value] : entries) {
+    std::optional<layout::DueEntry> entry = layout::ParseDueKey(key);
+    std::string queue_entry(layout::QueueEntryOf(key, layout::kDuePrefix));
+    if (entry.has_value() && entry->due > now) {
+      scan.first_later = std::move(queue_entry);
+      scan.end = false;
+      return scan;
+    }
+    scan.last_key = std::move(key);
+    scan.items.push_back({std::move(queue_entry), std::move(entry)});
+  }
+  return scan;
+}
+
+absl::StatusOr<QueueScan<layout::ReadyEntry>> ReadyFor(
+    const eventstore::EventStore& store, absl::string_view tenant,
+    absl::string_view channel, absl::string_view start_after, size_t limit) {
+  const std::string prefix = layout::ReadyPrefix(tenant, channel);
+  SEQ_ASSIGN_OR_RETURN(auto entries,
+                       store.ScanIndex(prefix, start_after, limit));
+  QueueScan<layout::ReadyEntry> scan;
+  scan.last_key = std::string(start_after);
+  scan.end = entries.size() < limit;
+  for (auto& [key, value] : entries) {
+    std::optional<layout::ReadyEntry> entry = layout::ParseReadyKey(key);
+    if (entry.has_value() && entry->recipient.tenant != tenant) {
+      entry.reset();
+    }
+    std::string queue_entry(layout::QueueEntryOf(key, prefix));
+    scan.last_key = std::move(key);
+    scan.items.push_back({std::move(queue_entry), std::move(entry)});
+  }
+  return scan;
+}
+
 }  // namespace sequencer::app::indexes

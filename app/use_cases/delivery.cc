@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/status_macros.h"
+#include "app/storage/indexes.h"
 #include "app/storage/store_layout.h"
 #include "domain/refusal.h"
 #include "domain/schedule.h"
@@ -53,8 +54,8 @@ absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
     const std::string& tenant, domain::StepType channel, int max,
     absl::Duration lease_duration) {
   std::vector<LeasedStep> leased;
-  const std::string prefix =
-      layout::ReadyPrefix(tenant, std::string(domain::StepTypeName(channel)));
+  const std::string channel_name(domain::StepTypeName(channel));
+  const std::string prefix = layout::ReadyPrefix(tenant, channel_name);
   eventstore::EventStore& store = deps_.repository->store();
   // Start at the queue's front: the entries that sends already begun deleted
   // before it cost nothing.
@@ -67,67 +68,25 @@ absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
   std::string cursor = QueueFronts::StartAfter(prefix, scan.front);
   absl::Status status;
   while (static_cast<int>(leased.size()) < max) {
-    auto entries = store.ScanIndex(prefix, cursor, kScanChunk);
-    if (!entries.ok()) {
-      status = entries.status();
+    absl::StatusOr<indexes::QueueScan<layout::ReadyEntry>> ready =
+        indexes::ReadyFor(store, tenant, channel_name, cursor, kScanChunk);
+    if (!ready.ok()) {
+      status = ready.status();
       break;
     }
-    if (first_live.empty() && !entries->empty()) {
-      first_live =
-          std::string(layout::QueueEntryOf(entries->front().first, prefix));
+    if (first_live.empty() && !ready->items.empty()) {
+      first_live = ready->items.front().queue_entry;
     }
-    for (const auto& [key, value] : *entries) {
+    for (const auto& [queue_entry, entry] : ready->items) {
       if (static_cast<int>(leased.size()) >= max) break;
-      cursor = key;
-      std::optional<layout::ReadyEntry> entry = layout::ParseReadyKey(key);
+      cursor = prefix + queue_entry;
       if (!entry.has_value()) continue;
-      const std::string& sequence_id = entry->recipient.sequence_id;
-      const std::string& recipient_id = entry->recipient.recipient_id;
-      const absl::Time now = deps_.clock->Now();
-      // A step leased at the recipient's current version stays taken: skip
-      // it on the stream's version alone, without folding the recipient.
-      if (std::optional<uint64_t> held =
-              leases_.HeldVersion(tenant, sequence_id, recipient_id, now);
-          held.has_value()) {
-        absl::StatusOr<uint64_t> version = store.StreamVersion(
-            layout::RecipientStream(tenant, sequence_id, recipient_id));
-        if (version.ok() && *version == *held) continue;
-      }
-      auto cached = sequences.find(sequence_id);
-      if (cached == sequences.end()) {
-        cached = sequences
-                     .emplace(sequence_id, deps_.repository->GetSequence(
-                                               tenant, sequence_id))
-                     .first;
-      }
-      const absl::StatusOr<domain::Sequence>& sequence = cached->second;
-      auto recipient =
-          deps_.repository->GetRecipient(tenant, sequence_id, recipient_id);
-      if (!sequence.ok() || !recipient.ok()) continue;
-      if (domain::Schedule(*recipient, *sequence).kind !=
-          domain::ScheduleKind::kReadyForDelivery) {
-        continue;
-      }
-      const domain::ResolvedStep step =
-          domain::ResolveCurrentStep(*recipient, *sequence);
-      if (!step.missing_variables.empty()) continue;
-      Lease lease{tenant,          sequence_id,        recipient_id,
-                  step.step_index, recipient->version, now + lease_duration};
-      std::optional<std::string> token = leases_.TryGrant(lease, now);
-      if (!token.has_value()) continue;
-      LeasedStep out;
-      out.lease_token = *token;
-      out.sequence_id = sequence_id;
-      out.recipient_id = recipient_id;
-      out.step_index = step.step_index;
-      out.channel = channel;
-      out.content = step.content;
-      out.contact = recipient->contact;
-      out.due_at = *recipient->due_at;
-      out.lease_expires_at = lease.expires_at;
-      leased.push_back(std::move(out));
+      std::optional<LeasedStep> step = TryLeaseOne(
+          tenant, channel, entry->recipient.sequence_id,
+          entry->recipient.recipient_id, lease_duration, &sequences);
+      if (step.has_value()) leased.push_back(*std::move(step));
     }
-    if (entries->size() < kScanChunk) {
+    if (ready->end) {
       reached_end = true;
       break;
     }
@@ -142,6 +101,58 @@ absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
   }
   if (!status.ok()) return status;
   return leased;
+}
+
+std::optional<LeasedStep> Delivery::TryLeaseOne(
+    const std::string& tenant, domain::StepType channel,
+    const std::string& sequence_id, const std::string& recipient_id,
+    absl::Duration lease_duration,
+    std::map<std::string, absl::StatusOr<domain::Sequence>>* sequences) {
+  eventstore::EventStore& store = deps_.repository->store();
+  const absl::Time now = deps_.clock->Now();
+  // A step leased at the recipient's current version stays taken: skip it on
+  // the stream's version alone, without folding the recipient.
+  if (std::optional<uint64_t> held =
+          leases_.HeldVersion(tenant, sequence_id, recipient_id, now);
+      held.has_value()) {
+    absl::StatusOr<uint64_t> version = store.StreamVersion(
+        layout::RecipientStream(tenant, sequence_id, recipient_id));
+    if (version.ok() && *version == *held) return std::nullopt;
+  }
+  auto cached = sequences->find(sequence_id);
+  if (cached == sequences->end()) {
+    cached = sequences
+                 ->emplace(sequence_id,
+                           deps_.repository->GetSequence(tenant, sequence_id))
+                 .first;
+  }
+  const absl::StatusOr<domain::Sequence>& sequence = cached->second;
+  auto recipient =
+      deps_.repository->GetRecipient(tenant, sequence_id, recipient_id);
+  if (!sequence.ok() || !recipient.ok()) return std::nullopt;
+  const domain::RecipientSchedule schedule =
+      domain::Schedule(*recipient, *sequence);
+  if (schedule.kind != domain::ScheduleKind::kReadyForDelivery) {
+    return std::nullopt;
+  }
+  const domain::ResolvedStep step =
+      domain::ResolveCurrentStep(*recipient, *sequence);
+  if (!step.missing_variables.empty()) return std::nullopt;
+  Lease lease{tenant,          sequence_id,        recipient_id,
+              step.step_index, recipient->version, now + lease_duration};
+  std::optional<std::string> token = leases_.TryGrant(lease, now);
+  if (!token.has_value()) return std::nullopt;
+  LeasedStep out;
+  out.lease_token = *token;
+  out.sequence_id = sequence_id;
+  out.recipient_id = recipient_id;
+  out.step_index = step.step_index;
+  out.channel = channel;
+  out.content = step.content;
+  out.contact = recipient->contact;
+  out.due_at = schedule.at;
+  out.lease_expires_at = lease.expires_at;
+  return out;
 }
 
 absl::StatusOr<Answered<BeginSendResult>> Delivery::BeginSend(

@@ -14,6 +14,7 @@
 #ifndef SEQUENCER_APP_USE_CASES_DELIVERY_H_
 #define SEQUENCER_APP_USE_CASES_DELIVERY_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,6 +90,14 @@ class Delivery {
       const ResponseEncoder<CommandOutcome>& encode);
 
  private:
+  // Leases the step `recipient_id` waits to deliver, unless it is leased,
+  // not ready (domain::Schedule) or misses variables.
+  std::optional<LeasedStep> TryLeaseOne(
+      const std::string& tenant, domain::StepType channel,
+      const std::string& sequence_id, const std::string& recipient_id,
+      absl::Duration lease_duration,
+      std::map<std::string, absl::StatusOr<domain::Sequence>>* sequences);
+
   const AppDeps& deps_;
   LeaseTable leases_;
 };

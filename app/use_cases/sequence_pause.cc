@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "app/pipeline/idempotency.h"
 #include "app/status_macros.h"
+#include "app/storage/indexes.h"
 #include "app/storage/store_layout.h"
 #include "domain/sequence.h"
 #include "sequencer/v1/events.pb.h"
@@ -27,22 +28,21 @@ absl::StatusOr<Answered<SequencePauseResult>> FollowAndFinish(
             : domain::RecipientCommand(domain::ResumeBySequence{});
   RequestIdentity chunk_identity = identity;
   chunk_identity.idempotent = false;
-  const std::string prefix =
-      layout::RecipientListPrefix(call.tenant_id, sequence_id);
   int affected = 0;
-  std::string cursor;
+  std::string after;
   while (true) {
-    SEQ_ASSIGN_OR_RETURN(auto entries, deps.repository->store().ScanIndex(
-                                           prefix, cursor, kSequenceOpChunk));
+    SEQ_ASSIGN_OR_RETURN(
+        indexes::IdPage page,
+        indexes::ListRecipients(deps.repository->store(), call.tenant_id,
+                                sequence_id, {}, after, kSequenceOpChunk));
     std::vector<BatchCommandItem> items;
-    items.reserve(entries.size());
-    for (const auto& [key, value] : entries) {
-      cursor = key;
+    items.reserve(page.ids.size());
+    for (const std::string& recipient_id : page.ids) {
       BatchCommandItem item;
       item.call = call;
       item.request.identity = chunk_identity;
       item.request.sequence_id = std::string(sequence_id);
-      item.request.recipient_id = key.substr(prefix.size());
+      item.request.recipient_id = recipient_id;
       items.push_back(std::move(item));
     }
     for (const BatchItemResult& result :
@@ -53,7 +53,8 @@ absl::StatusOr<Answered<SequencePauseResult>> FollowAndFinish(
       }
       if (result.changed) ++affected;
     }
-    if (entries.size() < kSequenceOpChunk) break;
+    if (!page.more) break;
+    after = page.ids.back();
   }
   absl::StatusOr<Answered<SequencePauseResult>> finished =
       runner.Run<SequencePauseResult>(

@@ -1,0 +1,134 @@
+// Every key the layout makes parses back to what made it, and nothing else
+// parses; the typed queue scans stop where they say.
+
+#include "app/storage/store_layout.h"
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "app/storage/indexes.h"
+#include "eventstore/in_memory_event_store.h"
+#include "gtest/gtest.h"
+
+namespace sequencer::app {
+namespace {
+
+const absl::Time kAt = absl::FromUnixSeconds(1'800'000'000);
+
+TEST(StoreLayoutTest, StreamsParseBackToTheirIds) {
+  EXPECT_EQ(layout::ParseStream(layout::SequenceStream("t1", "s1")),
+            (layout::KeyRef{"t1", "s1", ""}));
+  EXPECT_EQ(layout::ParseStream(layout::RecipientStream("t1", "s1", "r1")),
+            (layout::KeyRef{"t1", "s1", "r1"}));
+  for (const char* other : {"", "seq/t1", "seq/t1/", "rcp/t1/s1",
+                            "rcp/t1/s1/r1/x", "xyz/t1/s1", "seq//s1"}) {
+    EXPECT_FALSE(layout::ParseStream(other).has_value()) << other;
+  }
+}
+
+TEST(StoreLayoutTest, ListingKeysParseBackToTheirIds) {
+  EXPECT_EQ(layout::ParseSequenceListKey(layout::SequenceListKey("t", "s")),
+            (layout::KeyRef{"t", "s", ""}));
+  EXPECT_EQ(
+      layout::ParseRecipientListKey(layout::RecipientListKey("t", "s", "r")),
+      (layout::KeyRef{"t", "s", "r"}));
+  std::string status;
+  EXPECT_EQ(layout::ParseStatusIndexKey(
+                layout::StatusIndexKey("t", "s", "PAUSED", "r"), &status),
+            (layout::KeyRef{"t", "s", "r"}));
+  EXPECT_EQ(status, "PAUSED");
+  EXPECT_EQ(layout::ParseSequenceOpKey(layout::SequenceOpKey("t", "s")),
+            (layout::KeyRef{"t", "s", ""}));
+  // A key of one kind is not a key of another.
+  EXPECT_FALSE(
+      layout::ParseRecipientListKey(layout::SequenceListKey("t", "s")));
+  EXPECT_FALSE(
+      layout::ParseSequenceListKey(layout::RecipientListKey("t", "s", "r")));
+  EXPECT_FALSE(layout::ParseSequenceOpKey(layout::SequenceListKey("t", "s")));
+}
+
+TEST(StoreLayoutTest, QueueKeysParseBackToTimeAndIds) {
+  const std::optional<layout::DueEntry> due =
+      layout::ParseDueKey(layout::DueKey(kAt, "t", "s", "r"));
+  ASSERT_TRUE(due.has_value());
+  EXPECT_EQ(due->due, kAt);
+  EXPECT_EQ(due->recipient, (layout::KeyRef{"t", "s", "r"}));
+
+  const std::optional<layout::ReadyEntry> ready =
+      layout::ParseReadyKey(layout::ReadyKey("t", "EMAIL", kAt, "s", "r"));
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->channel, "EMAIL");
+  EXPECT_EQ(ready->due, kAt);
+  EXPECT_EQ(ready->recipient, (layout::KeyRef{"t", "s", "r"}));
+
+  EXPECT_EQ(layout::ParseTimeKey(layout::TimeKey(kAt)), kAt);
+  EXPECT_FALSE(layout::ParseTimeKey("not-hex-at-all!!").has_value());
+  EXPECT_FALSE(layout::ParseTimeKey("0123").has_value());
+  EXPECT_FALSE(layout::ParseDueKey("due/zz/t/s/r").has_value());
+  EXPECT_FALSE(
+      layout::ParseDueKey(layout::ReadyKey("t", "EMAIL", kAt, "s", "r")));
+  EXPECT_FALSE(layout::ParseReadyKey(layout::DueKey(kAt, "t", "s", "r")));
+}
+
+TEST(StoreLayoutTest, DueBeforeStopsAtTheFirstEntryNotDue) {
+  eventstore::InMemoryEventStore store;
+  eventstore::CommitBatch batch;
+  batch.index_writes.push_back({layout::DueKey(kAt, "t", "s", "r1"), ""});
+  batch.index_writes.push_back(
+      {layout::DueKey(kAt + absl::Minutes(1), "t", "s", "r2"), ""});
+  // Sorts first: a valid time, but not a recipient.
+  batch.index_writes.push_back({"due/0000000000000000/x", ""});
+  batch.index_writes.push_back(
+      {layout::DueKey(kAt + absl::Hours(1), "t", "s", "r3"), ""});
+  ASSERT_TRUE(store.Commit(batch).ok());
+
+  absl::StatusOr<indexes::DueScan> scan =
+      indexes::DueBefore(store, kAt + absl::Minutes(1), "", 10);
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  ASSERT_EQ(scan->items.size(), 3u);
+  EXPECT_FALSE(scan->items[0].entry.has_value());  // malformed, left alone
+  EXPECT_EQ(scan->items[1].entry->recipient.recipient_id, "r1");
+  EXPECT_EQ(scan->items[2].entry->recipient.recipient_id, "r2");
+  EXPECT_EQ(
+      scan->first_later,
+      layout::QueueEntryOf(layout::DueKey(kAt + absl::Hours(1), "t", "s", "r3"),
+                           layout::kDuePrefix));
+  EXPECT_FALSE(scan->end);
+
+  // Chunked: the cursor continues where the last chunk ended.
+  scan = indexes::DueBefore(store, kAt + absl::Hours(2), "", 2);
+  ASSERT_TRUE(scan.ok());
+  EXPECT_EQ(scan->items.size(), 2u);
+  EXPECT_FALSE(scan->end);
+  scan = indexes::DueBefore(store, kAt + absl::Hours(2), scan->last_key, 2);
+  ASSERT_TRUE(scan.ok());
+  ASSERT_EQ(scan->items.size(), 2u);
+  EXPECT_EQ(scan->items[1].entry->recipient.recipient_id, "r3");
+  EXPECT_TRUE(scan->first_later.empty());
+}
+
+TEST(StoreLayoutTest, ReadyForReadsOneTenantsChannelOldestFirst) {
+  eventstore::InMemoryEventStore store;
+  eventstore::CommitBatch batch;
+  batch.index_writes.push_back(
+      {layout::ReadyKey("t", "EMAIL", kAt + absl::Minutes(1), "s", "late"),
+       ""});
+  batch.index_writes.push_back(
+      {layout::ReadyKey("t", "EMAIL", kAt, "s", "early"), ""});
+  batch.index_writes.push_back(
+      {layout::ReadyKey("t", "SMS", kAt, "s", "sms"), ""});
+  batch.index_writes.push_back(
+      {layout::ReadyKey("other", "EMAIL", kAt, "s", "foreign"), ""});
+  ASSERT_TRUE(store.Commit(batch).ok());
+
+  absl::StatusOr<indexes::QueueScan<layout::ReadyEntry>> scan =
+      indexes::ReadyFor(store, "t", "EMAIL", "", 10);
+  ASSERT_TRUE(scan.ok()) << scan.status();
+  ASSERT_EQ(scan->items.size(), 2u);
+  EXPECT_EQ(scan->items[0].entry->recipient.recipient_id, "early");
+  EXPECT_EQ(scan->items[1].entry->recipient.recipient_id, "late");
+  EXPECT_TRUE(scan->end);
+}
+
+}  // namespace
+}  // namespace sequencer::app
