@@ -162,55 +162,70 @@ absl::StatusOr<Answered<BeginSendResult>> Delivery::BeginSend(
   SEQ_RETURN_IF_ERROR(
       ValidateRecipientRef(request.sequence_id, request.recipient_id));
   const std::string& token = request.lease_token;
-  // A retried BeginSend of a send that has begun: answer it again. A
-  // recipient deleted since the lease is a revoked lease like any other
-  // change (domain::BeginSend), not NOT_FOUND.
+  const RecipientCommandRequest command = LeaseCommand(
+      "BeginSend", token, request.sequence_id, request.recipient_id);
+  bool began = false;
+  // One fold of the recipient, under its lock: a retry, the lease and the
+  // decision all read the same state.
   SEQ_ASSIGN_OR_RETURN(
-      domain::Recipient current,
-      deps_.repository->LoadRecipient(call.tenant_id, request.sequence_id,
-                                      request.recipient_id));
-  if (!current.in_flight_token.empty() && current.in_flight_token == token) {
-    Answered<BeginSendResult> answered;
-    answered.result.emplace();
-    const domain::RecipientStep& step = current.steps.at(current.current_step);
-    answered.result->content = step.dispatched_content;
-    if (encode) answered.response = encode(*answered.result);
-    return answered;
-  }
-  std::optional<Lease> lease = leases_.Find(token, deps_.clock->Now());
-  if (!lease.has_value() || lease->tenant != call.tenant_id ||
-      lease->sequence_id != request.sequence_id ||
-      lease->recipient_id != request.recipient_id) {
-    return LeaseExpired(token);
-  }
-  const domain::BeginSend begin{token, lease->recipient_version,
-                                deps_.send_deadline};
-  if (!current.exists || current.deleted) {
-    // The domain answers LEASE_REVOKED for a recipient that is gone.
-    return domain::Decide(begin, current, domain::Sequence{},
-                          domain::DecisionContext{})
-        .status();
-  }
-  auto to_result = [](const CommandOutcome& outcome) {
-    BeginSendResult result;
-    for (const auto& event : outcome.events) {
-      if (const auto* dispatched =
-              std::get_if<domain::StepDispatched>(&event.payload)) {
-        result.content = dispatched->content;
-      }
-    }
-    return result;
-  };
-  SEQ_ASSIGN_OR_RETURN(Answered<CommandOutcome> began,
-                       CommandRunner(deps_).RunRecipient(
-                           call,
-                           LeaseCommand("BeginSend", token, request.sequence_id,
-                                        request.recipient_id),
-                           begin, nullptr));
-  leases_.Remove(token);
-  Answered<BeginSendResult> answered;
-  answered.result = to_result(*began.result);
-  if (encode) answered.response = encode(*answered.result);
+      Answered<BeginSendResult> answered,
+      CommandRunner(deps_).Run<BeginSendResult>(
+          call, command.identity,
+          {layout::RecipientStream(call.tenant_id, request.sequence_id,
+                                   request.recipient_id)},
+          [&](eventstore::CommitBatch* batch)
+              -> absl::StatusOr<BeginSendResult> {
+            SEQ_ASSIGN_OR_RETURN(
+                domain::Recipient current,
+                deps_.repository->LoadRecipient(
+                    call.tenant_id, request.sequence_id, request.recipient_id));
+            BeginSendResult result;
+            // A retried BeginSend of a send that has begun: answer it again.
+            if (!current.in_flight_token.empty() &&
+                current.in_flight_token == token) {
+              result.content =
+                  current.steps.at(current.current_step).dispatched_content;
+              return result;
+            }
+            const absl::Time now = deps_.clock->Now();
+            std::optional<Lease> lease = leases_.Find(token, now);
+            if (!lease.has_value() || lease->tenant != call.tenant_id ||
+                lease->sequence_id != request.sequence_id ||
+                lease->recipient_id != request.recipient_id) {
+              return LeaseExpired(token);
+            }
+            const domain::BeginSend begin{token, lease->recipient_version,
+                                          deps_.send_deadline};
+            if (!current.exists || current.deleted) {
+              // A recipient deleted since the lease is a revoked lease like
+              // any other change (the domain answers LEASE_REVOKED), not
+              // NOT_FOUND.
+              return domain::Decide(begin, current, domain::Sequence{},
+                                    domain::DecisionContext{})
+                  .status();
+            }
+            SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
+                                 deps_.repository->GetSequence(
+                                     call.tenant_id, request.sequence_id));
+            SEQ_ASSIGN_OR_RETURN(
+                std::vector<domain::RecipientEvent> events,
+                domain::Decide(begin, current, sequence,
+                               {call.tenant_id, call.actor,
+                                command.identity.request_id, now}));
+            CommandRunner::AddRecipientEvents(
+                call.tenant_id, request.sequence_id, request.recipient_id,
+                current, events, sequence, batch);
+            for (const auto& event : events) {
+              if (const auto* dispatched =
+                      std::get_if<domain::StepDispatched>(&event.payload)) {
+                result.content = dispatched->content;
+              }
+            }
+            began = true;
+            return result;
+          },
+          encode));
+  if (began) leases_.Remove(token);
   return answered;
 }
 
