@@ -18,11 +18,13 @@
 #include "domain/sequence.h"
 #include "google/protobuf/stubs/logging.h"
 #include "sequencer/v1/sequencer.pb.h"
+#include "server/api_mapping.h"
 
 namespace {
 
 namespace domain = ::sequencer::domain;
 namespace app = ::sequencer::app;
+namespace server = ::sequencer::server;
 namespace v1 = ::sequencer::v1;
 
 void Check(bool condition) {
@@ -96,7 +98,7 @@ void ApplyAndView(const domain::Recipient& before,
     app::ToProto(event);
   }
   Check(after.version == before.version + events.size());
-  app::ToProto(after, TheFixture().sequence);
+  server::ToApi(after, TheFixture().sequence);
 }
 
 void CheckDuration(const google::protobuf::Duration& proto) {
@@ -133,7 +135,7 @@ void CreateSequence(const v1::CreateSequenceRequest& request) {
     Check(decoded.ok());
   }
   Check(sequence.exists && sequence.steps.size() == command.steps.size());
-  app::ToProto(sequence);
+  server::ToApi(sequence);
 }
 
 void Enroll(const v1::EnrollRecipientsRequest& request) {
