@@ -212,6 +212,14 @@ absl::Status ValidateStepContent(absl::string_view field_prefix, StepType type,
   return absl::OkStatus();
 }
 
+absl::Status ValidateStepCount(size_t count) {
+  if (count == 0 || count > static_cast<size_t>(kMaxSteps)) {
+    return InvalidArgument(
+        absl::StrCat("steps: must have 1-", kMaxSteps, " steps, got ", count));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<SequenceEvent>> DecideCreateSequence(
     const CreateSequence& command, const Sequence& current,
     const DecisionContext& context) {
@@ -227,10 +235,9 @@ absl::StatusOr<std::vector<SequenceEvent>> DecideCreateSequence(
                                         kMaxSequenceNameLength,
                                         " characters, got ", *name_length));
   }
-  if (command.steps.empty() ||
-      command.steps.size() > static_cast<size_t>(kMaxSteps)) {
-    return InvalidArgument(absl::StrCat("steps: must have 1-", kMaxSteps,
-                                        " steps, got ", command.steps.size()));
+  if (absl::Status count = ValidateStepCount(command.steps.size());
+      !count.ok()) {
+    return count;
   }
   std::vector<StepDefinition> steps = command.steps;
   for (size_t i = 0; i < steps.size(); ++i) {

@@ -45,6 +45,10 @@ struct CreateSequence {
   bool stop_on_response = true;
 };
 
+// OK for 1..kMaxSteps steps; INVALID_ARGUMENT ("steps: ...") otherwise. Callers
+// that decode steps may check the count first, before decoding any.
+absl::Status ValidateStepCount(size_t count);
+
 // INVALID_ARGUMENT for a bad id, a name that is empty or over 120 characters,
 // no steps or more than 50, a delay that is negative or over 365 days, content
 // that does not fit its step type or is too large, or a bad placeholder.

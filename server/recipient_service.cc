@@ -174,6 +174,10 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::ListRecipients(
         SEQ_RETURN_IF_ERROR(
             domain::ValidateId("sequence_id", request->sequence_id()));
         SEQ_ASSIGN_OR_RETURN(int page_size, PageSize(request->page_size()));
+        if (!request->page_token().empty()) {
+          SEQ_RETURN_IF_ERROR(
+              domain::ValidateId("page_token", request->page_token()));
+        }
         std::set<domain::RecipientStatus> statuses;
         for (int i = 0; i < request->statuses_size(); ++i) {
           SEQ_ASSIGN_OR_RETURN(domain::RecipientStatus status,

@@ -65,11 +65,10 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        if (request->steps_size() > domain::kMaxSteps) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("steps: at most ", domain::kMaxSteps, " steps, got ",
-                           request->steps_size()));
-        }
+        SEQ_RETURN_IF_ERROR(
+            domain::ValidateId("request_id", request->request_id()));
+        // Before decoding any step: a huge list is refused for its size.
+        SEQ_RETURN_IF_ERROR(domain::ValidateStepCount(request->steps_size()));
         app::CreateSequenceRequest create;
         create.identity = {absl::StrCat(kService, "CreateSequence"),
                            request->request_id(),

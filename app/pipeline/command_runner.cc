@@ -182,6 +182,10 @@ absl::StatusOr<Answered<CommandOutcome>> CommandRunner::RunRecipient(
     const CallContext& call, const RecipientCommandRequest& request,
     const domain::RecipientCommand& command,
     const ResponseEncoder<CommandOutcome>& encode) {
+  if (request.identity.idempotent) {
+    SEQ_RETURN_IF_ERROR(
+        domain::ValidateId("request_id", request.identity.request_id));
+  }
   SEQ_RETURN_IF_ERROR(
       ValidateRecipientRef(request.sequence_id, request.recipient_id));
   return Run<CommandOutcome>(
