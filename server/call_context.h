@@ -9,7 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "app/call_context.h"
+#include "app/caller.h"
 #include "domain/limits.h"
 #include "grpcpp/support/string_ref.h"
 

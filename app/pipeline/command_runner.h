@@ -28,7 +28,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "app/app_deps.h"
-#include "app/call_context.h"
+#include "app/caller.h"
 #include "app/pipeline/lock_table.h"
 #include "domain/events.h"
 #include "domain/model.h"

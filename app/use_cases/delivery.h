@@ -22,7 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "app/app_deps.h"
-#include "app/call_context.h"
+#include "app/caller.h"
 #include "app/pipeline/command_runner.h"
 #include "app/runtime/lease_table.h"
 #include "domain/model.h"

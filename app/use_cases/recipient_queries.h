@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "app/app_deps.h"
-#include "app/call_context.h"
+#include "app/caller.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
 #include "eventstore/event_store.h"

@@ -28,7 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "app/app_deps.h"
-#include "app/call_context.h"
+#include "app/caller.h"
 #include "app/pipeline/command_runner.h"
 #include "domain/model.h"
 

@@ -21,7 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "app/app_deps.h"
-#include "app/call_context.h"
+#include "app/caller.h"
 #include "app/pipeline/command_runner.h"
 #include "app/pipeline/lock_table.h"
 #include "app/runtime/clock.h"

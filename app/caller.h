@@ -2,8 +2,8 @@
 // identity, recorded on every event. The server fills it from call metadata
 // (server/call_context.h); the scheduler uses its own identity.
 
-#ifndef SEQUENCER_APP_CALL_CONTEXT_H_
-#define SEQUENCER_APP_CALL_CONTEXT_H_
+#ifndef SEQUENCER_APP_CALLER_H_
+#define SEQUENCER_APP_CALLER_H_
 
 #include <string>
 
@@ -16,4 +16,4 @@ struct CallContext {
 
 }  // namespace sequencer::app
 
-#endif  // SEQUENCER_APP_CALL_CONTEXT_H_
+#endif  // SEQUENCER_APP_CALLER_H_
