@@ -5,9 +5,9 @@
 #ifndef SEQUENCER_APP_APP_DEPS_H_
 #define SEQUENCER_APP_APP_DEPS_H_
 
-#include "app/pipeline/lock_table.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
+#include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
 #include "app/runtime/work_signal.h"

@@ -7,7 +7,7 @@
 
 #include "app/runtime/clock.h"
 #include "app/runtime/poll_registry.h"
-#include "app/runtime/scheduler.h"
+#include "app/use_cases/scheduler.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/unary_call.h"
 

@@ -17,15 +17,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "app/pipeline/lock_table.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
+#include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
-#include "app/runtime/scheduler.h"
 #include "app/runtime/work_signal.h"
 #include "app/runtime/worker_pool.h"
 #include "app/storage/repository.h"
+#include "app/use_cases/scheduler.h"
 #include "domain/limits.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"

@@ -29,7 +29,7 @@
 #include "absl/time/time.h"
 #include "app/app_deps.h"
 #include "app/caller.h"
-#include "app/pipeline/lock_table.h"
+#include "app/runtime/lock_table.h"
 #include "domain/events.h"
 #include "domain/model.h"
 #include "domain/recipient.h"

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "app/runtime/scheduler.h"
 #include "app/storage/store_layout.h"
+#include "app/use_cases/scheduler.h"
 #include "app/use_cases/sequence_pause.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"

@@ -9,11 +9,11 @@
 
 #include "absl/time/time.h"
 #include "app/pipeline/command_runner.h"
-#include "app/pipeline/lock_table.h"
+#include "app/runtime/lock_table.h"
 #include "app/runtime/queue_fronts.h"
-#include "app/runtime/scheduler.h"
 #include "app/storage/repository.h"
 #include "app/storage/store_layout.h"
+#include "app/use_cases/scheduler.h"
 #include "domain/recipient.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"

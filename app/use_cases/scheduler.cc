@@ -1,4 +1,4 @@
-#include "app/runtime/scheduler.h"
+#include "app/use_cases/scheduler.h"
 
 #include <cstdio>
 #include <string>

@@ -3,8 +3,8 @@
 // order so that calls locking several keys cannot deadlock. Two keys may share
 // a mutex; that only costs concurrency. Thread-safe.
 
-#ifndef SEQUENCER_APP_PIPELINE_LOCK_TABLE_H_
-#define SEQUENCER_APP_PIPELINE_LOCK_TABLE_H_
+#ifndef SEQUENCER_APP_RUNTIME_LOCK_TABLE_H_
+#define SEQUENCER_APP_RUNTIME_LOCK_TABLE_H_
 
 #include <memory>
 #include <string>
@@ -52,4 +52,4 @@ class LockTable {
 
 }  // namespace sequencer::app
 
-#endif  // SEQUENCER_APP_PIPELINE_LOCK_TABLE_H_
+#endif  // SEQUENCER_APP_RUNTIME_LOCK_TABLE_H_

@@ -1,4 +1,4 @@
-#include "app/pipeline/lock_table.h"
+#include "app/runtime/lock_table.h"
 
 #include <algorithm>
 #include <functional>

@@ -17,8 +17,8 @@
 // the manual clock nothing runs by itself: ClockService/AdvanceTime calls
 // RunDue, so tests are deterministic. Thread-safe.
 
-#ifndef SEQUENCER_APP_RUNTIME_SCHEDULER_H_
-#define SEQUENCER_APP_RUNTIME_SCHEDULER_H_
+#ifndef SEQUENCER_APP_USE_CASES_SCHEDULER_H_
+#define SEQUENCER_APP_USE_CASES_SCHEDULER_H_
 
 #include <optional>
 #include <thread>
@@ -73,4 +73,4 @@ class Scheduler {
 
 }  // namespace sequencer::app
 
-#endif  // SEQUENCER_APP_RUNTIME_SCHEDULER_H_
+#endif  // SEQUENCER_APP_USE_CASES_SCHEDULER_H_
