@@ -218,6 +218,21 @@ absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes,
   return record;
 }
 
+absl::Status CheckNextRecord(uint64_t log_position, uint64_t applied,
+                             const CommitRecord& record) {
+  if (log_position != applied + 1) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "derived state: record %d does not follow the applied position %d",
+        log_position, applied));
+  }
+  absl::Status valid = ValidateCommitRecord(record);
+  if (!valid.ok()) {
+    return absl::InternalError(
+        absl::StrCat("commit record ", log_position, ": ", valid.message()));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCommitRecord(const CommitRecord& record) {
   for (const StreamAppend& append : record.appends) {
     absl::Status status = ValidateStreamName(append.stream);

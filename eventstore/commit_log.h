@@ -126,6 +126,12 @@ class InMemoryCommitLog final : public CommitLog {
 // version >= 0 and every index key is non-empty.
 absl::Status ValidateCommitRecord(const CommitRecord& record);
 
+// What a DerivedState checks before applying `record` at `log_position` when it
+// reflects `applied`: FAILED_PRECONDITION unless the record is the next one;
+// INTERNAL (naming the position) for a record ValidateCommitRecord refuses.
+absl::Status CheckNextRecord(uint64_t log_position, uint64_t applied,
+                             const CommitRecord& record);
+
 }  // namespace sequencer::eventstore
 
 #endif  // SEQUENCER_EVENTSTORE_COMMIT_LOG_H_

@@ -9,15 +9,9 @@ absl::Status InMemoryDerivedState::Apply(uint64_t log_position,
                                          const CommitRecord& record) {
   absl::MutexLock lock(&apply_mu_);
   const uint64_t applied = applied_.load(std::memory_order_relaxed);
-  if (log_position != applied + 1) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "derived state: record %d does not follow the applied position %d",
-        log_position, applied));
-  }
-  absl::Status valid = ValidateCommitRecord(record);
-  if (!valid.ok()) {
-    return absl::InternalError(
-        absl::StrCat("commit record ", log_position, ": ", valid.message()));
+  if (absl::Status next = CheckNextRecord(log_position, applied, record);
+      !next.ok()) {
+    return next;
   }
   absl::StatusOr<CommitResult> applied_batch =
       events_.Commit(CommitBatch{record.appends, record.index_writes});

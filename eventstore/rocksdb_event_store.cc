@@ -1231,15 +1231,9 @@ absl::Status RocksDbEventStore::Apply(uint64_t log_position,
   if (!state.ok()) return state;
   absl::MutexLock lock(&apply_mu_);
   const uint64_t applied = last_log_position_.load(std::memory_order_relaxed);
-  if (log_position != applied + 1) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "derived state: record %d does not follow the applied position %d",
-        log_position, applied));
-  }
-  absl::Status valid = ValidateCommitRecord(record);
-  if (!valid.ok()) {
-    return absl::InternalError(
-        absl::StrCat("commit record ", log_position, ": ", valid.message()));
+  if (absl::Status next = CheckNextRecord(log_position, applied, record);
+      !next.ok()) {
+    return next;
   }
   rocksdb::WriteBatch write_batch;
   std::unordered_map<std::string, uint64_t> versions;
