@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 bash deploy/install-deps.sh --fuzz
 seconds="${FUZZ_SECONDS:-25}"
 targets=("$@")
-if [ "${#targets[@]}" -eq 0 ]; then targets=(stored_event request domain); fi
+if [ "${#targets[@]}" -eq 0 ]; then targets=(stored_event commit_record request domain); fi
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
