@@ -85,10 +85,19 @@ absl::StatusOr<Answered<EnrollResult>> EnrollRecipients(
         batch->appends.reserve(request.recipients.size());
         for (size_t i = 0; i < request.recipients.size(); ++i) {
           const domain::EnrollRecipient& command = request.recipients[i];
+          // A new id has an empty stream: one point lookup of its version
+          // says so without reading the stream (the common case).
           SEQ_ASSIGN_OR_RETURN(
-              domain::Recipient current,
-              deps.repository->LoadRecipient(
-                  call.tenant_id, request.sequence_id, command.recipient_id));
+              uint64_t version,
+              deps.repository->store().StreamVersion(layout::RecipientStream(
+                  call.tenant_id, request.sequence_id, command.recipient_id)));
+          domain::Recipient current;
+          if (version != 0) {
+            SEQ_ASSIGN_OR_RETURN(
+                current,
+                deps.repository->LoadRecipient(
+                    call.tenant_id, request.sequence_id, command.recipient_id));
+          }
           absl::StatusOr<std::vector<domain::RecipientEvent>> events =
               domain::DecideEnroll(command, sequence, current, context);
           if (!events.ok()) return NameRecipient(i, events.status());
