@@ -11,13 +11,13 @@ std::string LeaseTable::RecipientKey(const Lease& lease) {
 }
 
 void LeaseTable::DropExpired(absl::Time now) {
-  for (auto it = by_token_.begin(); it != by_token_.end();) {
-    if (it->second.expires_at <= now) {
-      token_by_recipient_.erase(RecipientKey(it->second));
-      it = by_token_.erase(it);
-    } else {
-      ++it;
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+    auto lease = by_token_.find(by_expiry_.begin()->second);
+    if (lease != by_token_.end()) {
+      token_by_recipient_.erase(RecipientKey(lease->second));
+      by_token_.erase(lease);
     }
+    by_expiry_.erase(by_expiry_.begin());
   }
 }
 
@@ -30,6 +30,7 @@ std::optional<std::string> LeaseTable::TryGrant(const Lease& lease,
       it != token_by_recipient_.end()) {
     const Lease& held = by_token_.at(it->second);
     if (held.recipient_version == lease.recipient_version) return std::nullopt;
+    by_expiry_.erase({held.expires_at, it->second});
     by_token_.erase(it->second);
     token_by_recipient_.erase(it);
   }
@@ -38,6 +39,7 @@ std::optional<std::string> LeaseTable::TryGrant(const Lease& lease,
                       absl::Uniform<uint64_t>(bits_));
   by_token_[token] = lease;
   token_by_recipient_[key] = token;
+  by_expiry_.insert({lease.expires_at, token});
   return token;
 }
 
@@ -70,6 +72,7 @@ void LeaseTable::Remove(const std::string& token) {
   auto it = by_token_.find(token);
   if (it == by_token_.end()) return;
   token_by_recipient_.erase(RecipientKey(it->second));
+  by_expiry_.erase({it->second.expires_at, token});
   by_token_.erase(it);
 }
 

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/random/random.h"
@@ -53,6 +55,9 @@ class LeaseTable {
   mutable absl::Mutex mu_;
   std::map<std::string, Lease> by_token_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> token_by_recipient_ ABSL_GUARDED_BY(mu_);
+  // Every lease by expiry, so that dropping the expired ones reads only them
+  // (TryGrant does it on each call).
+  std::set<std::pair<absl::Time, std::string>> by_expiry_ ABSL_GUARDED_BY(mu_);
   absl::BitGen bits_ ABSL_GUARDED_BY(mu_);
 };
 
