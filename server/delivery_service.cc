@@ -255,7 +255,8 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
                                             app::ToProto(*result.content);
                                       }
                                       return out;
-                                    })),
+                                    },
+                                    response)),
             response);
       });
 }
@@ -289,7 +290,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
         }
         SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report.report));
         return Respond(
-            delivery_.ReportDelivery(call, report, EncodeRecipient()),
+            delivery_.ReportDelivery(call, report, EncodeRecipient(response)),
             response);
       });
 }

@@ -83,9 +83,11 @@ v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
 
 }  // namespace
 
-app::ResponseEncoder<app::CommandOutcome> EncodeRecipient() {
+app::ResponseEncoder<app::CommandOutcome> EncodeRecipient(
+    v1::Recipient* response) {
   return EncodeWith<app::CommandOutcome>(
-      [](const app::CommandOutcome& o) { return ToApi(o.after, o.sequence); });
+      [](const app::CommandOutcome& o) { return ToApi(o.after, o.sequence); },
+      response);
 }
 
 RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
@@ -139,15 +141,16 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::EnrollRecipients(
           command.variables.insert(input.variables().begin(),
                                    input.variables().end());
         }
-        return Respond(
-            app::EnrollRecipients(
-                deps_, call, enroll,
-                EncodeWith<app::EnrollResult>([](const app::EnrollResult& r) {
-                  v1::EnrollRecipientsResponse out;
-                  out.set_enrolled_count(r.enrolled_count);
-                  return out;
-                })),
-            response);
+        return Respond(app::EnrollRecipients(
+                           deps_, call, enroll,
+                           EncodeWith<app::EnrollResult>(
+                               [](const app::EnrollResult& r) {
+                                 v1::EnrollRecipientsResponse out;
+                                 out.set_enrolled_count(r.enrolled_count);
+                                 return out;
+                               },
+                               response)),
+                       response);
       });
 }
 
@@ -209,7 +212,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::Act(
                     return Respond(
                         app::CommandRunner(deps_).RunRecipient(
                             call, MakeCommandRequest(method, *request), command,
-                            EncodeRecipient()),
+                            EncodeRecipient(response)),
                         response);
                   });
 }
@@ -269,7 +272,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::DeleteRecipient(
             app::CommandRunner(deps_).RunRecipient(
                 call, MakeCommandRequest("DeleteRecipient", *request),
                 domain::DeleteRecipient{},
-                EncodeWith<app::CommandOutcome>(deleted)),
+                EncodeWith<app::CommandOutcome>(deleted, response)),
             response);
       });
 }
@@ -293,7 +296,7 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::RecordSignal(
         return Respond(app::CommandRunner(deps_).RunRecipient(
                            call, MakeCommandRequest("RecordSignal", *request),
                            domain::RecordSignal{signal, request->detail()},
-                           EncodeRecipient()),
+                           EncodeRecipient(response)),
                        response);
       });
 }
@@ -413,7 +416,8 @@ grpc::ServerUnaryReactor* RecipientServiceImpl::BulkAction(
                             app::ToProtoTime(c.expires_at);
                       }
                       return out;
-                    })),
+                    },
+                    response)),
             response);
       });
 }

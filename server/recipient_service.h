@@ -21,8 +21,10 @@
 
 namespace sequencer::server {
 
-// Encodes a recipient command's outcome as the v1.Recipient it answers.
-app::ResponseEncoder<app::CommandOutcome> EncodeRecipient();
+// Encodes a recipient command's outcome as the v1.Recipient it answers, and
+// fills `response` with it (EncodeWith).
+app::ResponseEncoder<app::CommandOutcome> EncodeRecipient(
+    v1::Recipient* response);
 
 // A page size as requested: 0 means domain::kDefaultPageSize; INVALID_ARGUMENT
 // outside 0..domain::kMaxPageSize.

@@ -54,8 +54,10 @@ app::SequencePauseRequest SequencePauseRequestOf(
 
 }  // namespace
 
-app::ResponseEncoder<app::SequencePauseResult> SequencePauseEncoder() {
-  return EncodeWith<app::SequencePauseResult>(SequenceActionResponseOf);
+app::ResponseEncoder<app::SequencePauseResult> SequencePauseEncoder(
+    v1::SequenceActionResponse* response) {
+  return EncodeWith<app::SequencePauseResult>(SequenceActionResponseOf,
+                                              response);
 }
 
 grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
@@ -83,15 +85,16 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::CreateSequence(
                                               request->steps(i)));
           create.command.steps.push_back(std::move(step));
         }
-        return Respond(
-            app::CreateSequence(
-                deps_, call, create,
-                EncodeWith<domain::Sequence>([](const domain::Sequence& s) {
-                  v1::CreateSequenceResponse out;
-                  *out.mutable_sequence() = ToApi(s);
-                  return out;
-                })),
-            response);
+        return Respond(app::CreateSequence(deps_, call, create,
+                                           EncodeWith<domain::Sequence>(
+                                               [](const domain::Sequence& s) {
+                                                 v1::CreateSequenceResponse out;
+                                                 *out.mutable_sequence() =
+                                                     ToApi(s);
+                                                 return out;
+                                               },
+                                               response)),
+                       response);
       });
 }
 
@@ -136,7 +139,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::PauseSequence(
       context, deps_.pool, [this, request, response](const CallContext& call) {
         return Respond(app::RunSequencePause(
                            deps_, call, SequencePauseRequestOf(*request, true),
-                           SequencePauseEncoder()),
+                           SequencePauseEncoder(response)),
                        response);
       });
 }
@@ -149,7 +152,7 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ResumeSequence(
       context, deps_.pool, [this, request, response](const CallContext& call) {
         return Respond(app::RunSequencePause(
                            deps_, call, SequencePauseRequestOf(*request, false),
-                           SequencePauseEncoder()),
+                           SequencePauseEncoder(response)),
                        response);
       });
 }

@@ -12,7 +12,9 @@ namespace sequencer::server {
 
 // Encodes a sequence pause's result as its SequenceActionResponse (also for
 // the operations app::FinishSequenceOps finishes at start-up).
-app::ResponseEncoder<app::SequencePauseResult> SequencePauseEncoder();
+// With `response`, also fills it (EncodeWith).
+app::ResponseEncoder<app::SequencePauseResult> SequencePauseEncoder(
+    v1::SequenceActionResponse* response = nullptr);
 
 class SequenceServiceImpl final : public DecodingService<v1::SequenceService> {
  public:
