@@ -60,6 +60,8 @@ inline constexpr int kDefaultPageSize = 100;
 inline constexpr int kMaxPageSize = 1000;
 // Leases one LeaseSteps call grants at most.
 inline constexpr int kMaxLeaseBatch = 100;
+// Items one BeginSends or ReportDeliveries call carries at most.
+inline constexpr int kMaxDeliveryBatch = 100;
 // Leases one LeaseSteps call grants when the request names no number.
 inline constexpr int kDefaultLeaseBatch = 10;
 // A lease's duration when the request names none.

@@ -18,6 +18,7 @@
 #include "domain/refusal.h"
 #include "server/recipient_service.h"
 #include "server/respond.h"
+#include "server/status_conversion.h"
 #include "server/unary_call.h"
 
 namespace sequencer::server {
@@ -48,6 +49,67 @@ absl::StatusOr<absl::Duration> BoundedDuration(
         absl::FormatDuration(max), ", got ", absl::FormatDuration(value)));
   }
   return value;
+}
+
+v1::BeginSendResponse BeginSendResponseOf(const app::BeginSendResult& result) {
+  v1::BeginSendResponse out;
+  if (result.content.has_value()) {
+    *out.mutable_content() = app::ToProto(*result.content);
+  }
+  return out;
+}
+
+absl::StatusOr<app::ReportDeliveryRequest> ReportFromProto(
+    const v1::ReportDeliveryRequest& request) {
+  SEQ_RETURN_IF_ERROR(app::ValidateLeaseToken(request.lease_token()));
+  app::ReportDeliveryRequest report;
+  report.sequence_id = request.sequence_id();
+  report.recipient_id = request.recipient_id();
+  report.report.lease_token = request.lease_token();
+  report.report.provider_message_id = request.provider_message_id();
+  report.report.error_message = request.error_message();
+  switch (request.outcome()) {
+    case v1::DELIVERY_OUTCOME_SENT:
+      report.report.outcome = domain::DeliveryOutcome::kSent;
+      break;
+    case v1::DELIVERY_OUTCOME_FAILED:
+      report.report.outcome = domain::DeliveryOutcome::kFailed;
+      break;
+    case v1::DELIVERY_OUTCOME_BOUNCED:
+      report.report.outcome = domain::DeliveryOutcome::kBounced;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "outcome: unknown or unspecified value ", request.outcome()));
+  }
+  SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report.report));
+  return report;
+}
+
+// INVALID_ARGUMENT unless a batch call carries 1 to kMaxDeliveryBatch items.
+absl::Status ValidateBatchSize(absl::string_view field, int size) {
+  if (size < 1 || size > domain::kMaxDeliveryBatch) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": must hold 1 to ",
+                                                   domain::kMaxDeliveryBatch,
+                                                   " items, got ", size));
+  }
+  return absl::OkStatus();
+}
+
+// Fills one item's answer of a batch call: its status, and on OK the single
+// call's response (parsed from the recorded bytes). Returns false when the
+// item is not OK (the caller then clears the response field).
+template <typename Result>
+bool FillAnswer(const absl::StatusOr<app::Answered<Result>>& answered,
+                google::rpc::Status* status,
+                google::protobuf::Message* response) {
+  absl::Status outcome = answered.status();
+  if (outcome.ok() && !response->ParseFromString(answered->response)) {
+    outcome = absl::InternalError(
+        "the recorded response does not parse as the method's response");
+  }
+  *status = ToRpcStatus(outcome);
+  return outcome.ok();
 }
 
 struct LeaseParams {
@@ -228,6 +290,8 @@ DeliveryServiceImpl::DeliveryServiceImpl(ServiceDeps deps)
   DecodeRequestsOf("LeaseSteps", &DeliveryServiceImpl::LeaseSteps);
   DecodeRequestsOf("BeginSend", &DeliveryServiceImpl::BeginSend);
   DecodeRequestsOf("ReportDelivery", &DeliveryServiceImpl::ReportDelivery);
+  DecodeRequestsOf("BeginSends", &DeliveryServiceImpl::BeginSends);
+  DecodeRequestsOf("ReportDeliveries", &DeliveryServiceImpl::ReportDeliveries);
 }
 
 grpc::ServerUnaryReactor* DeliveryServiceImpl::LeaseSteps(
@@ -248,15 +312,7 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSend(
                                 {request->lease_token(), request->sequence_id(),
                                  request->recipient_id()},
                                 EncodeWith<app::BeginSendResult>(
-                                    [](const app::BeginSendResult& result) {
-                                      v1::BeginSendResponse out;
-                                      if (result.content.has_value()) {
-                                        *out.mutable_content() =
-                                            app::ToProto(*result.content);
-                                      }
-                                      return out;
-                                    },
-                                    response)),
+                                    BeginSendResponseOf, response)),
             response);
       });
 }
@@ -267,31 +323,78 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDelivery(
   return RunUnary(
       context, deps_.pool,
       [this, request, response](const CallContext& call) -> absl::Status {
-        SEQ_RETURN_IF_ERROR(app::ValidateLeaseToken(request->lease_token()));
-        app::ReportDeliveryRequest report;
-        report.sequence_id = request->sequence_id();
-        report.recipient_id = request->recipient_id();
-        report.report.lease_token = request->lease_token();
-        report.report.provider_message_id = request->provider_message_id();
-        report.report.error_message = request->error_message();
-        switch (request->outcome()) {
-          case v1::DELIVERY_OUTCOME_SENT:
-            report.report.outcome = domain::DeliveryOutcome::kSent;
-            break;
-          case v1::DELIVERY_OUTCOME_FAILED:
-            report.report.outcome = domain::DeliveryOutcome::kFailed;
-            break;
-          case v1::DELIVERY_OUTCOME_BOUNCED:
-            report.report.outcome = domain::DeliveryOutcome::kBounced;
-            break;
-          default:
-            return absl::InvalidArgumentError(absl::StrCat(
-                "outcome: unknown or unspecified value ", request->outcome()));
-        }
-        SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report.report));
+        SEQ_ASSIGN_OR_RETURN(app::ReportDeliveryRequest report,
+                             ReportFromProto(*request));
         return Respond(
             delivery_.ReportDelivery(call, report, EncodeRecipient(response)),
             response);
+      });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::BeginSends(
+    grpc::CallbackServerContext* context, const v1::BeginSendsRequest* request,
+    v1::BeginSendsResponse* response) {
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(ValidateBatchSize("sends", request->sends_size()));
+        std::vector<app::BeginSendRequest> sends;
+        sends.reserve(request->sends_size());
+        for (const v1::BeginSendRequest& send : request->sends()) {
+          sends.push_back(
+              {send.lease_token(), send.sequence_id(), send.recipient_id()});
+        }
+        const auto answers = delivery_.BeginSends(
+            call, sends, EncodeWith<app::BeginSendResult>(BeginSendResponseOf));
+        for (const auto& answered : answers) {
+          v1::BeginSendAnswer* answer = response->add_answers();
+          if (!FillAnswer(answered, answer->mutable_status(),
+                          answer->mutable_response())) {
+            answer->clear_response();
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDeliveries(
+    grpc::CallbackServerContext* context,
+    const v1::ReportDeliveriesRequest* request,
+    v1::ReportDeliveriesResponse* response) {
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(
+            ValidateBatchSize("reports", request->reports_size()));
+        // Items that do not decode are answered without running; the others
+        // run as one batch.
+        std::vector<absl::StatusOr<app::Answered<app::CommandOutcome>>> answers(
+            request->reports_size(), absl::InternalError("not run"));
+        std::vector<app::ReportDeliveryRequest> reports;
+        std::vector<int> positions;
+        for (int i = 0; i < request->reports_size(); ++i) {
+          absl::StatusOr<app::ReportDeliveryRequest> report =
+              ReportFromProto(request->reports(i));
+          if (!report.ok()) {
+            answers[i] = report.status();
+            continue;
+          }
+          reports.push_back(*std::move(report));
+          positions.push_back(i);
+        }
+        auto ran =
+            delivery_.ReportDeliveries(call, reports, EncodeRecipient(nullptr));
+        for (size_t k = 0; k < ran.size(); ++k) {
+          answers[positions[k]] = std::move(ran[k]);
+        }
+        for (const auto& answered : answers) {
+          v1::ReportDeliveryAnswer* answer = response->add_answers();
+          if (!FillAnswer(answered, answer->mutable_status(),
+                          answer->mutable_recipient())) {
+            answer->clear_recipient();
+          }
+        }
+        return absl::OkStatus();
       });
 }
 

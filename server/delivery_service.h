@@ -15,7 +15,9 @@
 // BeginSend and ReportDelivery go through the recipient pipeline
 // (app/pipeline/command_runner.h) with domain::BeginSend and
 // domain::ReportDelivery, so they are serialized with every other change to
-// the recipient and durable before they answer.
+// the recipient and durable before they answer. Their batch forms
+// (BeginSends, ReportDeliveries) answer each item as the single call would,
+// in a google.rpc.Status per item, and commit the batch in one write.
 
 #ifndef SEQUENCER_SERVER_DELIVERY_SERVICE_H_
 #define SEQUENCER_SERVER_DELIVERY_SERVICE_H_
@@ -43,6 +45,14 @@ class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
       grpc::CallbackServerContext* context,
       const v1::ReportDeliveryRequest* request,
       v1::Recipient* response) override;
+  grpc::ServerUnaryReactor* BeginSends(
+      grpc::CallbackServerContext* context,
+      const v1::BeginSendsRequest* request,
+      v1::BeginSendsResponse* response) override;
+  grpc::ServerUnaryReactor* ReportDeliveries(
+      grpc::CallbackServerContext* context,
+      const v1::ReportDeliveriesRequest* request,
+      v1::ReportDeliveriesResponse* response) override;
 
  private:
   // One LeaseSteps call: its own reactor, deleted in OnDone (in the .cc).

@@ -47,23 +47,13 @@ std::optional<google::rpc::BadRequest::FieldViolation> FieldViolationOf(
   return violation;
 }
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  const auto code = static_cast<grpc::StatusCode>(status.code());
-  const std::string message(status.message());
-  std::optional<domain::Refusal> refusal = domain::GetRefusal(status);
-  std::optional<google::rpc::BadRequest::FieldViolation> violation;
-  if (status.code() == absl::StatusCode::kInvalidArgument) {
-    violation = FieldViolationOf(message);
-  }
-  if (!refusal.has_value() && !violation.has_value()) {
-    return grpc::Status(code, message);
-  }
-
+google::rpc::Status ToRpcStatus(const absl::Status& status) {
   google::rpc::Status details;
   details.set_code(static_cast<int>(status.code()));
-  details.set_message(message);
-  if (refusal.has_value()) {
+  details.set_message(std::string(status.message()));
+  if (status.ok()) return details;
+  if (std::optional<domain::Refusal> refusal = domain::GetRefusal(status);
+      refusal.has_value()) {
     google::rpc::ErrorInfo info;
     info.set_reason(std::string(domain::RefusalReasonName(refusal->reason)));
     info.set_domain(kErrorDomain);
@@ -71,10 +61,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
       (*info.mutable_metadata())[key] = value;
     details.add_details()->PackFrom(info);
   }
-  if (violation.has_value()) {
-    google::rpc::BadRequest bad_request;
-    *bad_request.add_field_violations() = *std::move(violation);
-    details.add_details()->PackFrom(bad_request);
+  if (status.code() == absl::StatusCode::kInvalidArgument) {
+    if (std::optional<google::rpc::BadRequest::FieldViolation> violation =
+            FieldViolationOf(status.message());
+        violation.has_value()) {
+      google::rpc::BadRequest bad_request;
+      *bad_request.add_field_violations() = *std::move(violation);
+      details.add_details()->PackFrom(bad_request);
+    }
   }
   // Protobuf payloads (type URLs "type.googleapis.com/...", e.g. a
   // sequencer.v1.BulkRefusal) travel as further details.
@@ -85,7 +79,22 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
         any->set_type_url(std::string(url));
         any->set_value(std::string(payload));
       });
-  return grpc::Status(code, message, details.SerializeAsString());
+  return details;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  const auto code = static_cast<grpc::StatusCode>(status.code());
+  google::rpc::Status details = ToRpcStatus(status);
+  // Only a refusal or a field violation gives a status details; payloads
+  // travel only alongside a refusal.
+  bool described = false;
+  for (const auto& any : details.details()) {
+    described |=
+        any.Is<google::rpc::ErrorInfo>() || any.Is<google::rpc::BadRequest>();
+  }
+  if (!described) return grpc::Status(code, details.message());
+  return grpc::Status(code, details.message(), details.SerializeAsString());
 }
 
 std::optional<google::rpc::ErrorInfo> ErrorInfoFromGrpcStatus(

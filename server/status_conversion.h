@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpcpp/support/status.h"
 
 namespace sequencer::server {
@@ -26,6 +27,12 @@ inline constexpr char kErrorDomain[] = "sequencer.v1";
 inline constexpr char kProtoTypeUrlPrefix[] = "type.googleapis.com/";
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The same status as a google.rpc.Status message, for the per-item answers of
+// a batch call: code, message and the details ToGrpcStatus would send (none
+// for OK, or for an error that carries neither a refusal nor a field
+// violation).
+google::rpc::Status ToRpcStatus(const absl::Status& status);
 
 // The field violation a message "<field path>: <description>" names; nullopt
 // when the text before ": " is not a field path (letters, digits, _ . [ ] " -).

@@ -133,25 +133,64 @@ absl::StatusOr<std::optional<std::string>> CommandRunner::LockAndReplay(
         layout::IdempotencyKey(call.tenant_id, identity.request_id));
   }
   *guard = deps_.locks->Lock(lock_keys);
-  if (!identity.idempotent) return std::optional<std::string>();
-  return LoadPreviousOutcome(deps_.repository->store(), call.tenant_id,
-                             identity.request_id, identity.method,
-                             identity.fingerprint);
+  return Replay(call, identity);
+}
+
+void CommandRunner::AddOutcome(const CallContext& call,
+                               const RequestIdentity& identity,
+                               std::string response,
+                               eventstore::CommitBatch* batch) {
+  if (!identity.idempotent) return;
+  batch->index_writes.push_back(
+      OutcomeRecord(call.tenant_id, identity.request_id, identity.method,
+                    identity.fingerprint, std::move(response)));
 }
 
 absl::Status CommandRunner::Record(const CallContext& call,
                                    const RequestIdentity& identity,
                                    std::string response,
                                    eventstore::CommitBatch* batch) const {
-  if (identity.idempotent) {
-    batch->index_writes.push_back(
-        OutcomeRecord(call.tenant_id, identity.request_id, identity.method,
-                      identity.fingerprint, std::move(response)));
-  }
+  AddOutcome(call, identity, std::move(response), batch);
   if (batch->appends.empty() && batch->index_writes.empty()) {
     return absl::OkStatus();
   }
   return Commit(*batch);
+}
+
+CommandRunner::BatchPlan CommandRunner::PlanBatch(
+    const std::vector<ChangeKeys>& changes) {
+  BatchPlan plan;
+  plan.refused.assign(changes.size(), absl::OkStatus());
+  plan.alone.assign(changes.size(), false);
+  absl::flat_hash_set<std::string> taken;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const ChangeKeys& change = changes[i];
+    std::vector<std::string> keys = *change.lock_keys;
+    if (change.identity->idempotent) {
+      plan.refused[i] =
+          domain::ValidateId("request_id", change.identity->request_id);
+      if (!plan.refused[i].ok()) continue;
+      keys.push_back(layout::IdempotencyKey(change.call->tenant_id,
+                                            change.identity->request_id));
+    }
+    for (const std::string& key : keys) {
+      if (taken.contains(key)) plan.alone[i] = true;
+    }
+    if (plan.alone[i]) continue;
+    for (std::string& key : keys) {
+      taken.insert(key);
+      plan.lock_keys.push_back(std::move(key));
+    }
+  }
+  return plan;
+}
+
+absl::StatusOr<std::optional<std::string>> CommandRunner::Replay(
+    const CallContext& call, const RequestIdentity& identity) const {
+  if (!identity.idempotent) return std::optional<std::string>();
+  return LoadPreviousOutcome(deps_.repository->store(), call.tenant_id,
+                             identity.request_id, identity.method,
+                             identity.fingerprint);
 }
 
 absl::Status CommandRunner::DecideInto(const CallContext& call,
@@ -178,6 +217,30 @@ absl::Status CommandRunner::DecideInto(const CallContext& call,
   return absl::OkStatus();
 }
 
+Change<CommandOutcome> CommandRunner::RecipientChange(
+    const CallContext& call, const RecipientCommandRequest& request,
+    const domain::RecipientCommand& command,
+    const ResponseEncoder<CommandOutcome>& encode) const {
+  Change<CommandOutcome> change;
+  change.call = call;
+  change.identity = request.identity;
+  change.lock_keys = {layout::RecipientStream(
+      call.tenant_id, request.sequence_id, request.recipient_id)};
+  change.encode = encode;
+  change.body =
+      [this, call, request, command](
+          eventstore::CommitBatch* batch) -> absl::StatusOr<CommandOutcome> {
+    CommandOutcome outcome;
+    SEQ_ASSIGN_OR_RETURN(
+        outcome.sequence,
+        deps_.repository->GetSequence(call.tenant_id, request.sequence_id));
+    SEQ_RETURN_IF_ERROR(DecideInto(call, request, command, outcome.sequence,
+                                   deps_.clock->Now(), &outcome, batch));
+    return outcome;
+  };
+  return change;
+}
+
 absl::StatusOr<Answered<CommandOutcome>> CommandRunner::RunRecipient(
     const CallContext& call, const RecipientCommandRequest& request,
     const domain::RecipientCommand& command,
@@ -188,20 +251,10 @@ absl::StatusOr<Answered<CommandOutcome>> CommandRunner::RunRecipient(
   }
   SEQ_RETURN_IF_ERROR(
       ValidateRecipientRef(request.sequence_id, request.recipient_id));
-  return Run<CommandOutcome>(
-      call, request.identity,
-      {layout::RecipientStream(call.tenant_id, request.sequence_id,
-                               request.recipient_id)},
-      [&](eventstore::CommitBatch* batch) -> absl::StatusOr<CommandOutcome> {
-        CommandOutcome outcome;
-        SEQ_ASSIGN_OR_RETURN(
-            outcome.sequence,
-            deps_.repository->GetSequence(call.tenant_id, request.sequence_id));
-        SEQ_RETURN_IF_ERROR(DecideInto(call, request, command, outcome.sequence,
-                                       deps_.clock->Now(), &outcome, batch));
-        return outcome;
-      },
-      encode);
+  const Change<CommandOutcome> change =
+      RecipientChange(call, request, command, encode);
+  return Run<CommandOutcome>(change.call, change.identity, change.lock_keys,
+                             change.body, change.encode);
 }
 
 std::vector<BatchItemResult> CommandRunner::RunRecipientBatch(

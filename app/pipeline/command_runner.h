@@ -87,6 +87,18 @@ struct BatchCommandItem {
   RecipientCommandRequest request;
 };
 
+// One change of CommandRunner::RunBatch: what CommandRunner::Run takes. The
+// body may run twice (see RunBatch), so it must capture what it reads by
+// value or by pointers that outlive the call.
+template <typename Result>
+struct Change {
+  CallContext call;
+  RequestIdentity identity;
+  std::vector<std::string> lock_keys;
+  std::function<absl::StatusOr<Result>(eventstore::CommitBatch* batch)> body;
+  ResponseEncoder<Result> encode;
+};
+
 struct BatchItemResult {
   // What RunRecipient would have answered for the item alone.
   absl::Status status;
@@ -118,6 +130,21 @@ class CommandRunner {
                                        const Body<Result>& body,
                                        const ResponseEncoder<Result>& encode);
 
+  // Runs many changes, each with the semantics of Run (its retry answered
+  // from its record, its outcome recorded), and commits the changes of all
+  // of them in ONE durable write, so that one fsync serves the batch. Every
+  // lock is held from before the first body runs until the commit returned.
+  // A change whose body fails contributes nothing and does not stop the
+  // others. A change that shares a lock key or request id with an earlier
+  // one runs alone, after the batch, and sees its effects. When the store
+  // aborts the shared commit (a stream changed outside the lock table), each
+  // change that had writes runs again alone on the state it then finds; any
+  // other commit error is the answer of every change that had writes.
+  // Returns one answer per change, in order.
+  template <typename Result>
+  std::vector<absl::StatusOr<Answered<Result>>> RunBatch(
+      const std::vector<Change<Result>>& changes);
+
   // Runs `command` on one recipient: validates the ids, locks the recipient,
   // folds its sequence and itself, checks the expected version (ABORTED,
   // VERSION_MISMATCH), domain::Decide, adds the events and projection
@@ -127,6 +154,13 @@ class CommandRunner {
       const CallContext& call, const RecipientCommandRequest& request,
       const domain::RecipientCommand& command,
       const ResponseEncoder<CommandOutcome>& encode);
+
+  // The change RunRecipient runs, for RunBatch. The ids must be valid
+  // (ValidateRecipientRef).
+  Change<CommandOutcome> RecipientChange(
+      const CallContext& call, const RecipientCommandRequest& request,
+      const domain::RecipientCommand& command,
+      const ResponseEncoder<CommandOutcome>& encode) const;
 
   // Runs `command` on many recipients with the semantics of RunRecipient for
   // each one and commits the changes of all of them in ONE durable write, so
@@ -173,6 +207,29 @@ class CommandRunner {
   absl::Status Record(const CallContext& call, const RequestIdentity& identity,
                       std::string response,
                       eventstore::CommitBatch* batch) const;
+  // Adds the outcome record of an idempotent request to `batch`.
+  static void AddOutcome(const CallContext& call,
+                         const RequestIdentity& identity, std::string response,
+                         eventstore::CommitBatch* batch);
+
+  // The part of RunBatch that does not depend on the result type.
+  struct BatchPlan {
+    // Per change: OK, or the answer (an invalid request id).
+    std::vector<absl::Status> refused;
+    // Per change: shares a key with an earlier change, runs alone after.
+    std::vector<bool> alone;
+    // Every key of the changes that run together, request ids included.
+    std::vector<std::string> lock_keys;
+  };
+  struct ChangeKeys {
+    const CallContext* call;
+    const RequestIdentity* identity;
+    const std::vector<std::string>* lock_keys;
+  };
+  static BatchPlan PlanBatch(const std::vector<ChangeKeys>& changes);
+  // The recorded answer of a retried idempotent request, if any.
+  absl::StatusOr<std::optional<std::string>> Replay(
+      const CallContext& call, const RequestIdentity& identity) const;
 
   absl::Status DecideInto(const CallContext& call,
                           const RecipientCommandRequest& request,
@@ -217,6 +274,82 @@ absl::StatusOr<Answered<Result>> CommandRunner::Run(
   }
   answered.result = *std::move(result);
   return answered;
+}
+
+template <typename Result>
+std::vector<absl::StatusOr<Answered<Result>>> CommandRunner::RunBatch(
+    const std::vector<Change<Result>>& changes) {
+  std::vector<absl::StatusOr<Answered<Result>>> answers(
+      changes.size(), absl::InternalError("not run"));
+  std::vector<ChangeKeys> keys;
+  keys.reserve(changes.size());
+  for (const Change<Result>& change : changes) {
+    keys.push_back({&change.call, &change.identity, &change.lock_keys});
+  }
+  const BatchPlan plan = PlanBatch(keys);
+  std::vector<size_t> written;
+  {
+    LockTable::Guard guard = deps_.locks->Lock(plan.lock_keys);
+    eventstore::CommitBatch batch;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (!plan.refused[i].ok()) {
+        answers[i] = plan.refused[i];
+        continue;
+      }
+      if (plan.alone[i]) continue;
+      const Change<Result>& change = changes[i];
+      absl::StatusOr<std::optional<std::string>> replayed =
+          Replay(change.call, change.identity);
+      if (!replayed.ok() || replayed->has_value()) {
+        answers[i] = replayed.ok()
+                         ? Answered<Result>{std::nullopt, std::move(**replayed)}
+                         : absl::StatusOr<Answered<Result>>(replayed.status());
+        continue;
+      }
+      eventstore::CommitBatch own;
+      absl::StatusOr<Result> result = change.body(&own);
+      if (!result.ok()) {
+        answers[i] = result.status();
+        continue;
+      }
+      Answered<Result> answered;
+      if (change.encode) answered.response = change.encode(*result);
+      AddOutcome(change.call, change.identity, answered.response, &own);
+      answered.result = *std::move(result);
+      answers[i] = std::move(answered);
+      if (own.appends.empty() && own.index_writes.empty()) continue;
+      written.push_back(i);
+      for (auto& append : own.appends) {
+        batch.appends.push_back(std::move(append));
+      }
+      for (auto& write : own.index_writes) {
+        batch.index_writes.push_back(std::move(write));
+      }
+    }
+    if (!written.empty()) {
+      const absl::Status committed = Commit(batch);
+      if (committed.ok()) {
+        written.clear();
+      } else if (!absl::IsAborted(committed)) {
+        for (size_t i : written) answers[i] = committed;
+        written.clear();
+      }
+    }
+  }
+  // Conflicts with a writer outside the lock table, then the changes that
+  // share keys with earlier ones: each alone.
+  for (size_t i : written) {
+    answers[i] =
+        Run<Result>(changes[i].call, changes[i].identity, changes[i].lock_keys,
+                    changes[i].body, changes[i].encode);
+  }
+  for (size_t i = 0; i < changes.size(); ++i) {
+    if (!plan.alone[i]) continue;
+    answers[i] =
+        Run<Result>(changes[i].call, changes[i].identity, changes[i].lock_keys,
+                    changes[i].body, changes[i].encode);
+  }
+  return answers;
 }
 
 }  // namespace sequencer::app

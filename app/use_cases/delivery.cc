@@ -155,78 +155,122 @@ std::optional<LeasedStep> Delivery::TryLeaseOne(
   return out;
 }
 
-absl::StatusOr<Answered<BeginSendResult>> Delivery::BeginSend(
+absl::StatusOr<Change<BeginSendResult>> Delivery::BeginSendChange(
     const CallContext& call, const BeginSendRequest& request,
     const ResponseEncoder<BeginSendResult>& encode) {
   SEQ_RETURN_IF_ERROR(ValidateLeaseToken(request.lease_token));
   SEQ_RETURN_IF_ERROR(
       ValidateRecipientRef(request.sequence_id, request.recipient_id));
-  const std::string& token = request.lease_token;
-  const RecipientCommandRequest command = LeaseCommand(
-      "BeginSend", token, request.sequence_id, request.recipient_id);
-  bool began = false;
+  const RecipientCommandRequest command =
+      LeaseCommand("BeginSend", request.lease_token, request.sequence_id,
+                   request.recipient_id);
+  Change<BeginSendResult> change;
+  change.call = call;
+  change.identity = command.identity;
+  change.lock_keys = {layout::RecipientStream(
+      call.tenant_id, request.sequence_id, request.recipient_id)};
+  change.encode = encode;
   // One fold of the recipient, under its lock: a retry, the lease and the
   // decision all read the same state.
-  SEQ_ASSIGN_OR_RETURN(
-      Answered<BeginSendResult> answered,
-      CommandRunner(deps_).Run<BeginSendResult>(
-          call, command.identity,
-          {layout::RecipientStream(call.tenant_id, request.sequence_id,
-                                   request.recipient_id)},
-          [&](eventstore::CommitBatch* batch)
-              -> absl::StatusOr<BeginSendResult> {
-            SEQ_ASSIGN_OR_RETURN(
-                domain::Recipient current,
-                deps_.repository->LoadRecipient(
-                    call.tenant_id, request.sequence_id, request.recipient_id));
-            BeginSendResult result;
-            // A retried BeginSend of a send that has begun: answer it again.
-            if (!current.in_flight_token.empty() &&
-                current.in_flight_token == token) {
-              result.content =
-                  current.steps.at(current.current_step).dispatched_content;
-              return result;
-            }
-            const absl::Time now = deps_.clock->Now();
-            std::optional<Lease> lease = leases_.Find(token, now);
-            if (!lease.has_value() || lease->tenant != call.tenant_id ||
-                lease->sequence_id != request.sequence_id ||
-                lease->recipient_id != request.recipient_id) {
-              return LeaseExpired(token);
-            }
-            const domain::BeginSend begin{token, lease->recipient_version,
-                                          deps_.send_deadline};
-            if (!current.exists || current.deleted) {
-              // A recipient deleted since the lease is a revoked lease like
-              // any other change (the domain answers LEASE_REVOKED), not
-              // NOT_FOUND.
-              return domain::Decide(begin, current, domain::Sequence{},
-                                    domain::DecisionContext{})
-                  .status();
-            }
-            SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
-                                 deps_.repository->GetSequence(
-                                     call.tenant_id, request.sequence_id));
-            SEQ_ASSIGN_OR_RETURN(
-                std::vector<domain::RecipientEvent> events,
-                domain::Decide(begin, current, sequence,
-                               {call.tenant_id, call.actor,
-                                command.identity.request_id, now}));
-            CommandRunner::AddRecipientEvents(
-                call.tenant_id, request.sequence_id, request.recipient_id,
-                current, events, sequence, batch);
-            for (const auto& event : events) {
-              if (const auto* dispatched =
-                      std::get_if<domain::StepDispatched>(&event.payload)) {
-                result.content = dispatched->content;
-              }
-            }
-            began = true;
-            return result;
-          },
-          encode));
-  if (began) leases_.Remove(token);
+  change.body =
+      [this, call, request, request_id = command.identity.request_id](
+          eventstore::CommitBatch* batch) -> absl::StatusOr<BeginSendResult> {
+    const std::string& token = request.lease_token;
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Recipient current,
+        deps_.repository->LoadRecipient(call.tenant_id, request.sequence_id,
+                                        request.recipient_id));
+    BeginSendResult result;
+    // A retried BeginSend of a send that has begun: answer it again.
+    if (!current.in_flight_token.empty() && current.in_flight_token == token) {
+      result.content =
+          current.steps.at(current.current_step).dispatched_content;
+      return result;
+    }
+    const absl::Time now = deps_.clock->Now();
+    std::optional<Lease> lease = leases_.Find(token, now);
+    if (!lease.has_value() || lease->tenant != call.tenant_id ||
+        lease->sequence_id != request.sequence_id ||
+        lease->recipient_id != request.recipient_id) {
+      return LeaseExpired(token);
+    }
+    const domain::BeginSend begin{token, lease->recipient_version,
+                                  deps_.send_deadline};
+    if (!current.exists || current.deleted) {
+      // A recipient deleted since the lease is a revoked lease like any
+      // other change (the domain answers LEASE_REVOKED), not NOT_FOUND.
+      return domain::Decide(begin, current, domain::Sequence{},
+                            domain::DecisionContext{})
+          .status();
+    }
+    SEQ_ASSIGN_OR_RETURN(
+        domain::Sequence sequence,
+        deps_.repository->GetSequence(call.tenant_id, request.sequence_id));
+    SEQ_ASSIGN_OR_RETURN(
+        std::vector<domain::RecipientEvent> events,
+        domain::Decide(begin, current, sequence,
+                       {call.tenant_id, call.actor, request_id, now}));
+    CommandRunner::AddRecipientEvents(call.tenant_id, request.sequence_id,
+                                      request.recipient_id, current, events,
+                                      sequence, batch);
+    for (const auto& event : events) {
+      if (const auto* dispatched =
+              std::get_if<domain::StepDispatched>(&event.payload)) {
+        result.content = dispatched->content;
+      }
+    }
+    result.began = true;
+    return result;
+  };
+  return change;
+}
+
+void Delivery::SpendLease(
+    absl::string_view token,
+    const absl::StatusOr<Answered<BeginSendResult>>& answered) {
+  if (answered.ok() && answered->result.has_value() &&
+      answered->result->began) {
+    leases_.Remove(std::string(token));
+  }
+}
+
+absl::StatusOr<Answered<BeginSendResult>> Delivery::BeginSend(
+    const CallContext& call, const BeginSendRequest& request,
+    const ResponseEncoder<BeginSendResult>& encode) {
+  SEQ_ASSIGN_OR_RETURN(Change<BeginSendResult> change,
+                       BeginSendChange(call, request, encode));
+  absl::StatusOr<Answered<BeginSendResult>> answered =
+      CommandRunner(deps_).Run<BeginSendResult>(change.call, change.identity,
+                                                change.lock_keys, change.body,
+                                                change.encode);
+  SpendLease(request.lease_token, answered);
   return answered;
+}
+
+std::vector<absl::StatusOr<Answered<BeginSendResult>>> Delivery::BeginSends(
+    const CallContext& call, const std::vector<BeginSendRequest>& requests,
+    const ResponseEncoder<BeginSendResult>& encode) {
+  std::vector<absl::StatusOr<Answered<BeginSendResult>>> answers(
+      requests.size(), absl::InternalError("not run"));
+  std::vector<Change<BeginSendResult>> changes;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    absl::StatusOr<Change<BeginSendResult>> change =
+        BeginSendChange(call, requests[i], encode);
+    if (!change.ok()) {
+      answers[i] = change.status();
+      continue;
+    }
+    changes.push_back(*std::move(change));
+    positions.push_back(i);
+  }
+  std::vector<absl::StatusOr<Answered<BeginSendResult>>> ran =
+      CommandRunner(deps_).RunBatch(changes);
+  for (size_t k = 0; k < ran.size(); ++k) {
+    SpendLease(requests[positions[k]].lease_token, ran[k]);
+    answers[positions[k]] = std::move(ran[k]);
+  }
+  return answers;
 }
 
 absl::StatusOr<Answered<CommandOutcome>> Delivery::ReportDelivery(
@@ -238,6 +282,40 @@ absl::StatusOr<Answered<CommandOutcome>> Delivery::ReportDelivery(
       LeaseCommand("ReportDelivery", request.report.lease_token,
                    request.sequence_id, request.recipient_id),
       request.report, encode);
+}
+
+std::vector<absl::StatusOr<Answered<CommandOutcome>>>
+Delivery::ReportDeliveries(const CallContext& call,
+                           const std::vector<ReportDeliveryRequest>& requests,
+                           const ResponseEncoder<CommandOutcome>& encode) {
+  std::vector<absl::StatusOr<Answered<CommandOutcome>>> answers(
+      requests.size(), absl::InternalError("not run"));
+  CommandRunner runner(deps_);
+  std::vector<Change<CommandOutcome>> changes;
+  std::vector<size_t> positions;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const ReportDeliveryRequest& request = requests[i];
+    absl::Status valid = ValidateLeaseToken(request.report.lease_token);
+    if (valid.ok()) {
+      valid = ValidateRecipientRef(request.sequence_id, request.recipient_id);
+    }
+    if (!valid.ok()) {
+      answers[i] = valid;
+      continue;
+    }
+    changes.push_back(runner.RecipientChange(
+        call,
+        LeaseCommand("ReportDelivery", request.report.lease_token,
+                     request.sequence_id, request.recipient_id),
+        request.report, encode));
+    positions.push_back(i);
+  }
+  std::vector<absl::StatusOr<Answered<CommandOutcome>>> ran =
+      runner.RunBatch(changes);
+  for (size_t k = 0; k < ran.size(); ++k) {
+    answers[positions[k]] = std::move(ran[k]);
+  }
+  return answers;
 }
 
 }  // namespace sequencer::app

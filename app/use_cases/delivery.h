@@ -54,6 +54,8 @@ struct BeginSendRequest {
 struct BeginSendResult {
   // The content to send, as resolved when the send began.
   std::optional<domain::StepContent> content;
+  // True when the send began now (false: a retry of a begun send).
+  bool began = false;
 };
 
 struct ReportDeliveryRequest {
@@ -89,6 +91,20 @@ class Delivery {
       const CallContext& call, const ReportDeliveryRequest& request,
       const ResponseEncoder<CommandOutcome>& encode);
 
+  // The batch forms, for workers that lease many steps at a time: each
+  // request is answered exactly as BeginSend / ReportDelivery would answer
+  // it alone (the same validation, refusals and retry record, so a retry
+  // may use either form), and the changes of all of them are committed in
+  // one durable write (CommandRunner::RunBatch). One answer per request, in
+  // order; a refused request does not stop the others.
+  std::vector<absl::StatusOr<Answered<BeginSendResult>>> BeginSends(
+      const CallContext& call, const std::vector<BeginSendRequest>& requests,
+      const ResponseEncoder<BeginSendResult>& encode);
+  std::vector<absl::StatusOr<Answered<CommandOutcome>>> ReportDeliveries(
+      const CallContext& call,
+      const std::vector<ReportDeliveryRequest>& requests,
+      const ResponseEncoder<CommandOutcome>& encode);
+
  private:
   // Leases the step `recipient_id` waits to deliver, unless it is leased,
   // not ready (domain::Schedule) or misses variables.
@@ -97,6 +113,14 @@ class Delivery {
       const std::string& sequence_id, const std::string& recipient_id,
       absl::Duration lease_duration,
       std::map<std::string, absl::StatusOr<domain::Sequence>>* sequences);
+
+  // The change BeginSend runs; INVALID_ARGUMENT for a malformed request.
+  absl::StatusOr<Change<BeginSendResult>> BeginSendChange(
+      const CallContext& call, const BeginSendRequest& request,
+      const ResponseEncoder<BeginSendResult>& encode);
+  // Drops the lease once its send began.
+  void SpendLease(absl::string_view token,
+                  const absl::StatusOr<Answered<BeginSendResult>>& answered);
 
   const AppDeps& deps_;
   LeaseTable leases_;

@@ -219,6 +219,141 @@ TEST_F(AppCommandRunnerTest, ARequestThatIsNotIdempotentRecordsNothing) {
   EXPECT_EQ(body_calls_, 3);
 }
 
+Change<int> ChangeOf(const CallContext& call, RequestIdentity identity,
+                     std::vector<std::string> lock_keys,
+                     CommandRunner::Body<int> body) {
+  return {call, std::move(identity), std::move(lock_keys), std::move(body),
+          [](const int& value) { return absl::StrCat("answer:", value); }};
+}
+
+TEST_F(AppCommandRunnerTest,
+       ABatchCommitsOnceAndAFailingChangeDoesNotStopTheOthers) {
+  CommandRunner runner(deps_);
+  const std::vector<Change<int>> changes = {
+      ChangeOf(Call(), Identity("req-a"), {"a"}, WritingBody("x/t/a")),
+      ChangeOf(Call(), Identity("req-b"), {"b"},
+               [&](eventstore::CommitBatch* batch) -> absl::StatusOr<int> {
+                 ++body_calls_;
+                 batch->appends.push_back({"x/t/b", 0, {{"Thing", "data"}}});
+                 return absl::FailedPreconditionError("not b");
+               }),
+      ChangeOf(Call(), Identity("bad id!"), {"c"}, WritingBody("x/t/c")),
+      ChangeOf(Call(), Identity("req-d"), {"d"}, WritingBody("x/t/d")),
+  };
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(changes);
+  ASSERT_EQ(answers.size(), 4u);
+  EXPECT_EQ(store_.commits, 1);
+  EXPECT_EQ(store_.appended_streams.back(),
+            (std::vector<std::string>{"x/t/a", "x/t/d"}));
+  for (int i : {0, 3}) {
+    ASSERT_TRUE(answers[i].ok()) << i << ": " << answers[i].status();
+    EXPECT_EQ(answers[i]->response, "answer:42");
+    EXPECT_TRUE(answers[i]->result.has_value());
+  }
+  EXPECT_EQ(answers[1].status(), absl::FailedPreconditionError("not b"));
+  EXPECT_EQ(answers[2].status().code(), absl::StatusCode::kInvalidArgument)
+      << answers[2].status();
+  EXPECT_EQ(body_calls_, 3);  // a, b, d: the bad id never ran
+  EXPECT_TRUE(HasIndex(layout::IdempotencyKey(kTenant, "req-a")));
+  EXPECT_TRUE(HasIndex(layout::IdempotencyKey(kTenant, "req-d")));
+  EXPECT_FALSE(HasIndex(layout::IdempotencyKey(kTenant, "req-b")));
+
+  // The same batch again: a and d answer their records without running, b
+  // runs again (nothing was recorded for it) and fails again; no commit.
+  const StoreImage before = Image();
+  const std::vector<absl::StatusOr<Answered<int>>> retried =
+      runner.RunBatch(changes);
+  ASSERT_EQ(retried.size(), 4u);
+  for (int i : {0, 3}) {
+    ASSERT_TRUE(retried[i].ok()) << i << ": " << retried[i].status();
+    EXPECT_EQ(retried[i]->response, "answer:42");
+    EXPECT_FALSE(retried[i]->result.has_value());
+  }
+  EXPECT_EQ(retried[1].status(), absl::FailedPreconditionError("not b"));
+  EXPECT_EQ(body_calls_, 4);
+  EXPECT_EQ(store_.commits, 1);
+  EXPECT_EQ(Image(), before);
+}
+
+TEST_F(AppCommandRunnerTest, ChangesSharingAKeyRunAloneAfterTheBatch) {
+  CommandRunner runner(deps_);
+  // Appends to "x/t/shared" at its current version: two such changes in one
+  // write would conflict, so the second must see the first committed.
+  auto append_shared =
+      [this](eventstore::CommitBatch* batch) -> absl::StatusOr<int> {
+    ++body_calls_;
+    absl::StatusOr<uint64_t> version = store_.StreamVersion("x/t/shared");
+    if (!version.ok()) return version.status();
+    batch->appends.push_back(
+        {"x/t/shared", static_cast<int64_t>(*version), {{"Thing", "data"}}});
+    return static_cast<int>(*version);
+  };
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(std::vector<Change<int>>{
+          ChangeOf(Call(), Identity("req-1"), {"shared"}, append_shared),
+          ChangeOf(Call(), Identity("req-2"), {"other"}, WritingBody()),
+          ChangeOf(Call(), Identity("req-3"), {"shared"}, append_shared),
+          // The same request id as the first: answered from its record.
+          ChangeOf(Call(), Identity("req-1"), {"elsewhere"}, append_shared),
+      });
+  ASSERT_EQ(answers.size(), 4u);
+  for (const auto& answer : answers)
+    ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answers[0]->response, "answer:0");
+  EXPECT_EQ(answers[2]->response, "answer:1");
+  EXPECT_TRUE(answers[2]->result.has_value());
+  EXPECT_EQ(answers[3]->response, "answer:0");
+  EXPECT_FALSE(answers[3]->result.has_value());
+  EXPECT_EQ(store_.commits, 2);  // the batch (1 and 2), then 3 alone
+  absl::StatusOr<uint64_t> version = store_.StreamVersion("x/t/shared");
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(*version, 2u);
+}
+
+TEST_F(AppCommandRunnerTest, ABatchAbortedByTheStoreRunsEachChangeAlone) {
+  CommandRunner runner(deps_);
+  bool aborted = false;
+  store_.before_commit = [&](const eventstore::CommitBatch&) {
+    if (aborted) return absl::OkStatus();
+    aborted = true;
+    return absl::AbortedError("a writer outside the lock table got in first");
+  };
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(std::vector<Change<int>>{
+          ChangeOf(Call(), Identity("req-1"), {"a"}, WritingBody("x/t/a")),
+          ChangeOf(Call(), Identity("req-2"), {"b"}, WritingBody("x/t/b")),
+      });
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& answer : answers) {
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(answer->response, "answer:42");
+  }
+  EXPECT_EQ(store_.commits, 3);
+  EXPECT_EQ(body_calls_, 4);
+  EXPECT_TRUE(HasIndex(layout::IdempotencyKey(kTenant, "req-1")));
+  EXPECT_TRUE(HasIndex(layout::IdempotencyKey(kTenant, "req-2")));
+}
+
+TEST_F(AppCommandRunnerTest, ABatchCommitErrorIsEveryWritingChangesAnswer) {
+  CommandRunner runner(deps_);
+  store_.before_commit = [](const eventstore::CommitBatch&) {
+    return absl::UnavailableError("disk full");
+  };
+  const StoreImage before = Image();
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(std::vector<Change<int>>{
+          ChangeOf(Call(), Identity("req-1"), {"a"}, WritingBody("x/t/a")),
+          ChangeOf(Call(), Identity("req-2"), {"b"}, WritingBody("x/t/b")),
+      });
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& answer : answers) {
+    EXPECT_EQ(answer.status(), absl::UnavailableError("disk full"));
+  }
+  EXPECT_EQ(store_.commits, 1);
+  EXPECT_EQ(Image(), before);
+}
+
 class AppRunRecipientTest : public AppFixture {
  protected:
   void SetUp() override {

@@ -3,6 +3,7 @@
 
 #include "app/use_cases/delivery.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -193,6 +194,106 @@ TEST_F(AppDeliveryTest, AReportOfAnotherTokenIsStaleAndWritesNothing) {
       << reported.status();
   EXPECT_EQ(Image(), before);
   EXPECT_EQ(Recipient(kSeq, "r1").in_flight_token, leased[0].lease_token);
+}
+
+TEST_F(AppDeliveryTest, BatchFormsAnswerEachItemAsAloneInOneCommitEach) {
+  ASSERT_TRUE(Enroll(kSeq, {"r2", "r3", "r4"}).ok());
+  ASSERT_TRUE(Scheduler(deps_).RunDue().ok());
+  const std::vector<LeasedStep> leased = Lease();
+  ASSERT_EQ(leased.size(), 4u);
+  std::map<std::string, std::string> token_of;
+  for (const LeasedStep& step : leased) {
+    token_of[step.recipient_id] = step.lease_token;
+  }
+  // r3 is paused after its lease: its send must not begin.
+  ASSERT_TRUE(Act(kSeq, "r3", domain::PauseRecipient{}).ok());
+  const std::vector<BeginSendRequest> sends = {
+      {token_of["r1"], kSeq, "r1"},
+      {"", kSeq, "r2"},  // malformed: INVALID_ARGUMENT
+      {token_of["r3"], kSeq, "r3"},
+      {token_of["r4"], kSeq, "r4"},
+      {"lease_unknown", kSeq, "r2"},
+  };
+  int commits = store_.commits;
+  const std::vector<absl::StatusOr<Answered<BeginSendResult>>> began =
+      delivery_.BeginSends(Call(), sends, EncodeBegin);
+  ASSERT_EQ(began.size(), sends.size());
+  EXPECT_EQ(store_.commits, commits + 1);
+  for (int i : {0, 3}) {
+    ASSERT_TRUE(began[i].ok()) << i << ": " << began[i].status();
+    EXPECT_EQ(began[i]->response, "began:Hello Ada");
+  }
+  EXPECT_EQ(began[1].status().code(), absl::StatusCode::kInvalidArgument)
+      << began[1].status();
+  EXPECT_EQ(ReasonOf(began[2].status()),
+            std::string(domain::RefusalReasonName(
+                domain::RefusalReason::kLeaseRevoked)))
+      << began[2].status();
+  EXPECT_EQ(ReasonOf(began[4].status()), "LEASE_EXPIRED") << began[4].status();
+  EXPECT_EQ(Recipient(kSeq, "r1").in_flight_token, token_of["r1"]);
+  EXPECT_EQ(Recipient(kSeq, "r4").in_flight_token, token_of["r4"]);
+  EXPECT_TRUE(Recipient(kSeq, "r3").in_flight_token.empty());
+  // r2's lease was not spent: the batch form of a retry, or the single form,
+  // still begins it; r1's single-form retry answers the batch's response.
+  const StoreImage before_retry = Image();
+  absl::StatusOr<Answered<BeginSendResult>> retried =
+      delivery_.BeginSend(Call(), sends[0], EncodeBegin);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->response, began[0]->response);
+  EXPECT_EQ(Image(), before_retry);
+  ASSERT_TRUE(
+      delivery_.BeginSend(Call(), {token_of["r2"], kSeq, "r2"}, EncodeBegin)
+          .ok());
+
+  auto report = [&](const std::string& recipient_id,
+                    domain::DeliveryOutcome outcome) {
+    ReportDeliveryRequest request;
+    request.sequence_id = kSeq;
+    request.recipient_id = recipient_id;
+    request.report.lease_token = token_of[recipient_id];
+    request.report.outcome = outcome;
+    request.report.provider_message_id = "msg-" + recipient_id;
+    return request;
+  };
+  std::vector<ReportDeliveryRequest> reports = {
+      report("r1", domain::DeliveryOutcome::kSent),
+      report("r2", domain::DeliveryOutcome::kBounced),
+      report("r3", domain::DeliveryOutcome::kSent),  // never began: stale
+      report("r4", domain::DeliveryOutcome::kSent),
+  };
+  reports[2].report.lease_token = "lease_other";
+  commits = store_.commits;
+  const std::vector<absl::StatusOr<Answered<CommandOutcome>>> reported =
+      delivery_.ReportDeliveries(Call(), reports, EncodeOutcome);
+  ASSERT_EQ(reported.size(), reports.size());
+  EXPECT_EQ(store_.commits, commits + 1);
+  for (int i : {0, 1, 3}) {
+    ASSERT_TRUE(reported[i].ok()) << i << ": " << reported[i].status();
+  }
+  EXPECT_FALSE(reported[2].ok());
+  EXPECT_EQ(Recipient(kSeq, "r1").current_step, 1);
+  EXPECT_EQ(Recipient(kSeq, "r4").current_step, 1);
+  EXPECT_EQ(Recipient(kSeq, "r2").status, domain::RecipientStatus::kBounced);
+  EXPECT_EQ(reported[0]->response,
+            absl::StrCat("RECIPIENT_STATUS_IN_PROGRESS@v",
+                         Recipient(kSeq, "r1").version));
+
+  // Reported again, in a batch: the same answers, nothing written, no commit
+  // (the domain sees each result already recorded).
+  const StoreImage before = Image();
+  commits = store_.commits;
+  const std::vector<absl::StatusOr<Answered<CommandOutcome>>> again =
+      delivery_.ReportDeliveries(Call(), {reports[0], reports[1], reports[3]},
+                                 EncodeOutcome);
+  ASSERT_EQ(again.size(), 3u);
+  for (size_t i = 0; i < again.size(); ++i) {
+    ASSERT_TRUE(again[i].ok()) << i << ": " << again[i].status();
+  }
+  EXPECT_EQ(again[0]->response, reported[0]->response);
+  EXPECT_EQ(again[1]->response, reported[1]->response);
+  EXPECT_EQ(again[2]->response, reported[3]->response);
+  EXPECT_EQ(store_.commits, commits);
+  EXPECT_EQ(Image(), before);
 }
 
 }  // namespace
