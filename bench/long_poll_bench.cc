@@ -22,6 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
@@ -83,6 +84,9 @@ struct Poll {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As sequencerd does (its --mutex_deadlock_detection flag): Debian's Abseil
+  // checks every lock against a global lock graph unless told not to.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<int> levels;
   for (absl::string_view part :
        absl::StrSplit(absl::GetFlag(FLAGS_polls), ',')) {

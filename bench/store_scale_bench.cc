@@ -46,6 +46,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
 #include "app/storage/projection_verifier.h"
@@ -392,6 +393,9 @@ void RunSize(const std::string& base, int size) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As sequencerd does (its --mutex_deadlock_detection flag): Debian's Abseil
+  // checks every lock against a global lock graph unless told not to.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string dir = absl::GetFlag(FLAGS_dir);
   if (dir.empty()) {
     char pattern[] = "/tmp/store_scale_bench_XXXXXX";

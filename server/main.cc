@@ -14,6 +14,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
 #include "eventstore/rocksdb_event_store.h"
@@ -37,6 +38,11 @@ ABSL_FLAG(absl::Duration, send_deadline, absl::Minutes(15),
           "unknown' (it may have been sent) so the recruiter can skip, edit "
           "or retry it");
 
+ABSL_FLAG(bool, mutex_deadlock_detection, false,
+          "check every absl::Mutex acquisition against a process-wide lock "
+          "graph and abort on a potential deadlock (a debugging aid: Debian's "
+          "Abseil is built without NDEBUG, so it would otherwise be on, and "
+          "it serializes every lock through one global mutex)");
 ABSL_FLAG(int, max_inflight_request_mib, 64,
           "MiB of requests worked on at once; beyond, requests answer "
           "RESOURCE_EXHAUSTED (busy, retry with backoff) so that bursts of "
@@ -74,6 +80,10 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(
+      absl::GetFlag(FLAGS_mutex_deadlock_detection)
+          ? absl::OnDeadlockCycle::kAbort
+          : absl::OnDeadlockCycle::kIgnore);
   google::protobuf::SetLogHandler(&LogProtobufMessage);
 
   const std::string clock_mode = absl::GetFlag(FLAGS_clock);
