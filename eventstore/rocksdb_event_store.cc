@@ -59,6 +59,53 @@ uint64_t GetBe64(const char* p) {
   return v;
 }
 
+// The writes of one group commit, handed to RocksDB in key order. A memtable
+// insert searches the skip list from where the previous insert ended (its
+// sequential splice), so a batch in key order costs far less than the same
+// batch in the order commits produce it (a recipient's event, version, global
+// pointer and index keys, then the next recipient's). Writes to one key keep
+// their order (a stable sort), and a WriteBatch is applied atomically, so what
+// readers see is unchanged.
+class KeyOrderedBatch {
+ public:
+  void Put(std::string key, std::string value) {
+    bytes_ += key.size() + value.size() + 16;
+    ops_.push_back({std::move(key), std::move(value), false});
+  }
+  void Delete(std::string key) {
+    bytes_ += key.size() + 16;
+    ops_.push_back({std::move(key), std::string(), true});
+  }
+  bool empty() const { return ops_.empty(); }
+
+  rocksdb::WriteBatch Build() const {
+    std::vector<uint32_t> order(ops_.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(
+        order.begin(), order.end(),
+        [this](uint32_t a, uint32_t b) { return ops_[a].key < ops_[b].key; });
+    rocksdb::WriteBatch batch(bytes_);
+    for (uint32_t i : order) {
+      const Op& op = ops_[i];
+      if (op.erase) {
+        batch.Delete(op.key);
+      } else {
+        batch.Put(op.key, op.value);
+      }
+    }
+    return batch;
+  }
+
+ private:
+  struct Op {
+    std::string key;
+    std::string value;
+    bool erase;
+  };
+  std::vector<Op> ops_;
+  size_t bytes_ = 32;
+};
+
 std::string Be64(uint64_t v) {
   std::string out;
   PutBe64(&out, v);
@@ -926,7 +973,7 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
     const std::vector<Writer*>& group, Positions last) {
   const uint64_t last_position = last.events;
   uint64_t log_position = last.log;
-  rocksdb::WriteBatch write_batch;
+  KeyOrderedBatch writes;
   // Stream versions as read from the database or left by earlier batches of the
   // group.
   std::unordered_map<std::string, uint64_t> versions;
@@ -976,23 +1023,22 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
       for (const NewEvent& event : append.events) {
         ++position;
         ++version;
-        write_batch.Put(StreamEventKey(append.stream, version),
-                        EncodeRecord(position, event));
-        write_batch.Put(GlobalKey(position),
-                        EncodePointer(version, append.stream));
+        writes.Put(StreamEventKey(append.stream, version),
+                   EncodeRecord(position, event));
+        writes.Put(GlobalKey(position), EncodePointer(version, append.stream));
         if (result.first_position == 0) result.first_position = position;
         result.last_position = position;
       }
       if (!append.events.empty()) {
-        write_batch.Put(VersionKey(append.stream), Be64(version));
+        writes.Put(VersionKey(append.stream), Be64(version));
       }
       result.stream_versions.push_back(version);
     }
     for (const IndexWrite& write : batch.index_writes) {
       if (write.value.has_value()) {
-        write_batch.Put(IndexKey(write.key), *write.value);
+        writes.Put(IndexKey(write.key), *write.value);
       } else {
-        write_batch.Delete(IndexKey(write.key));
+        writes.Delete(IndexKey(write.key));
       }
     }
     // The commit record, when the batch writes anything. Its events are the
@@ -1000,22 +1046,23 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
     // before and count (eventstore/FORMAT.md, "Commit log").
     if (result.first_position != 0 || !batch.index_writes.empty()) {
       ++log_position;
-      write_batch.Put(LogKey(log_position),
-                      EncodeCommitRecordWithoutEvents(batch.appends, before,
-                                                      batch.index_writes));
+      writes.Put(LogKey(log_position),
+                 EncodeCommitRecordWithoutEvents(batch.appends, before,
+                                                 batch.index_writes));
     }
     for (auto& [stream, version] : local) versions[stream] = version;
     w->result = std::move(result);
     written.push_back(w);
   }
 
-  if (write_batch.Count() == 0) return last;
+  if (writes.empty()) return last;
   if (position != last_position) {
-    write_batch.Put(kLastPositionKey, Be64(position));
+    writes.Put(kLastPositionKey, Be64(position));
   }
   if (log_position != last.log) {
-    write_batch.Put(kAppliedPositionKey, Be64(log_position));
+    writes.Put(kAppliedPositionKey, Be64(log_position));
   }
+  rocksdb::WriteBatch write_batch = writes.Build();
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
   const rocksdb::Status s = db_->Write(write_options, &write_batch);
