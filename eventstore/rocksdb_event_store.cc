@@ -993,6 +993,9 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
         actual = it->second;
       } else if (auto it = versions.find(append.stream); it != versions.end()) {
         actual = it->second;
+      } else if (auto cached = version_cache_.find(append.stream);
+                 cached != version_cache_.end()) {
+        actual = versions[append.stream] = cached->second;
       } else {
         absl::StatusOr<uint64_t> stored = StreamVersion(append.stream);
         if (!stored.ok()) {
@@ -1068,6 +1071,7 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
   const rocksdb::Status s = db_->Write(write_options, &write_batch);
   group_commits_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
+    version_cache_.clear();
     const std::string message =
         absl::StrCat("event store write failed: ", s.ToString());
     const absl::Status error =
@@ -1077,6 +1081,12 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
             : absl::InternalError(message);
     for (Writer* w : written) w->result = error;
     return error;
+  }
+  if (version_cache_.size() + versions.size() > kVersionCacheEntries) {
+    version_cache_.clear();
+  }
+  for (auto& [stream, version] : versions) {
+    version_cache_.insert_or_assign(stream, version);
   }
   return Positions{position, log_position};
 }

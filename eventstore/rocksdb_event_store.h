@@ -83,6 +83,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -291,6 +292,15 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // Serializes Apply.
   absl::Mutex apply_mu_;
   std::atomic<uint64_t> group_commits_{0};
+  // Stream versions as read or written by recent group commits, so that a
+  // commit's version check of a stream written (or checked) lately reads
+  // nothing. Touched only by WriteGroup, which one leader at a time runs
+  // and which is the only writer of v/ keys while the store takes commits
+  // (Apply, the other writer, serves only stores opened with external_log,
+  // which refuse Commit). Updated after a durable write, cleared on a failed
+  // one and when it reaches kVersionCacheEntries.
+  static constexpr size_t kVersionCacheEntries = 1 << 18;
+  absl::flat_hash_map<std::string, uint64_t> version_cache_;
 };
 
 }  // namespace sequencer::eventstore
