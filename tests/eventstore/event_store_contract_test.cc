@@ -225,6 +225,62 @@ TYPED_TEST(EventStoreContractTest, VersionMismatchIsAbortedAndWritesNothing) {
   EXPECT_EQ(this->store_->LastPosition(), 2u);
 }
 
+// Writes to one key in one batch, or in commits made together, apply in the
+// order given (RocksDB's group commit hands them over in key order; the sort
+// must keep each key's own order).
+TYPED_TEST(EventStoreContractTest, WritesToOneKeyApplyInTheOrderGiven) {
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("b", 0, {Ev("E1")}), Append("a", 0, {Ev("E1")}),
+             Append("b", 1, {Ev("E2")})},
+            {Put("z", "1"), Put("k", "v1"), Del("k"), Put("a", "x"),
+             Put("k2", "v1"), Put("k2", "v2"), Del("z"), Put("z", "2")})));
+  ASSIGN_OR_FAIL(auto k, this->store_->GetIndex("k"));
+  EXPECT_FALSE(k.has_value());
+  ASSIGN_OR_FAIL(auto k2, this->store_->GetIndex("k2"));
+  EXPECT_EQ(k2, "v2");
+  ASSIGN_OR_FAIL(auto z, this->store_->GetIndex("z"));
+  EXPECT_EQ(z, "2");
+  // Enough writes to one key, among others, that any unstable reordering of
+  // them would show.
+  std::vector<IndexWrite> many;
+  for (int i = 0; i < 300; ++i) {
+    many.push_back(Put(absl::StrCat("other-", (i * 7919) % 300), "x"));
+    many.push_back(Put("same", absl::StrCat(i)));
+    if (i % 3 == 0) many.push_back(Del("same"));
+  }
+  SEQ_ASSERT_OK(this->store_->Commit(Batch({}, many)));
+  ASSIGN_OR_FAIL(auto same, this->store_->GetIndex("same"));
+  EXPECT_EQ(same, "299");
+  ASSIGN_OR_FAIL(auto b, this->store_->ReadStream("b", 0, 10));
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].type, "E1");
+  EXPECT_EQ(b[1].type, "E2");
+  EXPECT_LT(b[0].position, b[1].position);
+
+  // Many commits at once (grouped by the durable store): each key ends with
+  // the value of the last commit that wrote it.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < 20; ++i) {
+        SEQ_EXPECT_OK(this->store_->Commit(
+            Batch({}, {Put(absl::StrCat("t", t), absl::StrCat(i)),
+                       Del(absl::StrCat("t", t, "-gone")),
+                       Put(absl::StrCat("t", t, "-gone"), "back"),
+                       Del(absl::StrCat("t", t, "-gone"))})));
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < 8; ++t) {
+    ASSIGN_OR_FAIL(auto last, this->store_->GetIndex(absl::StrCat("t", t)));
+    EXPECT_EQ(last, "19") << t;
+    ASSIGN_OR_FAIL(auto gone,
+                   this->store_->GetIndex(absl::StrCat("t", t, "-gone")));
+    EXPECT_FALSE(gone.has_value()) << t;
+  }
+}
+
 TYPED_TEST(EventStoreContractTest, AnyVersionAppendsWhateverTheVersion) {
   ASSIGN_OR_FAIL(
       CommitResult r1,
