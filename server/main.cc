@@ -38,6 +38,9 @@ ABSL_FLAG(absl::Duration, send_deadline, absl::Minutes(15),
           "unknown' (it may have been sent) so the recruiter can skip, edit "
           "or retry it");
 
+ABSL_FLAG(int, worker_threads, 64,
+          "threads that run calls (1 to 1024); a durable commit holds one for "
+          "its fsync, and calls committing at once share the fsync");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "check every absl::Mutex acquisition against a process-wide lock "
           "graph and abort on a potential deadlock (a debugging aid: Debian's "
@@ -92,6 +95,23 @@ int main(int argc, char** argv) {
                              clock_mode, "'"));
   }
 
+  // Every flag is checked before the data directory is touched.
+  sequencer::server::ServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.send_deadline = absl::GetFlag(FLAGS_send_deadline);
+  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  if (options.worker_threads < 1 || options.worker_threads > 1024) {
+    return Fail("--worker_threads must be 1 to 1024");
+  }
+  if (absl::GetFlag(FLAGS_max_inflight_request_mib) < 0) {
+    return Fail("--max_inflight_request_mib must be 0 or more");
+  }
+  options.max_inflight_request_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_inflight_request_mib)) << 20;
+  if (options.send_deadline <= absl::ZeroDuration()) {
+    return Fail("--send_deadline must be positive");
+  }
+
   // Block the stop signals before any thread starts, so that only sigwait below
   // receives them.
   sigset_t stop_signals;
@@ -122,17 +142,6 @@ int main(int argc, char** argv) {
   }
   sequencer::app::RandomIdGenerator ids;
 
-  sequencer::server::ServerOptions options;
-  options.listen_address = absl::GetFlag(FLAGS_listen);
-  options.send_deadline = absl::GetFlag(FLAGS_send_deadline);
-  if (absl::GetFlag(FLAGS_max_inflight_request_mib) < 0) {
-    return Fail("--max_inflight_request_mib must be 0 or more");
-  }
-  options.max_inflight_request_bytes =
-      static_cast<size_t>(absl::GetFlag(FLAGS_max_inflight_request_mib)) << 20;
-  if (options.send_deadline <= absl::ZeroDuration()) {
-    return Fail("--send_deadline must be positive");
-  }
   auto server = sequencer::server::SequencerServer::Start(
       options, store->get(), clock.get(), manual_clock, &ids);
   if (!server.ok()) return Fail(std::string(server.status().ToString()));
