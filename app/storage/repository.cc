@@ -82,16 +82,49 @@ absl::StatusOr<domain::Sequence> Repository::LoadSequence(
 absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
     absl::string_view tenant, absl::string_view sequence_id,
     absl::string_view recipient_id) const {
-  auto events = store_.ReadStream(
-      layout::RecipientStream(tenant, sequence_id, recipient_id), 1, kAll);
-  if (!events.ok()) return events.status();
+  const std::string stream =
+      layout::RecipientStream(tenant, sequence_id, recipient_id);
+  auto version = store_.StreamVersion(stream);
+  if (!version.ok()) return version.status();
+  if (*version == 0) return domain::Recipient();
+  RecipientSnapshot snapshot;
+  {
+    absl::MutexLock lock(&recipients_mu_);
+    auto it = recipients_.find(stream);
+    if (it != recipients_.end()) snapshot = it->second;
+  }
+  if (snapshot.state != nullptr && snapshot.version == *version) {
+    return *snapshot.state;
+  }
   domain::Recipient state;
+  uint64_t from = 1;
+  if (snapshot.state != nullptr && snapshot.version < *version) {
+    state = *snapshot.state;
+    from = snapshot.version + 1;
+  }
+  auto events = store_.ReadStream(stream, from, kAll);
+  if (!events.ok()) return events.status();
+  uint64_t folded = from - 1;
   for (const auto& stored : *events) {
     auto proto = ParseEvent(stored);
     if (!proto.ok()) return proto.status();
     auto event = RecipientEventFromProto(*proto);
     if (!event.ok()) return event.status();
     state = domain::Evolve(std::move(state), *event);
+    folded = stored.version;
+  }
+  if (folded > 0) {
+    auto kept = std::make_shared<const domain::Recipient>(state);
+    absl::MutexLock lock(&recipients_mu_);
+    auto it = recipients_.find(stream);
+    if (it != recipients_.end()) {
+      if (it->second.version < folded) {
+        it->second = RecipientSnapshot{folded, std::move(kept)};
+      }
+    } else {
+      if (recipients_.size() >= kRecipientCacheEntries) recipients_.clear();
+      recipients_.emplace(stream, RecipientSnapshot{folded, std::move(kept)});
+    }
   }
   return state;
 }

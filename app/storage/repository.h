@@ -14,8 +14,10 @@
 // anything: a load that starts after a commit returned sees its version. The
 // snapshots hold at most kSequenceCacheBytes of folded event data (a sequence
 // larger than a quarter of it is not kept); when full, they are all dropped.
-// Recipients are not cached (a store has millions, each folded from a few
-// events).
+// Recipient snapshots work the same way (an action folds the recipient, and a
+// recipient's history grows with every action on it), bounded by count: at
+// most kRecipientCacheEntries recipients, all dropped when full. A recipient
+// not yet in the store (version 0) is not read at all.
 
 #ifndef SEQUENCER_APP_STORAGE_REPOSITORY_H_
 #define SEQUENCER_APP_STORAGE_REPOSITORY_H_
@@ -43,6 +45,8 @@ class Repository {
  public:
   // Folded event bytes the sequence snapshots may hold (see the file comment).
   static constexpr size_t kSequenceCacheBytes = 64 << 20;
+  // Recipients whose folded state is kept (see the file comment).
+  static constexpr size_t kRecipientCacheEntries = 1 << 16;
 
   // `store` must outlive the repository.
   explicit Repository(eventstore::EventStore* store) : store_(*store) {}
@@ -97,7 +101,15 @@ class Repository {
     std::shared_ptr<const domain::Sequence> state;
   };
 
+  struct RecipientSnapshot {
+    uint64_t version = 0;
+    std::shared_ptr<const domain::Recipient> state;
+  };
+
   eventstore::EventStore& store_;
+  mutable absl::Mutex recipients_mu_;
+  mutable absl::flat_hash_map<std::string, RecipientSnapshot> recipients_
+      ABSL_GUARDED_BY(recipients_mu_);
   mutable absl::Mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, SequenceSnapshot> sequences_
       ABSL_GUARDED_BY(cache_mu_);

@@ -1,5 +1,6 @@
-// Repository's sequence snapshots: a load after any commit gives exactly the
-// fold of the whole stream, and reads only the events it has not folded yet.
+// Repository's sequence and recipient snapshots: a load after any commit
+// gives exactly the fold of the whole stream, and reads only the events it
+// has not folded yet.
 
 #include <string>
 #include <vector>
@@ -125,6 +126,75 @@ TEST(RepositorySequenceCacheTest, SequencesAreKeptApart) {
   auto other_tenant = repository.LoadSequence("u", "s");
   ASSERT_TRUE(other_tenant.ok());
   EXPECT_FALSE(other_tenant->exists);
+}
+
+void AppendRecipient(eventstore::EventStore& store,
+                     const domain::RecipientEventPayload& payload) {
+  domain::RecipientEvent event;
+  event.metadata.tenant_id = "t";
+  event.metadata.actor = "a";
+  event.metadata.request_id = "r";
+  event.metadata.occurred_at = absl::FromUnixSeconds(1000);
+  event.payload = payload;
+  eventstore::CommitBatch batch;
+  batch.appends.push_back({app::layout::RecipientStream("t", "s", "r1"),
+                           eventstore::kAnyVersion,
+                           {app::Repository::Encode(event)}});
+  ASSERT_TRUE(store.Commit(batch).ok());
+}
+
+TEST(RepositoryRecipientCacheTest, FoldsOnlyNewEventsAndFollowsEveryCommit) {
+  CountingStore store;
+  app::Repository repository(&store);
+
+  // Not in the store: no read of the stream at all.
+  auto unknown = repository.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(unknown.ok()) << unknown.status();
+  EXPECT_FALSE(unknown->exists);
+  EXPECT_TRUE(store.reads.empty());
+
+  domain::RecipientEnrolled enrolled;
+  enrolled.sequence_id = "s";
+  enrolled.recipient_id = "r1";
+  enrolled.contact.email = "r1@example.com";
+  enrolled.variables = {{"first_name", "Ada"}};
+  enrolled.step_count = 1;
+  AppendRecipient(store, enrolled);
+  auto loaded = repository.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->exists);
+  EXPECT_EQ(loaded->version, 1u);
+  EXPECT_EQ(store.reads, std::vector<uint64_t>({1}));
+
+  store.reads.clear();
+  auto again = repository.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->contact.email, "r1@example.com");
+  EXPECT_TRUE(store.reads.empty());
+
+  // Commits made behind the repository's back: the next load reads only
+  // them, and equals a fold of the whole stream.
+  AppendRecipient(store, domain::Paused{});
+  AppendRecipient(store, domain::Resumed{});
+  AppendRecipient(store, domain::Paused{});
+  store.reads.clear();
+  auto paused = repository.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(paused.ok());
+  EXPECT_EQ(store.reads, std::vector<uint64_t>({2}));
+  EXPECT_EQ(paused->version, 4u);
+  EXPECT_EQ(paused->status, domain::RecipientStatus::kPaused);
+  app::Repository fresh(&store);
+  auto folded = fresh.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(folded->version, paused->version);
+  EXPECT_EQ(folded->status, paused->status);
+  EXPECT_EQ(folded->contact, paused->contact);
+  EXPECT_EQ(folded->variables, paused->variables);
+
+  // Another recipient of the same sequence is its own stream.
+  auto other = repository.LoadRecipient("t", "s", "r2");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->exists);
 }
 
 }  // namespace
