@@ -12,7 +12,8 @@
 // single actions with. --batch=N also times one synced Commit of N such
 // action-sized records (the bulk-pause ceiling) and one of N enrollment-shaped
 // records (one event and three index entries each), best and median of
-// --batch_rounds, each into a fresh store.
+// --batch_rounds, each into a fresh store; --threads= (empty) times only
+// those.
 //
 // Besides the table, one machine line per figure, "RESULT key=value ...", for
 // bench/run.sh.
@@ -197,21 +198,25 @@ int main(int argc, char** argv) {
                                      ? "one action's size (one event, four "
                                        "index writes)"
                                      : "one small event");
-  const Result ceiling = Run(dir, 1, seconds, action_shape);
-  std::printf("RESULT writers=1 shape=%s commits_per_s=%.0f group_size=%.1f\n",
-              shape.c_str(), ceiling.commits_per_second, ceiling.group_size);
-  std::printf("ceiling: 1 writer, %.0f durable commits/s (one fsync each)\n",
-              ceiling.commits_per_second);
-  std::printf("%8s %14s %18s %12s\n", "writers", "commits/s", "x single writer",
-              "group size");
-  for (int threads : levels) {
-    const Result r = Run(dir, threads, seconds, action_shape);
-    std::printf("%8d %14.0f %18.2f %12.1f\n", threads, r.commits_per_second,
-                r.commits_per_second / ceiling.commits_per_second,
-                r.group_size);
+  // --threads= (empty) with --batch: only the batch timings.
+  if (!levels.empty()) {
+    const Result ceiling = Run(dir, 1, seconds, action_shape);
     std::printf(
-        "RESULT writers=%d shape=%s commits_per_s=%.0f group_size=%.1f\n",
-        threads, shape.c_str(), r.commits_per_second, r.group_size);
+        "RESULT writers=1 shape=%s commits_per_s=%.0f group_size=%.1f\n",
+        shape.c_str(), ceiling.commits_per_second, ceiling.group_size);
+    std::printf("ceiling: 1 writer, %.0f durable commits/s (one fsync each)\n",
+                ceiling.commits_per_second);
+    std::printf("%8s %14s %18s %12s\n", "writers", "commits/s",
+                "x single writer", "group size");
+    for (int threads : levels) {
+      const Result r = Run(dir, threads, seconds, action_shape);
+      std::printf("%8d %14.0f %18.2f %12.1f\n", threads, r.commits_per_second,
+                  r.commits_per_second / ceiling.commits_per_second,
+                  r.group_size);
+      std::printf(
+          "RESULT writers=%d shape=%s commits_per_s=%.0f group_size=%.1f\n",
+          threads, shape.c_str(), r.commits_per_second, r.group_size);
+    }
   }
   const int records = absl::GetFlag(FLAGS_batch);
   if (records > 0) {

@@ -107,7 +107,10 @@ SET version = ev.version,
 FROM ev WHERE p.stream_id = ev.stream_id;
 SQL
 
+count_events() { "${psql_cmd[@]}" -t -A -c "SELECT count(*) FROM events"; }
+
 for clients in $CLIENTS; do
+  before=$(count_events)
   logdir="$dir/log-$clients"
   mkdir -p "$logdir"
   out=$(cd "$logdir" && "$PGBIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$port" -U bench \
@@ -126,8 +129,15 @@ for clients in $CLIENTS; do
       if (i99 > NR) i99 = NR; if (i999 > NR) i999 = NR;
       printf "%d %.3f %.3f %.3f\n", NR, v[i50] / 1000, v[i99] / 1000, v[i999] / 1000
     }')
+  # Every transaction must have written its event (a check that the statement did its work).
+  written=$(( $(count_events) - before ))
   echo "postgres peer: $clients clients, $RECIPIENTS recipients: $tps tps ($n transactions," \
-       "${failed:-0} failed); latency avg $avg ms, p50 $p50 ms, p99 $p99 ms, p99.9 $p999 ms"
+       "${failed:-0} failed, $written events written); latency avg $avg ms, p50 $p50 ms," \
+       "p99 $p99 ms, p99.9 $p999 ms"
+  if [ "$written" -ne "$n" ]; then
+    echo "postgres_peer: $n transactions logged but $written events written" >&2
+    exit 1
+  fi
   echo "RESULT pg clients=$clients tps=$tps avg_ms=$avg p50_ms=$p50 p99_ms=$p99" \
-       "p999_ms=$p999 transactions=$n failed=${failed:-0}"
+       "p999_ms=$p999 transactions=$n failed=${failed:-0} events_written=$written"
 done

@@ -17,9 +17,10 @@
 #   1. build/sequencerd --listen=127.0.0.1:0 --clock=manual on a fresh data dir (the port is read
 #      from its "listening on" line). load_client setup: a sequence and N recipients in calls of
 #      10,000 (first and last call, p50/p99); plus a second sequence of 10,000 for the bulk pause.
-#      Ceiling: the no-op server's round trip of an enrollment call of 10,000 + one synced RocksDB
-#      commit of 10,000 enrollment-sized records (group_commit_bench --batch), as recipients/s
-#      (a store of 1,000 is one call of 1,000, compared with that same rate).
+#      Ceiling: the no-op server's round trip of an enrollment call of 10,000 (p50 of 3) + one
+#      synced RocksDB commit of 10,000 enrollment-sized records (group_commit_bench --batch; the
+#      best of 9, timed at three moments of the size's run), as recipients/s (a store of 1,000 is
+#      one call of 1,000, compared with that same rate).
 #   2. Single actions, closed loop, INFLIGHT in flight (pause/resume of random recipients), on
 #      sequencerd, then on build/noop_server with the same client and settings, then RocksDB:
 #      INFLIGHT writers making synced commits of one action's size (group_commit_bench
@@ -27,7 +28,8 @@
 #   3. Open loop at 50% of the closed-loop rate sequencerd reached, on sequencerd and on the no-op
 #      server at the same rate; latency from the scheduled send time.
 #   4. BulkAction pause of 10,000 (3 rounds of pause+resume; median). Ceiling: the no-op round
-#      trip of the same request + one synced commit of 10,000 action-sized records.
+#      trip of the same request (median of 3) + one synced commit of 10,000 action-sized records
+#      (best of 9, as above).
 #   5. Peak RSS (VmHWM) of sequencerd; SIGTERM; `sequencerctl verify` timed (events/s) against a
 #      sequential scan parsing every event of the same store (store_scale_bench --scan_dir).
 #   6. Restart: time from exec to health SERVING (load_client wait_serving), RSS then.
@@ -58,7 +60,12 @@ log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 # val "RESULT line" key -> value
 val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1" | head -1; }
 # calc "awk expression" -> number (0 when the expression divides by zero)
-calc() { awk "BEGIN { x = 0; x = ($1); printf \"%.4g\", x }" 2>/dev/null || echo "n/a"; }
+calc() {
+  awk "BEGIN { x = 0; x = ($1); if (x >= 1000 || x <= -1000) printf \"%.0f\", x;
+               else printf \"%.4g\", x }" 2>/dev/null || echo "n/a"
+}
+# min of its arguments
+min() { printf '%s\n' "$@" | sort -g | head -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.3f", a / b }'; }
 
 # ---- build ------------------------------------------------------------------------------------
@@ -108,6 +115,15 @@ stop_server() {
 rss_mib() { awk -v k="$2:" '$1 == k { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 client() { "$B/load_client" --inflight="$INFLIGHT" "$@"; }
+# results CMD...: runs it, shows its output on stderr, prints its RESULT lines; stops the run if it
+# fails.
+results() {
+  local f
+  f=$(mktemp "$work/out.XXXXXX")
+  "$@" >"$f" 2>&1 || { cat "$f" >&2; echo "run.sh: failed: $*" >&2; exit 1; }
+  cat "$f" >&2
+  grep '^RESULT' "$f" || true
+}
 
 start_server "$work/noop.log" "$B/noop_server" --listen=127.0.0.1:0
 noop_pid=$server_pid
@@ -127,23 +143,28 @@ for size in $SIZES; do
   seq=$server_addr
   log "sequencerd on $seq (pid $seq_pid)"
 
+  # The single synced batches of 10,000 are timed three times in this size's run (before the
+  # enrollment, after the closed loops, after the bulk pause), 3 rounds each; the ceiling is the
+  # best, what the disk did at its least loaded moment of the run.
+  gc_pre=$(results "$B/group_commit_bench" --threads= --batch=10000 --dir="$work/gc-$size")
+
   # 1. Enrollment.
   log "enroll $size (calls of 10,000)"
-  enroll=$(client --target="$seq" --mode=setup --recipients="$size" | tee /dev/stderr | grep '^RESULT')
+  enroll=$(results client --target="$seq" --mode=setup --recipients="$size")
   client --target="$seq" --mode=setup --sequence=bulk --recipients=10000 >/dev/null
-  noop_enroll=$(client --target="$noop" --mode=setup --recipients=30000 | grep '^RESULT')
+  noop_enroll=$(results client --target="$noop" --mode=setup --recipients=30000)
 
   # 2. Closed loop on sequencerd, the no-op server, RocksDB.
   state=$work/state-$size
   log "closed loop, $INFLIGHT in flight, ${ACTION_SECONDS}s: sequencerd"
-  closed=$(client --target="$seq" --mode=closed --recipients="$size" --seconds="$ACTION_SECONDS" \
-           --state_file="$state" | tee /dev/stderr | grep '^RESULT')
+  closed=$(results client --target="$seq" --mode=closed --recipients="$size" \
+           --seconds="$ACTION_SECONDS" --state_file="$state")
   log "closed loop: no-op server"
-  noop_closed=$(client --target="$noop" --mode=closed --recipients="$size" \
-                --seconds="$ACTION_SECONDS" | tee /dev/stderr | grep '^RESULT')
+  noop_closed=$(results client --target="$noop" --mode=closed --recipients="$size" \
+                --seconds="$ACTION_SECONDS")
   log "RocksDB: $INFLIGHT writers of one action's size; one synced batch of 10,000"
-  gc=$("$B/group_commit_bench" --shape=action --threads="$INFLIGHT" --seconds="$ACTION_SECONDS" \
-       --batch=10000 --dir="$work/gc-$size/db" | tee /dev/stderr)
+  gc=$(results "$B/group_commit_bench" --shape=action --threads="$INFLIGHT" \
+       --seconds="$ACTION_SECONDS" --batch=10000 --dir="$work/gc-$size")
   rocks=$(grep "^RESULT writers=$INFLIGHT " <<<"$gc" | tail -1)
   gc_batch=$(grep '^RESULT batch=' <<<"$gc")
   rm -rf "$work/gc-$size"
@@ -152,15 +173,17 @@ for size in $SIZES; do
   seq_rate=$(val "$closed" rate)
   open_rate=$(calc "$seq_rate / 2")
   log "open loop at $open_rate/s (50% of $seq_rate): sequencerd, then no-op server"
-  open=$(client --target="$seq" --mode=open --recipients="$size" --rate="$open_rate" \
-         --seconds="$ACTION_SECONDS" --state_file="$state" | tee /dev/stderr | grep '^RESULT')
-  noop_open=$(client --target="$noop" --mode=open --recipients="$size" --rate="$open_rate" \
-              --seconds="$ACTION_SECONDS" | tee /dev/stderr | grep '^RESULT')
+  open=$(results client --target="$seq" --mode=open --recipients="$size" --rate="$open_rate" \
+         --seconds="$ACTION_SECONDS" --state_file="$state")
+  noop_open=$(results client --target="$noop" --mode=open --recipients="$size" \
+              --rate="$open_rate" --seconds="$ACTION_SECONDS")
 
   # 4. Bulk pause of 10,000.
   log "bulk pause of 10,000"
-  bulk=$(client --target="$seq" --mode=bulk --sequence=bulk | tee /dev/stderr | grep '^RESULT')
-  noop_bulk=$(client --target="$noop" --mode=bulk --sequence=bulk | grep '^RESULT')
+  bulk=$(results client --target="$seq" --mode=bulk --sequence=bulk)
+  noop_bulk=$(results client --target="$noop" --mode=bulk --sequence=bulk)
+  gc_post=$(results "$B/group_commit_bench" --threads= --batch=10000 --dir="$work/gc-$size")
+  rm -rf "$work/gc-$size"
 
   # 5. RSS, stop, verify against the scan ceiling.
   hwm=$(rss_mib "$seq_pid" VmHWM)
@@ -174,13 +197,13 @@ for size in $SIZES; do
   }
   verify_s=$(calc "($(date +%s%N) - $t0) / 1e9")
   events=$(sed -n 's/.*log: \([0-9]*\) events.*/\1/p' <<<"$verify_out" | head -1)
-  scan=$("$B/store_scale_bench" --scan_dir="$data" | grep '^RESULT')
+  scan=$(results "$B/store_scale_bench" --scan_dir="$data")
 
   # 6. Restart to SERVING.
   log "restart to SERVING"
   t0=$(date +%s%N)
   start_server "$seq_log.2" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual
-  serving=$(client --target="$server_addr" --mode=wait_serving --t0_ns="$t0" | grep '^RESULT')
+  serving=$(results client --target="$server_addr" --mode=wait_serving --t0_ns="$t0")
   restart_rss=$(rss_mib "$server_pid" VmRSS)
   stop_server "$server_pid"
   [ "${KEEP:-0}" = 1 ] || rm -rf "$data"
@@ -189,15 +212,17 @@ for size in $SIZES; do
   pg16="" pg64=""
   if [ "${PG:-1}" = 1 ]; then
     log "PostgreSQL 15 peer, $size recipients, 16 and 64 clients, ${PG_SECONDS}s each"
-    pg=$(RECIPIENTS=$size PG_SECONDS=$PG_SECONDS CLIENTS="16 64" bash bench/postgres_peer.sh \
-         | tee /dev/stderr)
+    pg=$(results env RECIPIENTS="$size" PG_SECONDS="$PG_SECONDS" CLIENTS="16 64" \
+         bash bench/postgres_peer.sh)
     pg16=$(grep '^RESULT pg clients=16 ' <<<"$pg" || true)
     pg64=$(grep '^RESULT pg clients=64 ' <<<"$pg" || true)
   fi
 
   # ---- this size's rows ----
-  batch_enroll_s=$(val "$gc_batch" enroll_median_s)
-  batch_action_s=$(val "$gc_batch" action_median_s)
+  batch_enroll_s=$(min "$(val "$gc_pre" enroll_best_s)" "$(val "$gc_batch" enroll_best_s)" \
+                       "$(val "$gc_post" enroll_best_s)")
+  batch_action_s=$(min "$(val "$gc_pre" action_best_s)" "$(val "$gc_batch" action_best_s)" \
+                       "$(val "$gc_post" action_best_s)")
   noop_enroll_s=$(val "$noop_enroll" p50_s)
   enroll_ceiling=$(calc "10000 / ($noop_enroll_s + $batch_enroll_s)")
   first=$(val "$enroll" first_rate)
@@ -249,7 +274,9 @@ queue_rows=()
 if [ "${QUEUE:-1}" = 1 ]; then
   log "queue_scale_bench $QUEUE_ARGS"
   # shellcheck disable=SC2086
-  queue=$(cd "$work" && "$B/queue_scale_bench" $QUEUE_ARGS 2>&1 | tee /dev/stderr) || true
+  (cd "$work" && "$B/queue_scale_bench" $QUEUE_ARGS >"$work/queue.out" 2>&1) || true
+  cat "$work/queue.out" >&2
+  queue=$(cat "$work/queue.out")
   while IFS= read -r line; do queue_rows+=("$line"); done < <(grep -E \
     '^(ceiling|scheduler|delivery drain|LeaseSteps)' <<<"$queue" || true)
 fi
