@@ -194,12 +194,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const bool action_shape = shape == "action";
-  std::printf("commits of %s\n", action_shape
-                                     ? "one action's size (one event, four "
-                                       "index writes)"
-                                     : "one small event");
   // --threads= (empty) with --batch: only the batch timings.
   if (!levels.empty()) {
+    std::printf("commits of %s\n", action_shape
+                                       ? "one action's size (one event, four "
+                                         "index writes)"
+                                       : "one small event");
     const Result ceiling = Run(dir, 1, seconds, action_shape);
     std::printf(
         "RESULT writers=1 shape=%s commits_per_s=%.0f group_size=%.1f\n",
