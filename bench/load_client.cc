@@ -369,6 +369,10 @@ class ActionLoad {
     call->request.set_sequence_id(absl::GetFlag(FLAGS_sequence));
     call->request.set_recipient_id(RecipientId(call->index));
     AddMetadata(&call->context);
+    // A server that stops answering ends the run (as errors) instead of
+    // hanging it.
+    call->context.set_deadline(std::chrono::system_clock::now() +
+                               std::chrono::seconds(60));
     if (fresh) {
       std::lock_guard<std::mutex> lock(mu_);
       ++outstanding_;

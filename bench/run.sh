@@ -7,6 +7,8 @@
 #   QUICK=1 bash bench/run.sh              # sizes 1000 100000, shorter phases; about 5 minutes
 #   SIZES="1000 100000" bash bench/run.sh  # choose the store sizes
 #
+# RUNS=3 repeats every size that many times (run 1 of each size, then run 2, ...) and the table
+# shows the median of each figure and min / median / max of each ratio.
 # Other variables: INFLIGHT (64), ACTION_SECONDS (10; QUICK 5), PG_SECONDS (10; QUICK 5),
 # QUEUE_ARGS (queue_scale_bench's flags), BUILD=0 (use the binaries in build/ as they are),
 # PG=0 (skip the PostgreSQL peer), QUEUE=0 (skip queue_scale_bench), KEEP=1 (keep the stores),
@@ -53,6 +55,7 @@ else
   QUEUE_ARGS=${QUEUE_ARGS:-"--due=10000,100000 --background=100000"}
 fi
 INFLIGHT=${INFLIGHT:-64}
+RUNS=${RUNS:-1}
 OUT=${OUT:-/tmp/sequencer_bench_summary.txt}
 B=$root/build
 
@@ -131,13 +134,20 @@ noop=$server_addr
 log "no-op server on $noop"
 
 declare -A R  # R[size.figure] = value
-summary_rows=()
-row() { summary_rows+=("$(printf '%-9s|%-44s|%12s|%12s|%8s|%9s|%9s|%9s|%s' "$@")"); }
+# row SIZE FIGURE SEQUENCER CEILING RATIO P50 P99 P999 NOTES: one line of the summary, kept as
+# tab-separated values with the run's number.
+rows=$work/rows.tsv
+: >"$rows"
+row() { (IFS=$'\t'; echo "$run	$*") >>"$rows"; }
 
-for size in $SIZES; do
-  log "== store of $size recipients =="
-  data=$work/data-$size
-  seq_log=$work/sequencerd-$size.log
+# Run 1 of every size, then run 2, ...
+passes=$(for r in $(seq 1 "$RUNS"); do for s in $SIZES; do echo "$r:$s"; done; done)
+for pass in $passes; do
+  run=${pass%%:*}
+  size=${pass#*:}
+  log "== run $run of $RUNS: store of $size recipients =="
+  data=$work/data-$size-$run
+  seq_log=$work/sequencerd-$size-$run.log
   start_server "$seq_log" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual
   seq_pid=$server_pid
   seq=$server_addr
@@ -155,7 +165,7 @@ for size in $SIZES; do
   noop_enroll=$(results client --target="$noop" --mode=setup --recipients=30000)
 
   # 2. Closed loop on sequencerd, the no-op server, RocksDB.
-  state=$work/state-$size
+  state=$work/state-$size-$run
   log "closed loop, $INFLIGHT in flight, ${ACTION_SECONDS}s: sequencerd"
   closed=$(results client --target="$seq" --mode=closed --recipients="$size" \
            --seconds="$ACTION_SECONDS" --state_file="$state")
@@ -251,18 +261,18 @@ for size in $SIZES; do
           "$(val "$pgl" p999_ms)" ">= 3 (latencies: PostgreSQL's)"
     done
   fi
-  row "$size" "open loop at $open_rate/s, p99 (ms)" "$(val "$open" p99_ms)" \
+  row "$size" "open loop at 50% of max, p99 (ms)" "$(val "$open" p99_ms)" \
       "$(val "$noop_open" p99_ms)" "$(ratio "$(val "$open" p99_ms)" "$(val "$noop_open" p99_ms)")" \
       "$(val "$open" p50_ms)" "$(val "$open" p99_ms)" "$(val "$open" p999_ms)" \
-      "<= 5 ms; ceiling = no-op p99 (p50 $(val "$noop_open" p50_ms), p99.9 $(val "$noop_open" p999_ms))"
+      "<= 5 ms; $open_rate/s; ceiling = no-op p99 (p50 $(val "$noop_open" p50_ms), p99.9 $(val "$noop_open" p999_ms))"
   bulk_s=$(val "$bulk" pause_median_s)
   bulk_ceiling=$(calc "$(val "$noop_bulk" pause_median_s) + $batch_action_s")
   row "$size" "bulk pause of 10,000 (s)" "$bulk_s" "$bulk_ceiling" "$(ratio "$bulk_s" "$bulk_ceiling")" \
       "" "" "" "<= 1.3; min $(val "$bulk" pause_min_s) s, affected $(val "$bulk" affected)"
   verify_rate=$(calc "$events / $verify_s")
   scan_rate=$(val "$scan" scan_rate)
-  row "$size" "verify, $events events (events/s)" "$verify_rate" "$scan_rate" \
-      "$(ratio "$verify_rate" "$scan_rate")" "" "" "" ">= 1,000,000/s; took ${verify_s}s"
+  row "$size" "verify (events/s)" "$verify_rate" "$scan_rate" \
+      "$(ratio "$verify_rate" "$scan_rate")" "" "" "" ">= 1,000,000/s; $events events in ${verify_s}s"
   row "$size" "restart to SERVING (s)" "$(val "$serving" seconds)" "" "" "" "" "" \
       "<= 10 s; RSS then ${restart_rss} MiB"
   row "$size" "peak RSS after the run (MiB)" "$hwm" "" "" "" "" "" "<= 1024 MiB"
@@ -285,9 +295,47 @@ fi
   echo
   echo "== summary: bench/run.sh $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) =="
   echo "ratio = sequencer / ceiling-or-peer of the same run (times: sequencer / ceiling, lower is better)"
-  printf '%-9s|%-44s|%12s|%12s|%8s|%9s|%9s|%9s|%s\n' "store" "figure" "sequencer" \
+  if [ "$RUNS" -gt 1 ]; then
+    echo "$RUNS runs: each column is the median over the runs, ratio is min / median / max;" \
+         "notes are the last run's"
+  fi
+  printf '%-9s|%-44s|%12s|%12s|%20s|%9s|%9s|%9s|%s\n' "store" "figure" "sequencer" \
     "ceiling" "ratio" "p50 ms" "p99 ms" "p99.9 ms" "target / notes"
-  for r in "${summary_rows[@]}"; do echo "$r"; done
+  # One line per (size, figure), in the order first seen.
+  awk -F'\t' -v runs="$RUNS" '
+    function sorted(list, out,    n, i, j, t) {
+      n = split(list, out, " ")
+      for (i = 2; i <= n; i++) {
+        t = out[i]
+        for (j = i - 1; j >= 1 && out[j] + 0 > t + 0; j--) out[j + 1] = out[j]
+        out[j + 1] = t
+      }
+      return n
+    }
+    function median(list,    a, n) {
+      n = sorted(list, a)
+      return n == 0 ? "" : a[int((n + 1) / 2)]
+    }
+    function spread(list,    a, n) {
+      n = sorted(list, a)
+      if (n == 0) return ""
+      if (runs == 1) return a[1]
+      return a[1] " / " a[int((n + 1) / 2)] " / " a[n]
+    }
+    {
+      key = $2 SUBSEP $3
+      if (!(key in seen)) { seen[key] = 1; order[++keys] = key; size[key] = $2; fig[key] = $3 }
+      for (c = 4; c <= 9; c++) if ($c != "" && $c != "n/a") vals[key, c] = vals[key, c] " " $c
+      notes[key] = $10
+    }
+    END {
+      for (k = 1; k <= keys; k++) {
+        key = order[k]
+        printf "%-9s|%-44s|%12s|%12s|%20s|%9s|%9s|%9s|%s\n", size[key], fig[key],
+               median(vals[key, 4]), median(vals[key, 5]), spread(vals[key, 6]),
+               median(vals[key, 7]), median(vals[key, 8]), median(vals[key, 9]), notes[key]
+      }
+    }' "$rows"
   if [ "${#queue_rows[@]}" -gt 0 ]; then
     echo
     echo "queue_scale_bench $QUEUE_ARGS (in-process server; ratios to RocksDB writers of the same run):"
