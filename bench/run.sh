@@ -62,7 +62,8 @@ B=$root/build
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 # val "RESULT line" key -> value
 val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1" | head -1; }
-# calc "awk expression" -> number (0 when the expression divides by zero)
+# calc "awk expression" -> number (integers from 1000 on, else 4 significant digits; n/a when
+# awk fails, e.g. on a division by zero)
 calc() {
   awk "BEGIN { x = 0; x = ($1); if (x >= 1000 || x <= -1000) printf \"%.0f\", x;
                else printf \"%.4g\", x }" 2>/dev/null || echo "n/a"
@@ -86,13 +87,19 @@ for bin in sequencerd sequencerctl load_client noop_server group_commit_bench st
 done
 
 work=$(mktemp -d /tmp/sequencer_bench.XXXXXX)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Only the servers this script started and that still run (its background jobs).
+  local running
+  running=$(jobs -p)
+  if [ -n "$running" ]; then
+    # shellcheck disable=SC2086
+    kill $running 2>/dev/null || true
+  fi
   wait 2>/dev/null || true
   if [ "${KEEP:-0}" != 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # start_server LOGFILE CMD... : starts it, waits for its "listening on host:port" line; sets
 # server_pid and server_addr.
@@ -101,7 +108,6 @@ start_server() {
   shift
   "$@" >"$logfile" 2>&1 &
   server_pid=$!
-  pids+=("$server_pid")
   for _ in $(seq 1 6000); do
     server_addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$logfile" | head -1)
     [ -n "$server_addr" ] && return 0
@@ -133,7 +139,6 @@ noop_pid=$server_pid
 noop=$server_addr
 log "no-op server on $noop"
 
-declare -A R  # R[size.figure] = value
 # row SIZE FIGURE SEQUENCER CEILING RATIO P50 P99 P999 NOTES: one line of the summary, kept as
 # tab-separated values with the run's number.
 rows=$work/rows.tsv
