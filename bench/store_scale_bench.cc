@@ -28,6 +28,10 @@
 //       [--seconds=5] [--clients=64] [--enroll_batch=10000]
 //       [--verify=true] [--dir=/tmp/x] [--keep]
 //
+// --scan_dir=DIR only measures the replay ceiling (the sequential scan) on
+// the closed store at DIR, e.g. sequencerd's data directory (bench/run.sh),
+// and prints "RESULT scan_events=N scan_rate=R".
+//
 // With the defaults it runs a few minutes on two cores (most of it enrolling
 // the 1,000,000 recipients).
 
@@ -69,6 +73,9 @@ ABSL_FLAG(bool, verify, true, "measure replay (verify) too");
 ABSL_FLAG(std::string, dir, "",
           "scratch directory (default: a fresh one under /tmp)");
 ABSL_FLAG(bool, keep, false, "keep the stores (under --dir) after the run");
+ABSL_FLAG(std::string, scan_dir, "",
+          "only time the sequential scan of the closed store at this "
+          "directory, then exit");
 
 namespace {
 
@@ -396,6 +403,16 @@ int main(int argc, char** argv) {
   // As sequencerd does (its --mutex_deadlock_detection flag): Debian's Abseil
   // checks every lock against a global lock graph unless told not to.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (!absl::GetFlag(FLAGS_scan_dir).empty()) {
+    uint64_t scanned = 0;
+    const double rate = ScanCeiling(absl::GetFlag(FLAGS_scan_dir), &scanned);
+    std::printf(
+        "sequential scan parsing every event: %llu events, %.0f/s\n"
+        "RESULT scan_events=%llu scan_rate=%.0f\n",
+        static_cast<unsigned long long>(scanned), rate,
+        static_cast<unsigned long long>(scanned), rate);
+    return 0;
+  }
   std::string dir = absl::GetFlag(FLAGS_dir);
   if (dir.empty()) {
     char pattern[] = "/tmp/store_scale_bench_XXXXXX";

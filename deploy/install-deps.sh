@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages sequencer needs, only those that are missing.
 # Runs apt-get update first when anything has to be installed (a fresh machine has no lists).
 # With --fuzz, also clang and its sanitizer runtimes (libFuzzer) for deploy/fuzz.sh.
+# With --bench, also PostgreSQL 15 (server and client, pgbench), the peer of bench/run.sh.
 set -euo pipefail
 
 packages=(
@@ -9,7 +10,13 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libgtest-dev grpc-proto
 )
-if [ "${1:-}" = "--fuzz" ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev) ;;
+    --bench) packages+=(postgresql-15 postgresql-client-15) ;;
+    *) echo "install-deps: unknown flag $arg (--fuzz, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
