@@ -190,37 +190,62 @@ class EntryList {
   std::vector<Ref> refs_;
 };
 
-// The expected entries of several sorted EntryLists, in key order.
+// The expected entries of several sorted EntryLists, in key order. Lists
+// that follow each other (the ranges' rl/ entries) are read as one chain;
+// the chains are merged.
 class MergedEntries {
  public:
-  explicit MergedEntries(std::vector<const EntryList*> lists)
-      : lists_(std::move(lists)), next_(lists_.size(), 0) {
+  explicit MergedEntries(const std::vector<const EntryList*>& lists) {
+    for (const EntryList* list : lists) {
+      if (list->size() == 0) continue;
+      if (!chains_.empty()) {
+        const EntryList& last = *chains_.back().lists.back();
+        if (last.key(last.size() - 1) < list->key(0)) {
+          chains_.back().lists.push_back(list);
+          continue;
+        }
+      }
+      chains_.push_back(Chain{{list}});
+    }
     Pick();
   }
-  bool done() const { return current_ < 0; }
-  absl::string_view key() const { return lists_[current_]->key(index()); }
-  absl::string_view value() const { return lists_[current_]->value(index()); }
+  bool done() const { return current_ == nullptr; }
+  absl::string_view key() const { return current_->key(); }
+  absl::string_view value() const { return current_->value(); }
   void Next() {
-    ++next_[current_];
+    current_->Next();
     Pick();
   }
 
  private:
-  size_t index() const { return next_[current_]; }
+  struct Chain {
+    std::vector<const EntryList*> lists;
+    size_t list = 0;
+    size_t index = 0;
+
+    bool done() const { return list == lists.size(); }
+    absl::string_view key() const { return lists[list]->key(index); }
+    absl::string_view value() const { return lists[list]->value(index); }
+    void Next() {
+      if (++index == lists[list]->size()) {
+        index = 0;
+        ++list;
+      }
+    }
+  };
+
   void Pick() {
-    current_ = -1;
-    for (size_t i = 0; i < lists_.size(); ++i) {
-      if (next_[i] >= lists_[i]->size()) continue;
-      if (current_ < 0 ||
-          lists_[i]->key(next_[i]) < lists_[current_]->key(index())) {
-        current_ = static_cast<int>(i);
+    current_ = nullptr;
+    for (Chain& chain : chains_) {
+      if (chain.done()) continue;
+      if (current_ == nullptr || chain.key() < current_->key()) {
+        current_ = &chain;
       }
     }
   }
 
-  std::vector<const EntryList*> lists_;
-  std::vector<size_t> next_;
-  int current_ = -1;
+  std::vector<Chain> chains_;
+  Chain* current_ = nullptr;
 };
 
 // One bit per log position 1..last.
@@ -616,12 +641,12 @@ struct PrefixComparison {
 // listed after the prefix's others.
 PrefixComparison ComparePrefix(
     const eventstore::EventStore& store, absl::string_view prefix,
-    std::vector<const EntryList*> expected,
+    const std::vector<const EntryList*>& expected,
     const std::set<std::string, std::less<>>& unverifiable,
     size_t max_reported) {
   PrefixComparison out;
   Findings findings(&out.lines, max_reported);
-  MergedEntries want(std::move(expected));
+  MergedEntries want(expected);
   std::vector<std::string> missing;
   uint64_t missing_unlisted = 0;
   auto miss = [&]() {
@@ -672,6 +697,8 @@ PrefixComparison ComparePrefix(
 // prefix per thread.
 class VerifyPass {
  public:
+  static constexpr int kRangesPerThread = 4;
+
   VerifyPass(const eventstore::EventStore& store,
              const ProjectionVerifier::Options& options)
       : store_(store), options_(options) {}
@@ -680,7 +707,10 @@ class VerifyPass {
     const uint64_t last_position = store_.LastPosition();
     std::vector<std::string> splits;
     if (options_.threads > 1) {
-      auto points = store_.StreamSplitPoints("", options_.threads);
+      // More ranges than threads, taken in turn: a thread that finishes its
+      // range early takes the next one.
+      auto points =
+          store_.StreamSplitPoints("", options_.threads * kRangesPerThread);
       if (!points.ok()) return points.status();
       splits = std::move(points).value();
     }
@@ -790,9 +820,8 @@ class VerifyPass {
       }
       std::vector<const EntryList*> lists;
       for (LogPass* pass : all) lists.push_back(&pass->expected[bucket]);
-      compared[bucket] =
-          ComparePrefix(store_, kComparedPrefixes[bucket], std::move(lists),
-                        unverifiable, options_.max_reported);
+      compared[bucket] = ComparePrefix(store_, kComparedPrefixes[bucket], lists,
+                                       unverifiable, options_.max_reported);
     });
     for (PrefixComparison& prefix : compared) {
       if (!prefix.status.ok()) return prefix.status;
