@@ -229,7 +229,9 @@ TEST_F(ProjectionVerifierTest, AnyNumberOfThreadsGivesTheSameResult) {
            {"rcp/tenant-a/s1/r3"},
            {"rcp/tenant-a/s1/r2", "rcp/tenant-a/s1/r6", "rcp/tenant-b"},
            {"misc", "rcp/tenant-a/s2/p1", "seq/tenant-a/s2"},
-           {"zzz"}}) {
+           {"zzz"},
+           // Not ascending, or empty: such points are dropped.
+           {"rcp/tenant-b", "rcp/tenant-a", "", "rcp/tenant-b", "seq/"}}) {
     SCOPED_TRACE(absl::StrJoin(splits, ","));
     SplitDuplicatingStore split(&server_.store(), splits, 0, 0);
     app::ProjectionVerifier verifier(
