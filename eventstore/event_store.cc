@@ -69,20 +69,20 @@ absl::StatusOr<std::vector<std::string>> EventStore::StreamSplitPoints(
 }
 
 absl::Status EventStore::VisitIndex(
-    absl::string_view prefix,
+    absl::string_view prefix, absl::string_view start_after,
     const std::function<absl::Status(absl::string_view key,
                                      absl::string_view value)>& visit) const {
   constexpr size_t kChunk = 1000;
-  std::string start_after;
+  std::string after(start_after);
   while (true) {
-    auto entries = ScanIndex(prefix, start_after, kChunk);
+    auto entries = ScanIndex(prefix, after, kChunk);
     if (!entries.ok()) return entries.status();
     if (entries->empty()) return absl::OkStatus();
     for (const auto& [key, value] : *entries) {
       absl::Status status = visit(key, value);
       if (!status.ok()) return status;
     }
-    start_after = std::move(entries->back().first);
+    after = std::move(entries->back().first);
   }
 }
 

@@ -194,7 +194,8 @@ class EventStore {
             size_t max_count) const = 0;
 
   // Calls `visit` with every index entry whose key starts with `prefix` ("" for
-  // all), in key order, without copying them out: the views are valid only
+  // all) and is > `start_after` (all when empty), as ScanIndex would list
+  // them, in key order, without copying them out: the views are valid only
   // during the call. Stops at the first status `visit` returns that is not OK,
   // and returns it. The read is one consistent snapshot. Meant for whole-index
   // passes (sequencerctl verify); like ScanStreams, the durable implementation
@@ -204,7 +205,7 @@ class EventStore {
   // The default implementation calls ScanIndex in chunks (each chunk is one
   // read, the whole is not one snapshot).
   virtual absl::Status VisitIndex(
-      absl::string_view prefix,
+      absl::string_view prefix, absl::string_view start_after,
       const std::function<absl::Status(absl::string_view key,
                                        absl::string_view value)>& visit) const;
 };

@@ -149,13 +149,15 @@ absl::StatusOr<std::vector<std::string>> InMemoryEventStore::StreamSplitPoints(
 }
 
 absl::Status InMemoryEventStore::VisitIndex(
-    absl::string_view prefix,
+    absl::string_view prefix, absl::string_view start_after,
     const std::function<absl::Status(absl::string_view key,
                                      absl::string_view value)>& visit) const {
   std::vector<std::pair<std::string, std::string>> entries;
   {
     absl::MutexLock lock(&mu_);
-    for (auto it = index_.lower_bound(prefix);
+    for (auto it = start_after.empty() || start_after < prefix
+                       ? index_.lower_bound(prefix)
+                       : index_.upper_bound(start_after);
          it != index_.end() && absl::StartsWith(it->first, prefix); ++it) {
       entries.emplace_back(it->first, it->second);
     }

@@ -48,10 +48,11 @@ class InMemoryEventStore final : public EventStore {
   absl::StatusOr<std::vector<std::string>> StreamSplitPoints(
       absl::string_view prefix, int parts) const override;
   // Copies the entries under the lock (one snapshot), then visits them.
-  absl::Status VisitIndex(absl::string_view prefix,
-                          const std::function<absl::Status(
-                              absl::string_view key, absl::string_view value)>&
-                              visit) const override;
+  absl::Status VisitIndex(
+      absl::string_view prefix, absl::string_view start_after,
+      const std::function<absl::Status(absl::string_view key,
+                                       absl::string_view value)>& visit)
+      const override;
 
  private:
   mutable absl::Mutex mu_;

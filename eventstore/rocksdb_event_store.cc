@@ -1309,11 +1309,16 @@ absl::StatusOr<std::vector<std::string>> RocksDbEventStore::StreamSplitPoints(
 }
 
 absl::Status RocksDbEventStore::VisitIndex(
-    absl::string_view prefix,
+    absl::string_view prefix, absl::string_view start_after,
     const std::function<absl::Status(absl::string_view key,
                                      absl::string_view value)>& visit) const {
-  const std::string lower = IndexKey(prefix);
+  std::string lower = IndexKey(prefix);
   const std::string end = PrefixSuccessor(lower);
+  if (!start_after.empty()) {
+    std::string after = IndexKey(start_after);
+    after.push_back('\0');
+    lower = std::max(lower, after);
+  }
   const rocksdb::Slice upper(end);
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions read_options;

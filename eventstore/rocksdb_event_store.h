@@ -208,12 +208,13 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
       absl::string_view prefix, absl::string_view start_after,
       size_t max_count) const override;
-  // Reads [i/<prefix>, successor) with one iterator on a snapshot, with
-  // readahead and without filling the block cache.
-  absl::Status VisitIndex(absl::string_view prefix,
-                          const std::function<absl::Status(
-                              absl::string_view key, absl::string_view value)>&
-                              visit) const override;
+  // Reads [i/<prefix>, successor) from past `start_after` with one iterator
+  // on a snapshot, with readahead and without filling the block cache.
+  absl::Status VisitIndex(
+      absl::string_view prefix, absl::string_view start_after,
+      const std::function<absl::Status(absl::string_view key,
+                                       absl::string_view value)>& visit)
+      const override;
 
   absl::Status WriteState() const override;
   void SetWriteStateObserver(

@@ -190,22 +190,29 @@ class EntryList {
   std::vector<Ref> refs_;
 };
 
-// The expected entries of several sorted EntryLists, in key order. Lists
-// that follow each other (the ranges' rl/ entries) are read as one chain;
-// the chains are merged.
+// Entries [begin, end) of a sorted EntryList.
+struct EntrySlice {
+  const EntryList* list;
+  size_t begin;
+  size_t end;
+};
+
+// The expected entries of several sorted slices, in key order. Slices that
+// follow each other (the ranges' rl/ entries) are read as one chain; the
+// chains are merged.
 class MergedEntries {
  public:
-  explicit MergedEntries(const std::vector<const EntryList*>& lists) {
-    for (const EntryList* list : lists) {
-      if (list->size() == 0) continue;
+  explicit MergedEntries(const std::vector<EntrySlice>& slices) {
+    for (const EntrySlice& slice : slices) {
+      if (slice.begin == slice.end) continue;
       if (!chains_.empty()) {
-        const EntryList& last = *chains_.back().lists.back();
-        if (last.key(last.size() - 1) < list->key(0)) {
-          chains_.back().lists.push_back(list);
+        const EntrySlice& last = chains_.back().slices.back();
+        if (last.list->key(last.end - 1) < slice.list->key(slice.begin)) {
+          chains_.back().slices.push_back(slice);
           continue;
         }
       }
-      chains_.push_back(Chain{{list}});
+      chains_.push_back(Chain{{slice}, 0, slice.begin});
     }
     Pick();
   }
@@ -219,17 +226,16 @@ class MergedEntries {
 
  private:
   struct Chain {
-    std::vector<const EntryList*> lists;
-    size_t list = 0;
+    std::vector<EntrySlice> slices;
+    size_t slice = 0;
     size_t index = 0;
 
-    bool done() const { return list == lists.size(); }
-    absl::string_view key() const { return lists[list]->key(index); }
-    absl::string_view value() const { return lists[list]->value(index); }
+    bool done() const { return slice == slices.size(); }
+    absl::string_view key() const { return slices[slice].list->key(index); }
+    absl::string_view value() const { return slices[slice].list->value(index); }
     void Next() {
-      if (++index == lists[list]->size()) {
-        index = 0;
-        ++list;
+      if (++index == slices[slice].end && ++slice < slices.size()) {
+        index = slices[slice].begin;
       }
     }
   };
@@ -629,37 +635,41 @@ class LogPass {
   std::vector<std::pair<std::string, EntryList>> status_groups_;
 };
 
-// The comparison of one prefix's stored entries with the expected ones.
+// The comparison of the stored entries of one prefix, or of one key range
+// of it, with the expected ones.
 struct PrefixComparison {
   absl::Status status;
   uint64_t index_entries = 0;
+  // Unexpected and different entries, then missing ones.
   VerifyResult lines;
+  VerifyResult missing;
 };
 
-// One compared prefix: a merge of the sorted expected entries with the
-// stored ones (which VisitIndex gives in key order). Missing entries are
-// listed after the prefix's others.
+// The stored entries under `prefix` with keys > `start_after` ("": from the
+// first) and <= `last` ("": to the end), merged with the expected entries of
+// that range (sorted slices).
 PrefixComparison ComparePrefix(
     const eventstore::EventStore& store, absl::string_view prefix,
-    const std::vector<const EntryList*>& expected,
+    absl::string_view start_after, absl::string_view last,
+    const std::vector<EntrySlice>& expected,
     const std::set<std::string, std::less<>>& unverifiable,
     size_t max_reported) {
   PrefixComparison out;
   Findings findings(&out.lines, max_reported);
+  Findings missing(&out.missing, max_reported);
   MergedEntries want(expected);
-  std::vector<std::string> missing;
-  uint64_t missing_unlisted = 0;
   auto miss = [&]() {
-    if (missing.size() < max_reported) {
-      missing.push_back(absl::StrCat("missing index entry ", Quote(want.key()),
-                                     " = ", Quote(want.value())));
-    } else {
-      ++missing_unlisted;  // Counted, not listed.
-    }
+    missing.Add(absl::StrCat("missing index entry ", Quote(want.key()), " = ",
+                             Quote(want.value())));
     want.Next();
   };
+  bool past_last = false;
   out.status = store.VisitIndex(
-      prefix, [&](absl::string_view key, absl::string_view value) {
+      prefix, start_after, [&](absl::string_view key, absl::string_view value) {
+        if (!last.empty() && key > last) {
+          past_last = true;
+          return absl::CancelledError("past the range");
+        }
         ++out.index_entries;
         while (!want.done() && want.key() < key) miss();
         const bool expected_here = !want.done() && want.key() == key;
@@ -683,11 +693,26 @@ PrefixComparison ComparePrefix(
         want.Next();
         return absl::OkStatus();
       });
+  if (past_last) out.status = absl::OkStatus();
   if (!out.status.ok()) return out;
   while (!want.done()) miss();
-  for (std::string& line : missing) findings.Add(std::move(line));
-  out.lines.discrepancy_count += missing_unlisted;
   return out;
+}
+
+// The first entry of `list` with a key > `key` ("": the first entry).
+size_t EntriesUpTo(const EntryList& list, absl::string_view key) {
+  if (key.empty()) return 0;
+  size_t lo = 0;
+  size_t hi = list.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (list.key(mid) <= key) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 // One run of ProjectionVerifier::Verify: (1) the log: the sequence streams
@@ -806,34 +831,76 @@ class VerifyPass {
     for (LogPass* pass : all) findings.Move(&pass->stream_lines);
     for (LogPass* pass : all) findings.Move(&pass->orphan_lines);
 
-    // The prefixes, and the idempotency records, compared on the threads
-    // (the larger ones first), reported in prefix order.
-    std::vector<PrefixComparison> compared(kComparedCount);
+    // The prefixes, and the idempotency records, compared on the threads:
+    // a large prefix in one key range per thread (cut at its expected
+    // entries), the larger ones first; reported in prefix order, missing
+    // entries after a prefix's others.
+    struct Task {
+      int bucket;  // kComparedCount: the idempotency records
+      std::string start_after;
+      std::string last;
+      PrefixComparison result;
+    };
+    std::vector<Task> tasks;
+    constexpr int kOrder[] = {1, 2, 3, 4, 0};
+    for (int bucket : kOrder) {
+      const EntryList* largest = nullptr;
+      for (LogPass* pass : all) {
+        const EntryList& list = pass->expected[bucket];
+        if (largest == nullptr || list.size() > largest->size()) {
+          largest = &list;
+        }
+      }
+      std::vector<std::string> cuts;
+      if (options_.threads > 1 && largest->size() >= options_.split_prefix_at) {
+        for (int part = 1; part < options_.threads; ++part) {
+          std::string cut(largest->key(largest->size() * part /
+                                       static_cast<size_t>(options_.threads)));
+          if (cuts.empty() || cut > cuts.back()) cuts.push_back(std::move(cut));
+        }
+      }
+      for (size_t part = 0; part <= cuts.size(); ++part) {
+        tasks.push_back({bucket,
+                         part == 0 ? "" : cuts[part - 1],
+                         part == cuts.size() ? "" : cuts[part],
+                         {}});
+      }
+    }
+    tasks.push_back({kComparedCount, "", "", {}});
     uint64_t idempotency_records = 0;
-    absl::Status idempotency_status;
-    constexpr int kOrder[] = {1, 2, 3, 4, 0, kComparedCount};
-    RunAll(std::size(kOrder), [&](size_t task) {
-      const int bucket = kOrder[task];
-      if (bucket == kComparedCount) {
-        idempotency_status =
-            store_.VisitIndex(layout::kIdempotencyPrefix,
+    RunAll(tasks.size(), [&](size_t i) {
+      Task& task = tasks[i];
+      if (task.bucket == kComparedCount) {
+        task.result.status =
+            store_.VisitIndex(layout::kIdempotencyPrefix, "",
                               [&](absl::string_view, absl::string_view) {
                                 ++idempotency_records;
                                 return absl::OkStatus();
                               });
         return;
       }
-      std::vector<const EntryList*> lists;
-      for (LogPass* pass : all) lists.push_back(&pass->expected[bucket]);
-      compared[bucket] = ComparePrefix(store_, kComparedPrefixes[bucket], lists,
-                                       unverifiable, options_.max_reported);
+      std::vector<EntrySlice> slices;
+      for (LogPass* pass : all) {
+        const EntryList& list = pass->expected[task.bucket];
+        slices.push_back(
+            {&list, EntriesUpTo(list, task.start_after),
+             task.last.empty() ? list.size() : EntriesUpTo(list, task.last)});
+      }
+      task.result = ComparePrefix(store_, kComparedPrefixes[task.bucket],
+                                  task.start_after, task.last, slices,
+                                  unverifiable, options_.max_reported);
     });
-    for (PrefixComparison& prefix : compared) {
-      if (!prefix.status.ok()) return prefix.status;
-      out.index_entries += prefix.index_entries;
-      findings.Move(&prefix.lines);
+    for (int bucket = 0; bucket <= kComparedCount; ++bucket) {
+      for (Task& task : tasks) {
+        if (task.bucket != bucket) continue;
+        if (!task.result.status.ok()) return task.result.status;
+        out.index_entries += task.result.index_entries;
+        findings.Move(&task.result.lines);
+      }
+      for (Task& task : tasks) {
+        if (task.bucket == bucket) findings.Move(&task.result.missing);
+      }
     }
-    if (!idempotency_status.ok()) return idempotency_status;
     out.idempotency_records = idempotency_records;
     return absl::OkStatus();
   }

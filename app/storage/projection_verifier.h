@@ -92,6 +92,9 @@ class ProjectionVerifier {
     // included); 1 does everything on the calling thread. The result is the
     // same for any number.
     int threads = 2;
+    // A listing prefix with at least this many expected entries is compared
+    // in one key range per thread.
+    size_t split_prefix_at = 10000;
   };
 
   // `store` must outlive the verifier.

@@ -221,6 +221,10 @@ TEST_F(ProjectionVerifierTest, AnyNumberOfThreadsGivesTheSameResult) {
     SCOPED_TRACE(threads);
     ExpectSameResult(MustVerify({/*max_reported=*/100, /*threads=*/threads}),
                      one);
+    // Every prefix compared in key ranges, one per thread.
+    ExpectSameResult(MustVerify({/*max_reported=*/100, /*threads=*/threads,
+                                 /*split_prefix_at=*/1}),
+                     one);
   }
   // Ranges split anywhere: inside a sequence's recipients, between
   // tenants, among the sequence streams, past the end.
@@ -236,7 +240,8 @@ TEST_F(ProjectionVerifierTest, AnyNumberOfThreadsGivesTheSameResult) {
     SplitDuplicatingStore split(&server_.store(), splits, 0, 0);
     app::ProjectionVerifier verifier(
         &split, {/*max_reported=*/100,
-                 /*threads=*/static_cast<int>(splits.size()) + 1});
+                 /*threads=*/static_cast<int>(splits.size()) + 1,
+                 /*split_prefix_at=*/1});
     auto result = verifier.Verify();
     ASSERT_TRUE(result.ok()) << result.status();
     ExpectSameResult(*result, one);
@@ -246,6 +251,9 @@ TEST_F(ProjectionVerifierTest, AnyNumberOfThreadsGivesTheSameResult) {
       MustVerify({/*max_reported=*/3, /*threads=*/1});
   ExpectSameResult(MustVerify({/*max_reported=*/3, /*threads=*/2}),
                    bounded_one);
+  ExpectSameResult(
+      MustVerify({/*max_reported=*/3, /*threads=*/3, /*split_prefix_at=*/1}),
+      bounded_one);
   EXPECT_EQ(bounded_one.discrepancy_count, one.discrepancy_count);
   ASSERT_EQ(bounded_one.discrepancies.size(), 3u);
   for (int i = 0; i < 3; ++i) {

@@ -550,10 +550,12 @@ TYPED_TEST(EventStoreContractTest, VisitIndexVisitsEntriesInKeyOrder) {
       Batch({}, {Put("p/b", "2"), Put("p/a", std::string("1\0x", 3)),
                  Put("q/a", "4"), Put("p", "5"), Put("p/\xff", "6")})));
   using Entries = std::vector<std::pair<std::string, std::string>>;
-  auto visit = [&](absl::string_view prefix) {
+  auto visit = [&](absl::string_view prefix,
+                   absl::string_view start_after = "") {
     Entries seen;
     absl::Status status = this->store_->VisitIndex(
-        prefix, [&](absl::string_view key, absl::string_view value) {
+        prefix, start_after,
+        [&](absl::string_view key, absl::string_view value) {
           seen.emplace_back(std::string(key), std::string(value));
           return absl::OkStatus();
         });
@@ -569,6 +571,13 @@ TYPED_TEST(EventStoreContractTest, VisitIndexVisitsEntriesInKeyOrder) {
                                 {"p/\xff", "6"},
                                 {"q/a", "4"}}));
   EXPECT_EQ(visit("zz"), Entries{});
+  // Past `start_after`, as ScanIndex.
+  EXPECT_EQ(visit("p/", "p/a"), (Entries{{"p/b", "2"}, {"p/\xff", "6"}}));
+  EXPECT_EQ(visit("p/", "p/a\x01"), (Entries{{"p/b", "2"}, {"p/\xff", "6"}}));
+  EXPECT_EQ(visit("p/", "p/\xff"), Entries{});
+  EXPECT_EQ(visit("p/", "a"), visit("p/"));
+  EXPECT_EQ(visit("p/", "z"), Entries{});
+  EXPECT_EQ(visit("", "p/b"), (Entries{{"p/\xff", "6"}, {"q/a", "4"}}));
   // More entries than one chunk of the default implementation.
   CommitBatch many;
   for (int i = 0; i < 2500; ++i) {
@@ -579,10 +588,13 @@ TYPED_TEST(EventStoreContractTest, VisitIndexVisitsEntriesInKeyOrder) {
   ASSERT_EQ(m.size(), 2500u);
   EXPECT_EQ(m.front().first, "m/10000");
   EXPECT_EQ(m.back().first, "m/12499");
+  m = visit("m/", "m/11200");
+  ASSERT_EQ(m.size(), 1299u);
+  EXPECT_EQ(m.front().first, "m/11201");
 
   int calls = 0;
-  absl::Status stopped =
-      this->store_->VisitIndex("p/", [&](absl::string_view, absl::string_view) {
+  absl::Status stopped = this->store_->VisitIndex(
+      "p/", "", [&](absl::string_view, absl::string_view) {
         ++calls;
         return absl::CancelledError("enough");
       });
