@@ -148,8 +148,12 @@ class EntryList {
   void Add(absl::string_view key, absl::string_view value) {
     const size_t size = key.size() + value.size();
     if (size > left_) {
-      const size_t block = std::max(kBlockSize, size);
-      blocks_.push_back(std::make_unique<char[]>(block));
+      // Blocks grow from 64 KiB to 1 MiB, so that small lists stay small;
+      // their bytes are not initialized.
+      const size_t block = std::max(
+          blocks_.size() < 4 ? kFirstBlockSize << blocks_.size() : kBlockSize,
+          size);
+      blocks_.push_back(std::unique_ptr<char[]>(new char[block]));
       next_ = blocks_.back().get();
       left_ = block;
     }
@@ -177,6 +181,7 @@ class EntryList {
   }
 
  private:
+  static constexpr size_t kFirstBlockSize = size_t{64} << 10;
   static constexpr size_t kBlockSize = size_t{1} << 20;
   struct Ref {
     const char* data;
@@ -615,10 +620,10 @@ class LogPass {
   uint64_t previous_position_ = 0;
   domain::Sequence sequence_state_;
   domain::Recipient recipient_state_;
-  static constexpr int kEventsPerArena = 4096;
-  static constexpr size_t kArenaBlockSize = 4 << 20;
+  static constexpr int kEventsPerArena = 1024;
+  static constexpr size_t kArenaBlockSize = 1 << 20;
   std::unique_ptr<char[]> arena_block_ =
-      std::make_unique<char[]>(kArenaBlockSize);
+      std::unique_ptr<char[]>(new char[kArenaBlockSize]);
   google::protobuf::Arena arena_{EventArenaOptions(arena_block_.get())};
   v1::Event* event_ = nullptr;
   int parsed_in_arena_ = 0;
