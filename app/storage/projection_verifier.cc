@@ -309,7 +309,9 @@ struct SequenceFold {
 // By "tenant/sequence".
 using SequenceMap = std::map<std::string, SequenceFold, std::less<>>;
 
-constexpr int kStatusSlots = 16;  // > every domain::RecipientStatus value
+// Listed recipients are counted by status in an array of this size; a status
+// past it (none today) is counted by name.
+constexpr int kStatusSlots = 16;
 
 // One scan of part of the log: the sequence streams (ScanSequences), or the
 // other streams in a range of names. Each event is checked, decoded once and
@@ -361,6 +363,7 @@ class LogPass {
   uint64_t recipients = 0;
   uint64_t deleted_recipients = 0;
   std::array<uint64_t, kStatusSlots> recipients_by_status = {};
+  std::map<std::string, uint64_t> other_statuses;
   // Findings about the streams and orphans, kept apart until the positions
   // have been checked.
   VerifyResult stream_lines;
@@ -564,7 +567,11 @@ class LogPass {
     }
     ++recipients;
     const size_t slot = static_cast<size_t>(recipient.status);
-    if (slot < kStatusSlots) ++recipients_by_status[slot];
+    if (slot < kStatusSlots) {
+      ++recipients_by_status[slot];
+    } else {
+      ++other_statuses[std::string(domain::StatusName(recipient.status))];
+    }
     // An absent or unfoldable sequence folds to the empty state, as
     // Repository::LoadSequence gives it.
     static const domain::Sequence* const kNoSequence = new domain::Sequence();
@@ -821,6 +828,9 @@ class VerifyPass {
         by_status[s] += pass->recipients_by_status[s];
       }
       unverifiable.insert(pass->unverifiable.begin(), pass->unverifiable.end());
+      for (const auto& [name, count] : pass->other_statuses) {
+        out.recipients_by_status[name] += count;
+      }
     }
     for (int s = 0; s < kStatusSlots; ++s) {
       if (by_status[s] == 0) continue;
