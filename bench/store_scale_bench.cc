@@ -39,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -83,6 +84,14 @@ namespace v1 = sequencer::v1;
 using sequencer::eventstore::CommitBatch;
 using sequencer::eventstore::RocksDbEventStore;
 using Clock = std::chrono::steady_clock;
+
+// CPU seconds this process has used (all threads): the steadier figure on a
+// shared machine.
+double CpuSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return now.tv_sec + now.tv_nsec * 1e-9;
+}
 
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -200,13 +209,15 @@ double ActionCeiling(const std::string& dir, int writers, double seconds) {
 
 // A sequential scan of every event record (s/ range) of the closed store at
 // `dir`, parsing each as a sequencer.v1.Event: events/s.
-double ScanCeiling(const std::string& dir, uint64_t* events) {
+double ScanCeiling(const std::string& dir, uint64_t* events,
+                   double* cpu_seconds) {
   rocksdb::Options options;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, &raw);
   if (!s.ok()) Die(absl::StrCat("scan open: ", s.ToString()));
   std::unique_ptr<rocksdb::DB> db(raw);
   const auto start = Clock::now();
+  const double cpu_start = CpuSeconds();
   rocksdb::ReadOptions read;
   read.fill_cache = false;
   read.readahead_size = 2 << 20;
@@ -234,6 +245,7 @@ double ScanCeiling(const std::string& dir, uint64_t* events) {
   }
   if (!it->status().ok()) Die(it->status().ToString());
   *events = n;
+  *cpu_seconds = CpuSeconds() - cpu_start;
   return n / Since(start);
 }
 
@@ -374,11 +386,14 @@ void RunSize(const std::string& base, int size) {
   // 3. Replay.
   if (absl::GetFlag(FLAGS_verify)) {
     uint64_t scanned = 0;
-    const double scan_rate = ScanCeiling(dir, &scanned);
+    double scan_cpu = 0;
+    const double scan_rate = ScanCeiling(dir, &scanned, &scan_cpu);
     auto read_only = OpenStore(dir, /*read_only=*/true);
     sequencer::app::ProjectionVerifier verifier(read_only.get());
     const auto start = Clock::now();
+    const double cpu_start = CpuSeconds();
     auto result = verifier.Verify();
+    const double verify_cpu = CpuSeconds() - cpu_start;
     const double elapsed = Since(start);
     if (!result.ok()) Die(result.status().ToString());
     const double verify_rate = result->events / elapsed;
@@ -392,6 +407,11 @@ void RunSize(const std::string& base, int size) {
         "  ceiling: sequential scan parsing every event: %llu events, "
         "%.0f/s\n",
         static_cast<unsigned long long>(scanned), scan_rate);
+    std::printf(
+        "  CPU: verify %.2f s, %.0f events per CPU-second; ceiling %.2f s, "
+        "%.0f per CPU-second (%.3f of it)\n",
+        verify_cpu, result->events / verify_cpu, scan_cpu, scanned / scan_cpu,
+        (result->events / verify_cpu) / (scanned / scan_cpu));
   }
   if (!absl::GetFlag(FLAGS_keep)) std::filesystem::remove_all(dir);
 }

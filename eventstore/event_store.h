@@ -156,6 +156,30 @@ class EventStore {
       absl::string_view prefix,
       const std::function<absl::Status(const StoredEventView&)>& visit) const;
 
+  // ScanStreams over the streams whose name is >= `from` and < `to` (no upper
+  // bound when `to` is empty) instead of a prefix, with the same order,
+  // snapshot, errors and costs. Meant for splitting one whole-log pass into
+  // ranges scanned in parallel (see StreamSplitPoints).
+  //
+  // The default implementation reads the whole log with ReadAll, as
+  // ScanStreams' default does.
+  virtual absl::Status ScanStreamRange(
+      absl::string_view from, absl::string_view to,
+      const std::function<absl::Status(const StoredEventView&)>& visit) const;
+
+  // At most `parts - 1` stream names, ascending, each starting with `prefix`
+  // and naming a stream that has events, that split the streams starting with
+  // `prefix` into `parts` ranges of roughly equal stored size (range i starts
+  // at point i - 1, or at `prefix`, and ends before point i). A hint for
+  // scanning them in parallel: any answer covers every stream, only the
+  // balance depends on it, and fewer points (none) are always allowed. The
+  // durable implementation estimates sizes from its table files, without
+  // reading the log.
+  //
+  // The default implementation returns none.
+  virtual absl::StatusOr<std::vector<std::string>> StreamSplitPoints(
+      absl::string_view prefix, int parts) const;
+
   // The position of the last committed event; 0 when the log is empty.
   virtual uint64_t LastPosition() const = 0;
 
@@ -168,6 +192,22 @@ class EventStore {
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>>
   ScanIndex(absl::string_view prefix, absl::string_view start_after,
             size_t max_count) const = 0;
+
+  // Calls `visit` with every index entry whose key starts with `prefix` ("" for
+  // all) and is > `start_after` (all when empty), as ScanIndex would list
+  // them, in key order, without copying them out: the views are valid only
+  // during the call. Stops at the first status `visit` returns that is not OK,
+  // and returns it. The read is one consistent snapshot. Meant for whole-index
+  // passes (sequencerctl verify); like ScanStreams, the durable implementation
+  // reads sequentially with readahead and leaves its cache alone. Errors: the
+  // store's read errors.
+  //
+  // The default implementation calls ScanIndex in chunks (each chunk is one
+  // read, the whole is not one snapshot).
+  virtual absl::Status VisitIndex(
+      absl::string_view prefix, absl::string_view start_after,
+      const std::function<absl::Status(absl::string_view key,
+                                       absl::string_view value)>& visit) const;
 };
 
 }  // namespace sequencer::eventstore

@@ -122,4 +122,51 @@ InMemoryEventStore::ScanIndex(absl::string_view prefix,
   return entries;
 }
 
+absl::StatusOr<std::vector<std::string>> InMemoryEventStore::StreamSplitPoints(
+    absl::string_view prefix, int parts) const {
+  std::vector<std::string> points;
+  if (parts < 2) return points;
+  absl::MutexLock lock(&mu_);
+  uint64_t total = 0;
+  for (auto it = streams_.lower_bound(prefix);
+       it != streams_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    total += it->second.size();
+  }
+  uint64_t before = 0;
+  int part = 1;
+  for (auto it = streams_.lower_bound(prefix);
+       it != streams_.end() && absl::StartsWith(it->first, prefix) &&
+       part < parts;
+       ++it) {
+    // The first stream at or past the part's share starts the next range.
+    if (before > 0 && before * parts >= total * part) {
+      points.push_back(it->first);
+      while (part < parts && before * parts >= total * part) ++part;
+    }
+    before += it->second.size();
+  }
+  return points;
+}
+
+absl::Status InMemoryEventStore::VisitIndex(
+    absl::string_view prefix, absl::string_view start_after,
+    const std::function<absl::Status(absl::string_view key,
+                                     absl::string_view value)>& visit) const {
+  std::vector<std::pair<std::string, std::string>> entries;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = start_after.empty() || start_after < prefix
+                       ? index_.lower_bound(prefix)
+                       : index_.upper_bound(start_after);
+         it != index_.end() && absl::StartsWith(it->first, prefix); ++it) {
+      entries.emplace_back(it->first, it->second);
+    }
+  }
+  for (const auto& [key, value] : entries) {
+    absl::Status status = visit(key, value);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sequencer::eventstore

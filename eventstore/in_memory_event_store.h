@@ -8,6 +8,7 @@
 #define SEQUENCER_EVENTSTORE_IN_MEMORY_EVENT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +44,15 @@ class InMemoryEventStore final : public EventStore {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
       absl::string_view prefix, absl::string_view start_after,
       size_t max_count) const override;
+  // Exact: the streams split by their number of events.
+  absl::StatusOr<std::vector<std::string>> StreamSplitPoints(
+      absl::string_view prefix, int parts) const override;
+  // Copies the entries under the lock (one snapshot), then visits them.
+  absl::Status VisitIndex(
+      absl::string_view prefix, absl::string_view start_after,
+      const std::function<absl::Status(absl::string_view key,
+                                       absl::string_view value)>& visit)
+      const override;
 
  private:
   mutable absl::Mutex mu_;

@@ -1191,7 +1191,23 @@ absl::Status RocksDbEventStore::ScanStreams(
     absl::string_view prefix,
     const std::function<absl::Status(const StoredEventView&)>& visit) const {
   const std::string lower = absl::StrCat("s/", prefix);
-  const std::string end = PrefixSuccessor(lower);
+  return ScanEventKeys(lower, PrefixSuccessor(lower), visit);
+}
+
+absl::Status RocksDbEventStore::ScanStreamRange(
+    absl::string_view from, absl::string_view to,
+    const std::function<absl::Status(const StoredEventView&)>& visit) const {
+  // Stream names hold no NUL, so "s/<name>\x00<version>" < "s/<to>" exactly
+  // when name < to, and >= "s/<from>" exactly when name >= from.
+  return ScanEventKeys(
+      absl::StrCat("s/", from),
+      to.empty() ? PrefixSuccessor("s/") : absl::StrCat("s/", to), visit);
+}
+
+absl::Status RocksDbEventStore::ScanEventKeys(
+    const std::string& lower, const std::string& end,
+    const std::function<absl::Status(const StoredEventView&)>& visit) const {
+  if (lower >= end) return absl::OkStatus();
   const rocksdb::Slice upper(end);
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions read_options;
@@ -1232,6 +1248,152 @@ absl::Status RocksDbEventStore::ScanStreams(
     if (!status.ok()) return status;
   }
   return FromRocks(it->status(), "scanning the streams");
+}
+
+namespace {
+
+// The midpoint of two keys read as base-256 fractions (a < b): a key > a and
+// < b, unless they are adjacent at every length (then a or b).
+std::string MidKey(absl::string_view a, absl::string_view b) {
+  const size_t n = std::max(a.size(), b.size()) + 1;
+  auto digit = [](absl::string_view s, size_t i) -> unsigned {
+    return i < s.size() ? static_cast<unsigned char>(s[i]) : 0u;
+  };
+  std::vector<unsigned> sum(n + 1, 0);  // sum[0] takes the carry
+  unsigned carry = 0;
+  for (size_t i = n; i-- > 0;) {
+    const unsigned d = digit(a, i) + digit(b, i) + carry;
+    sum[i + 1] = d & 0xff;
+    carry = d >> 8;
+  }
+  sum[0] = carry;
+  std::string mid(n, '\0');
+  unsigned rest = sum[0];
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned d = rest * 256 + sum[i + 1];
+    mid[i] = static_cast<char>(d / 2);
+    rest = d % 2;
+  }
+  while (!mid.empty() && mid.back() == '\0') mid.pop_back();
+  return mid;
+}
+
+// The stream name of an s/ event key; empty when malformed.
+absl::string_view EventKeyStream(const rocksdb::Slice& key) {
+  if (key.size() < 2 + 1 + 9 || key[key.size() - 9] != '\0') return {};
+  return absl::string_view(key.data() + 2, key.size() - 2 - 9);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> RocksDbEventStore::StreamSplitPoints(
+    absl::string_view prefix, int parts) const {
+  std::vector<std::string> points;
+  if (parts < 2) return points;
+  const std::string lower = absl::StrCat("s/", prefix);
+  const std::string end = PrefixSuccessor(lower);
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  const rocksdb::Slice lower_bound(lower);
+  const rocksdb::Slice upper_bound(end);
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.iterate_lower_bound = &lower_bound;
+  read_options.iterate_upper_bound = &upper_bound;
+  read_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  auto end_of_scan = [&]() -> absl::StatusOr<std::vector<std::string>> {
+    absl::Status status = FromRocks(it->status(), "splitting the streams");
+    if (!status.ok()) return status;
+    return points;
+  };
+  it->SeekToFirst();
+  if (!it->Valid()) return end_of_scan();
+  const std::string first = it->key().ToString();
+  it->SeekToLast();
+  if (!it->Valid()) return end_of_scan();
+  const std::string last = it->key().ToString();
+
+  rocksdb::SizeApproximationOptions size_options;
+  size_options.include_memtables = true;
+  size_options.include_files = true;
+  auto size_below = [&](const std::string& key) -> absl::StatusOr<uint64_t> {
+    const rocksdb::Range range(first, key);
+    uint64_t size = 0;
+    const rocksdb::Status s = db_->GetApproximateSizes(
+        size_options, db_->DefaultColumnFamily(), &range, 1, &size);
+    if (!s.ok()) return FromRocks(s, "splitting the streams");
+    return size;
+  };
+  absl::StatusOr<uint64_t> total = size_below(last);
+  if (!total.ok()) return total.status();
+  if (*total == 0) return points;
+  std::string previous(EventKeyStream(first));
+  for (int part = 1; part < parts; ++part) {
+    const uint64_t target = *total / parts * part;
+    const uint64_t slack = *total / parts / 16;
+    // Bisect [lo, hi) for a key with about `target` bytes before it. Each
+    // step fixes one more bit of the key: 1,024 steps reach 128 bytes past
+    // the common prefix of the first and last keys.
+    std::string lo = first;
+    std::string hi = last;
+    for (int step = 0; step < 1024; ++step) {
+      std::string mid = MidKey(lo, hi);
+      if (mid <= lo || mid >= hi) break;
+      absl::StatusOr<uint64_t> below = size_below(mid);
+      if (!below.ok()) return below.status();
+      if (*below + slack < target) {
+        lo = std::move(mid);
+      } else if (*below > target + slack) {
+        hi = std::move(mid);
+      } else {
+        hi = std::move(mid);
+        break;
+      }
+    }
+    it->Seek(hi);
+    if (!it->Valid()) break;
+    const absl::string_view stream = EventKeyStream(it->key());
+    if (stream.empty()) {
+      return Corruption(absl::StrCat("malformed event key ",
+                                     absl::CHexEscape(it->key().ToString())));
+    }
+    if (stream > previous) {
+      previous = std::string(stream);
+      points.push_back(previous);
+    }
+  }
+  return end_of_scan();
+}
+
+absl::Status RocksDbEventStore::VisitIndex(
+    absl::string_view prefix, absl::string_view start_after,
+    const std::function<absl::Status(absl::string_view key,
+                                     absl::string_view value)>& visit) const {
+  std::string lower = IndexKey(prefix);
+  const std::string end = PrefixSuccessor(lower);
+  if (!start_after.empty()) {
+    std::string after = IndexKey(start_after);
+    after.push_back('\0');
+    lower = std::max(lower, after);
+  }
+  const rocksdb::Slice upper(end);
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.iterate_upper_bound = &upper;
+  read_options.fill_cache = false;
+  read_options.readahead_size = 2 << 20;
+  read_options.adaptive_readahead = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    absl::Status status =
+        visit(absl::string_view(key.data() + 2, key.size() - 2),
+              absl::string_view(value.data(), value.size()));
+    if (!status.ok()) return status;
+  }
+  return FromRocks(it->status(), "scanning the index");
 }
 
 uint64_t RocksDbEventStore::LastPosition() const {

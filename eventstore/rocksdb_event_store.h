@@ -193,12 +193,29 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
       absl::string_view prefix,
       const std::function<absl::Status(const StoredEventView&)>& visit)
       const override;
+  // Reads [s/<from>, s/<to>) the same way.
+  absl::Status ScanStreamRange(
+      absl::string_view from, absl::string_view to,
+      const std::function<absl::Status(const StoredEventView&)>& visit)
+      const override;
+  // Bisects the key range of the streams by RocksDB's approximate sizes
+  // (index blocks and memtables; no data block is read), then takes the stream
+  // of the first event at or after each point.
+  absl::StatusOr<std::vector<std::string>> StreamSplitPoints(
+      absl::string_view prefix, int parts) const override;
   uint64_t LastPosition() const override;
   absl::StatusOr<std::optional<std::string>> GetIndex(
       absl::string_view key) const override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanIndex(
       absl::string_view prefix, absl::string_view start_after,
       size_t max_count) const override;
+  // Reads [i/<prefix>, successor) from past `start_after` with one iterator
+  // on a snapshot, with readahead and without filling the block cache.
+  absl::Status VisitIndex(
+      absl::string_view prefix, absl::string_view start_after,
+      const std::function<absl::Status(absl::string_view key,
+                                       absl::string_view value)>& visit)
+      const override;
 
   absl::Status WriteState() const override;
   void SetWriteStateObserver(
@@ -246,6 +263,11 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
 
   RocksDbEventStore(Opened opened, Options options, uint64_t last_position,
                     uint64_t last_log_position);
+
+  // ScanStreams and ScanStreamRange: the event keys in [lower, upper).
+  absl::Status ScanEventKeys(
+      const std::string& lower, const std::string& upper,
+      const std::function<absl::Status(const StoredEventView&)>& visit) const;
 
   // Puts m/memtable_marker into the memtable, bypassing the WAL. DB::Resume()
   // starts a new WAL only when it has a memtable to flush; if it does not,

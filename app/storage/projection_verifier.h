@@ -2,9 +2,11 @@
 // product.md: "rebuilding them from the log gives exactly what the service
 // serves").
 //
-// Verify() reads the entire log once, stream after stream
-// (EventStore::ScanStreams: a sequential read of the store with readahead, no
-// lookup per event; sequence streams first), and checks that
+// Verify() reads the entire log once, stream after stream (a sequential read
+// of the store with readahead, no lookup per event): the sequence streams
+// first (EventStore::ScanStreams), then the other streams, split into
+// Options::threads ranges of about equal size (EventStore::StreamSplitPoints,
+// ScanStreamRange) scanned on their own threads. It checks that
 //   - positions run 1..LastPosition() without gaps or duplicates, and each
 //     stream's versions run 1, 2, 3, ... in position order (a stream missing
 //     a version is reported once and not folded);
@@ -13,23 +15,26 @@
 //     stored type equals the payload's name, and its metadata names the
 //     stream's tenant;
 //   - every stream name is one of app/storage/store_layout.h's, and every
-//   recipient
-//     stream belongs to an existing sequence.
+//     recipient stream belongs to an existing sequence.
 // Each event is parsed once and folded as it is read, with the code the
 // service reads with (codec + domain::Evolve, as Repository does). From the
 // folded states it derives the index entries the service must have written
-// (sq/ per sequence, and Repository::ProjectionEntries per
-// recipient: rl/, rs/, the scheduler's due/ and the delivery queue's ready/;
-// deleted recipients have none) and compares them with the stored entries
-// under those prefixes (ScanIndex, in chunks): an expected entry that
-// is absent is "missing", a stored entry nobody expects is "unexpected", and a
-// stored entry with another value is "different". Idempotency records (idem/)
-// are counted, not verified. Findings about positions (gaps) are listed
-// before findings about single streams.
+// (sq/ per sequence, and Repository::AddProjectionEntries, the entries of
+// ProjectionEntries, per recipient: rl/, rs/, the scheduler's due/ and the
+// delivery queue's ready/; deleted recipients have none) and compares them
+// with the stored entries under those prefixes (EventStore::VisitIndex, one
+// prefix per thread): an expected entry that is absent is "missing", a stored
+// entry nobody expects is "unexpected", and a stored entry with another value
+// is "different". Idempotency records (idem/) are counted, not verified.
+// Findings about positions (gaps) are listed before findings about single
+// streams, then recipients of no sequence, then the indexes by prefix (sq/,
+// rl/, rs/, due/, ready/). The result does not depend on the number of
+// threads: ranges that turn out to share a position are scanned again as
+// one, so that duplicates are reported where a single scan meets them.
 //
-// Memory: one small record per stream (name, version, folded status, its few
-// expected index entries), the folded state of each sequence, one folded
-// recipient at a time, and one bit per log position: it grows with
+// Memory: the expected index entries (their bytes, in one buffer per prefix
+// and range), the folded state of each sequence, one folded recipient per
+// thread at a time, and one bit per log position per range: it grows with
 // recipients, and only by a bit per event with history.
 //
 // The store must be quiescent (no concurrent commits; e.g. sequencerctl opens
@@ -81,10 +86,15 @@ struct VerifyResult {
 class ProjectionVerifier {
  public:
   struct Options {
-    // Entries per ScanIndex call.
-    size_t chunk_size = 1000;
     // Upper bound on VerifyResult::discrepancies (the count is exact).
     size_t max_reported = 100;
+    // Threads that scan the log and compare the indexes (this one
+    // included); 1 does everything on the calling thread. The result is the
+    // same for any number.
+    int threads = 2;
+    // A listing prefix with at least this many expected entries is compared
+    // in one key range per thread.
+    size_t split_prefix_at = 10000;
   };
 
   // `store` must outlive the verifier.

@@ -178,29 +178,52 @@ eventstore::NewEvent Repository::Encode(const domain::RecipientEvent& event) {
   return {EventTypeName(proto), proto.SerializeAsString()};
 }
 
-std::map<std::string, std::string> Repository::ProjectionEntries(
+void Repository::AddProjectionEntries(
     absl::string_view tenant, absl::string_view sequence,
     absl::string_view recipient, const domain::Recipient& r,
-    const domain::Sequence& definition) {
-  std::map<std::string, std::string> entries;
-  if (!r.exists || r.deleted) return entries;
-  const std::string status = layout::StatusKey(r.status);
-  entries[layout::StatusIndexKey(tenant, sequence, status, recipient)] = "";
-  entries[layout::RecipientListKey(tenant, sequence, recipient)] = status;
+    const domain::Sequence& definition, std::string* scratch,
+    absl::FunctionRef<void(absl::string_view key, absl::string_view value)>
+        add) {
+  if (!r.exists || r.deleted) return;
+  const absl::string_view status = layout::StatusKeyView(r.status);
+  scratch->clear();
+  layout::AppendStatusIndexKey(scratch, tenant, sequence, status, recipient);
+  add(*scratch, "");
+  scratch->clear();
+  layout::AppendRecipientListKey(scratch, tenant, sequence, recipient);
+  add(*scratch, status);
 
   const domain::RecipientSchedule schedule = domain::Schedule(r, definition);
   switch (schedule.kind) {
     case domain::ScheduleKind::kNone:
       break;
     case domain::ScheduleKind::kDue:
-      entries[layout::DueKey(schedule.at, tenant, sequence, recipient)] = "";
+      scratch->clear();
+      layout::AppendDueKey(scratch, schedule.at, tenant, sequence, recipient);
+      add(*scratch, "");
       break;
-    case domain::ScheduleKind::kReadyForDelivery:
-      entries[layout::ReadyKey(
-          tenant, std::string(domain::StepTypeName(schedule.channel)),
-          schedule.at, sequence, recipient)] = "";
+    case domain::ScheduleKind::kReadyForDelivery: {
+      const std::string_view channel = domain::StepTypeName(schedule.channel);
+      scratch->clear();
+      layout::AppendReadyKey(scratch, tenant,
+                             absl::string_view(channel.data(), channel.size()),
+                             schedule.at, sequence, recipient);
+      add(*scratch, "");
       break;
+    }
   }
+}
+
+std::map<std::string, std::string> Repository::ProjectionEntries(
+    absl::string_view tenant, absl::string_view sequence,
+    absl::string_view recipient, const domain::Recipient& r,
+    const domain::Sequence& definition) {
+  std::map<std::string, std::string> entries;
+  std::string scratch;
+  AddProjectionEntries(tenant, sequence, recipient, r, definition, &scratch,
+                       [&](absl::string_view key, absl::string_view value) {
+                         entries[std::string(key)] = std::string(value);
+                       });
   return entries;
 }
 

@@ -31,6 +31,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -86,6 +87,16 @@ class Repository {
       absl::string_view tenant, absl::string_view sequence_id,
       absl::string_view recipient_id, const domain::Recipient& recipient,
       const domain::Sequence& sequence);
+
+  // The same entries without building a map: calls `add(key, value)` once per
+  // entry (the views are valid during the call), building the keys in
+  // `scratch`. For whole-store passes (ProjectionVerifier).
+  static void AddProjectionEntries(
+      absl::string_view tenant, absl::string_view sequence_id,
+      absl::string_view recipient_id, const domain::Recipient& recipient,
+      const domain::Sequence& sequence, std::string* scratch,
+      absl::FunctionRef<void(absl::string_view key, absl::string_view value)>
+          add);
 
   // Index writes that move the stored projections from `before` to `after`.
   static std::vector<eventstore::IndexWrite> ProjectionWrites(

@@ -54,17 +54,29 @@ inline constexpr char kStatusIndexRoot[] = "rs/";
 inline constexpr char kIdempotencyPrefix[] = "idem/";
 inline constexpr char kConfirmationPrefix[] = "confirm/";
 
-// `key` without `prefix` split at '/' into exactly `count` non-empty parts;
-// empty when the key has another shape.
+// `key` without `prefix` split at '/' into exactly `count` non-empty parts,
+// stored in parts[0..count); false (parts unspecified) when the key has
+// another shape.
+inline bool SplitKeyInto(absl::string_view key, absl::string_view prefix,
+                         size_t count, absl::string_view* parts) {
+  if (!absl::ConsumePrefix(&key, prefix)) return false;
+  size_t n = 0;
+  while (true) {
+    if (n == count) return false;
+    const size_t slash = key.find('/');
+    parts[n] = key.substr(0, slash);
+    if (parts[n++].empty()) return false;
+    if (slash == absl::string_view::npos) break;
+    key.remove_prefix(slash + 1);
+  }
+  return n == count;
+}
+// The same parts as a vector; empty when the key has another shape.
 inline std::vector<absl::string_view> SplitKey(absl::string_view key,
                                                absl::string_view prefix,
                                                size_t count) {
-  if (!absl::ConsumePrefix(&key, prefix)) return {};
-  std::vector<absl::string_view> parts = absl::StrSplit(key, '/');
-  if (parts.size() != count) return {};
-  for (absl::string_view part : parts) {
-    if (part.empty()) return {};
-  }
+  std::vector<absl::string_view> parts(count);
+  if (!SplitKeyInto(key, prefix, count, parts.data())) return {};
   return parts;
 }
 
@@ -91,17 +103,29 @@ inline std::string RecipientStream(absl::string_view tenant,
   return absl::StrCat(kRecipientStreamPrefix, tenant, "/", sequence, "/",
                       recipient);
 }
+// A KeyRef whose ids point into the parsed name.
+struct KeyRefView {
+  absl::string_view tenant;
+  absl::string_view sequence_id;
+  absl::string_view recipient_id;
+};
 // A sequence's (recipient_id empty) or a recipient's stream; nullopt for any
 // other name.
-inline std::optional<KeyRef> ParseStream(absl::string_view name) {
-  if (auto parts = SplitKey(name, kSequenceStreamPrefix, 2); !parts.empty()) {
-    return KeyRef{std::string(parts[0]), std::string(parts[1]), ""};
+inline std::optional<KeyRefView> ParseStreamView(absl::string_view name) {
+  absl::string_view parts[3];
+  if (SplitKeyInto(name, kSequenceStreamPrefix, 2, parts)) {
+    return KeyRefView{parts[0], parts[1], {}};
   }
-  if (auto parts = SplitKey(name, kRecipientStreamPrefix, 3); !parts.empty()) {
-    return KeyRef{std::string(parts[0]), std::string(parts[1]),
-                  std::string(parts[2])};
+  if (SplitKeyInto(name, kRecipientStreamPrefix, 3, parts)) {
+    return KeyRefView{parts[0], parts[1], parts[2]};
   }
   return std::nullopt;
+}
+inline std::optional<KeyRef> ParseStream(absl::string_view name) {
+  std::optional<KeyRefView> ref = ParseStreamView(name);
+  if (!ref.has_value()) return std::nullopt;
+  return KeyRef{std::string(ref->tenant), std::string(ref->sequence_id),
+                std::string(ref->recipient_id)};
 }
 inline std::string SequenceListPrefix(absl::string_view tenant) {
   return absl::StrCat(kSequenceListRoot, tenant, "/");
@@ -114,10 +138,20 @@ inline std::string RecipientListPrefix(absl::string_view tenant,
                                        absl::string_view sequence) {
   return absl::StrCat(kRecipientListRoot, tenant, "/", sequence, "/");
 }
+// The Append* forms append the key to `out` (for building many keys in one
+// buffer); the others return the same bytes.
+inline void AppendRecipientListKey(std::string* out, absl::string_view tenant,
+                                   absl::string_view sequence,
+                                   absl::string_view recipient) {
+  absl::StrAppend(out, kRecipientListRoot, tenant, "/", sequence, "/",
+                  recipient);
+}
 inline std::string RecipientListKey(absl::string_view tenant,
                                     absl::string_view sequence,
                                     absl::string_view recipient) {
-  return absl::StrCat(RecipientListPrefix(tenant, sequence), recipient);
+  std::string key;
+  AppendRecipientListKey(&key, tenant, sequence, recipient);
+  return key;
 }
 inline std::string StatusIndexPrefix(absl::string_view tenant,
                                      absl::string_view sequence,
@@ -125,19 +159,31 @@ inline std::string StatusIndexPrefix(absl::string_view tenant,
   return absl::StrCat(kStatusIndexRoot, tenant, "/", sequence, "/", status,
                       "/");
 }
+inline void AppendStatusIndexKey(std::string* out, absl::string_view tenant,
+                                 absl::string_view sequence,
+                                 absl::string_view status,
+                                 absl::string_view recipient) {
+  absl::StrAppend(out, kStatusIndexRoot, tenant, "/", sequence, "/", status,
+                  "/", recipient);
+}
 inline std::string StatusIndexKey(absl::string_view tenant,
                                   absl::string_view sequence,
                                   absl::string_view status,
                                   absl::string_view recipient) {
-  return absl::StrCat(StatusIndexPrefix(tenant, sequence, status), recipient);
+  std::string key;
+  AppendStatusIndexKey(&key, tenant, sequence, status, recipient);
+  return key;
 }
 // A status as it appears in index keys and values (rs/, rl/): the short form
 // "IN_PROGRESS", "PAUSED", ... (the stored format predates the API spelling
 // and stays stable).
-inline std::string StatusKey(domain::RecipientStatus status) {
+inline absl::string_view StatusKeyView(domain::RecipientStatus status) {
   const std::string_view name = domain::StatusName(status);
-  return std::string(absl::StripPrefix(
-      absl::string_view(name.data(), name.size()), "RECIPIENT_STATUS_"));
+  return absl::StripPrefix(absl::string_view(name.data(), name.size()),
+                           "RECIPIENT_STATUS_");
+}
+inline std::string StatusKey(domain::RecipientStatus status) {
+  return std::string(StatusKeyView(status));
 }
 inline std::optional<KeyRef> ParseSequenceListKey(absl::string_view key) {
   auto parts = SplitKey(key, kSequenceListRoot, 2);
@@ -181,10 +227,21 @@ inline std::optional<KeyRef> ParseSequenceOpKey(absl::string_view key) {
   return KeyRef{std::string(parts[0]), std::string(parts[1]), ""};
 }
 
-inline std::string TimeKey(absl::Time time) {
+// Microseconds since the epoch (0 before it) as 16 lower-case hex digits.
+inline void AppendTimeKey(std::string* out, absl::Time time) {
   const int64_t micros = absl::ToUnixMicros(time);
-  return absl::StrFormat("%016x",
-                         static_cast<uint64_t>(micros < 0 ? 0 : micros));
+  uint64_t value = static_cast<uint64_t>(micros < 0 ? 0 : micros);
+  char digits[16];
+  for (int i = 15; i >= 0; --i) {
+    digits[i] = "0123456789abcdef"[value & 0xf];
+    value >>= 4;
+  }
+  out->append(digits, sizeof(digits));
+}
+inline std::string TimeKey(absl::Time time) {
+  std::string key;
+  AppendTimeKey(&key, time);
+  return key;
 }
 // The time TimeKey wrote; nullopt for anything else.
 inline std::optional<absl::Time> ParseTimeKey(absl::string_view text) {
@@ -195,11 +252,19 @@ inline std::optional<absl::Time> ParseTimeKey(absl::string_view text) {
   return absl::FromUnixMicros(static_cast<int64_t>(micros));
 }
 inline constexpr char kDuePrefix[] = "due/";
+inline void AppendDueKey(std::string* out, absl::Time due,
+                         absl::string_view tenant, absl::string_view sequence,
+                         absl::string_view recipient) {
+  out->append(kDuePrefix);
+  AppendTimeKey(out, due);
+  absl::StrAppend(out, "/", tenant, "/", sequence, "/", recipient);
+}
 inline std::string DueKey(absl::Time due, absl::string_view tenant,
                           absl::string_view sequence,
                           absl::string_view recipient) {
-  return absl::StrCat(kDuePrefix, TimeKey(due), "/", tenant, "/", sequence, "/",
-                      recipient);
+  std::string key;
+  AppendDueKey(&key, due, tenant, sequence, recipient);
+  return key;
 }
 struct DueEntry {
   absl::Time due;
@@ -219,11 +284,20 @@ inline std::string ReadyPrefix(absl::string_view tenant,
                                absl::string_view channel) {
   return absl::StrCat(kReadyPrefix, tenant, "/", channel, "/");
 }
+inline void AppendReadyKey(std::string* out, absl::string_view tenant,
+                           absl::string_view channel, absl::Time due,
+                           absl::string_view sequence,
+                           absl::string_view recipient) {
+  absl::StrAppend(out, kReadyPrefix, tenant, "/", channel, "/");
+  AppendTimeKey(out, due);
+  absl::StrAppend(out, "/", sequence, "/", recipient);
+}
 inline std::string ReadyKey(absl::string_view tenant, absl::string_view channel,
                             absl::Time due, absl::string_view sequence,
                             absl::string_view recipient) {
-  return absl::StrCat(ReadyPrefix(tenant, channel), TimeKey(due), "/", sequence,
-                      "/", recipient);
+  std::string key;
+  AppendReadyKey(&key, tenant, channel, due, sequence, recipient);
+  return key;
 }
 struct ReadyEntry {
   std::string channel;

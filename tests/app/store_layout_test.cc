@@ -70,6 +70,28 @@ TEST(StoreLayoutTest, QueueKeysParseBackToTimeAndIds) {
   EXPECT_FALSE(layout::ParseReadyKey(layout::DueKey(kAt, "t", "s", "r")));
 }
 
+TEST(StoreLayoutTest, KeysKeepTheirStoredBytes) {
+  // The stored format: these bytes are on disk and must not change.
+  EXPECT_EQ(layout::TimeKey(absl::FromUnixMicros(0x1234abcd)),
+            "000000001234abcd");
+  EXPECT_EQ(layout::TimeKey(absl::FromUnixMicros(-5)), "0000000000000000");
+  EXPECT_EQ(layout::TimeKey(absl::FromUnixMicros(int64_t{0x7fedcba987654321})),
+            "7fedcba987654321");
+  EXPECT_EQ(layout::DueKey(absl::FromUnixMicros(255), "t", "s", "r"),
+            "due/00000000000000ff/t/s/r");
+  EXPECT_EQ(layout::ReadyKey("t", "EMAIL", absl::FromUnixMicros(16), "s", "r"),
+            "ready/t/EMAIL/0000000000000010/s/r");
+  EXPECT_EQ(layout::StatusIndexKey("t", "s", "PAUSED", "r"), "rs/t/s/PAUSED/r");
+  EXPECT_EQ(layout::RecipientListKey("t", "s", "r"), "rl/t/s/r");
+  EXPECT_EQ(layout::StatusKey(domain::RecipientStatus::kMeetingBooked),
+            "MEETING_BOOKED");
+  // The Append forms append.
+  std::string keys = "x";
+  layout::AppendRecipientListKey(&keys, "t", "s", "r");
+  layout::AppendDueKey(&keys, absl::FromUnixMicros(1), "t", "s", "r");
+  EXPECT_EQ(keys, "xrl/t/s/rdue/0000000000000001/t/s/r");
+}
+
 TEST(StoreLayoutTest, DueBeforeStopsAtTheFirstEntryNotDue) {
   eventstore::InMemoryEventStore store;
   eventstore::CommitBatch batch;

@@ -503,6 +503,161 @@ TYPED_TEST(EventStoreContractTest, ScanStreamsVisitsStreamsInNameOrder) {
   EXPECT_EQ(calls, 1);
 }
 
+TYPED_TEST(EventStoreContractTest, ScanStreamRangeVisitsTheStreamsBetween) {
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("c", 0, {Ev("C1", "c1")}), Append("b", 0, {Ev("B1")}),
+             Append("a", 0, {Ev("A1")})})));
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("bb", 0, {Ev("BB1")}), Append("b/x", 0, {Ev("X1")}),
+             Append("b", 1, {Ev("B2", "b2")})})));
+  // "stream vversion @position type data" per visited event.
+  auto scan = [&](absl::string_view from, absl::string_view to) {
+    std::vector<std::string> seen;
+    absl::Status status =
+        this->store_->ScanStreamRange(from, to, [&](const StoredEventView& e) {
+          seen.push_back(absl::StrCat(e.stream, " v", e.version, " @",
+                                      e.position, " ", e.type, " ", e.data));
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(status.ok()) << status;
+    return seen;
+  };
+  using Seen = std::vector<std::string>;
+  EXPECT_EQ(scan("", ""),
+            (Seen{"a v1 @3 A1 ", "b v1 @2 B1 ", "b v2 @6 B2 b2",
+                  "b/x v1 @5 X1 ", "bb v1 @4 BB1 ", "c v1 @1 C1 c1"}));
+  EXPECT_EQ(scan("b", "c"), (Seen{"b v1 @2 B1 ", "b v2 @6 B2 b2",
+                                  "b/x v1 @5 X1 ", "bb v1 @4 BB1 "}));
+  // `from` is included, `to` is not, and a name that only starts with `to`
+  // is after it.
+  EXPECT_EQ(scan("b", "bb"),
+            (Seen{"b v1 @2 B1 ", "b v2 @6 B2 b2", "b/x v1 @5 X1 "}));
+  EXPECT_EQ(scan("b/", "b/y"), (Seen{"b/x v1 @5 X1 "}));
+  EXPECT_EQ(scan("bb", ""), (Seen{"bb v1 @4 BB1 ", "c v1 @1 C1 c1"}));
+  EXPECT_EQ(scan("", "a"), Seen{});
+  EXPECT_EQ(scan("c", "b"), Seen{});
+  EXPECT_EQ(scan("d", ""), Seen{});
+
+  int calls = 0;
+  absl::Status stopped =
+      this->store_->ScanStreamRange("a", "", [&](const StoredEventView&) {
+        ++calls;
+        return absl::CancelledError("enough");
+      });
+  EXPECT_THAT(stopped, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(calls, 1);
+}
+
+TYPED_TEST(EventStoreContractTest, StreamSplitPointsCoverEveryStream) {
+  ASSIGN_OR_FAIL(std::vector<std::string> none,
+                 this->store_->StreamSplitPoints("", 4));
+  EXPECT_TRUE(none.empty());
+
+  // 60 streams under "r/" of different sizes, and one stream on each side.
+  CommitBatch batch;
+  batch.appends.push_back(Append("q", 0, {Ev("Q", std::string(500, 'q'))}));
+  batch.appends.push_back(Append("s", 0, {Ev("S", std::string(500, 's'))}));
+  for (int i = 0; i < 60; ++i) {
+    std::vector<NewEvent> events;
+    for (int e = 0; e <= i % 3; ++e) {
+      events.push_back(Ev("E", std::string(100 + i, 'a' + i % 26)));
+    }
+    batch.appends.push_back(
+        Append(absl::StrCat("r/", i * 7919 % 1000), 0, std::move(events)));
+  }
+  SEQ_ASSERT_OK(this->store_->Commit(batch));
+
+  std::vector<std::string> all;
+  SEQ_ASSERT_OK(this->store_->ScanStreams("r/", [&](const StoredEventView& e) {
+    all.push_back(absl::StrCat(e.stream, " v", e.version));
+    return absl::OkStatus();
+  }));
+  ASSERT_EQ(all.size(), 120u);
+  for (int parts : {1, 2, 3, 8}) {
+    ASSIGN_OR_FAIL(std::vector<std::string> points,
+                   this->store_->StreamSplitPoints("r/", parts));
+    EXPECT_LE(points.size(), static_cast<size_t>(parts - 1));
+    // Each point names a stream of the prefix, in ascending order; the ranges
+    // between them hold every stream once, in order.
+    std::vector<std::string> bounds = {"r/"};
+    for (const std::string& point : points) {
+      EXPECT_GT(point, bounds.back());
+      ASSIGN_OR_FAIL(uint64_t version, this->store_->StreamVersion(point));
+      EXPECT_GT(version, 0u) << point;
+      bounds.push_back(point);
+    }
+    bounds.push_back("r0");
+    std::vector<std::string> ranged;
+    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+      SEQ_ASSERT_OK(this->store_->ScanStreamRange(
+          bounds[i], bounds[i + 1], [&](const StoredEventView& e) {
+            ranged.push_back(absl::StrCat(e.stream, " v", e.version));
+            return absl::OkStatus();
+          }));
+    }
+    EXPECT_EQ(ranged, all) << parts << " parts";
+  }
+  ASSIGN_OR_FAIL(none, this->store_->StreamSplitPoints("zz/", 4));
+  EXPECT_TRUE(none.empty());
+}
+
+TYPED_TEST(EventStoreContractTest, VisitIndexVisitsEntriesInKeyOrder) {
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({}, {Put("p/b", "2"), Put("p/a", std::string("1\0x", 3)),
+                 Put("q/a", "4"), Put("p", "5"), Put("p/\xff", "6")})));
+  using Entries = std::vector<std::pair<std::string, std::string>>;
+  auto visit = [&](absl::string_view prefix,
+                   absl::string_view start_after = "") {
+    Entries seen;
+    absl::Status status = this->store_->VisitIndex(
+        prefix, start_after,
+        [&](absl::string_view key, absl::string_view value) {
+          seen.emplace_back(std::string(key), std::string(value));
+          return absl::OkStatus();
+        });
+    EXPECT_TRUE(status.ok()) << status;
+    return seen;
+  };
+  EXPECT_EQ(visit("p/"), (Entries{{"p/a", std::string("1\0x", 3)},
+                                  {"p/b", "2"},
+                                  {"p/\xff", "6"}}));
+  EXPECT_EQ(visit(""), (Entries{{"p", "5"},
+                                {"p/a", std::string("1\0x", 3)},
+                                {"p/b", "2"},
+                                {"p/\xff", "6"},
+                                {"q/a", "4"}}));
+  EXPECT_EQ(visit("zz"), Entries{});
+  // Past `start_after`, as ScanIndex.
+  EXPECT_EQ(visit("p/", "p/a"), (Entries{{"p/b", "2"}, {"p/\xff", "6"}}));
+  EXPECT_EQ(visit("p/", "p/a\x01"), (Entries{{"p/b", "2"}, {"p/\xff", "6"}}));
+  EXPECT_EQ(visit("p/", "p/\xff"), Entries{});
+  EXPECT_EQ(visit("p/", "a"), visit("p/"));
+  EXPECT_EQ(visit("p/", "z"), Entries{});
+  EXPECT_EQ(visit("", "p/b"), (Entries{{"p/\xff", "6"}, {"q/a", "4"}}));
+  // More entries than one chunk of the default implementation.
+  CommitBatch many;
+  for (int i = 0; i < 2500; ++i) {
+    many.index_writes.push_back(Put(absl::StrCat("m/", 10000 + i), "v"));
+  }
+  SEQ_ASSERT_OK(this->store_->Commit(many));
+  Entries m = visit("m/");
+  ASSERT_EQ(m.size(), 2500u);
+  EXPECT_EQ(m.front().first, "m/10000");
+  EXPECT_EQ(m.back().first, "m/12499");
+  m = visit("m/", "m/11200");
+  ASSERT_EQ(m.size(), 1299u);
+  EXPECT_EQ(m.front().first, "m/11201");
+
+  int calls = 0;
+  absl::Status stopped = this->store_->VisitIndex(
+      "p/", "", [&](absl::string_view, absl::string_view) {
+        ++calls;
+        return absl::CancelledError("enough");
+      });
+  EXPECT_THAT(stopped, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(calls, 1);
+}
+
 TYPED_TEST(EventStoreContractTest, IndexPutDeleteGetScan) {
   SEQ_ASSERT_OK(this->store_->Commit(
       Batch({}, {Put("p/a", "1"), Put("p/b", "2"), Put("p/c", "3"),
