@@ -425,12 +425,15 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   if (!absl::GetFlag(FLAGS_scan_dir).empty()) {
     uint64_t scanned = 0;
-    const double rate = ScanCeiling(absl::GetFlag(FLAGS_scan_dir), &scanned);
+    double cpu_seconds = 0;
+    const double rate =
+        ScanCeiling(absl::GetFlag(FLAGS_scan_dir), &scanned, &cpu_seconds);
     std::printf(
-        "sequential scan parsing every event: %llu events, %.0f/s\n"
-        "RESULT scan_events=%llu scan_rate=%.0f\n",
-        static_cast<unsigned long long>(scanned), rate,
-        static_cast<unsigned long long>(scanned), rate);
+        "sequential scan parsing every event: %llu events, %.0f/s, %.2f s of "
+        "CPU\n"
+        "RESULT scan_events=%llu scan_rate=%.0f scan_cpu_s=%.3f\n",
+        static_cast<unsigned long long>(scanned), rate, cpu_seconds,
+        static_cast<unsigned long long>(scanned), rate, cpu_seconds);
     return 0;
   }
   std::string dir = absl::GetFlag(FLAGS_dir);
