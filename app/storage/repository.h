@@ -47,7 +47,7 @@ class Repository {
   // Folded event bytes the sequence snapshots may hold (see the file comment).
   static constexpr size_t kSequenceCacheBytes = 64 << 20;
   // Recipients whose folded state is kept (see the file comment).
-  static constexpr size_t kRecipientCacheEntries = 1 << 16;
+  static constexpr size_t kRecipientCacheEntries = 1 << 14;
 
   // `store` must outlive the repository.
   explicit Repository(eventstore::EventStore* store) : store_(*store) {}
