@@ -156,7 +156,8 @@ class CommandRunner {
       const ResponseEncoder<CommandOutcome>& encode);
 
   // The change RunRecipient runs, for RunBatch. The ids must be valid
-  // (ValidateRecipientRef).
+  // (ValidateRecipientRef). Its body uses this runner: run it while the
+  // runner lives.
   Change<CommandOutcome> RecipientChange(
       const CallContext& call, const RecipientCommandRequest& request,
       const domain::RecipientCommand& command,
