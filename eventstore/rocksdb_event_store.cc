@@ -59,6 +59,20 @@ uint64_t GetBe64(const char* p) {
   return v;
 }
 
+// Read options of a pass over a whole key range (ScanStreamRange, VisitIndex):
+// sequential reads from one snapshot, and nothing the service's working set
+// would gain from being evicted for.
+rocksdb::ReadOptions WholeRangeScan(rocksdb::ManagedSnapshot& snapshot,
+                                    const rocksdb::Slice& upper) {
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.iterate_upper_bound = &upper;
+  read_options.fill_cache = false;
+  read_options.readahead_size = 2 << 20;
+  read_options.adaptive_readahead = true;
+  return read_options;
+}
+
 // The writes of one group commit, handed to RocksDB in key order. A memtable
 // insert searches the skip list from where the previous insert ended (its
 // sequential splice), so a batch in key order costs far less than the same
@@ -1210,15 +1224,8 @@ absl::Status RocksDbEventStore::ScanEventKeys(
   if (lower >= end) return absl::OkStatus();
   const rocksdb::Slice upper(end);
   rocksdb::ManagedSnapshot snapshot(db_.get());
-  rocksdb::ReadOptions read_options;
-  read_options.snapshot = snapshot.snapshot();
-  read_options.iterate_upper_bound = &upper;
-  // A whole-log pass: sequential reads, and nothing the service's working set
-  // would gain from being evicted for.
-  read_options.fill_cache = false;
-  read_options.readahead_size = 2 << 20;
-  read_options.adaptive_readahead = true;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(WholeRangeScan(snapshot, upper)));
   for (it->Seek(lower); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     const rocksdb::Slice value = it->value();
@@ -1378,13 +1385,8 @@ absl::Status RocksDbEventStore::VisitIndex(
   }
   const rocksdb::Slice upper(end);
   rocksdb::ManagedSnapshot snapshot(db_.get());
-  rocksdb::ReadOptions read_options;
-  read_options.snapshot = snapshot.snapshot();
-  read_options.iterate_upper_bound = &upper;
-  read_options.fill_cache = false;
-  read_options.readahead_size = 2 << 20;
-  read_options.adaptive_readahead = true;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(WholeRangeScan(snapshot, upper)));
   for (it->Seek(lower); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     const rocksdb::Slice value = it->value();
