@@ -1,12 +1,15 @@
 // sequencerd: the composition root. The only place that picks the RocksDB event
 // store and the real (or, with --clock=manual, the manual) clock.
 
+#include <malloc.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -41,6 +44,12 @@ ABSL_FLAG(absl::Duration, send_deadline, absl::Minutes(15),
 ABSL_FLAG(int, worker_threads, 64,
           "threads that run calls (1 to 1024); a durable commit holds one for "
           "its fsync, and calls committing at once share the fsync");
+ABSL_FLAG(int, malloc_arenas, 0,
+          "glibc malloc arenas (M_ARENA_MAX); 0: one per core, at least 2. "
+          "glibc's own "
+          "default (8 per core) let each of the 64 worker threads keep its "
+          "own arena's peak: 814 MiB RSS after enrolling 1M recipients, 244 "
+          "MiB with 2 arenas, and no slower");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "check every absl::Mutex acquisition against a process-wide lock "
           "graph and abort on a potential deadlock (a debugging aid: Debian's "
@@ -83,6 +92,15 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Before any thread starts.
+  {
+    const int arenas = absl::GetFlag(FLAGS_malloc_arenas);
+    if (arenas < 0) return Fail("--malloc_arenas must be 0 or more");
+    mallopt(M_ARENA_MAX,
+            arenas > 0 ? arenas
+                       : std::max(2, static_cast<int>(
+                                         std::thread::hardware_concurrency())));
+  }
   absl::SetMutexDeadlockDetectionMode(
       absl::GetFlag(FLAGS_mutex_deadlock_detection)
           ? absl::OnDeadlockCycle::kAbort

@@ -28,6 +28,7 @@ TEST(DaemonFlagsTest, ABadValueIsRefusedBeforeTheDataDirectoryIsTouched) {
       {"--send_deadline=0s", "--send_deadline must be positive"},
       {"--max_inflight_request_mib=-1",
        "--max_inflight_request_mib must be 0 or more"},
+      {"--malloc_arenas=-1", "--malloc_arenas must be 0 or more"},
       {"--clock=wall", "--clock must be 'system' or 'manual', got 'wall'"},
   };
   TempDir dir;
