@@ -186,6 +186,20 @@ std::string PrefixSuccessor(std::string prefix) {
   return prefix;
 }
 
+// The i/ keys of ScanIndex and VisitIndex: [first key after start_after (or
+// of the prefix), end of the prefix).
+std::pair<std::string, std::string> IndexRange(absl::string_view prefix,
+                                               absl::string_view start_after) {
+  std::string lower = IndexKey(prefix);
+  std::string end = PrefixSuccessor(lower);
+  if (!start_after.empty()) {
+    std::string after = IndexKey(start_after);
+    after.push_back('\0');
+    lower = std::max(lower, after);
+  }
+  return {std::move(lower), std::move(end)};
+}
+
 // s/ value: be64 position, varint64 type length, type, data.
 std::string EncodeRecord(uint64_t position, const NewEvent& event) {
   std::string out;
@@ -1376,13 +1390,7 @@ absl::Status RocksDbEventStore::VisitIndex(
     absl::string_view prefix, absl::string_view start_after,
     const std::function<absl::Status(absl::string_view key,
                                      absl::string_view value)>& visit) const {
-  std::string lower = IndexKey(prefix);
-  const std::string end = PrefixSuccessor(lower);
-  if (!start_after.empty()) {
-    std::string after = IndexKey(start_after);
-    after.push_back('\0');
-    lower = std::max(lower, after);
-  }
+  const auto [lower, end] = IndexRange(prefix, start_after);
   const rocksdb::Slice upper(end);
   rocksdb::ManagedSnapshot snapshot(db_.get());
   std::unique_ptr<rocksdb::Iterator> it(
@@ -1420,13 +1428,7 @@ RocksDbEventStore::ScanIndex(absl::string_view prefix,
   std::vector<std::pair<std::string, std::string>> entries;
   if (max_count == 0) return entries;
 
-  std::string lower = IndexKey(prefix);
-  const std::string end = PrefixSuccessor(lower);
-  if (!start_after.empty()) {
-    std::string after = IndexKey(start_after);
-    after.push_back('\0');
-    lower = std::max(lower, after);
-  }
+  const auto [lower, end] = IndexRange(prefix, start_after);
   const rocksdb::Slice upper(end);
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &upper;

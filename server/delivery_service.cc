@@ -366,27 +366,13 @@ grpc::ServerUnaryReactor* DeliveryServiceImpl::ReportDeliveries(
       [this, request, response](const CallContext& call) -> absl::Status {
         SEQ_RETURN_IF_ERROR(
             ValidateBatchSize("reports", request->reports_size()));
-        // Items that do not decode are answered without running; the others
-        // run as one batch.
-        std::vector<absl::StatusOr<app::Answered<app::CommandOutcome>>> answers(
-            request->reports_size(), absl::InternalError("not run"));
-        std::vector<app::ReportDeliveryRequest> reports;
-        std::vector<int> positions;
-        for (int i = 0; i < request->reports_size(); ++i) {
-          absl::StatusOr<app::ReportDeliveryRequest> report =
-              ReportFromProto(request->reports(i));
-          if (!report.ok()) {
-            answers[i] = report.status();
-            continue;
-          }
-          reports.push_back(*std::move(report));
-          positions.push_back(i);
+        std::vector<absl::StatusOr<app::ReportDeliveryRequest>> reports;
+        reports.reserve(request->reports_size());
+        for (const v1::ReportDeliveryRequest& report : request->reports()) {
+          reports.push_back(ReportFromProto(report));
         }
-        auto ran =
+        const auto answers =
             delivery_.ReportDeliveries(call, reports, EncodeRecipient(nullptr));
-        for (size_t k = 0; k < ran.size(); ++k) {
-          answers[positions[k]] = std::move(ran[k]);
-        }
         for (const auto& answered : answers) {
           v1::ReportDeliveryAnswer* answer = response->add_answers();
           if (!FillAnswer(answered, answer->mutable_status(),

@@ -165,6 +165,7 @@ CommandRunner::BatchPlan CommandRunner::PlanBatch(
   absl::flat_hash_set<std::string> taken;
   for (size_t i = 0; i < changes.size(); ++i) {
     const ChangeKeys& change = changes[i];
+    if (change.call == nullptr) continue;
     std::vector<std::string> keys = *change.lock_keys;
     if (change.identity->idempotent) {
       plan.refused[i] =

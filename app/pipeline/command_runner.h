@@ -139,11 +139,13 @@ class CommandRunner {
   // one runs alone, after the batch, and sees its effects. When the store
   // aborts the shared commit (a stream changed outside the lock table), each
   // change that had writes runs again alone on the state it then finds; any
-  // other commit error is the answer of every change that had writes.
-  // Returns one answer per change, in order.
+  // other commit error is the answer of every change that had writes. A
+  // change given as an error (a request that could not become a change)
+  // answers that error and runs nothing. Returns one answer per change, in
+  // order.
   template <typename Result>
   std::vector<absl::StatusOr<Answered<Result>>> RunBatch(
-      const std::vector<Change<Result>>& changes);
+      const std::vector<absl::StatusOr<Change<Result>>>& changes);
 
   // Runs `command` on one recipient: validates the ids, locks the recipient,
   // folds its sequence and itself, checks the expected version (ABORTED,
@@ -222,6 +224,7 @@ class CommandRunner {
     // Every key of the changes that run together, request ids included.
     std::vector<std::string> lock_keys;
   };
+  // All null for a change given as an error.
   struct ChangeKeys {
     const CallContext* call;
     const RequestIdentity* identity;
@@ -279,13 +282,15 @@ absl::StatusOr<Answered<Result>> CommandRunner::Run(
 
 template <typename Result>
 std::vector<absl::StatusOr<Answered<Result>>> CommandRunner::RunBatch(
-    const std::vector<Change<Result>>& changes) {
+    const std::vector<absl::StatusOr<Change<Result>>>& changes) {
   std::vector<absl::StatusOr<Answered<Result>>> answers(
       changes.size(), absl::InternalError("not run"));
   std::vector<ChangeKeys> keys;
   keys.reserve(changes.size());
-  for (const Change<Result>& change : changes) {
-    keys.push_back({&change.call, &change.identity, &change.lock_keys});
+  for (const absl::StatusOr<Change<Result>>& change : changes) {
+    keys.push_back(change.ok() ? ChangeKeys{&change->call, &change->identity,
+                                            &change->lock_keys}
+                               : ChangeKeys{nullptr, nullptr, nullptr});
   }
   const BatchPlan plan = PlanBatch(keys);
   std::vector<size_t> written;
@@ -293,12 +298,16 @@ std::vector<absl::StatusOr<Answered<Result>>> CommandRunner::RunBatch(
     LockTable::Guard guard = deps_.locks->Lock(plan.lock_keys);
     eventstore::CommitBatch batch;
     for (size_t i = 0; i < changes.size(); ++i) {
+      if (!changes[i].ok()) {
+        answers[i] = changes[i].status();
+        continue;
+      }
       if (!plan.refused[i].ok()) {
         answers[i] = plan.refused[i];
         continue;
       }
       if (plan.alone[i]) continue;
-      const Change<Result>& change = changes[i];
+      const Change<Result>& change = *changes[i];
       absl::StatusOr<std::optional<std::string>> replayed =
           Replay(change.call, change.identity);
       if (!replayed.ok() || replayed->has_value()) {
@@ -339,16 +348,13 @@ std::vector<absl::StatusOr<Answered<Result>>> CommandRunner::RunBatch(
   }
   // Conflicts with a writer outside the lock table, then the changes that
   // share keys with earlier ones: each alone.
-  for (size_t i : written) {
-    answers[i] =
-        Run<Result>(changes[i].call, changes[i].identity, changes[i].lock_keys,
-                    changes[i].body, changes[i].encode);
-  }
   for (size_t i = 0; i < changes.size(); ++i) {
-    if (!plan.alone[i]) continue;
-    answers[i] =
-        Run<Result>(changes[i].call, changes[i].identity, changes[i].lock_keys,
-                    changes[i].body, changes[i].encode);
+    if (plan.alone[i]) written.push_back(i);
+  }
+  for (size_t i : written) {
+    const Change<Result>& change = *changes[i];
+    answers[i] = Run<Result>(change.call, change.identity, change.lock_keys,
+                             change.body, change.encode);
   }
   return answers;
 }

@@ -23,6 +23,29 @@ absl::StatusOr<v1::Event> ParseEvent(const eventstore::StoredEvent& stored) {
   return event;
 }
 
+// Folds the events of `stream` from version `from` on onto `state`, adding
+// their stored data bytes to `bytes`. Returns the version of the last event
+// folded (from - 1 when there was none).
+template <typename State, typename FromProto>
+absl::StatusOr<uint64_t> FoldStream(const eventstore::EventStore& store,
+                                    const std::string& stream, uint64_t from,
+                                    FromProto from_proto, State* state,
+                                    size_t* bytes) {
+  auto events = store.ReadStream(stream, from, kAll);
+  if (!events.ok()) return events.status();
+  uint64_t folded = from - 1;
+  for (const auto& stored : *events) {
+    auto proto = ParseEvent(stored);
+    if (!proto.ok()) return proto.status();
+    auto event = from_proto(*proto);
+    if (!event.ok()) return event.status();
+    *state = domain::Evolve(std::move(*state), *event);
+    *bytes += stored.data.size();
+    folded = stored.version;
+  }
+  return folded;
+}
+
 }  // namespace
 
 absl::StatusOr<domain::Sequence> Repository::LoadSequence(
@@ -47,23 +70,14 @@ absl::StatusOr<domain::Sequence> Repository::LoadSequence(
     from = snapshot.version + 1;
     bytes = snapshot.bytes;
   }
-  auto events = store_.ReadStream(stream, from, kAll);
-  if (!events.ok()) return events.status();
-  uint64_t folded = from - 1;
-  for (const auto& stored : *events) {
-    auto proto = ParseEvent(stored);
-    if (!proto.ok()) return proto.status();
-    auto event = SequenceEventFromProto(*proto);
-    if (!event.ok()) return event.status();
-    state = domain::Evolve(std::move(state), *event);
-    bytes += stored.data.size();
-    folded = stored.version;
-  }
-  if (folded > 0 && bytes <= kSequenceCacheBytes / 4) {
+  auto folded =
+      FoldStream(store_, stream, from, SequenceEventFromProto, &state, &bytes);
+  if (!folded.ok()) return folded.status();
+  if (*folded > 0 && bytes <= kSequenceCacheBytes / 4) {
     auto kept = std::make_shared<const domain::Sequence>(state);
     absl::MutexLock lock(&cache_mu_);
     auto it = sequences_.find(stream);
-    if (it == sequences_.end() || it->second.version < folded) {
+    if (it == sequences_.end() || it->second.version < *folded) {
       if (it != sequences_.end()) {
         cached_bytes_ -= it->second.bytes;
         sequences_.erase(it);
@@ -72,7 +86,7 @@ absl::StatusOr<domain::Sequence> Repository::LoadSequence(
         sequences_.clear();
         cached_bytes_ = 0;
       }
-      sequences_[stream] = SequenceSnapshot{folded, bytes, std::move(kept)};
+      sequences_[stream] = SequenceSnapshot{*folded, bytes, std::move(kept)};
       cached_bytes_ += bytes;
     }
   }
@@ -84,46 +98,39 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
     absl::string_view recipient_id) const {
   const std::string stream =
       layout::RecipientStream(tenant, sequence_id, recipient_id);
-  auto version = store_.StreamVersion(stream);
-  if (!version.ok()) return version.status();
-  if (*version == 0) return domain::Recipient();
   RecipientSnapshot snapshot;
   {
     absl::MutexLock lock(&recipients_mu_);
     auto it = recipients_.find(stream);
     if (it != recipients_.end()) snapshot = it->second;
   }
-  if (snapshot.state != nullptr && snapshot.version == *version) {
-    return *snapshot.state;
-  }
   domain::Recipient state;
   uint64_t from = 1;
-  if (snapshot.state != nullptr && snapshot.version < *version) {
-    state = *snapshot.state;
-    from = snapshot.version + 1;
+  // Only a kept snapshot is worth a version lookup: it may spare the read.
+  if (snapshot.state != nullptr) {
+    auto version = store_.StreamVersion(stream);
+    if (!version.ok()) return version.status();
+    if (snapshot.version == *version) return *snapshot.state;
+    if (snapshot.version < *version) {
+      state = *snapshot.state;
+      from = snapshot.version + 1;
+    }
   }
-  auto events = store_.ReadStream(stream, from, kAll);
-  if (!events.ok()) return events.status();
-  uint64_t folded = from - 1;
-  for (const auto& stored : *events) {
-    auto proto = ParseEvent(stored);
-    if (!proto.ok()) return proto.status();
-    auto event = RecipientEventFromProto(*proto);
-    if (!event.ok()) return event.status();
-    state = domain::Evolve(std::move(state), *event);
-    folded = stored.version;
-  }
-  if (folded > 0) {
+  size_t bytes = 0;
+  auto folded =
+      FoldStream(store_, stream, from, RecipientEventFromProto, &state, &bytes);
+  if (!folded.ok()) return folded.status();
+  if (*folded > 0) {
     auto kept = std::make_shared<const domain::Recipient>(state);
     absl::MutexLock lock(&recipients_mu_);
     auto it = recipients_.find(stream);
     if (it != recipients_.end()) {
-      if (it->second.version < folded) {
-        it->second = RecipientSnapshot{folded, std::move(kept)};
+      if (it->second.version < *folded) {
+        it->second = RecipientSnapshot{*folded, std::move(kept)};
       }
     } else {
       if (recipients_.size() >= kRecipientCacheEntries) recipients_.clear();
-      recipients_.emplace(stream, RecipientSnapshot{folded, std::move(kept)});
+      recipients_.emplace(stream, RecipientSnapshot{*folded, std::move(kept)});
     }
   }
   return state;

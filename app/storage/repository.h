@@ -17,7 +17,7 @@
 // Recipient snapshots work the same way (an action folds the recipient, and a
 // recipient's history grows with every action on it), bounded by count: at
 // most kRecipientCacheEntries recipients, all dropped when full. A recipient
-// not yet in the store (version 0) is not read at all.
+// without a snapshot is read at once, without asking for its version first.
 
 #ifndef SEQUENCER_APP_STORAGE_REPOSITORY_H_
 #define SEQUENCER_APP_STORAGE_REPOSITORY_H_

@@ -250,25 +250,15 @@ absl::StatusOr<Answered<BeginSendResult>> Delivery::BeginSend(
 std::vector<absl::StatusOr<Answered<BeginSendResult>>> Delivery::BeginSends(
     const CallContext& call, const std::vector<BeginSendRequest>& requests,
     const ResponseEncoder<BeginSendResult>& encode) {
-  std::vector<absl::StatusOr<Answered<BeginSendResult>>> answers(
-      requests.size(), absl::InternalError("not run"));
-  std::vector<Change<BeginSendResult>> changes;
-  std::vector<size_t> positions;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    absl::StatusOr<Change<BeginSendResult>> change =
-        BeginSendChange(call, requests[i], encode);
-    if (!change.ok()) {
-      answers[i] = change.status();
-      continue;
-    }
-    changes.push_back(*std::move(change));
-    positions.push_back(i);
+  std::vector<absl::StatusOr<Change<BeginSendResult>>> changes;
+  changes.reserve(requests.size());
+  for (const BeginSendRequest& request : requests) {
+    changes.push_back(BeginSendChange(call, request, encode));
   }
-  std::vector<absl::StatusOr<Answered<BeginSendResult>>> ran =
+  std::vector<absl::StatusOr<Answered<BeginSendResult>>> answers =
       CommandRunner(deps_).RunBatch(changes);
-  for (size_t k = 0; k < ran.size(); ++k) {
-    SpendLease(requests[positions[k]].lease_token, ran[k]);
-    answers[positions[k]] = std::move(ran[k]);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    SpendLease(requests[i].lease_token, answers[i]);
   }
   return answers;
 }
@@ -285,22 +275,25 @@ absl::StatusOr<Answered<CommandOutcome>> Delivery::ReportDelivery(
 }
 
 std::vector<absl::StatusOr<Answered<CommandOutcome>>>
-Delivery::ReportDeliveries(const CallContext& call,
-                           const std::vector<ReportDeliveryRequest>& requests,
-                           const ResponseEncoder<CommandOutcome>& encode) {
-  std::vector<absl::StatusOr<Answered<CommandOutcome>>> answers(
-      requests.size(), absl::InternalError("not run"));
+Delivery::ReportDeliveries(
+    const CallContext& call,
+    const std::vector<absl::StatusOr<ReportDeliveryRequest>>& requests,
+    const ResponseEncoder<CommandOutcome>& encode) {
   CommandRunner runner(deps_);
-  std::vector<Change<CommandOutcome>> changes;
-  std::vector<size_t> positions;
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const ReportDeliveryRequest& request = requests[i];
+  std::vector<absl::StatusOr<Change<CommandOutcome>>> changes;
+  changes.reserve(requests.size());
+  for (const absl::StatusOr<ReportDeliveryRequest>& decoded : requests) {
+    if (!decoded.ok()) {
+      changes.push_back(decoded.status());
+      continue;
+    }
+    const ReportDeliveryRequest& request = *decoded;
     absl::Status valid = ValidateLeaseToken(request.report.lease_token);
     if (valid.ok()) {
       valid = ValidateRecipientRef(request.sequence_id, request.recipient_id);
     }
     if (!valid.ok()) {
-      answers[i] = valid;
+      changes.push_back(valid);
       continue;
     }
     changes.push_back(runner.RecipientChange(
@@ -308,14 +301,8 @@ Delivery::ReportDeliveries(const CallContext& call,
         LeaseCommand("ReportDelivery", request.report.lease_token,
                      request.sequence_id, request.recipient_id),
         request.report, encode));
-    positions.push_back(i);
   }
-  std::vector<absl::StatusOr<Answered<CommandOutcome>>> ran =
-      runner.RunBatch(changes);
-  for (size_t k = 0; k < ran.size(); ++k) {
-    answers[positions[k]] = std::move(ran[k]);
-  }
-  return answers;
+  return runner.RunBatch(changes);
 }
 
 }  // namespace sequencer::app

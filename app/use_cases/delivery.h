@@ -96,13 +96,14 @@ class Delivery {
   // it alone (the same validation, refusals and retry record, so a retry
   // may use either form), and the changes of all of them are committed in
   // one durable write (CommandRunner::RunBatch). One answer per request, in
-  // order; a refused request does not stop the others.
+  // order; a refused request does not stop the others, and one given as an
+  // error (it could not be decoded) answers that error.
   std::vector<absl::StatusOr<Answered<BeginSendResult>>> BeginSends(
       const CallContext& call, const std::vector<BeginSendRequest>& requests,
       const ResponseEncoder<BeginSendResult>& encode);
   std::vector<absl::StatusOr<Answered<CommandOutcome>>> ReportDeliveries(
       const CallContext& call,
-      const std::vector<ReportDeliveryRequest>& requests,
+      const std::vector<absl::StatusOr<ReportDeliveryRequest>>& requests,
       const ResponseEncoder<CommandOutcome>& encode);
 
  private:

@@ -229,7 +229,7 @@ Change<int> ChangeOf(const CallContext& call, RequestIdentity identity,
 TEST_F(AppCommandRunnerTest,
        ABatchCommitsOnceAndAFailingChangeDoesNotStopTheOthers) {
   CommandRunner runner(deps_);
-  const std::vector<Change<int>> changes = {
+  const std::vector<absl::StatusOr<Change<int>>> changes = {
       ChangeOf(Call(), Identity("req-a"), {"a"}, WritingBody("x/t/a")),
       ChangeOf(Call(), Identity("req-b"), {"b"},
                [&](eventstore::CommitBatch* batch) -> absl::StatusOr<int> {
@@ -276,6 +276,22 @@ TEST_F(AppCommandRunnerTest,
   EXPECT_EQ(Image(), before);
 }
 
+TEST_F(AppCommandRunnerTest, AChangeGivenAsAnErrorAnswersItAndRunsNothing) {
+  CommandRunner runner(deps_);
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(std::vector<absl::StatusOr<Change<int>>>{
+          absl::InvalidArgumentError("lease_token: must be the token"),
+          ChangeOf(Call(), Identity("req-1"), {"a"}, WritingBody("x/t/a")),
+      });
+  ASSERT_EQ(answers.size(), 2u);
+  EXPECT_EQ(answers[0].status(),
+            absl::InvalidArgumentError("lease_token: must be the token"));
+  ASSERT_TRUE(answers[1].ok()) << answers[1].status();
+  EXPECT_EQ(answers[1]->response, "answer:42");
+  EXPECT_EQ(body_calls_, 1);
+  EXPECT_EQ(store_.commits, 1);
+}
+
 TEST_F(AppCommandRunnerTest, ChangesSharingAKeyRunAloneAfterTheBatch) {
   CommandRunner runner(deps_);
   // Appends to "x/t/shared" at its current version: two such changes in one
@@ -290,7 +306,7 @@ TEST_F(AppCommandRunnerTest, ChangesSharingAKeyRunAloneAfterTheBatch) {
     return static_cast<int>(*version);
   };
   const std::vector<absl::StatusOr<Answered<int>>> answers =
-      runner.RunBatch(std::vector<Change<int>>{
+      runner.RunBatch(std::vector<absl::StatusOr<Change<int>>>{
           ChangeOf(Call(), Identity("req-1"), {"shared"}, append_shared),
           ChangeOf(Call(), Identity("req-2"), {"other"}, WritingBody()),
           ChangeOf(Call(), Identity("req-3"), {"shared"}, append_shared),
@@ -320,7 +336,7 @@ TEST_F(AppCommandRunnerTest, ABatchAbortedByTheStoreRunsEachChangeAlone) {
     return absl::AbortedError("a writer outside the lock table got in first");
   };
   const std::vector<absl::StatusOr<Answered<int>>> answers =
-      runner.RunBatch(std::vector<Change<int>>{
+      runner.RunBatch(std::vector<absl::StatusOr<Change<int>>>{
           ChangeOf(Call(), Identity("req-1"), {"a"}, WritingBody("x/t/a")),
           ChangeOf(Call(), Identity("req-2"), {"b"}, WritingBody("x/t/b")),
       });
@@ -342,7 +358,7 @@ TEST_F(AppCommandRunnerTest, ABatchCommitErrorIsEveryWritingChangesAnswer) {
   };
   const StoreImage before = Image();
   const std::vector<absl::StatusOr<Answered<int>>> answers =
-      runner.RunBatch(std::vector<Change<int>>{
+      runner.RunBatch(std::vector<absl::StatusOr<Change<int>>>{
           ChangeOf(Call(), Identity("req-1"), {"a"}, WritingBody("x/t/a")),
           ChangeOf(Call(), Identity("req-2"), {"b"}, WritingBody("x/t/b")),
       });

@@ -255,13 +255,13 @@ TEST_F(AppDeliveryTest, BatchFormsAnswerEachItemAsAloneInOneCommitEach) {
     request.report.provider_message_id = "msg-" + recipient_id;
     return request;
   };
-  std::vector<ReportDeliveryRequest> reports = {
+  std::vector<absl::StatusOr<ReportDeliveryRequest>> reports = {
       report("r1", domain::DeliveryOutcome::kSent),
       report("r2", domain::DeliveryOutcome::kBounced),
       report("r3", domain::DeliveryOutcome::kSent),  // never began: stale
       report("r4", domain::DeliveryOutcome::kSent),
   };
-  reports[2].report.lease_token = "lease_other";
+  reports[2]->report.lease_token = "lease_other";
   commits = store_.commits;
   const std::vector<absl::StatusOr<Answered<CommandOutcome>>> reported =
       delivery_.ReportDeliveries(Call(), reports, EncodeOutcome);
