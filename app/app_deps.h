@@ -6,6 +6,7 @@
 #define SEQUENCER_APP_APP_DEPS_H_
 
 #include "app/runtime/clock.h"
+#include "app/runtime/erasure_purger.h"
 #include "app/runtime/id_generator.h"
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
@@ -34,6 +35,9 @@ struct AppDeps {
   // commit adds; scans of a queue start there. Null: scans start at the
   // beginning of the queue and every due/ entry wakes the scheduler.
   QueueFronts* fronts = nullptr;
+  // Told of every commit that erased something, so that the erased data
+  // leaves the store's files promptly. Null: nothing purges by itself.
+  ErasurePurger* purger = nullptr;
 };
 
 }  // namespace sequencer::app

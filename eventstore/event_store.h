@@ -210,6 +210,15 @@ class EventStore {
   virtual absl::StatusOr<std::vector<std::string>> StreamSplitPoints(
       absl::string_view prefix, int parts) const;
 
+  // Calls `visit` with each erased global position (see StreamErasure),
+  // ascending; stops at the first status `visit` returns that is not OK, and
+  // returns it. One consistent snapshot. Default: none (a store that cannot
+  // erase).
+  virtual absl::Status VisitErasedPositions(
+      const std::function<absl::Status(uint64_t position)>& visit) const {
+    return absl::OkStatus();
+  }
+
   // The position of the last committed event; 0 when the log is empty.
   virtual uint64_t LastPosition() const = 0;
 

@@ -77,6 +77,22 @@ absl::StatusOr<CommitResult> InMemoryEventStore::Commit(
   return result;
 }
 
+absl::Status InMemoryEventStore::VisitErasedPositions(
+    const std::function<absl::Status(uint64_t position)>& visit) const {
+  std::vector<uint64_t> erased;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const StoredEvent& event : log_) {
+      if (event.stream.empty()) erased.push_back(event.position);
+    }
+  }
+  for (uint64_t position : erased) {
+    absl::Status status = visit(position);
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<StoredEvent>> InMemoryEventStore::ReadStream(
     absl::string_view stream, uint64_t from_version, size_t max_count) const {
   absl::Status valid = ValidateStreamName(stream);

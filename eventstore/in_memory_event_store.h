@@ -31,6 +31,9 @@ class InMemoryEventStore final : public EventStore {
   InMemoryEventStore& operator=(const InMemoryEventStore&) = delete;
 
   absl::StatusOr<CommitResult> Commit(const CommitBatch& batch) override;
+  absl::Status VisitErasedPositions(
+      const std::function<absl::Status(uint64_t position)>& visit)
+      const override;
   absl::StatusOr<std::vector<StoredEvent>> ReadStream(
       absl::string_view stream, uint64_t from_version,
       size_t max_count) const override;

@@ -129,6 +129,14 @@ std::string GlobalKey(uint64_t position) {
   return key;
 }
 
+// e/<be64 position>: an erased global position (derived, for
+// VisitErasedPositions).
+std::string ErasedKey(uint64_t position) {
+  std::string key = "e/";
+  PutBe64(&key, position);
+  return key;
+}
+
 std::string LogKey(uint64_t log_position) {
   std::string key = kLogPrefix;
   PutBe64(&key, log_position);
@@ -336,6 +344,7 @@ absl::Status ApplyLogRecords(rocksdb::DB* db, uint64_t applied,
           ++current;
           ++position;
           batch.Put(GlobalKey(position), std::string());
+          batch.Put(ErasedKey(position), std::string());
         }
         if (!append.events.empty()) {
           batch.Put(VersionKey(append.stream), Be64(current));
@@ -393,7 +402,7 @@ absl::Status DropDerivedState(rocksdb::DB* db, bool external_log) {
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
   if (external_log) batch.DeleteRange("s/", "s0");
-  for (const char* tag : {"g", "v", "i"}) {
+  for (const char* tag : {"g", "v", "i", "e"}) {
     batch.DeleteRange(absl::StrCat(tag, "/"), absl::StrCat(tag, "0"));
   }
   batch.Delete(kLastPositionKey);
@@ -1268,6 +1277,7 @@ absl::Status RocksDbEventStore::WriteErasures(
       ops.emplace_back(it->key().ToString(), std::nullopt);
       // An erased position keeps its g/ key, with an empty value.
       ops.emplace_back(GlobalKey(event.position), std::string());
+      ops.emplace_back(ErasedKey(event.position), std::string());
       if (log_position == 0) {
         scan_log = true;
       } else {
@@ -1714,6 +1724,20 @@ absl::Status RocksDbEventStore::VisitIndex(
     if (!status.ok()) return status;
   }
   return FromRocks(it->status(), "scanning the index");
+}
+
+absl::Status RocksDbEventStore::VisitErasedPositions(
+    const std::function<absl::Status(uint64_t position)>& visit) const {
+  const rocksdb::Slice upper("e0");
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(WholeRangeScan(snapshot, upper)));
+  for (it->Seek("e/"); it->Valid(); it->Next()) {
+    if (it->key().size() != 10) return Corruption("malformed e/ key");
+    absl::Status status = visit(GetBe64(it->key().data() + 2));
+    if (!status.ok()) return status;
+  }
+  return FromRocks(it->status(), "reading the erased positions");
 }
 
 uint64_t RocksDbEventStore::LastPosition() const {

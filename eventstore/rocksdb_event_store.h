@@ -205,6 +205,10 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // of the first event at or after each point.
   absl::StatusOr<std::vector<std::string>> StreamSplitPoints(
       absl::string_view prefix, int parts) const override;
+  // Reads [e/, e0) from one snapshot.
+  absl::Status VisitErasedPositions(
+      const std::function<absl::Status(uint64_t position)>& visit)
+      const override;
   uint64_t LastPosition() const override;
   absl::StatusOr<std::optional<std::string>> GetIndex(
       absl::string_view key) const override;

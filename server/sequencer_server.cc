@@ -28,6 +28,9 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
       std::make_unique<RequestBudget>(options.max_inflight_request_bytes);
   server->polls_ = std::make_unique<app::PollRegistry>(clock);
   server->fronts_ = std::make_unique<app::QueueFronts>();
+  // At once: a previous process may have stopped before purging.
+  server->purger_ =
+      std::make_unique<app::ErasurePurger>(store, /*purge_at_start=*/true);
   ServiceDeps deps;
   deps.repository = server->repository_.get();
   deps.clock = clock;
@@ -39,6 +42,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.budget = server->budget_.get();
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
+  deps.purger = server->purger_.get();
   // Sequence pauses and resumes that a crash interrupted: their recipients
   // follow before any call is served. A failure (e.g. a full disk) leaves
   // them to a retry of their request or the next start.
@@ -125,6 +129,13 @@ void SequencerServer::Shutdown() {
   polls_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(shutdown_grace_));
+  // Deleted recipients leave no trace in the files of a stopped server.
+  if (absl::Status purged = purger_->PurgeNow(); !purged.ok()) {
+    std::fprintf(stderr,
+                 "sequencerd: erased data is left for the next start to "
+                 "purge: %s\n",
+                 purged.ToString().c_str());
+  }
 }
 
 void SequencerServer::Wait() { server_->Wait(); }

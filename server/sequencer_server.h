@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "app/runtime/clock.h"
+#include "app/runtime/erasure_purger.h"
 #include "app/runtime/id_generator.h"
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
@@ -73,7 +74,8 @@ class SequencerServer {
 
   // Reports NOT_SERVING, answers every waiting long poll (OK, no leases),
   // stops accepting calls and waits for those running (cancelling what still
-  // runs after ServerOptions::shutdown_grace). Idempotent.
+  // runs after ServerOptions::shutdown_grace), then purges what deletions
+  // erased (EventStore::PurgeErased). Idempotent.
   void Shutdown();
   // Blocks until Shutdown.
   void Wait();
@@ -91,6 +93,7 @@ class SequencerServer {
   // Before pool_ and the services: outlives the tasks and polls using it.
   std::unique_ptr<app::PollRegistry> polls_;
   std::unique_ptr<app::QueueFronts> fronts_;
+  std::unique_ptr<app::ErasurePurger> purger_;
   std::unique_ptr<app::WorkerPool> pool_;
   std::unique_ptr<app::WorkSignal> work_;
   std::unique_ptr<RequestBudget> budget_;

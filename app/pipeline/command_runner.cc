@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "app/pipeline/idempotency.h"
+#include "app/pipeline/recipient_erasure.h"
 #include "app/status_macros.h"
 #include "app/storage/store_layout.h"
 #include "domain/refusal.h"
@@ -95,6 +96,26 @@ domain::Recipient CommandRunner::AddRecipientEvents(
   return after;
 }
 
+absl::StatusOr<domain::Recipient> CommandRunner::AddRecipientChange(
+    const Repository& repository, absl::string_view tenant,
+    absl::string_view sequence_id, absl::string_view recipient_id,
+    const domain::Recipient& before,
+    const std::vector<domain::RecipientEvent>& events,
+    const domain::Sequence& sequence, eventstore::CommitBatch* batch) {
+  if (events.empty() ||
+      !std::holds_alternative<domain::Deleted>(events.back().payload)) {
+    return AddRecipientEvents(tenant, sequence_id, recipient_id, before, events,
+                              sequence, batch);
+  }
+  domain::Recipient after = before;
+  for (const auto& event : events)
+    after = domain::Evolve(std::move(after), event);
+  SEQ_RETURN_IF_ERROR(AddRecipientErasure(repository, tenant, sequence_id,
+                                          recipient_id, before, events.back(),
+                                          sequence, batch));
+  return after;
+}
+
 domain::Sequence CommandRunner::AddSequenceEvents(
     absl::string_view tenant, const domain::Sequence& before,
     absl::string_view sequence_id,
@@ -121,6 +142,12 @@ absl::Status CommandRunner::Commit(const eventstore::CommitBatch& batch) const {
   }
   if (!committed.ok()) return committed;
   NoteQueueAdditions(deps_, batch);
+  if (!batch.erasures.empty()) {
+    for (const eventstore::StreamErasure& erasure : batch.erasures) {
+      deps_.repository->ForgetRecipient(erasure.stream);
+    }
+    if (deps_.purger != nullptr) deps_.purger->Notify();
+  }
   return committed;
 }
 
@@ -212,9 +239,11 @@ absl::Status CommandRunner::DecideInto(const CallContext& call,
                                         request.identity.request_id, now};
   SEQ_ASSIGN_OR_RETURN(outcome->events, domain::Decide(command, outcome->before,
                                                        sequence, context));
-  outcome->after = AddRecipientEvents(call.tenant_id, request.sequence_id,
-                                      request.recipient_id, outcome->before,
-                                      outcome->events, sequence, batch);
+  SEQ_ASSIGN_OR_RETURN(
+      outcome->after,
+      AddRecipientChange(*deps_.repository, call.tenant_id, request.sequence_id,
+                         request.recipient_id, outcome->before, outcome->events,
+                         sequence, batch));
   return absl::OkStatus();
 }
 

@@ -181,9 +181,20 @@ class CommandRunner {
   // The store-facing part of a change, for bodies that write many streams:
   // an append of `events` to one recipient expecting `before`'s version,
   // plus the projection changes. Returns the state after the events.
+  // `events` must not hold a Deleted event (AddRecipientChange).
   static domain::Recipient AddRecipientEvents(
       absl::string_view tenant, absl::string_view sequence_id,
       absl::string_view recipient_id, const domain::Recipient& before,
+      const std::vector<domain::RecipientEvent>& events,
+      const domain::Sequence& sequence, eventstore::CommitBatch* batch);
+
+  // AddRecipientEvents for any decided events: when they end in a Deleted
+  // event, the recipient is erased instead (app/pipeline/recipient_erasure.h),
+  // which reads from `repository`. Errors: the store's.
+  static absl::StatusOr<domain::Recipient> AddRecipientChange(
+      const Repository& repository, absl::string_view tenant,
+      absl::string_view sequence_id, absl::string_view recipient_id,
+      const domain::Recipient& before,
       const std::vector<domain::RecipientEvent>& events,
       const domain::Sequence& sequence, eventstore::CommitBatch* batch);
 
@@ -196,7 +207,9 @@ class CommandRunner {
 
   // Commits `batch` durably, then lowers the queue fronts, wakes the
   // scheduler when a due/ entry is earlier than what it waits for, and wakes
-  // as many long polls of each delivery queue as entries were added to it.
+  // as many long polls of each delivery queue as entries were added to it;
+  // after erasures, drops the erased recipients' snapshots and wakes the
+  // purger.
   // A store-level version conflict is ABORTED "nothing was changed".
   absl::Status Commit(const eventstore::CommitBatch& batch) const;
 

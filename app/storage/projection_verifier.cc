@@ -36,7 +36,7 @@ constexpr absl::string_view View(const char (&prefix)[N]) {
 constexpr absl::string_view kSequenceStreams =
     View(layout::kSequenceStreamPrefix);
 
-enum class StreamKind { kUnknown, kSequence, kRecipient };
+enum class StreamKind { kUnknown, kSequence, kRecipient, kTombstone };
 
 // The stream being read. The ids point into LogPass::current_.
 struct StreamInfo {
@@ -71,9 +71,14 @@ int ComparedPrefixOf(absl::string_view key) {
 StreamInfo ParseStreamName(absl::string_view name) {
   StreamInfo info;
   std::optional<layout::KeyRefView> ref = layout::ParseStreamView(name);
-  if (!ref.has_value()) return info;
-  info.kind = ref->recipient_id.empty() ? StreamKind::kSequence
-                                        : StreamKind::kRecipient;
+  if (!ref.has_value()) {
+    ref = layout::ParseDeletionStreamView(name);
+    if (!ref.has_value()) return info;
+    info.kind = StreamKind::kTombstone;
+  } else {
+    info.kind = ref->recipient_id.empty() ? StreamKind::kSequence
+                                          : StreamKind::kRecipient;
+  }
   info.tenant = ref->tenant;
   info.sequence = ref->sequence_id;
   info.recipient = ref->recipient_id;
@@ -362,6 +367,7 @@ class LogPass {
   uint64_t sequences = 0;
   uint64_t recipients = 0;
   uint64_t deleted_recipients = 0;
+  uint64_t tombstones = 0;
   std::array<uint64_t, kStatusSlots> recipients_by_status = {};
   std::map<std::string, uint64_t> other_statuses;
   // Findings about the streams and orphans, kept apart until the positions
@@ -465,6 +471,17 @@ class LogPass {
       if (folded.ok()) {
         sequence_state_ = domain::Evolve(std::move(sequence_state_), *folded);
       }
+    } else if (info_.kind == StreamKind::kTombstone) {
+      // Only Deleted events, which fold into nothing.
+      auto tombstone = RecipientEventFromProto(event);
+      decoded = tombstone.status();
+      if (tombstone.ok() &&
+          !std::holds_alternative<domain::Deleted>(tombstone->payload)) {
+        stream_findings_.Add(
+            absl::StrCat(Where(stored), ": a tombstone stream holds ",
+                         std::string(domain::EventName(tombstone->payload))));
+      }
+      if (tombstone.ok()) ++tombstones;
     } else {
       auto folded = RecipientEventFromProto(event);
       decoded = folded.status();
@@ -824,6 +841,7 @@ class VerifyPass {
       out.sequences += pass->sequences;
       out.recipients += pass->recipients;
       out.deleted_recipients += pass->deleted_recipients;
+      out.tombstones += pass->tombstones;
       for (int s = 0; s < kStatusSlots; ++s) {
         by_status[s] += pass->recipients_by_status[s];
       }
@@ -842,6 +860,22 @@ class VerifyPass {
     // The log's own findings (gaps) come first, then the streams', then
     // recipients of no sequence.
     Findings findings(&out, options_.max_reported);
+    // Erased positions hold no event: they fill the log's holes.
+    PositionBits erased(last_position);
+    if (absl::Status s = store_.VisitErasedPositions([&](uint64_t position) {
+          if (position > last_position) return absl::OkStatus();
+          ++out.erased_events;
+          erased.Mark(position);
+          return absl::OkStatus();
+        });
+        !s.ok()) {
+      return s;
+    }
+    if (!seen.MergeDisjoint(erased)) {
+      findings.Add(
+          "an erased position holds an event (an erasure left an event "
+          "behind)");
+    }
     CheckPositions(seen, beyond, last_position, findings);
     for (LogPass* pass : all) findings.Move(&pass->stream_lines);
     for (LogPass* pass : all) findings.Move(&pass->orphan_lines);
@@ -964,10 +998,11 @@ class VerifyPass {
 }  // namespace
 
 std::string VerifyResult::Summary() const {
-  std::string out =
-      absl::StrCat("log: ", events, " events, last position ", last_position,
-                   "\nsequences: ", sequences, "\nrecipients: ", recipients,
-                   " listed, ", deleted_recipients, " deleted\n");
+  std::string out = absl::StrCat(
+      "log: ", events, " events, last position ", last_position, ", ",
+      erased_events, " erased\nsequences: ", sequences,
+      "\nrecipients: ", recipients, " listed, ", deleted_recipients,
+      " deleted (kept), ", tombstones, " deletions erased\n");
   for (const auto& [status, count] : recipients_by_status) {
     absl::StrAppend(&out, "  ", status, ": ", count, "\n");
   }

@@ -66,6 +66,10 @@ struct VerifyResult {
   // Recipients that are listed (enrolled and not deleted), and deleted ones.
   uint64_t recipients = 0;
   uint64_t deleted_recipients = 0;
+  // Tombstones of erased recipients (layout::DeletionStream), and the
+  // erased positions (EventStore::VisitErasedPositions) up to last_position.
+  uint64_t tombstones = 0;
+  uint64_t erased_events = 0;
   // Listed recipients by status name ("RECIPIENT_STATUS_PAUSED", ...).
   std::map<std::string, uint64_t> recipients_by_status;
   // Stored entries compared under sq/, rl/ and rs/; idem/ entries seen.

@@ -99,8 +99,10 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
   const std::string stream =
       layout::RecipientStream(tenant, sequence_id, recipient_id);
   RecipientSnapshot snapshot;
+  uint64_t epoch;
   {
     absl::MutexLock lock(&recipients_mu_);
+    epoch = recipient_epoch_;
     auto it = recipients_.find(stream);
     if (it != recipients_.end()) snapshot = it->second;
   }
@@ -123,6 +125,9 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
   if (*folded > 0) {
     auto kept = std::make_shared<const domain::Recipient>(state);
     absl::MutexLock lock(&recipients_mu_);
+    // A recipient erased since this load began may have been folded from
+    // its erased events: not kept.
+    if (epoch != recipient_epoch_) return state;
     auto it = recipients_.find(stream);
     if (it != recipients_.end()) {
       if (it->second.version < *folded) {
@@ -134,6 +139,12 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
     }
   }
   return state;
+}
+
+void Repository::ForgetRecipient(absl::string_view stream) {
+  absl::MutexLock lock(&recipients_mu_);
+  recipients_.erase(stream);
+  ++recipient_epoch_;
 }
 
 absl::StatusOr<domain::Sequence> Repository::GetSequence(

@@ -70,6 +70,11 @@ class Repository {
       absl::string_view tenant, absl::string_view sequence_id,
       absl::string_view recipient_id) const;
 
+  // Drops the snapshot of a recipient stream that was erased (a stream that
+  // starts again from version 1 must not be folded onto it), and keeps loads
+  // that began before from storing one. Call after the erasure committed.
+  void ForgetRecipient(absl::string_view stream);
+
   // The recipient's stored events, oldest first, with versions and positions.
   absl::StatusOr<std::vector<std::pair<eventstore::StoredEvent, v1::Event>>>
   ReadRecipientEvents(absl::string_view tenant, absl::string_view sequence_id,
@@ -121,6 +126,8 @@ class Repository {
   mutable absl::Mutex recipients_mu_;
   mutable absl::flat_hash_map<std::string, RecipientSnapshot> recipients_
       ABSL_GUARDED_BY(recipients_mu_);
+  // Advanced by ForgetRecipient.
+  uint64_t recipient_epoch_ ABSL_GUARDED_BY(recipients_mu_) = 0;
   mutable absl::Mutex cache_mu_;
   mutable absl::flat_hash_map<std::string, SequenceSnapshot> sequences_
       ABSL_GUARDED_BY(cache_mu_);

@@ -9,6 +9,8 @@
 // Streams:
 //   seq/<tenant>/<sequence>                the sequence's events
 //   rcp/<tenant>/<sequence>/<recipient>    one recipient's events
+//   del/<tenant>/<sequence>/<recipient>    tombstones: one Deleted event per
+//       deletion of that recipient id, whose own stream was erased
 // Index entries (projections, kept in the same commit as the events):
 //   sq/<tenant>/<sequence> -> ""                      sequence listing
 //   rl/<tenant>/<sequence>/<recipient> -> STATUS      recipient listing
@@ -48,6 +50,7 @@ namespace sequencer::app::layout {
 // The first component of each kind of key.
 inline constexpr char kSequenceStreamPrefix[] = "seq/";
 inline constexpr char kRecipientStreamPrefix[] = "rcp/";
+inline constexpr char kDeletionStreamPrefix[] = "del/";
 inline constexpr char kSequenceListRoot[] = "sq/";
 inline constexpr char kRecipientListRoot[] = "rl/";
 inline constexpr char kStatusIndexRoot[] = "rs/";
@@ -103,6 +106,12 @@ inline std::string RecipientStream(absl::string_view tenant,
   return absl::StrCat(kRecipientStreamPrefix, tenant, "/", sequence, "/",
                       recipient);
 }
+inline std::string DeletionStream(absl::string_view tenant,
+                                  absl::string_view sequence,
+                                  absl::string_view recipient) {
+  return absl::StrCat(kDeletionStreamPrefix, tenant, "/", sequence, "/",
+                      recipient);
+}
 // A KeyRef whose ids point into the parsed name.
 struct KeyRefView {
   absl::string_view tenant;
@@ -120,6 +129,15 @@ inline std::optional<KeyRefView> ParseStreamView(absl::string_view name) {
     return KeyRefView{parts[0], parts[1], parts[2]};
   }
   return std::nullopt;
+}
+// The recipient a DeletionStream is about; nullopt for any other name.
+inline std::optional<KeyRefView> ParseDeletionStreamView(
+    absl::string_view name) {
+  absl::string_view parts[3];
+  if (!SplitKeyInto(name, kDeletionStreamPrefix, 3, parts)) {
+    return std::nullopt;
+  }
+  return KeyRefView{parts[0], parts[1], parts[2]};
 }
 inline std::optional<KeyRef> ParseStream(absl::string_view name) {
   std::optional<KeyRefView> ref = ParseStreamView(name);

@@ -235,9 +235,12 @@ absl::StatusOr<Answered<BulkActionResult>> RunBulkAction(
         }
         for (size_t i = 0; i < recipients.size(); ++i) {
           if (!decision.events[i].empty()) ++result.affected_count;
-          CommandRunner::AddRecipientEvents(
-              call.tenant_id, request.sequence_id, recipients[i].recipient_id,
-              recipients[i], decision.events[i], sequence, batch);
+          SEQ_RETURN_IF_ERROR(CommandRunner::AddRecipientChange(
+                                  *deps.repository, call.tenant_id,
+                                  request.sequence_id,
+                                  recipients[i].recipient_id, recipients[i],
+                                  decision.events[i], sequence, batch)
+                                  .status());
         }
         result.applied = true;
         return result;

@@ -86,25 +86,28 @@ TEST_F(AppEnrollmentTest, OneRecipientAlreadyEnrolledWritesNothing) {
   EXPECT_FALSE(HasIndex(layout::IdempotencyKey(kTenant, "enroll-2")));
 }
 
-TEST_F(AppEnrollmentTest, ADeletedRecipientCannotBeEnrolledAgain) {
+TEST_F(AppEnrollmentTest, ADeletedRecipientIsEnrolledAgainAsANewRecipient) {
   ASSERT_TRUE(Enroll(kSeq, {"gone"}).ok());
+  clock_.Advance(absl::Minutes(30));
+  ASSERT_TRUE(Act(kSeq, "gone", domain::PauseRecipient{}).ok());
   ASSERT_TRUE(Act(kSeq, "gone", domain::DeleteRecipient{}).ok());
-  ASSERT_TRUE(Recipient(kSeq, "gone").deleted);
+  // Erased: nothing of it is left to fold.
+  EXPECT_FALSE(Recipient(kSeq, "gone").exists);
+  EXPECT_FALSE(HasIndex(layout::RecipientListKey(kTenant, kSeq, "gone")));
   const absl::Status domain_answer = DomainAnswer("gone");
-  ASSERT_EQ(domain_answer.code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_TRUE(domain_answer.ok()) << domain_answer;
 
-  const StoreImage before = Image();
+  clock_.Advance(absl::Minutes(5));
   absl::StatusOr<Answered<EnrollResult>> answered =
       EnrollIds(kSeq, {"gone"}, "enroll-2");
-  ASSERT_EQ(answered.status().code(), absl::StatusCode::kAlreadyExists)
-      << answered.status();
-  EXPECT_TRUE(absl::StartsWith(answered.status().message(), "recipients[0]"))
-      << answered.status();
-  EXPECT_TRUE(
-      absl::EndsWith(answered.status().message(), domain_answer.message()))
-      << answered.status() << " vs the domain's " << domain_answer;
-  EXPECT_EQ(Image(), before);
-  EXPECT_TRUE(Recipient(kSeq, "gone").deleted);
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  const domain::Recipient again = Recipient(kSeq, "gone");
+  EXPECT_TRUE(again.exists);
+  EXPECT_FALSE(again.deleted);
+  EXPECT_EQ(again.version, 1u);
+  EXPECT_EQ(again.status, domain::RecipientStatus::kInProgress);
+  EXPECT_EQ(again.enrolled_at, clock_.Now());
+  EXPECT_TRUE(HasIndex(layout::RecipientListKey(kTenant, kSeq, "gone")));
 }
 
 TEST_F(AppEnrollmentTest, BadInputNamesTheRecipientAndWritesNothing) {

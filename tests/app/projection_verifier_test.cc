@@ -117,10 +117,14 @@ TEST_F(ProjectionVerifierTest, ConsistentStoreHasNoDiscrepancy) {
   EXPECT_EQ(result.discrepancy_count, 0u);
   EXPECT_TRUE(result.discrepancies.empty());
   EXPECT_EQ(result.last_position, server_.store().LastPosition());
-  EXPECT_EQ(result.events, server_.store().LastPosition());
+  // The two deleted recipients' events are erased; their tombstones stay.
+  EXPECT_EQ(result.events + result.erased_events,
+            server_.store().LastPosition());
+  EXPECT_GT(result.erased_events, 0u);
   EXPECT_EQ(result.sequences, 3u);
   EXPECT_EQ(result.recipients, 9u);
-  EXPECT_EQ(result.deleted_recipients, 2u);
+  EXPECT_EQ(result.deleted_recipients, 0u);
+  EXPECT_EQ(result.tombstones, 2u);
   // The listing entries: sq: 3, rl: 9, rs: 9 (other projections may add more).
   for (const auto& [prefix, count] :
        std::vector<std::pair<std::string, size_t>>{
@@ -444,7 +448,7 @@ TEST_F(ProjectionVerifierTest, ReportsAGapInTheLog) {
       absl::StrCat("log gap: expected position ", last - 1, ", found ", last));
   EXPECT_TRUE(absl::StrContains(result->discrepancies[1], "version follows"))
       << result->discrepancies[1];
-  EXPECT_EQ(result->events, last - 1);
+  EXPECT_EQ(result->events + result->erased_events, last - 1);
 }
 
 }  // namespace

@@ -26,6 +26,21 @@ TEST(StoreLayoutTest, StreamsParseBackToTheirIds) {
   }
 }
 
+TEST(StoreLayoutTest, DeletionStreamsParseBackToTheirIds) {
+  const std::string stream = layout::DeletionStream("t1", "s1", "r1");
+  auto ref = layout::ParseDeletionStreamView(stream);
+  ASSERT_TRUE(ref.has_value());
+  EXPECT_EQ(ref->tenant, "t1");
+  EXPECT_EQ(ref->sequence_id, "s1");
+  EXPECT_EQ(ref->recipient_id, "r1");
+  // Neither a recipient's nor a sequence's stream.
+  EXPECT_FALSE(layout::ParseStream(stream).has_value());
+  for (const char* other :
+       {"del/t1/s1", "del/t1/s1/r1/x", "rcp/t1/s1/r1", "del//s1/r1"}) {
+    EXPECT_FALSE(layout::ParseDeletionStreamView(other).has_value()) << other;
+  }
+}
+
 TEST(StoreLayoutTest, ListingKeysParseBackToTheirIds) {
   EXPECT_EQ(layout::ParseSequenceListKey(layout::SequenceListKey("t", "s")),
             (layout::KeyRef{"t", "s", ""}));

@@ -885,6 +885,12 @@ TYPED_TEST(EventStoreContractTest, ErasureRemovesTheStreamAndKeepsPositions) {
   EXPECT_EQ(all[0].position, 3u);
   EXPECT_EQ(all[1].stream, "tomb");
   EXPECT_EQ(all[1].position, 5u);
+  std::vector<uint64_t> erased_positions;
+  SEQ_ASSERT_OK(this->store_->VisitErasedPositions([&](uint64_t position) {
+    erased_positions.push_back(position);
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(erased_positions, (std::vector<uint64_t>{1, 2, 4}));
   ASSIGN_OR_FAIL(auto from_four, this->store_->ReadAll(4, 1));
   ASSERT_EQ(from_four.size(), 1u);
   EXPECT_EQ(from_four[0].position, 5u);
@@ -918,7 +924,11 @@ TYPED_TEST(EventStoreContractTest, ErasureRemovesTheStreamAndKeepsPositions) {
 }
 
 TYPED_TEST(EventStoreContractTest, ErasureAtTheWrongVersionWritesNothing) {
-  if (!kCanErase<TypeParam>) GTEST_SKIP() << "cannot erase";
+  if (!kCanErase<TypeParam>) {
+    EXPECT_THAT(this->store_->Commit(Erase("a", kAnyVersion)).status(),
+                StatusIs(absl::StatusCode::kUnimplemented));
+    return;
+  }
   SEQ_ASSERT_OK(this->store_->Commit(
       Batch({Append("a", 0, {Ev("A1")})}, {Put("idem/a", "v")})));
   EXPECT_THAT(this->store_->Commit(Erase("a", 2, {"idem/a"})).status(),
@@ -944,7 +954,11 @@ TYPED_TEST(EventStoreContractTest, ErasureAtTheWrongVersionWritesNothing) {
 }
 
 TYPED_TEST(EventStoreContractTest, ErasuresRaceCommitsOfOtherStreams) {
-  if (!kCanErase<TypeParam>) GTEST_SKIP() << "cannot erase";
+  if (!kCanErase<TypeParam>) {
+    EXPECT_THAT(this->store_->Commit(Erase("a", kAnyVersion)).status(),
+                StatusIs(absl::StatusCode::kUnimplemented));
+    return;
+  }
   constexpr int kStreams = 40;
   for (int i = 0; i < kStreams; ++i) {
     SEQ_ASSERT_OK(this->store_->Commit(

@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "app/storage/event_codec.h"
+#include "app/storage/store_layout.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/grpc_status_matchers.h"
@@ -454,7 +455,7 @@ TEST_F(ActionEffectsTest, NextDueAtIsAbsentWhenNothingIsDue) {
 
 // ---- Delete.
 
-TEST_F(ActionEffectsTest, DeleteRemovesFromEveryReadAndListAndBlocksReenroll) {
+TEST_F(ActionEffectsTest, DeleteErasesFromEveryReadAndListAndAllowsReenroll) {
   CreateSequence(server_, "s", {EmailStep(absl::Hours(24))});
   Enroll(server_, "s", {"r1", "r2"});
   MustAct(server_, v1::ACTION_STOP, "s", "r1");
@@ -509,20 +510,33 @@ TEST_F(ActionEffectsTest, DeleteRemovesFromEveryReadAndListAndBlocksReenroll) {
     EXPECT_EQ(listed.recipients_size(), filtered ? 0 : 1);
   }
 
-  // Re-enrolling the same id is refused; nobody in the request is enrolled.
-  const std::vector<std::string> log = LogSnapshot(server_);
-  v1::EnrollRecipientsRequest enroll;
-  enroll.set_request_id(NextRequestId());
-  enroll.set_sequence_id("s");
-  enroll.add_recipients()->set_recipient_id("r3");
-  enroll.add_recipients()->set_recipient_id("r1");
-  v1::EnrollRecipientsResponse enrolled;
-  EXPECT_THAT(
-      server_.recipients().EnrollRecipients(CallAs().get(), enroll, &enrolled),
-      StatusIs(grpc::StatusCode::ALREADY_EXISTS));
-  EXPECT_EQ(LogSnapshot(server_), log);
-  EXPECT_THAT(GetRecipient(server_, "s", "r3", &r),
-              StatusIs(grpc::StatusCode::NOT_FOUND));
+  // The log keeps a tombstone of r1 (who, when, which request), nothing else.
+  auto tombstones = server_.store().ReadStream(
+      app::layout::DeletionStream(kTenant, "s", "r1"), 1, 10);
+  ASSERT_TRUE(tombstones.ok()) << tombstones.status();
+  ASSERT_EQ(tombstones->size(), 1u);
+  EXPECT_EQ((*tombstones)[0].type, "Deleted");
+  v1::Event tombstone_event;
+  ASSERT_TRUE(tombstone_event.ParseFromString((*tombstones)[0].data));
+  EXPECT_EQ(tombstone_event.metadata().actor(), kActor);
+  EXPECT_EQ(FromProtoTime(tombstone_event.metadata().occurred_at()),
+            server_.clock().Now());
+  auto erased = server_.store().ReadStream(
+      app::layout::RecipientStream(kTenant, "s", "r1"), 1, 10);
+  ASSERT_TRUE(erased.ok());
+  EXPECT_TRUE(erased->empty());
+
+  // The same id may be enrolled again, as a new recipient.
+  server_.clock().Advance(absl::Minutes(1));
+  Enroll(server_, "s", {"r3", "r1"});
+  v1::Recipient reborn = MustGetRecipient(server_, "s", "r1");
+  EXPECT_EQ(reborn.status(), v1::RECIPIENT_STATUS_IN_PROGRESS);
+  EXPECT_EQ(reborn.version(), 1u);
+  EXPECT_EQ(FromProtoTime(reborn.enrolled_at()), server_.clock().Now());
+  v1::RecipientTimeline reborn_timeline;
+  ASSERT_TRUE(Timeline(server_, "s", "r1", &reborn_timeline).ok());
+  EXPECT_EQ(reborn_timeline.entries_size(), 1);
+  MustAct(server_, v1::ACTION_DELETE, "s", "r1");
 
   // Still gone after a restart.
   server_.Restart();

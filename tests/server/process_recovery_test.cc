@@ -205,7 +205,9 @@ TEST(ProcessRecoveryTest, KillNineKeepsEveryAcknowledgedChange) {
   RunResult verify = Ctl({"verify", "--data_dir=" + data_dir});
   EXPECT_EQ(verify.ExitCode(), 0) << verify.output;
   EXPECT_TRUE(
-      absl::StrContains(verify.output, "recipients: 19 listed, 1 deleted"))
+      absl::StrContains(verify.output,
+                        "recipients: 19 listed, 0 deleted (kept), 1 deletions "
+                        "erased"))
       << verify.output;
 }
 

@@ -42,6 +42,12 @@ class ForwardingEventStore : public eventstore::EventStore {
       uint64_t from_position, size_t max_count) const override {
     return inner_.ReadAll(from_position, max_count);
   }
+  absl::Status VisitErasedPositions(
+      const std::function<absl::Status(uint64_t position)>& visit)
+      const override {
+    return inner_.VisitErasedPositions(visit);
+  }
+  absl::Status PurgeErased() override { return inner_.PurgeErased(); }
   uint64_t LastPosition() const override { return inner_.LastPosition(); }
   absl::StatusOr<std::optional<std::string>> GetIndex(
       absl::string_view key) const override {
