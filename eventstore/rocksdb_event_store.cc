@@ -1370,6 +1370,15 @@ absl::Status RocksDbEventStore::WriteErasures(
   return absl::OkStatus();
 }
 
+absl::Status RocksDbEventStore::CompactAll() {
+  {
+    absl::MutexLock lock(&purge_mu_);
+    purge_everything_ = true;
+    ++erasures_written_;
+  }
+  return PurgeErased();
+}
+
 bool RocksDbEventStore::PurgePending() const {
   absl::MutexLock lock(&purge_mu_);
   return erasures_written_ != erasures_purged_;

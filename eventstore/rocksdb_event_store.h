@@ -233,6 +233,10 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   absl::Status PurgeErased() override;
   // True while erasures committed (or found at Open) are not yet purged.
   bool PurgePending() const;
+  // Flushes and compacts the whole database down to the last level (what
+  // PurgeErased does after a restart): no file keeps a deleted or
+  // overwritten value afterwards. For operators (sequencerctl compact).
+  absl::Status CompactAll();
 
   absl::Status WriteState() const override;
   void SetWriteStateObserver(

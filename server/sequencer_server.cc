@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "app/use_cases/kept_deletions.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/clock_service.h"
@@ -53,6 +54,19 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
                  "sequencerd: unfinished sequence pauses are left for later: "
                  "%s\n",
                  finished.ToString().c_str());
+  }
+  // Recipients deleted before deletions erased: erased now, once.
+  if (absl::StatusOr<uint64_t> erased = app::EraseKeptDeletions(deps);
+      !erased.ok()) {
+    std::fprintf(stderr,
+                 "sequencerd: recipients deleted before this version are not "
+                 "erased yet (the next start tries again): %s\n",
+                 erased.status().ToString().c_str());
+  } else if (*erased > 0) {
+    std::fprintf(stderr,
+                 "sequencerd: erased %llu recipients deleted before deletions "
+                 "erased\n",
+                 static_cast<unsigned long long>(*erased));
   }
   server->scheduler_ = std::make_unique<app::Scheduler>(deps);
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);

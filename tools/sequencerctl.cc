@@ -1,12 +1,13 @@
 // sequencerctl: the operator's command-line tool. See kUsage for the commands.
 //
 // Offline commands open the data directory read-only (RocksDbEventStore's
-// read_only: nothing in it is written, not even RocksDB's info log) and take
-// RocksDB's LOCK, which refuses a directory that a running sequencerd holds:
-// stop the server first.
+// read_only: nothing in it is written, not even RocksDB's info log), except
+// compact, and take RocksDB's LOCK, which refuses a directory that a running
+// sequencerd holds: stop the server first.
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -70,7 +71,8 @@ constexpr char kUsage[] =
 
 Offline, on the data directory of a STOPPED sequencerd (RocksDB's lock refuses
 a directory a running server holds). They open it read-only and never write to
-it; a damaged write-ahead log is reported (exit 2), not repaired:
+it (compact excepted); a damaged write-ahead log is reported (exit 2), not
+repaired:
   verify --data_dir=DIR [--threads=N]
       Replay the whole log, rebuild every sequence and recipient, and compare
       the projection indexes (sq/, rl/, rs/, due/, ready/) with the stored
@@ -78,6 +80,13 @@ it; a damaged write-ahead log is reported (exit 2), not repaired:
       the log is contiguous and every event decodes. Prints a summary; exit 1
       when anything differs. --threads (2) splits the work; 1 runs it all on
       one core.
+  compact --data_dir=DIR
+      The one offline command that writes: flushes and compacts the whole
+      store down to its last level, so that no file keeps anything deleted or
+      erased (sequencerd purges what deletions erased by itself, soon after
+      each delete and when it stops; this is for the cautious, and after
+      deletions made before sequencerd erased them). Prints the size of the
+      directory before and after.
   log --data_dir=DIR [--from=N] [--limit=N] [--format=json|text]
       Print events in log order, one per line:
       POSITION  STREAM  vVERSION  TYPE  EVENT
@@ -196,6 +205,37 @@ int Verify() {
   if (!result.ok()) return Fail(result.status());
   std::cout << result->Summary() << std::flush;
   return result->ok() ? 0 : 1;
+}
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::recursive_directory_iterator(dir, error)) {
+    if (entry.is_regular_file(error)) bytes += entry.file_size(error);
+  }
+  return bytes;
+}
+
+int Compact() {
+  const std::string dir = absl::GetFlag(FLAGS_data_dir);
+  if (dir.empty()) return UsageError("compact needs --data_dir");
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat(dir, " holds no sequencerd data directory")));
+  }
+  const uint64_t before = DirectoryBytes(dir);
+  sequencer::eventstore::RocksDbEventStore::Options options;
+  options.create_if_missing = false;
+  auto store = sequencer::eventstore::RocksDbEventStore::Open(dir, options);
+  if (!store.ok()) return Fail(store.status());
+  if (absl::Status compacted = (*store)->CompactAll(); !compacted.ok()) {
+    return Fail(compacted);
+  }
+  store->reset();
+  std::cout << "compacted " << dir << ": " << before << " bytes before, "
+            << DirectoryBytes(dir) << " after" << std::endl;
+  return 0;
 }
 
 int Log() {
@@ -438,6 +478,9 @@ int main(int argc, char** argv) {
   }
   if (command == "verify") {
     return expect_args(0, "verify --data_dir=DIR") ? Verify() : 2;
+  }
+  if (command == "compact") {
+    return expect_args(0, "compact --data_dir=DIR") ? Compact() : 2;
   }
   if (command == "log") {
     return expect_args(0, "log --data_dir=DIR [--from=N] [--limit=N]") ? Log()

@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "app/storage/event_codec.h"
+#include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -317,6 +318,45 @@ TEST_F(ErasureDaemonTest, ABulkDeleteErasesEveryOneEvenAfterAKill) {
   EXPECT_EQ(verify.ExitCode(), 0) << verify.output;
   EXPECT_TRUE(absl::StrContains(verify.output, "2 deletions erased"))
       << verify.output;
+}
+
+TEST(SequencerctlCompactTest, PurgesWhatAStoreErasedWithoutPurging) {
+  TempDir dir;
+  const std::string data_dir = dir.Sub("data");
+  const std::string marker = Marker("erased");
+  {
+    auto store = eventstore::RocksDbEventStore::Open(data_dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    eventstore::CommitBatch batch;
+    batch.appends.push_back({"victim", 0, {{"E", marker}}});
+    batch.appends.push_back({"other", 0, {{"E", "kept"}}});
+    ASSERT_TRUE((*store)->Commit(batch).ok());
+  }  // closed: the events are in a table file
+  {
+    auto store = eventstore::RocksDbEventStore::Open(data_dir);
+    ASSERT_TRUE(store.ok()) << store.status();
+    eventstore::CommitBatch erase;
+    erase.erasures.push_back({"victim", 1, {}});
+    ASSERT_TRUE((*store)->Commit(erase).ok());
+  }  // closed without PurgeErased
+  ASSERT_FALSE(FilesContaining(data_dir, marker).empty());
+
+  RunResult compacted = Ctl({"compact", "--data_dir=" + data_dir});
+  EXPECT_EQ(compacted.ExitCode(), 0) << compacted.output;
+  EXPECT_TRUE(absl::StrContains(compacted.output, "compacted"))
+      << compacted.output;
+  EXPECT_EQ(FilesContaining(data_dir, marker), std::vector<std::string>());
+  auto store = eventstore::RocksDbEventStore::Open(data_dir);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_FALSE((*store)->PurgePending());
+  auto other = (*store)->ReadStream("other", 1, 10);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(other->size(), 1u);
+
+  // A directory that is not there is refused, and nothing is created.
+  RunResult missing = Ctl({"compact", "--data_dir=" + dir.Sub("none")});
+  EXPECT_EQ(missing.ExitCode(), 2) << missing.output;
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("none")));
 }
 
 }  // namespace
