@@ -54,8 +54,8 @@ struct StreamInfo {
 // The listing prefixes compared, in the order they are compared.
 constexpr absl::string_view kComparedPrefixes[] = {
     View(layout::kSequenceListRoot), View(layout::kRecipientListRoot),
-    View(layout::kStatusIndexRoot), View(layout::kDuePrefix),
-    View(layout::kReadyPrefix)};
+    View(layout::kStatusIndexRoot),  View(layout::kDuePrefix),
+    View(layout::kReadyPrefix),      View(layout::kReportRoot)};
 constexpr int kComparedCount =
     sizeof(kComparedPrefixes) / sizeof(kComparedPrefixes[0]);
 constexpr int kStatusBucket = 2;  // rs/
@@ -94,6 +94,8 @@ std::string KeyIdentity(absl::string_view key) {
     ref = due->recipient;
   } else if (auto ready = layout::ParseReadyKey(key)) {
     ref = ready->recipient;
+  } else if (auto report = layout::ParseReportEntryKey(key)) {
+    ref = std::move(report);
   }
   if (!ref.has_value()) return "";
   return ref->recipient_id.empty()
