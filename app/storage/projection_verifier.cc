@@ -859,7 +859,8 @@ class VerifyPass {
       PrefixComparison result;
     };
     std::vector<Task> tasks;
-    constexpr int kOrder[] = {1, 2, 3, 4, 0};
+    constexpr int kOrder[] = {1, 2, 5, 3, 4, 0};
+    static_assert(sizeof(kOrder) / sizeof(kOrder[0]) == kComparedCount);
     for (int bucket : kOrder) {
       const EntryList* largest = nullptr;
       for (LogPass* pass : all) {
