@@ -74,8 +74,10 @@ it; a damaged write-ahead log is reported (exit 2), not repaired:
   verify --data_dir=DIR [--threads=N]
       Replay the whole log, rebuild every sequence and recipient, and compare
       the projection indexes (sq/, rl/, rs/, due/, ready/, rp/) with the
-      stored ones; also checks
-      the log is contiguous and every event decodes. Prints a summary; exit 1
+      stored ones (a directory last written by a sequencerd older than the
+      sequence report lacks rp/ entries until the next start backfills them);
+      also checks the log is contiguous and every event decodes. Prints a
+      summary; exit 1
       when anything differs. --threads (2) splits the work; 1 runs it all on
       one core.
   log --data_dir=DIR [--from=N] [--limit=N] [--format=json|text]
