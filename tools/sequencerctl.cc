@@ -77,9 +77,8 @@ it; a damaged write-ahead log is reported (exit 2), not repaired:
       stored ones (a directory last written by a sequencerd older than the
       sequence report lacks rp/ entries until the next start backfills them);
       also checks the log is contiguous and every event decodes. Prints a
-      summary; exit 1
-      when anything differs. --threads (2) splits the work; 1 runs it all on
-      one core.
+      summary; exit 1 when anything differs. --threads (2) splits the work; 1
+      runs it all on one core.
   log --data_dir=DIR [--from=N] [--limit=N] [--format=json|text]
       Print events in log order, one per line:
       POSITION  STREAM  vVERSION  TYPE  EVENT
