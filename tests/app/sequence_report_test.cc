@@ -570,6 +570,13 @@ TEST_F(SequenceReportTest, AnActionThatChangesNoContributionWritesNoEntry) {
                       layout::ReportEntryKey(kTenant, "s", "a")),
             written.end())
       << absl::StrJoin(written, ", ");
+  // No hot key: every index key the action writes is the recipient's own
+  // (or its request's retry record), none shared by the sequence.
+  for (const std::string& key : written) {
+    EXPECT_TRUE(absl::EndsWith(key, "/a") ||
+                absl::StartsWith(key, layout::kIdempotencyPrefix))
+        << key;
+  }
 }
 
 TEST_F(SequenceReportTest, UnknownSequenceAndBadIdsAreRefused) {
