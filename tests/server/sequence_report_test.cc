@@ -2,9 +2,9 @@
 // free port, a temporary data directory) answers GetSequenceReport with exact
 // numbers after a known workload, keeps them across a restart, refuses bad
 // input; `sequencerctl report` prints it; `sequencerctl verify` finds an rp/
-// entry altered behind the service's back; and a data directory without rp/
-// entries (made before the report existed) gets them back at start-up; and
-// concurrent clients on one sequence leave it exact.
+// entry altered behind the service's back; a data directory without rp/
+// entries (made before the report existed) gets them back at start-up. And,
+// on an in-process server, concurrent clients on one sequence leave it exact.
 
 #include <signal.h>
 
