@@ -55,7 +55,8 @@
 
 namespace sequencer::domain {
 
-// What one recipient contributes to its sequence's report.
+// What one recipient contributes to its sequence's report (StepTally, the
+// counters of one step, is in domain/model.h).
 struct ReportContribution {
   RecipientStatus status = RecipientStatus::kInProgress;
   // Indexed by step; trailing steps with nothing to count may be absent.
