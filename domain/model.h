@@ -145,6 +145,40 @@ struct RecipientStep {
   std::optional<StepContent> dispatched_content;
 };
 
+// The counters of one step in the sequence report: the rules are in
+// domain/report.h.
+struct StepTally {
+  int64_t waiting = 0;
+  int64_t due = 0;
+  int64_t sent = 0;
+  int64_t skipped = 0;
+  int64_t failed = 0;
+  int64_t bounced = 0;
+  int64_t replies = 0;
+  int64_t meetings = 0;
+
+  bool empty() const { return *this == StepTally{}; }
+  StepTally& operator+=(const StepTally& other);
+  friend bool operator==(const StepTally& a, const StepTally& b) {
+    return a.waiting == b.waiting && a.due == b.due && a.sent == b.sent &&
+           a.skipped == b.skipped && a.failed == b.failed &&
+           a.bounced == b.bounced && a.replies == b.replies &&
+           a.meetings == b.meetings;
+  }
+  friend bool operator!=(const StepTally& a, const StepTally& b) {
+    return !(a == b);
+  }
+};
+
+// A recipient's reporting history as the sequence report counts it
+// (domain/report.h: CountEvent folds it; waiting and due stay 0 here).
+struct ReportHistory {
+  std::vector<StepTally> steps;
+  StepTally before_first_send;
+  // The step last sent (see domain/report.h); -1 before the first.
+  int last_sent_step = -1;
+};
+
 struct Recipient {
   bool exists = false;
   // Deleted recipients keep only this tombstone (exists stays true, deleted is
@@ -203,6 +237,8 @@ struct Recipient {
   bool stopped_by_rule = false;
   std::string error_message;
   std::vector<RecipientStep> steps;
+  // What the sequence report counts (domain/report.h); erased by Deleted.
+  ReportHistory report;
   absl::Time enrolled_at = absl::InfinitePast();
   absl::Time updated_at = absl::InfinitePast();
   // Number of events in the recipient's stream.

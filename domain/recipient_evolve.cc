@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "domain/recipient.h"
 #include "domain/recipient_internal.h"
+#include "domain/report.h"
 
 namespace sequencer::domain {
 namespace {
@@ -382,6 +383,7 @@ void ApplyAdvance(Recipient& r, const Advance& advance) {
 }  // namespace internal
 
 Recipient Evolve(Recipient state, const RecipientEvent& event) {
+  CountEvent(event.payload, state);
   std::visit(Evolver{state, event.metadata}, event.payload);
   ++state.version;
   state.updated_at = event.metadata.occurred_at;

@@ -92,4 +92,43 @@ v1::StepView ToApi(const domain::StepView& view) {
   return out;
 }
 
+namespace {
+
+void ToApi(const domain::StepTally& tally, v1::StepCounters* out) {
+  out->set_waiting(tally.waiting);
+  out->set_due(tally.due);
+  out->set_sent(tally.sent);
+  out->set_skipped(tally.skipped);
+  out->set_failed(tally.failed);
+  out->set_bounced(tally.bounced);
+  out->set_replies(tally.replies);
+  out->set_meetings(tally.meetings);
+}
+
+}  // namespace
+
+v1::SequenceReport ToApi(const domain::Sequence& sequence,
+                         const domain::SequenceReport& report) {
+  v1::SequenceReport out;
+  out.set_sequence_id(sequence.sequence_id);
+  out.set_recipients(report.recipients);
+  // by_status holds every status (domain::EmptyReport), in enum order.
+  for (const auto& [status, count] : report.by_status) {
+    v1::StatusCount* entry = out.add_by_status();
+    entry->set_status(ToProto(status));
+    entry->set_count(count);
+  }
+  for (size_t i = 0; i < report.steps.size(); ++i) {
+    v1::StepReport* step = out.add_steps();
+    step->set_index(static_cast<int32_t>(i));
+    if (i < sequence.steps.size()) {
+      step->set_channel(ToProto(sequence.steps[i].type));
+    }
+    ToApi(report.steps[i], step->mutable_counters());
+  }
+  ToApi(report.before_first_send, out.mutable_before_first_send());
+  ToApi(report.totals, out.mutable_totals());
+  return out;
+}
+
 }  // namespace sequencer::server

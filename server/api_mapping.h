@@ -9,6 +9,7 @@
 
 #include "domain/model.h"
 #include "domain/recipient.h"
+#include "domain/report.h"
 #include "sequencer/v1/sequencer.pb.h"
 
 namespace sequencer::server {
@@ -18,6 +19,10 @@ v1::Sequence ToApi(const domain::Sequence& sequence);
 v1::Recipient ToApi(const domain::Recipient& recipient,
                     const domain::Sequence& sequence);
 v1::StepView ToApi(const domain::StepView& view);
+// GetSequenceReport's answer: `report` of `sequence` (one StepReport per
+// step, with its channel; every status).
+v1::SequenceReport ToApi(const domain::Sequence& sequence,
+                         const domain::SequenceReport& report);
 
 }  // namespace sequencer::server
 

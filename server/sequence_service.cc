@@ -8,6 +8,7 @@
 #include "app/status_macros.h"
 #include "app/storage/event_codec.h"
 #include "app/use_cases/sequence_pause.h"
+#include "app/use_cases/sequence_report.h"
 #include "app/use_cases/sequences.h"
 #include "domain/sequence.h"
 #include "server/api_mapping.h"
@@ -24,6 +25,8 @@ SequenceServiceImpl::SequenceServiceImpl(ServiceDeps deps) : deps_(deps) {
   DecodeRequestsOf("ListSequences", &SequenceServiceImpl::ListSequences);
   DecodeRequestsOf("PauseSequence", &SequenceServiceImpl::PauseSequence);
   DecodeRequestsOf("ResumeSequence", &SequenceServiceImpl::ResumeSequence);
+  DecodeRequestsOf("GetSequenceReport",
+                   &SequenceServiceImpl::GetSequenceReport);
 }
 
 namespace {
@@ -154,6 +157,20 @@ grpc::ServerUnaryReactor* SequenceServiceImpl::ResumeSequence(
                            deps_, call, SequencePauseRequestOf(*request, false),
                            SequencePauseEncoder(response)),
                        response);
+      });
+}
+
+grpc::ServerUnaryReactor* SequenceServiceImpl::GetSequenceReport(
+    grpc::CallbackServerContext* context,
+    const v1::GetSequenceReportRequest* request, v1::SequenceReport* response) {
+  return RunUnary(
+      context, deps_.pool,
+      [this, request, response](const CallContext& call) -> absl::Status {
+        SEQ_ASSIGN_OR_RETURN(
+            app::SequenceReportResult result,
+            app::GetSequenceReport(deps_, call, request->sequence_id()));
+        *response = ToApi(result.sequence, result.report);
+        return absl::OkStatus();
       });
 }
 

@@ -1,4 +1,5 @@
-// sequencer.v1.SequenceService: create, get and list sequences.
+// sequencer.v1.SequenceService: create, get and list sequences, pause and
+// resume them, and their reports.
 
 #ifndef SEQUENCER_SERVER_SEQUENCE_SERVICE_H_
 #define SEQUENCER_SERVER_SEQUENCE_SERVICE_H_
@@ -40,6 +41,11 @@ class SequenceServiceImpl final : public DecodingService<v1::SequenceService> {
       grpc::CallbackServerContext* context,
       const v1::SequenceActionRequest* request,
       v1::SequenceActionResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetSequenceReport(
+      grpc::CallbackServerContext* context,
+      const v1::GetSequenceReportRequest* request,
+      v1::SequenceReport* response) override;
 
  private:
   ServiceDeps deps_;

@@ -602,4 +602,75 @@ std::string EventTypeName(const v1::Event& event) {
   return field->message_type()->name();
 }
 
+namespace {
+
+void ToProto(const domain::StepTally& tally, v1::ReportTally* out) {
+  out->set_waiting(tally.waiting);
+  out->set_due(tally.due);
+  out->set_sent(tally.sent);
+  out->set_skipped(tally.skipped);
+  out->set_failed(tally.failed);
+  out->set_bounced(tally.bounced);
+  out->set_replies(tally.replies);
+  out->set_meetings(tally.meetings);
+}
+
+domain::StepTally FromProto(const v1::ReportTally& tally) {
+  domain::StepTally out;
+  out.waiting = tally.waiting();
+  out.due = tally.due();
+  out.sent = tally.sent();
+  out.skipped = tally.skipped();
+  out.failed = tally.failed();
+  out.bounced = tally.bounced();
+  out.replies = tally.replies();
+  out.meetings = tally.meetings();
+  return out;
+}
+
+}  // namespace
+
+std::string EncodeReportContribution(
+    const domain::ReportContribution& contribution) {
+  v1::ReportContribution proto;
+  proto.set_status(ToProto(contribution.status));
+  for (size_t i = 0; i < contribution.steps.size(); ++i) {
+    if (contribution.steps[i].empty()) continue;
+    v1::ReportTally* step = proto.add_steps();
+    step->set_step_index(static_cast<int32_t>(i));
+    ToProto(contribution.steps[i], step);
+  }
+  if (!contribution.before_first_send.empty()) {
+    ToProto(contribution.before_first_send, proto.mutable_before_first_send());
+  }
+  return proto.SerializeAsString();
+}
+
+absl::StatusOr<domain::ReportContribution> DecodeReportContribution(
+    absl::string_view bytes) {
+  v1::ReportContribution proto;
+  if (!proto.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError("a report contribution does not parse");
+  }
+  auto status = FromProto("status", proto.status());
+  if (!status.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "a report contribution names no status: ", status.status().message()));
+  }
+  domain::ReportContribution out;
+  out.status = *status;
+  for (const v1::ReportTally& step : proto.steps()) {
+    if (step.step_index() < 0 || step.step_index() >= domain::kMaxSteps) {
+      return absl::DataLossError(absl::StrCat(
+          "a report contribution counts step ", step.step_index()));
+    }
+    if (static_cast<size_t>(step.step_index()) >= out.steps.size()) {
+      out.steps.resize(step.step_index() + 1);
+    }
+    out.steps[step.step_index()] += FromProto(step);
+  }
+  out.before_first_send = FromProto(proto.before_first_send());
+  return out;
+}
+
 }  // namespace sequencer::app

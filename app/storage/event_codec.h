@@ -23,6 +23,7 @@
 #include "domain/limits.h"
 #include "domain/model.h"
 #include "domain/recipient.h"
+#include "domain/report.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "sequencer/v1/events.pb.h"
@@ -75,6 +76,14 @@ absl::StatusOr<domain::RecipientEvent> RecipientEventFromProto(
 // The payload's name ("Paused", "SequenceCreated", ...), used as the store's
 // event type.
 std::string EventTypeName(const v1::Event& event);
+
+// The stored form of a recipient's report contribution (the rp/ entries):
+// equal contributions encode to equal bytes. Decoding bytes that do not parse
+// or name no status is DATA_LOSS.
+std::string EncodeReportContribution(
+    const domain::ReportContribution& contribution);
+absl::StatusOr<domain::ReportContribution> DecodeReportContribution(
+    absl::string_view bytes);
 
 }  // namespace sequencer::app
 

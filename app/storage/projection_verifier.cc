@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@
 #include "app/storage/repository.h"
 #include "app/storage/store_layout.h"
 #include "domain/model.h"
+#include "domain/report.h"
 #include "google/protobuf/arena.h"
 #include "sequencer/v1/events.pb.h"
 
@@ -54,8 +56,8 @@ struct StreamInfo {
 // The listing prefixes compared, in the order they are compared.
 constexpr absl::string_view kComparedPrefixes[] = {
     View(layout::kSequenceListRoot), View(layout::kRecipientListRoot),
-    View(layout::kStatusIndexRoot), View(layout::kDuePrefix),
-    View(layout::kReadyPrefix)};
+    View(layout::kStatusIndexRoot),  View(layout::kDuePrefix),
+    View(layout::kReadyPrefix),      View(layout::kReportRoot)};
 constexpr int kComparedCount =
     sizeof(kComparedPrefixes) / sizeof(kComparedPrefixes[0]);
 constexpr int kStatusBucket = 2;  // rs/
@@ -99,6 +101,8 @@ std::string KeyIdentity(absl::string_view key) {
     ref = due->recipient;
   } else if (auto ready = layout::ParseReadyKey(key)) {
     ref = ready->recipient;
+  } else if (auto report = layout::ParseReportEntryKey(key)) {
+    ref = std::move(report);
   }
   if (!ref.has_value()) return "";
   return ref->recipient_id.empty()
@@ -109,6 +113,43 @@ std::string KeyIdentity(absl::string_view key) {
 
 std::string Quote(absl::string_view s) {
   return absl::StrCat("\"", absl::CHexEscape(s), "\"");
+}
+
+// An index entry's value as a finding shows it: quoted, or for a report
+// contribution (rp/) that decodes, what it counts, e.g.
+// {IN_PROGRESS step0: sent 1 replies 2}.
+std::string ShowValue(absl::string_view key, absl::string_view value) {
+  if (!absl::StartsWith(key, layout::kReportRoot)) return Quote(value);
+  absl::StatusOr<domain::ReportContribution> contribution =
+      DecodeReportContribution(value);
+  if (!contribution.ok()) return Quote(value);
+  auto show = [](const domain::StepTally& t) {
+    std::string out;
+    for (const auto& [name, count] :
+         std::initializer_list<std::pair<const char*, int64_t>>{
+             {"waiting", t.waiting},
+             {"due", t.due},
+             {"sent", t.sent},
+             {"skipped", t.skipped},
+             {"failed", t.failed},
+             {"bounced", t.bounced},
+             {"replies", t.replies},
+             {"meetings", t.meetings}}) {
+      if (count != 0) absl::StrAppend(&out, " ", name, " ", count);
+    }
+    return out;
+  };
+  std::string out =
+      absl::StrCat("{", layout::StatusKeyView(contribution->status));
+  for (size_t i = 0; i < contribution->steps.size(); ++i) {
+    if (contribution->steps[i].empty()) continue;
+    absl::StrAppend(&out, " step", i, ":", show(contribution->steps[i]));
+  }
+  if (!contribution->before_first_send.empty()) {
+    absl::StrAppend(
+        &out, " before first send:", show(contribution->before_first_send));
+  }
+  return absl::StrCat(out, "}");
 }
 
 class Findings {
@@ -689,7 +730,7 @@ PrefixComparison ComparePrefix(
   MergedEntries want(expected);
   auto miss = [&]() {
     missing.Add(absl::StrCat("missing index entry ", Quote(want.key()), " = ",
-                             Quote(want.value())));
+                             ShowValue(want.key(), want.value())));
     want.Next();
   };
   bool past_last = false;
@@ -711,13 +752,13 @@ PrefixComparison ComparePrefix(
         }
         if (!expected_here) {
           findings.Add(absl::StrCat("unexpected index entry ", Quote(key),
-                                    " = ", Quote(value)));
+                                    " = ", ShowValue(key, value)));
           return absl::OkStatus();
         }
         if (want.value() != value) {
           findings.Add(absl::StrCat("different index entry ", Quote(key), " = ",
-                                    Quote(value), ", expected ",
-                                    Quote(want.value())));
+                                    ShowValue(key, value), ", expected ",
+                                    ShowValue(key, want.value())));
         }
         want.Next();
         return absl::OkStatus();
@@ -891,7 +932,8 @@ class VerifyPass {
       PrefixComparison result;
     };
     std::vector<Task> tasks;
-    constexpr int kOrder[] = {1, 2, 3, 4, 0};
+    constexpr int kOrder[] = {1, 2, 5, 3, 4, 0};
+    static_assert(sizeof(kOrder) / sizeof(kOrder[0]) == kComparedCount);
     for (int bucket : kOrder) {
       const EntryList* largest = nullptr;
       for (LogPass* pass : all) {

@@ -20,15 +20,16 @@
 // service reads with (codec + domain::Evolve, as Repository does). From the
 // folded states it derives the index entries the service must have written
 // (sq/ per sequence, and Repository::AddProjectionEntries, the entries of
-// ProjectionEntries, per recipient: rl/, rs/, the scheduler's due/ and the
-// delivery queue's ready/; deleted recipients have none) and compares them
+// ProjectionEntries, per recipient: rl/, rs/, the scheduler's due/, the
+// delivery queue's ready/ and the report contribution rp/; deleted
+// recipients have none) and compares them
 // with the stored entries under those prefixes (EventStore::VisitIndex, one
 // prefix per thread): an expected entry that is absent is "missing", a stored
 // entry nobody expects is "unexpected", and a stored entry with another value
 // is "different". Idempotency records (idem/) are counted, not verified.
 // Findings about positions (gaps) are listed before findings about single
 // streams, then recipients of no sequence, then the indexes by prefix (sq/,
-// rl/, rs/, due/, ready/). The result does not depend on the number of
+// rl/, rs/, due/, ready/, rp/). The result does not depend on the number of
 // threads: ranges that turn out to share a position are scanned again as
 // one, so that duplicates are reported where a single scan meets them.
 //
@@ -72,7 +73,8 @@ struct VerifyResult {
   uint64_t erased_events = 0;
   // Listed recipients by status name ("RECIPIENT_STATUS_PAUSED", ...).
   std::map<std::string, uint64_t> recipients_by_status;
-  // Stored entries compared under sq/, rl/ and rs/; idem/ entries seen.
+  // Stored entries compared under sq/, rl/, rs/, due/, ready/ and rp/;
+  // idem/ entries seen.
   uint64_t index_entries = 0;
   uint64_t idempotency_records = 0;
 

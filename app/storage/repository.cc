@@ -1,11 +1,13 @@
 #include "app/storage/repository.h"
 
 #include <limits>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
 #include "domain/recipient.h"
+#include "domain/report.h"
 #include "domain/schedule.h"
 #include "domain/sequence.h"
 
@@ -210,6 +212,12 @@ void Repository::AddProjectionEntries(
   scratch->clear();
   layout::AppendRecipientListKey(scratch, tenant, sequence, recipient);
   add(*scratch, status);
+  if (std::optional<domain::ReportContribution> contribution =
+          domain::ContributionOf(r)) {
+    scratch->clear();
+    layout::AppendReportEntryKey(scratch, tenant, sequence, recipient);
+    add(*scratch, EncodeReportContribution(*contribution));
+  }
 
   const domain::RecipientSchedule schedule = domain::Schedule(r, definition);
   switch (schedule.kind) {

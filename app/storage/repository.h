@@ -84,7 +84,8 @@ class Repository {
   static eventstore::NewEvent Encode(const domain::RecipientEvent& event);
 
   // The index entries (key -> value) that the recipient's state implies:
-  // listing (rl/, rs/) while it exists and is not deleted; the scheduler's
+  // listing (rl/, rs/) and its report contribution (rp/,
+  // domain::ContributionOf) while it exists and is not deleted; the scheduler's
   // due/ entry while it waits for a delay, or at the deadline of a send in
   // flight; the delivery queue's ready/ entry while an automatic step waits
   // for a worker. See app/storage/store_layout.h.

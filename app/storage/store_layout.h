@@ -15,6 +15,11 @@
 //   sq/<tenant>/<sequence> -> ""                      sequence listing
 //   rl/<tenant>/<sequence>/<recipient> -> STATUS      recipient listing
 //   rs/<tenant>/<sequence>/<STATUS>/<recipient> -> "" listing by status
+//   rp/<tenant>/<sequence>/<recipient> -> ReportContribution
+//       what the recipient contributes to the sequence report
+//       (domain/report.h); GetSequenceReport sums the sequence's entries.
+//       One entry per recipient, so that actions on one sequence share no
+//       counter; written only when it changes
 //   due/<time>/<tenant>/<sequence>/<recipient> -> ""  the scheduler's queue:
 //       recipients waiting for a delay, by due time across tenants
 //   ready/<tenant>/<CHANNEL>/<time>/<sequence>/<recipient> -> ""
@@ -24,6 +29,9 @@
 //   confirm/<tenant>/<token> -> BulkConfirmationRecord
 //   seqop/<tenant>/<sequence> -> SequenceOpRecord   a sequence pause or
 //       resume whose recipients have not all followed yet
+//   meta/report-backfill -> "done", or the next stream to backfill
+//       the one-time start-up pass that wrote rp/ entries for data
+//       directories made before they existed (app/use_cases/sequence_report.h)
 //
 // <time> is microseconds since the Unix epoch as 16 lowercase hex digits, so
 // that key order is time order.
@@ -54,6 +62,8 @@ inline constexpr char kDeletionStreamPrefix[] = "del/";
 inline constexpr char kSequenceListRoot[] = "sq/";
 inline constexpr char kRecipientListRoot[] = "rl/";
 inline constexpr char kStatusIndexRoot[] = "rs/";
+inline constexpr char kReportRoot[] = "rp/";
+inline constexpr char kReportBackfillMarker[] = "meta/report-backfill";
 inline constexpr char kIdempotencyPrefix[] = "idem/";
 inline constexpr char kConfirmationPrefix[] = "confirm/";
 
@@ -222,6 +232,28 @@ inline std::optional<KeyRef> ParseStatusIndexKey(absl::string_view key,
   if (status != nullptr) *status = std::string(parts[2]);
   return KeyRef{std::string(parts[0]), std::string(parts[1]),
                 std::string(parts[3])};
+}
+inline std::string ReportPrefix(absl::string_view tenant,
+                                absl::string_view sequence) {
+  return absl::StrCat(kReportRoot, tenant, "/", sequence, "/");
+}
+inline void AppendReportEntryKey(std::string* out, absl::string_view tenant,
+                                 absl::string_view sequence,
+                                 absl::string_view recipient) {
+  absl::StrAppend(out, kReportRoot, tenant, "/", sequence, "/", recipient);
+}
+inline std::string ReportEntryKey(absl::string_view tenant,
+                                  absl::string_view sequence,
+                                  absl::string_view recipient) {
+  std::string key;
+  AppendReportEntryKey(&key, tenant, sequence, recipient);
+  return key;
+}
+inline std::optional<KeyRef> ParseReportEntryKey(absl::string_view key) {
+  auto parts = SplitKey(key, kReportRoot, 3);
+  if (parts.empty()) return std::nullopt;
+  return KeyRef{std::string(parts[0]), std::string(parts[1]),
+                std::string(parts[2])};
 }
 inline std::string IdempotencyKey(absl::string_view tenant,
                                   absl::string_view request_id) {

@@ -5,6 +5,8 @@
 
 #include "app/storage/event_codec.h"
 
+#include <string>
+
 #include "absl/time/time.h"
 #include "domain/limits.h"
 #include "gtest/gtest.h"
@@ -69,6 +71,32 @@ TEST(CodecTest, DurationsBeyondTheProtobufRangeAreRefused) {
   proto.set_seconds(domain::kMaxDurationSeconds);
   proto.set_nanos(999999999);
   EXPECT_TRUE(app::FromProtoDuration("d", proto).ok());
+}
+
+TEST(CodecTest, ReportContributionsRoundTripAndEqualOnesEncodeAlike) {
+  domain::ReportContribution contribution;
+  contribution.status = domain::RecipientStatus::kMeetingBooked;
+  contribution.steps.resize(4);
+  contribution.steps[0].sent = 1;
+  contribution.steps[0].replies = 2;
+  contribution.steps[2].waiting = 1;
+  contribution.steps[2].meetings = 1;
+  contribution.before_first_send.bounced = 1;
+  const std::string bytes = EncodeReportContribution(contribution);
+  absl::StatusOr<domain::ReportContribution> decoded =
+      DecodeReportContribution(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(*decoded == contribution);
+  // Trailing empty steps are not stored: the same bytes without them.
+  domain::ReportContribution trimmed = contribution;
+  trimmed.steps.resize(3);
+  EXPECT_EQ(EncodeReportContribution(trimmed), bytes);
+  EXPECT_EQ(EncodeReportContribution(*decoded), bytes);
+  // Bytes that are no contribution are DATA_LOSS.
+  EXPECT_THAT(DecodeReportContribution("\xff\xff"),
+              StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(DecodeReportContribution(""),
+              StatusIs(absl::StatusCode::kDataLoss));  // No status.
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/forwarding_event_store.h"
@@ -128,14 +129,15 @@ TEST_F(ProjectionVerifierTest, ConsistentStoreHasNoDiscrepancy) {
   // The listing entries: sq: 3, rl: 9, rs: 9 (other projections may add more).
   for (const auto& [prefix, count] :
        std::vector<std::pair<std::string, size_t>>{
-           {"sq/", 3}, {"rl/", 9}, {"rs/", 9}, {"due/", 2}}) {
+           {"sq/", 3}, {"rl/", 9}, {"rs/", 9}, {"due/", 2}, {"rp/", 9}}) {
     auto entries = server_.store().ScanIndex(prefix, "", 1000);
     ASSERT_TRUE(entries.ok()) << entries.status();
     EXPECT_EQ(entries->size(), count) << prefix;
   }
-  // Compared: those 21 plus the scheduler's due/ entries of the two
-  // recipients waiting for a delay (s1/r2 resumed, s1/r7 untouched).
-  EXPECT_EQ(result.index_entries, 23u);
+  // Compared: those 21, the scheduler's due/ entries of the two recipients
+  // waiting for a delay (s1/r2 resumed, s1/r7 untouched) and one report
+  // contribution (rp/) per listed recipient.
+  EXPECT_EQ(result.index_entries, 32u);
   EXPECT_GT(result.idempotency_records, 0u);
 
   // The counts by status are those the service serves.
@@ -317,6 +319,34 @@ TEST_F(ProjectionVerifierTest, ReportsARemovedStatusEntry) {
   ASSERT_EQ(result.discrepancy_count, 1u) << Describe(result);
   EXPECT_EQ(result.discrepancies[0],
             R"(missing index entry "rs/tenant-a/s1/IN_PROGRESS/r7" = "")");
+}
+
+// A report contribution altered behind the service's back: one more send
+// counted for s1/r5, r6's entry removed, and one for the deleted r4.
+TEST_F(ProjectionVerifierTest, ReportsAlteredReportEntriesByName) {
+  auto stored = server_.store().GetIndex("rp/tenant-a/s1/r5");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  auto contribution = app::DecodeReportContribution(**stored);
+  ASSERT_TRUE(contribution.ok()) << contribution.status();
+  contribution->steps.resize(1);
+  ++contribution->steps[0].sent;
+  Tamper({{"rp/tenant-a/s1/r5", app::EncodeReportContribution(*contribution)},
+          {"rp/tenant-a/s1/r6", std::nullopt},
+          {"rp/tenant-a/s1/r4", **stored}});
+  app::VerifyResult result = MustVerify();
+  ASSERT_EQ(result.discrepancy_count, 3u) << Describe(result);
+  EXPECT_TRUE(absl::StartsWith(result.discrepancies[0],
+                               R"(unexpected index entry "rp/tenant-a/s1/r4")"))
+      << result.discrepancies[0];
+  // Findings show what a contribution counts (r5 replied before any send).
+  EXPECT_EQ(result.discrepancies[1],
+            R"(different index entry "rp/tenant-a/s1/r5" = {RESPONDED step0: )"
+            R"(sent 1 before first send: replies 1}, expected {RESPONDED )"
+            R"(before first send: replies 1})");
+  EXPECT_TRUE(absl::StartsWith(result.discrepancies[2],
+                               R"(missing index entry "rp/tenant-a/s1/r6")"))
+      << result.discrepancies[2];
+  EXPECT_FALSE(result.ok());
 }
 
 TEST_F(ProjectionVerifierTest, ReportsEntriesNobodyExpects) {

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "app/storage/indexes.h"
 #include "eventstore/in_memory_event_store.h"
@@ -60,6 +61,28 @@ TEST(StoreLayoutTest, ListingKeysParseBackToTheirIds) {
   EXPECT_FALSE(
       layout::ParseSequenceListKey(layout::RecipientListKey("t", "s", "r")));
   EXPECT_FALSE(layout::ParseSequenceOpKey(layout::SequenceListKey("t", "s")));
+}
+
+TEST(StoreLayoutTest, ReportEntryKeysParseBackAndShareTheSequencePrefix) {
+  const std::string key = layout::ReportEntryKey("t", "s", "r");
+  EXPECT_EQ(key, "rp/t/s/r");
+  EXPECT_EQ(layout::ParseReportEntryKey(key), (layout::KeyRef{"t", "s", "r"}));
+  std::string appended = "x";
+  layout::AppendReportEntryKey(&appended, "t", "s", "r");
+  EXPECT_EQ(appended, "x" + key);
+  EXPECT_TRUE(absl::StartsWith(key, layout::ReportPrefix("t", "s")));
+  // Another sequence whose id extends this one's is not under its prefix.
+  EXPECT_FALSE(absl::StartsWith(layout::ReportEntryKey("t", "s2", "r"),
+                                layout::ReportPrefix("t", "s")));
+  EXPECT_FALSE(layout::ParseReportEntryKey("rp/t/s"));
+  EXPECT_FALSE(layout::ParseReportEntryKey("rp/t/s/r/x"));
+  EXPECT_FALSE(layout::ParseReportEntryKey("rp/t//r"));
+  EXPECT_FALSE(
+      layout::ParseReportEntryKey(layout::RecipientListKey("t", "s", "r")));
+  EXPECT_FALSE(
+      layout::ParseRecipientListKey(layout::ReportEntryKey("t", "s", "r")));
+  // The backfill marker is no key of the compared indexes.
+  EXPECT_FALSE(layout::ParseReportEntryKey(layout::kReportBackfillMarker));
 }
 
 TEST(StoreLayoutTest, QueueKeysParseBackToTimeAndIds) {

@@ -188,6 +188,9 @@ inline void ExpectSameRecipient(const Recipient& a, const Recipient& b) {
   EXPECT_EQ(a.enrolled_at, b.enrolled_at);
   EXPECT_EQ(a.updated_at, b.updated_at);
   EXPECT_EQ(a.version, b.version);
+  EXPECT_EQ(a.report.last_sent_step, b.report.last_sent_step);
+  EXPECT_TRUE(a.report.steps == b.report.steps);
+  EXPECT_TRUE(a.report.before_first_send == b.report.before_first_send);
   ASSERT_EQ(a.steps.size(), b.steps.size());
   for (size_t i = 0; i < a.steps.size(); ++i) {
     SCOPED_TRACE(absl::StrCat("step ", i));

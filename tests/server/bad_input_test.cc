@@ -167,6 +167,13 @@ TEST_F(BadInputTest, BadSequenceIdIsInvalidArgument) {
       v1::Sequence out;
       return server_.sequences().GetSequence(CallAs().get(), request, &out);
     });
+    ExpectRefused(what + " report", grpc::StatusCode::INVALID_ARGUMENT, [&] {
+      v1::GetSequenceReportRequest request;
+      request.set_sequence_id(bad);
+      v1::SequenceReport out;
+      return server_.sequences().GetSequenceReport(CallAs().get(), request,
+                                                   &out);
+    });
     ExpectRefused(what + " enroll", grpc::StatusCode::INVALID_ARGUMENT, [&] {
       v1::EnrollRecipientsRequest request = EnrollRequest({"r9"});
       request.set_sequence_id(bad);
