@@ -217,6 +217,15 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
                                        absl::string_view value)>& visit)
       const override;
 
+  // A RocksDB checkpoint (rocksdb::Checkpoint::CreateCheckpoint) after a
+  // flush of the memtables, so the copy needs no WAL: SST files hard-linked
+  // (copied across file systems), MANIFEST, OPTIONS and CURRENT copied. It
+  // is built in `<directory>.tmp` and renamed, so a failure leaves nothing at
+  // `directory`. Open (read-write or read-only) takes it as a data directory.
+  // Works while commits go on, and on a store opened read-only or in the
+  // failed state only as far as RocksDB can flush.
+  absl::Status Checkpoint(const std::string& directory) const override;
+
   absl::Status WriteState() const override;
   void SetWriteStateObserver(
       std::function<void(const absl::Status&)> observer) override;
