@@ -3,7 +3,9 @@
 // Offline commands open the data directory read-only (RocksDbEventStore's
 // read_only: nothing in it is written, not even RocksDB's info log) and take
 // RocksDB's LOCK, which refuses a directory that a running sequencerd holds:
-// stop the server first.
+// stop the server first. Online commands call a running server; `verify`
+// without --data_dir and `backup` use sequencer.v1.AdminService, `audit` and
+// `events` sequencer.v1.AuditService (proto/sequencer/v1/admin.proto).
 
 #include <algorithm>
 #include <cstdint>
