@@ -546,8 +546,12 @@ TEST_F(BadInputTest, AuditAndAdminBadInputIsInvalidArgument) {
     return as_of("seq", "r1",
                  [](v1::GetRecipientAsOfRequest* r) { r->set_version(0); });
   });
-  for (auto [seconds, nanos] : std::vector<std::pair<int64_t, int32_t>>{
+  for (const auto& [bad_seconds, bad_nanos] :
+       std::vector<std::pair<int64_t, int32_t>>{
            {0, -1}, {0, 1000000000}, {-62135596801, 0}, {253402300800, 0}}) {
+    // Copies: a lambda cannot capture a structured binding in C++17.
+    const int64_t seconds = bad_seconds;
+    const int32_t nanos = bad_nanos;
     ExpectRefused(absl::StrCat("as of ", seconds, "s ", nanos, "ns"),
                   grpc::StatusCode::INVALID_ARGUMENT, [&] {
                     return as_of("seq", "r1",
