@@ -140,13 +140,21 @@ absl::StatusOr<EventPage> ReadEvents(const AppDeps& deps,
   uint64_t position = std::max<uint64_t>(1, from_position);
   page.next_position = position;
   uint64_t scanned = 0;
-  while (page.events.size() < static_cast<size_t>(limit) &&
-         scanned < kMaxEventsScanned) {
+  size_t bytes = 0;
+  bool reached_end = false;
+  auto full = [&] {
+    return page.events.size() >= static_cast<size_t>(limit) ||
+           bytes >= kMaxEventPageBytes;
+  };
+  while (!full() && scanned < kMaxEventsScanned) {
     const size_t chunk = static_cast<size_t>(
-        std::min<uint64_t>(kMaxEventPage, kMaxEventsScanned - scanned));
+        std::min<uint64_t>(kEventReadChunk, kMaxEventsScanned - scanned));
     SEQ_ASSIGN_OR_RETURN(std::vector<eventstore::StoredEvent> chunk_events,
                          store.ReadAll(position, chunk));
-    if (chunk_events.empty()) break;
+    if (chunk_events.empty()) {
+      reached_end = true;
+      break;
+    }
     for (eventstore::StoredEvent& stored : chunk_events) {
       ++scanned;
       page.next_position = stored.position + 1;
@@ -161,11 +169,20 @@ absl::StatusOr<EventPage> ReadEvents(const AppDeps& deps,
         }
         logged.sequence_id = std::string(ref->sequence_id);
         logged.recipient_id = std::string(ref->recipient_id);
+        bytes += stored.data.size();
         logged.stored = std::move(stored);
-        if (page.events.size() == static_cast<size_t>(limit)) break;
+        if (full()) break;
       }
     }
-    if (chunk_events.size() < chunk) break;
+    if (chunk_events.size() < chunk && !full()) {
+      reached_end = true;
+      break;
+    }
+  }
+  // Positions up to last_position that the store did not return are holes
+  // (erased events): the next page starts past them.
+  if (reached_end) {
+    page.next_position = std::max(page.next_position, page.last_position + 1);
   }
   return page;
 }

@@ -78,11 +78,17 @@ inline constexpr int kMaxEventPage = 1000;
 // Positions one ReadEvents call looks at, at most (other tenants' events are
 // skipped, so a page can be short before the end of the log).
 inline constexpr uint64_t kMaxEventsScanned = 10000;
+// A page ends after the event that brings its stored bytes to this (a
+// sequence's definition alone may be 13 MiB), so a page can be short.
+inline constexpr size_t kMaxEventPageBytes = 4 << 20;
+// Events ReadEvents reads from the store at a time.
+inline constexpr size_t kEventReadChunk = 128;
 
 // The caller tenant's events with position >= from_position (0 means 1), in
-// log order, at most `limit` (0: kMaxEventPage). Positions need not be
-// contiguous. INVALID_ARGUMENT for a limit outside 0..kMaxEventPage;
-// DATA_LOSS for a stored event of the tenant that does not parse.
+// log order, at most `limit` (0: kMaxEventPage) and about
+// kMaxEventPageBytes. Positions need not be contiguous. INVALID_ARGUMENT for a
+// limit outside 0..kMaxEventPage; DATA_LOSS for a stored event of the tenant
+// that does not parse.
 absl::StatusOr<EventPage> ReadEvents(const AppDeps& deps,
                                      const CallContext& call,
                                      uint64_t from_position, int limit);

@@ -151,7 +151,8 @@ TEST_F(AppAuditTest, ReadEventsPagesOverHolesAndOtherTenants) {
     ASSERT_TRUE(app::CreateSequence(deps_, other, request, nullptr).ok());  // 2
   }
   ASSERT_TRUE(Enroll(kSeq, {"a", "b", "c", "d", "e"}).ok());  // 3..7
-  HoleyStore holey(&memory_, {4, 6});
+  ASSERT_TRUE(Enroll(kSeq, {"f"}).ok());  // 8, erased: a hole at the end
+  HoleyStore holey(&memory_, {4, 6, 8});
   Repository repository(&holey);
   AppDeps deps = deps_;
   deps.repository = &repository;
@@ -174,6 +175,15 @@ TEST_F(AppAuditTest, ReadEventsPagesOverHolesAndOtherTenants) {
     }
     EXPECT_EQ(positions, (std::vector<uint64_t>{1, 3, 5, 7}));
   }
+  // The page that reaches the end steps past a hole there.
+  auto last = ReadEvents(deps, Call(), 7, 10);
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(last->events.size(), 1u);
+  EXPECT_EQ(last->next_position, 9u);
+  auto past = ReadEvents(deps, Call(), 8, 10);
+  ASSERT_TRUE(past.ok()) << past.status();
+  EXPECT_TRUE(past->events.empty());
+  EXPECT_EQ(past->next_position, 9u);
 }
 
 TEST_F(AppAuditTest, ReadEventsLooksAtABoundedNumberOfPositionsPerCall) {
