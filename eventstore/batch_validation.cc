@@ -31,6 +31,28 @@ absl::Status ValidateCommitBatch(const CommitBatch& batch) {
       return absl::InvalidArgumentError("index key is empty");
     }
   }
+  for (size_t i = 0; i < batch.erasures.size(); ++i) {
+    const StreamErasure& erasure = batch.erasures[i];
+    absl::Status status = ValidateStreamName(erasure.stream);
+    if (!status.ok()) return status;
+    if (erasure.expected_version < kAnyVersion) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "erasure of stream \"%s\": invalid expected version %d",
+          absl::CHexEscape(erasure.stream), erasure.expected_version));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (batch.erasures[j].stream == erasure.stream) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("stream \"%s\" is erased twice in one batch",
+                            absl::CHexEscape(erasure.stream)));
+      }
+    }
+    for (const std::string& key : erasure.forget_keys) {
+      if (key.empty()) {
+        return absl::InvalidArgumentError("forget key is empty");
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -13,6 +13,9 @@ namespace {
 
 constexpr char kRecordFormat = 1;
 constexpr char kRecordFormatWithoutEvents = 2;
+// Formats 1 and 2 with erasures and erased appends (FORMAT.md).
+constexpr char kRecordFormatErasing = 3;
+constexpr char kRecordFormatErasingWithoutEvents = 4;
 constexpr char kDelete = 0;
 constexpr char kPut = 1;
 
@@ -104,7 +107,20 @@ bool operator==(const CommitRecord& a, const CommitRecord& b) {
                     b.index_writes.begin(), b.index_writes.end(),
                     [](const IndexWrite& x, const IndexWrite& y) {
                       return x.key == y.key && x.value == y.value;
-                    });
+                    }) &&
+         std::equal(a.erasures.begin(), a.erasures.end(), b.erasures.begin(),
+                    b.erasures.end(),
+                    [](const StreamErasure& x, const StreamErasure& y) {
+                      return x.stream == y.stream &&
+                             x.expected_version == y.expected_version;
+                    }) &&
+         [&] {
+           for (size_t i = 0; i < std::max(a.appends.size(), b.appends.size());
+                ++i) {
+             if (a.IsErased(i) != b.IsErased(i)) return false;
+           }
+           return true;
+         }();
 }
 
 namespace {
@@ -119,38 +135,67 @@ void EncodeIndexWrites(const std::vector<IndexWrite>& index_writes,
   }
 }
 
+void EncodeErasures(const std::vector<StreamErasure>& erasures,
+                    std::string* out) {
+  PutVarint64(out, erasures.size());
+  for (const StreamErasure& erasure : erasures) {
+    PutBytes(out, erasure.stream);
+    PutVarint64(out, static_cast<uint64_t>(erasure.expected_version));
+  }
+}
+
+bool AnyErased(const std::vector<bool>& erased_appends) {
+  return std::find(erased_appends.begin(), erased_appends.end(), true) !=
+         erased_appends.end();
+}
+
 }  // namespace
 
 std::string EncodeCommitRecord(const CommitRecord& record) {
+  const bool erasing =
+      !record.erasures.empty() || AnyErased(record.erased_appends);
   std::string out;
-  out.push_back(kRecordFormat);
+  out.push_back(erasing ? kRecordFormatErasing : kRecordFormat);
   PutVarint64(&out, record.appends.size());
-  for (const StreamAppend& append : record.appends) {
+  for (size_t i = 0; i < record.appends.size(); ++i) {
+    const StreamAppend& append = record.appends[i];
     PutBytes(&out, append.stream);
     PutVarint64(&out, static_cast<uint64_t>(append.expected_version));
+    const bool erased = record.IsErased(i);
+    if (erasing) out.push_back(erased ? 1 : 0);
     PutVarint64(&out, append.events.size());
+    if (erased) continue;
     for (const NewEvent& event : append.events) {
       PutBytes(&out, event.type);
       PutBytes(&out, event.data);
     }
   }
   EncodeIndexWrites(record.index_writes, &out);
+  if (erasing) EncodeErasures(record.erasures, &out);
   return out;
 }
 
 std::string EncodeCommitRecordWithoutEvents(
     const std::vector<StreamAppend>& appends,
     const std::vector<uint64_t>& versions_before,
-    const std::vector<IndexWrite>& index_writes) {
+    const std::vector<IndexWrite>& index_writes,
+    const std::vector<StreamErasure>& erasures,
+    const std::vector<bool>& erased_appends) {
+  const bool erasing = !erasures.empty() || AnyErased(erased_appends);
   std::string out;
-  out.push_back(kRecordFormatWithoutEvents);
+  out.push_back(erasing ? kRecordFormatErasingWithoutEvents
+                        : kRecordFormatWithoutEvents);
   PutVarint64(&out, appends.size());
   for (size_t i = 0; i < appends.size(); ++i) {
     PutBytes(&out, appends[i].stream);
     PutVarint64(&out, versions_before[i]);
+    if (erasing) {
+      out.push_back(i < erased_appends.size() && erased_appends[i] ? 1 : 0);
+    }
     PutVarint64(&out, appends[i].events.size());
   }
   EncodeIndexWrites(index_writes, &out);
+  if (erasing) EncodeErasures(erasures, &out);
   return out;
 }
 
@@ -159,9 +204,12 @@ absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes,
   Reader in(bytes);
   CommitRecord record;
   const char format = in.Byte();
-  const bool events_omitted = format == kRecordFormatWithoutEvents;
+  const bool events_omitted = format == kRecordFormatWithoutEvents ||
+                              format == kRecordFormatErasingWithoutEvents;
+  const bool erasing = format == kRecordFormatErasing ||
+                       format == kRecordFormatErasingWithoutEvents;
   if (without_events != nullptr) *without_events = events_omitted;
-  if (in.ok() && format != kRecordFormat && !events_omitted) {
+  if (in.ok() && format != kRecordFormat && !events_omitted && !erasing) {
     return absl::InternalError(absl::StrFormat(
         "malformed commit record: unknown record format %d", format));
   }
@@ -175,7 +223,20 @@ absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes,
           "malformed commit record: expected version out of range");
     }
     append.expected_version = static_cast<int64_t>(version);
-    if (events_omitted) {
+    bool erased = false;
+    if (erasing) {
+      const char flag = in.Byte();
+      if (in.ok() && flag != 0 && flag != 1) {
+        return absl::InternalError(
+            "malformed commit record: unknown append flag");
+      }
+      erased = flag == 1;
+      if (erased) {
+        record.erased_appends.resize(record.appends.size() + 1, false);
+        record.erased_appends.back() = true;
+      }
+    }
+    if (events_omitted || erased) {
       // Events take no bytes here, so the count is bounded instead (16M
       // events, far beyond any one commit), lest a corrupt count allocate
       // gigabytes.
@@ -208,6 +269,18 @@ absl::StatusOr<CommitRecord> DecodeCommitRecord(absl::string_view bytes,
           "malformed commit record: unknown index write kind %d", kind));
     }
     record.index_writes.push_back(std::move(write));
+  }
+  const uint64_t erasures = erasing ? in.Count() : 0;
+  for (uint64_t i = 0; i < erasures && in.ok(); ++i) {
+    StreamErasure erasure;
+    erasure.stream = in.Bytes();
+    const uint64_t version = in.Varint();
+    if (version > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return absl::InternalError(
+          "malformed commit record: erased version out of range");
+    }
+    erasure.expected_version = static_cast<int64_t>(version);
+    record.erasures.push_back(std::move(erasure));
   }
   if (!in.ok()) {
     return absl::InternalError("malformed commit record: truncated");
@@ -247,6 +320,16 @@ absl::Status ValidateCommitRecord(const CommitRecord& record) {
   for (const IndexWrite& write : record.index_writes) {
     if (write.key.empty()) {
       return absl::InvalidArgumentError("index key is empty");
+    }
+  }
+  for (const StreamErasure& erasure : record.erasures) {
+    absl::Status status = ValidateStreamName(erasure.stream);
+    if (!status.ok()) return status;
+    if (erasure.expected_version < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a commit record's erasure must name the stream's version before "
+          "it, not ",
+          erasure.expected_version));
     }
   }
   return absl::OkStatus();

@@ -37,9 +37,26 @@ namespace sequencer::eventstore {
 // is the stream's actual version before the append, as checked at commit time
 // (never kAnyVersion), so that applying the record is deterministic and can
 // verify that it applies to the state it was decided on.
+//
+// Erasure (EventStore's StreamErasure): a record that erased streams lists
+// them in `erasures` (each with the stream's version before, as checked;
+// forget_keys is not kept, their removal is among the index writes), applied
+// before its appends. Each earlier record that appended to an erased stream is
+// rewritten in place: that append is marked in `erased_appends` and keeps only
+// its event count (the events' types and data are gone), and its writes to the
+// forgotten keys are dropped. Replaying the log still assigns those events
+// their versions and global positions, so later records apply as before.
 struct CommitRecord {
   std::vector<StreamAppend> appends;
   std::vector<IndexWrite> index_writes;
+  std::vector<StreamErasure> erasures = {};
+  // erased_appends[i]: appends[i] was erased by a later record (its events are
+  // empty placeholders). Empty or shorter than `appends`: the rest were not.
+  std::vector<bool> erased_appends = {};
+
+  bool IsErased(size_t append) const {
+    return append < erased_appends.size() && erased_appends[append];
+  }
 };
 
 bool operator==(const CommitRecord& a, const CommitRecord& b);
@@ -56,13 +73,18 @@ std::string EncodeCommitRecord(const CommitRecord& record);
 // (RocksDbEventStore's `l/` values, whose events are its `s/` keys).
 // `versions_before[i]` is the version of appends[i].stream before it (the
 // appends' own expected_version is ignored).
+// `erasures` as in CommitRecord (their expected_version is the version
+// before); records without erasures or erased appends keep format 2.
 std::string EncodeCommitRecordWithoutEvents(
     const std::vector<StreamAppend>& appends,
     const std::vector<uint64_t>& versions_before,
-    const std::vector<IndexWrite>& index_writes);
+    const std::vector<IndexWrite>& index_writes,
+    const std::vector<StreamErasure>& erasures = {},
+    const std::vector<bool>& erased_appends = {});
 
-// Decodes either format. A format 2 record's appends hold as many events as
-// were written, each empty; `*without_events` (if not null) tells which.
+// Decodes any format. A record without events (format 2 or 4) has appends
+// holding as many events as were written, each empty; `*without_events` (if
+// not null) tells which.
 // INTERNAL ("malformed commit record ...") when `bytes` is not an encoding
 // of a record (truncated, trailing bytes, unknown record format or write
 // kind).
@@ -122,8 +144,8 @@ class InMemoryCommitLog final : public CommitLog {
   std::vector<std::string> records_ ABSL_GUARDED_BY(mu_);
 };
 
-// INVALID_ARGUMENT unless every append names a valid stream with an expected
-// version >= 0 and every index key is non-empty.
+// INVALID_ARGUMENT unless every append and erasure names a valid stream with
+// an expected version >= 0 and every index key is non-empty.
 absl::Status ValidateCommitRecord(const CommitRecord& record);
 
 // What a DerivedState checks before applying `record` at `log_position` when it

@@ -86,7 +86,7 @@ absl::Status EventStore::VisitIndex(
   }
 }
 
-absl::Status EventStore::Checkpoint(const std::string& /*directory*/) const {
+absl::Status EventStore::Checkpoint(const std::string& /*directory*/) {
   return absl::UnimplementedError("this event store cannot make a checkpoint");
 }
 

@@ -61,10 +61,29 @@ struct IndexWrite {
   std::optional<std::string> value;
 };
 
-// Everything one Commit writes, atomically: all of it or none of it.
+// Erasing a stream (e.g. a deleted recipient's events, which hold personal
+// data): its events are removed as if never written, except that their global
+// positions stay used: ReadAll skips them, LastPosition never goes down, and
+// no later event takes them. The stream is empty afterwards (version 0) and
+// may be written again from version 1. The log keeps no copy of the erased
+// events: the records that appended them keep only how many there were.
+struct StreamErasure {
+  std::string stream;
+  // The version the stream must have (0: it must be empty), or kAnyVersion.
+  int64_t expected_version = kAnyVersion;
+  // Index keys removed now, and whose writes are removed from the log's
+  // records that appended to the stream (e.g. idempotency records whose
+  // recorded responses hold the stream's data). Writes to them in other
+  // records stay (they must not hold the erased data).
+  std::vector<std::string> forget_keys;
+};
+
+// Everything one Commit writes, atomically: all of it or none of it. The
+// erasures apply first, then the appends, then the index writes.
 struct CommitBatch {
   std::vector<StreamAppend> appends;
   std::vector<IndexWrite> index_writes;
+  std::vector<StreamErasure> erasures = {};
 };
 
 struct CommitResult {
@@ -107,11 +126,21 @@ class EventStore {
   //
   // Errors: ABORTED (nothing written) when an expected version does not match,
   // naming the stream, expected and actual version; INVALID_ARGUMENT when a
-  // stream name or index key is empty; INTERNAL / UNAVAILABLE on I/O failure
+  // stream name or index key is empty (forget keys included), or a stream is
+  // erased twice in one batch; UNIMPLEMENTED when the implementation cannot
+  // erase (LogBackedEventStore); INTERNAL / UNAVAILABLE on I/O failure
   // (then nothing is guaranteed to be written, and the store refuses further
   // commits until it recovers: see WriteState); FAILED_PRECONDITION when the
   // store was opened read-only.
   virtual absl::StatusOr<CommitResult> Commit(const CommitBatch& batch) = 0;
+
+  // Makes the erasures committed so far physically gone from the store's
+  // files: no file it keeps (write-ahead logs included) holds an erased event
+  // or a forgotten index value afterwards. Blocks until done; safe to call
+  // concurrently with commits (erasures committed during the call may need
+  // another call). Errors: the store's I/O errors; FAILED_PRECONDITION when
+  // opened read-only. Default: OK (a store that keeps nothing on disk).
+  virtual absl::Status PurgeErased() { return absl::OkStatus(); }
 
   // OK while Commit accepts writes; otherwise the error Commit answers without
   // trying (e.g. UNAVAILABLE after a write failed because the disk is full,
@@ -137,7 +166,8 @@ class EventStore {
       absl::string_view stream) const = 0;
 
   // Events of every stream with position >= from_position, in position order,
-  // at most max_count.
+  // at most max_count. Erased positions are skipped (the positions of the
+  // events returned may have holes).
   virtual absl::StatusOr<std::vector<StoredEvent>> ReadAll(
       uint64_t from_position, size_t max_count) const = 0;
 
@@ -220,7 +250,7 @@ class EventStore {
   // written); the store's I/O errors (then nothing is left at `directory`).
   //
   // The default implementation answers UNIMPLEMENTED.
-  virtual absl::Status Checkpoint(const std::string& directory) const;
+  virtual absl::Status Checkpoint(const std::string& directory);
 };
 
 }  // namespace sequencer::eventstore

@@ -13,6 +13,11 @@ absl::Status InMemoryDerivedState::Apply(uint64_t log_position,
       !next.ok()) {
     return next;
   }
+  if (!record.erasures.empty() || !record.erased_appends.empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        "commit record ", log_position,
+        " erases streams, which InMemoryDerivedState cannot apply yet"));
+  }
   absl::StatusOr<CommitResult> applied_batch =
       events_.Commit(CommitBatch{record.appends, record.index_writes});
   if (!applied_batch.ok()) {

@@ -22,6 +22,16 @@ absl::StatusOr<CommitResult> InMemoryEventStore::Commit(
     auto s = streams_.find(stream);
     return s == streams_.end() ? 0 : s->second.size();
   };
+  for (const StreamErasure& erasure : batch.erasures) {
+    const uint64_t actual = current_version(erasure.stream);
+    if (erasure.expected_version != kAnyVersion &&
+        static_cast<uint64_t>(erasure.expected_version) != actual) {
+      return absl::AbortedError(absl::StrFormat(
+          "stream \"%s\": expected version %d, actual version %d",
+          absl::CHexEscape(erasure.stream), erasure.expected_version, actual));
+    }
+    versions[erasure.stream] = 0;
+  }
   CommitResult result;
   for (const StreamAppend& append : batch.appends) {
     const uint64_t actual = current_version(append.stream);
@@ -35,6 +45,17 @@ absl::StatusOr<CommitResult> InMemoryEventStore::Commit(
     result.stream_versions.push_back(actual + append.events.size());
   }
 
+  for (const StreamErasure& erasure : batch.erasures) {
+    auto erased = streams_.find(erasure.stream);
+    if (erased != streams_.end()) {
+      // An erased position keeps its slot, with no stream: ReadAll skips it.
+      for (uint64_t position : erased->second) {
+        log_[position - 1] = StoredEvent{"", 0, position, "", ""};
+      }
+      streams_.erase(erased);
+    }
+    for (const std::string& key : erasure.forget_keys) index_.erase(key);
+  }
   for (const StreamAppend& append : batch.appends) {
     std::vector<uint64_t>& positions = streams_[append.stream];
     for (const NewEvent& event : append.events) {
@@ -87,6 +108,7 @@ absl::StatusOr<std::vector<StoredEvent>> InMemoryEventStore::ReadAll(
   std::vector<StoredEvent> events;
   for (uint64_t p = std::max<uint64_t>(from_position, 1);
        p <= log_.size() && events.size() < max_count; ++p) {
+    if (log_[p - 1].stream.empty()) continue;  // erased
     events.push_back(log_[p - 1]);
   }
   return events;

@@ -89,6 +89,11 @@ absl::StatusOr<CommitResult> LogBackedEventStore::Commit(
     const CommitBatch& batch) {
   absl::Status valid = ValidateCommitBatch(batch);
   if (!valid.ok()) return valid;
+  if (!batch.erasures.empty()) {
+    return absl::UnimplementedError(
+        "erasing a stream needs rewriting the commit log's records, which a "
+        "CommitLog cannot do yet");
+  }
 
   absl::MutexLock lock(&commit_mu_);
   for (int attempt = 0; attempt < kMaxAppendAttempts; ++attempt) {

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,7 +35,10 @@ namespace sequencer::eventstore {
 namespace {
 
 constexpr char kFormatKey[] = "m/format";
-constexpr char kFormatVersion[] = "2";
+constexpr char kFormatVersion[] = "3";
+// Format 2 differs only in what it cannot hold (erasures, events with their
+// log position); a read-write Open marks it 3.
+constexpr char kFormatVersionBeforeErasure[] = "2";
 // Format 1 had no commit log (l/); Open migrates it (MigrateToLog).
 constexpr char kFormatVersionWithoutLog[] = "1";
 constexpr char kLastPositionKey[] = "m/last_position";
@@ -48,6 +53,12 @@ constexpr size_t kRebuildBatchBytes = 4 << 20;
 constexpr char kMemtableMarkerKey[] = "m/memtable_marker";
 constexpr char kGlobalPrefix[] = "g/";
 constexpr char kGlobalEnd[] = "g0";  // '0' follows '/'.
+// Present while erasures may still be in the files (PurgeErased).
+constexpr char kPurgePendingKey[] = "m/purge_pending";
+// Bit 63 of an s/ value's position: a varint log position follows.
+constexpr uint64_t kWithLogPosition = uint64_t{1} << 63;
+// More ranges than this, and PurgeErased compacts everything at once.
+constexpr size_t kMaxPurgeRanges = 256;
 
 void PutBe64(std::string* out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) {
@@ -74,53 +85,6 @@ rocksdb::ReadOptions WholeRangeScan(rocksdb::ManagedSnapshot& snapshot,
   read_options.adaptive_readahead = true;
   return read_options;
 }
-
-// The writes of one group commit, handed to RocksDB in key order. A memtable
-// insert searches the skip list from where the previous insert ended (its
-// sequential splice), so a batch in key order costs far less than the same
-// batch in the order commits produce it (a recipient's event, version, global
-// pointer and index keys, then the next recipient's). Writes to one key keep
-// their order (a stable sort), and a WriteBatch is applied atomically, so what
-// readers see is unchanged.
-class KeyOrderedBatch {
- public:
-  void Put(std::string key, std::string value) {
-    bytes_ += key.size() + value.size() + 16;
-    ops_.push_back({std::move(key), std::move(value), false});
-  }
-  void Delete(std::string key) {
-    bytes_ += key.size() + 16;
-    ops_.push_back({std::move(key), std::string(), true});
-  }
-  bool empty() const { return ops_.empty(); }
-
-  rocksdb::WriteBatch Build() const {
-    std::vector<uint32_t> order(ops_.size());
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(
-        order.begin(), order.end(),
-        [this](uint32_t a, uint32_t b) { return ops_[a].key < ops_[b].key; });
-    rocksdb::WriteBatch batch(bytes_);
-    for (uint32_t i : order) {
-      const Op& op = ops_[i];
-      if (op.erase) {
-        batch.Delete(op.key);
-      } else {
-        batch.Put(op.key, op.value);
-      }
-    }
-    return batch;
-  }
-
- private:
-  struct Op {
-    std::string key;
-    std::string value;
-    bool erase;
-  };
-  std::vector<Op> ops_;
-  size_t bytes_ = 32;
-};
 
 std::string Be64(uint64_t v) {
   std::string out;
@@ -202,21 +166,33 @@ std::pair<std::string, std::string> IndexRange(absl::string_view prefix,
   return {std::move(lower), std::move(end)};
 }
 
-// s/ value: be64 position, varint64 type length, type, data.
-std::string EncodeRecord(uint64_t position, const NewEvent& event) {
+// s/ value: be64 position (bit 63 set: a varint64 log position follows),
+// varint64 type length, type, data.
+std::string EncodeRecord(uint64_t position, uint64_t log_position,
+                         const NewEvent& event) {
   std::string out;
-  out.reserve(8 + 2 + event.type.size() + event.data.size());
-  PutBe64(&out, position);
+  out.reserve(8 + 4 + 2 + event.type.size() + event.data.size());
+  PutBe64(&out, position | kWithLogPosition);
+  PutVarint64(&out, log_position);
   PutVarint64(&out, event.type.size());
   out.append(event.type);
   out.append(event.data);
   return out;
 }
 
-bool DecodeRecord(absl::string_view in, StoredEvent* event) {
+// `log_position` (if not null) gets the position of the commit record that
+// wrote the event, 0 when the value does not say (written by format 2).
+bool DecodeRecord(absl::string_view in, StoredEvent* event,
+                  uint64_t* log_position = nullptr) {
   if (in.size() < 8) return false;
-  event->position = GetBe64(in.data());
+  const uint64_t position = GetBe64(in.data());
   in.remove_prefix(8);
+  event->position = position & ~kWithLogPosition;
+  uint64_t logged = 0;
+  if ((position & kWithLogPosition) != 0 && !GetVarint64(&in, &logged)) {
+    return false;
+  }
+  if (log_position != nullptr) *log_position = logged;
   uint64_t type_size;
   if (!GetVarint64(&in, &type_size) || type_size > in.size()) return false;
   event->type = std::string(in.substr(0, type_size));
@@ -323,22 +299,51 @@ absl::Status ApplyLogRecords(rocksdb::DB* db, uint64_t applied,
       return Corruption(
           absl::StrCat("malformed l/ record at log position ", expected));
     }
-    for (const StreamAppend& append : record->appends) {
-      uint64_t current;
-      if (auto found = versions.find(append.stream); found != versions.end()) {
-        current = found->second;
-      } else {
-        absl::StatusOr<uint64_t> stored =
-            GetBe64Key(db, VersionKey(append.stream));
-        if (!stored.ok()) return stored.status();
-        current = *stored;
+    auto version_of =
+        [&](const std::string& stream) -> absl::StatusOr<uint64_t> {
+      if (auto found = versions.find(stream); found != versions.end()) {
+        return found->second;
       }
+      return GetBe64Key(db, VersionKey(stream));
+    };
+    for (const StreamErasure& erasure : record->erasures) {
+      absl::StatusOr<uint64_t> current = version_of(erasure.stream);
+      if (!current.ok()) return current.status();
+      if (static_cast<int64_t>(*current) != erasure.expected_version) {
+        return Corruption(absl::StrFormat(
+            "commit record %d erases stream \"%s\" at version %d, but the "
+            "stream is at version %d",
+            expected, absl::CHexEscape(erasure.stream),
+            erasure.expected_version, *current));
+      }
+      batch.Delete(VersionKey(erasure.stream));
+      versions[erasure.stream] = 0;
+    }
+    for (size_t a = 0; a < record->appends.size(); ++a) {
+      const StreamAppend& append = record->appends[a];
+      absl::StatusOr<uint64_t> stored = version_of(append.stream);
+      if (!stored.ok()) return stored.status();
+      uint64_t current = *stored;
       if (static_cast<int64_t>(current) != append.expected_version) {
         return Corruption(absl::StrFormat(
             "commit record %d appends to stream \"%s\" at version %d, but "
             "the stream is at version %d",
             expected, absl::CHexEscape(append.stream), append.expected_version,
             current));
+      }
+      if (record->IsErased(a)) {
+        // The events are gone; their positions stay used, and the stream's
+        // version counts them until the record that erased it.
+        for (size_t e = 0; e < append.events.size(); ++e) {
+          ++current;
+          ++position;
+          batch.Put(GlobalKey(position), std::string());
+        }
+        if (!append.events.empty()) {
+          batch.Put(VersionKey(append.stream), Be64(current));
+          versions[append.stream] = current;
+        }
+        continue;
       }
       for (size_t e = 0; e < append.events.size(); ++e) {
         ++current;
@@ -570,6 +575,53 @@ class NoAutoRecovery final : public rocksdb::EventListener {
 
 }  // namespace
 
+// The writes of one group commit, handed to RocksDB in key order. A memtable
+// insert searches the skip list from where the previous insert ended (its
+// sequential splice), so a batch in key order costs far less than the same
+// batch in the order commits produce it (a recipient's event, version, global
+// pointer and index keys, then the next recipient's). Writes to one key keep
+// their order (a stable sort), and a WriteBatch is applied atomically, so what
+// readers see is unchanged.
+class KeyOrderedBatch {
+ public:
+  void Put(std::string key, std::string value) {
+    bytes_ += key.size() + value.size() + 16;
+    ops_.push_back({std::move(key), std::move(value), false});
+  }
+  void Delete(std::string key) {
+    bytes_ += key.size() + 16;
+    ops_.push_back({std::move(key), std::string(), true});
+  }
+  bool empty() const { return ops_.empty(); }
+
+  rocksdb::WriteBatch Build() const {
+    std::vector<uint32_t> order(ops_.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(
+        order.begin(), order.end(),
+        [this](uint32_t a, uint32_t b) { return ops_[a].key < ops_[b].key; });
+    rocksdb::WriteBatch batch(bytes_);
+    for (uint32_t i : order) {
+      const Op& op = ops_[i];
+      if (op.erase) {
+        batch.Delete(op.key);
+      } else {
+        batch.Put(op.key, op.value);
+      }
+    }
+    return batch;
+  }
+
+ private:
+  struct Op {
+    std::string key;
+    std::string value;
+    bool erase;
+  };
+  std::vector<Op> ops_;
+  size_t bytes_ = 32;
+};
+
 struct RocksDbEventStore::Writer {
   explicit Writer(const CommitBatch* b) : batch(b), bytes(PayloadBytes(*b)) {}
 
@@ -763,6 +815,15 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
         "to format %s: open it read-write once (start sequencerd on it), "
         "then try again",
         dir, kFormatVersion));
+  } else if (value == kFormatVersionBeforeErasure) {
+    if (!options.read_only) {
+      rocksdb::WriteOptions write_options;
+      write_options.sync = true;
+      absl::Status status =
+          FromRocks(db->Put(write_options, kFormatKey, kFormatVersion),
+                    "writing the format version");
+      if (!status.ok()) return status;
+    }
   } else if (value != kFormatVersion) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s holds event store format %s, expected %s", dir,
@@ -836,11 +897,23 @@ absl::StatusOr<std::unique_ptr<RocksDbEventStore>> RocksDbEventStore::Open(
                   : FromRocks(s, "checking the last position");
   }
 
+  s = db->Get(rocksdb::ReadOptions(), kPurgePendingKey, &value);
+  if (!s.ok() && !s.IsNotFound()) {
+    return FromRocks(s, "reading whether erasures are purged");
+  }
+  const bool purge_pending = s.ok();
+
   rocksdb::FileLock* lock = opened.lock;
   opened.lock = nullptr;  // Now owned by the store.
   auto store = std::unique_ptr<RocksDbEventStore>(new RocksDbEventStore(
       std::move(opened), options, last_position, *last_log_position));
   store->read_only_lock_ = lock;
+  if (purge_pending) {
+    // Which ranges were not kept: the next PurgeErased compacts everything.
+    absl::MutexLock purge_lock(&store->purge_mu_);
+    store->purge_everything_ = true;
+    ++store->erasures_written_;
+  }
   return store;
 }
 
@@ -908,7 +981,7 @@ void RocksDbEventStore::RecoveryLoop() {
   }
 }
 
-absl::Status RocksDbEventStore::Checkpoint(const std::string& directory) const {
+absl::Status RocksDbEventStore::Checkpoint(const std::string& directory) {
   if (directory.empty()) {
     return absl::InvalidArgumentError("directory: must not be empty");
   }
@@ -932,6 +1005,10 @@ absl::Status RocksDbEventStore::Checkpoint(const std::string& directory) const {
   if (options_.read_only) {
     return absl::FailedPreconditionError(
         "a store opened read-only cannot make a checkpoint");
+  }
+  if (PurgePending()) {
+    absl::Status purged = PurgeErased();
+    if (!purged.ok()) return purged;
   }
   rocksdb::Checkpoint* raw = nullptr;
   rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
@@ -1003,8 +1080,13 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
     size_t bytes = 0;
     for (Writer* x : writers_) {
       if (!group.empty() && bytes + x->bytes > options_.max_group_bytes) break;
+      // A batch that erases reads the log as the groups before it left it,
+      // and is always alone in its group.
+      const bool erasing = !x->batch->erasures.empty();
+      if (!group.empty() && erasing) break;
       group.push_back(x);
       bytes += x->bytes;
+      if (erasing) break;
     }
     mu_.Unlock();
     absl::StatusOr<Positions> last = WriteGroup(
@@ -1054,24 +1136,44 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
     std::unordered_map<std::string, uint64_t> local;
     std::vector<uint64_t> before(batch.appends.size());
     absl::Status check;
+    auto version_of = [&](const std::string& stream) -> uint64_t {
+      if (auto it = local.find(stream); it != local.end()) return it->second;
+      if (auto it = versions.find(stream); it != versions.end()) {
+        return it->second;
+      }
+      if (auto cached = version_cache_.find(stream);
+          cached != version_cache_.end()) {
+        return versions[stream] = cached->second;
+      }
+      absl::StatusOr<uint64_t> stored = StreamVersion(stream);
+      if (!stored.ok()) {
+        check = stored.status();
+        return 0;
+      }
+      return versions[stream] = *stored;
+    };
+    // Erasures apply first (a batch that erases commits alone: see Commit).
+    std::vector<StreamErasure> erased(batch.erasures.size());
+    for (size_t i = 0; i < batch.erasures.size() && check.ok(); ++i) {
+      const StreamErasure& erasure = batch.erasures[i];
+      const uint64_t actual = version_of(erasure.stream);
+      if (!check.ok()) break;
+      if (erasure.expected_version != kAnyVersion &&
+          static_cast<uint64_t>(erasure.expected_version) != actual) {
+        check = absl::AbortedError(absl::StrFormat(
+            "stream \"%s\": expected version %d, actual version %d",
+            absl::CHexEscape(erasure.stream), erasure.expected_version,
+            actual));
+        break;
+      }
+      erased[i].stream = erasure.stream;
+      erased[i].expected_version = static_cast<int64_t>(actual);
+      local[erasure.stream] = 0;
+    }
     for (size_t i = 0; i < batch.appends.size() && check.ok(); ++i) {
       const StreamAppend& append = batch.appends[i];
-      uint64_t actual;
-      if (auto it = local.find(append.stream); it != local.end()) {
-        actual = it->second;
-      } else if (auto it = versions.find(append.stream); it != versions.end()) {
-        actual = it->second;
-      } else if (auto cached = version_cache_.find(append.stream);
-                 cached != version_cache_.end()) {
-        actual = versions[append.stream] = cached->second;
-      } else {
-        absl::StatusOr<uint64_t> stored = StreamVersion(append.stream);
-        if (!stored.ok()) {
-          check = stored.status();
-          break;
-        }
-        actual = versions[append.stream] = *stored;
-      }
+      const uint64_t actual = version_of(append.stream);
+      if (!check.ok()) break;
       if (append.expected_version != kAnyVersion &&
           static_cast<uint64_t>(append.expected_version) != actual) {
         check = absl::AbortedError(absl::StrFormat(
@@ -1087,6 +1189,16 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
       continue;
     }
 
+    // The log position of the batch's record, if it writes one.
+    const uint64_t record_position = log_position + 1;
+    std::vector<IndexWrite> forgotten;
+    if (!batch.erasures.empty()) {
+      absl::Status erasing = WriteErasures(batch.erasures, &writes, &forgotten);
+      if (!erasing.ok()) {
+        w->result = erasing;
+        continue;
+      }
+    }
     CommitResult result;
     for (size_t i = 0; i < batch.appends.size(); ++i) {
       const StreamAppend& append = batch.appends[i];
@@ -1095,7 +1207,7 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
         ++position;
         ++version;
         writes.Put(StreamEventKey(append.stream, version),
-                   EncodeRecord(position, event));
+                   EncodeRecord(position, record_position, event));
         writes.Put(GlobalKey(position), EncodePointer(version, append.stream));
         if (result.first_position == 0) result.first_position = position;
         result.last_position = position;
@@ -1115,11 +1227,21 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
     // The commit record, when the batch writes anything. Its events are the
     // s/ keys just written, so the record names them by stream, version
     // before and count (eventstore/FORMAT.md, "Commit log").
-    if (result.first_position != 0 || !batch.index_writes.empty()) {
+    if (result.first_position != 0 || !batch.index_writes.empty() ||
+        !batch.erasures.empty()) {
       ++log_position;
-      writes.Put(LogKey(log_position),
-                 EncodeCommitRecordWithoutEvents(batch.appends, before,
-                                                 batch.index_writes));
+      if (batch.erasures.empty()) {
+        writes.Put(LogKey(log_position),
+                   EncodeCommitRecordWithoutEvents(batch.appends, before,
+                                                   batch.index_writes));
+      } else {
+        for (const IndexWrite& write : batch.index_writes) {
+          forgotten.push_back(write);
+        }
+        writes.Put(LogKey(log_position),
+                   EncodeCommitRecordWithoutEvents(batch.appends, before,
+                                                   forgotten, erased));
+      }
     }
     for (auto& [stream, version] : local) versions[stream] = version;
     w->result = std::move(result);
@@ -1157,6 +1279,193 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
     version_cache_.insert_or_assign(stream, version);
   }
   return Positions{position, log_position};
+}
+
+absl::Status RocksDbEventStore::WriteErasures(
+    const std::vector<StreamErasure>& erasures, KeyOrderedBatch* writes,
+    std::vector<IndexWrite>* forgotten) {
+  // Everything is read before anything is added to `writes`, so a read error
+  // leaves the group's writes untouched.
+  std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+  absl::flat_hash_set<std::string> streams;
+  absl::flat_hash_set<std::string> forget;
+  std::set<uint64_t> records;
+  bool scan_log = false;
+  std::vector<std::pair<std::string, std::string>> ranges;
+  for (const StreamErasure& erasure : erasures) {
+    streams.insert(erasure.stream);
+    const std::string prefix = StreamPrefix(erasure.stream);
+    const std::string end = StreamEnd(erasure.stream);
+    const rocksdb::Slice upper(end);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      StoredEvent event;
+      uint64_t log_position = 0;
+      if (!DecodeRecord(
+              absl::string_view(it->value().data(), it->value().size()), &event,
+              &log_position)) {
+        return Corruption(absl::StrCat("malformed event of stream ",
+                                       absl::CHexEscape(erasure.stream)));
+      }
+      ops.emplace_back(it->key().ToString(), std::nullopt);
+      // An erased position keeps its g/ key, with an empty value.
+      ops.emplace_back(GlobalKey(event.position), std::string());
+      if (log_position == 0) {
+        scan_log = true;
+      } else {
+        records.insert(log_position);
+      }
+    }
+    absl::Status status = FromRocks(it->status(), "reading a stream to erase");
+    if (!status.ok()) return status;
+    ops.emplace_back(VersionKey(erasure.stream), std::nullopt);
+    ranges.emplace_back(prefix, end);
+    for (const std::string& key : erasure.forget_keys) {
+      if (!forget.insert(key).second) continue;
+      ops.emplace_back(IndexKey(key), std::nullopt);
+      forgotten->push_back(IndexWrite{key, std::nullopt});
+      ranges.emplace_back(IndexKey(key), IndexKey(key) + '\0');
+    }
+  }
+  if (scan_log) {
+    // Events written by format 2 do not name their record: find the records
+    // that append to the streams by reading the whole log.
+    const rocksdb::Slice upper(kLogEnd);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper;
+    read_options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    for (it->Seek(kLogPrefix); it->Valid(); it->Next()) {
+      absl::StatusOr<CommitRecord> record = DecodeCommitRecord(
+          absl::string_view(it->value().data(), it->value().size()));
+      if (!record.ok() || it->key().size() != 10) {
+        return Corruption("malformed l/ record");
+      }
+      for (size_t i = 0; i < record->appends.size(); ++i) {
+        if (!record->IsErased(i) &&
+            streams.contains(record->appends[i].stream)) {
+          records.insert(GetBe64(it->key().data() + 2));
+          break;
+        }
+      }
+    }
+    absl::Status status = FromRocks(it->status(), "reading the commit log");
+    if (!status.ok()) return status;
+  }
+  std::string value;
+  for (uint64_t log_position : records) {
+    const rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), LogKey(log_position), &value);
+    if (!s.ok()) {
+      return s.IsNotFound()
+                 ? Corruption(absl::StrCat("an erased event names commit "
+                                           "record ",
+                                           log_position, ", which is missing"))
+                 : FromRocks(s, "reading a commit record");
+    }
+    bool without_events = false;
+    absl::StatusOr<CommitRecord> record =
+        DecodeCommitRecord(value, &without_events);
+    if (!record.ok() || !without_events) {
+      return Corruption(
+          absl::StrCat("malformed l/ record at log position ", log_position));
+    }
+    std::vector<bool> erased_appends(record->appends.size(), false);
+    std::vector<uint64_t> versions_before;
+    for (size_t i = 0; i < record->appends.size(); ++i) {
+      erased_appends[i] =
+          record->IsErased(i) || streams.contains(record->appends[i].stream);
+      versions_before.push_back(
+          static_cast<uint64_t>(record->appends[i].expected_version));
+    }
+    std::vector<IndexWrite> kept;
+    for (IndexWrite& write : record->index_writes) {
+      if (!forget.contains(write.key)) kept.push_back(std::move(write));
+    }
+    ops.emplace_back(
+        LogKey(log_position),
+        EncodeCommitRecordWithoutEvents(record->appends, versions_before, kept,
+                                        record->erasures, erased_appends));
+    ranges.emplace_back(LogKey(log_position), LogKey(log_position + 1));
+  }
+  for (auto& [key, op] : ops) {
+    if (op.has_value()) {
+      writes->Put(std::move(key), *std::move(op));
+    } else {
+      writes->Delete(std::move(key));
+    }
+  }
+  writes->Put(kPurgePendingKey, std::string());
+  absl::MutexLock lock(&purge_mu_);
+  for (auto& range : ranges) purge_ranges_.push_back(std::move(range));
+  ++erasures_written_;
+  return absl::OkStatus();
+}
+
+bool RocksDbEventStore::PurgePending() const {
+  absl::MutexLock lock(&purge_mu_);
+  return erasures_written_ != erasures_purged_;
+}
+
+absl::Status RocksDbEventStore::PurgeErased() {
+  if (options_.read_only) return WriteState();
+  absl::MutexLock serial(&purging_mu_);
+  uint64_t written;
+  bool everything;
+  std::vector<std::pair<std::string, std::string>> ranges;
+  {
+    absl::MutexLock lock(&purge_mu_);
+    written = erasures_written_;
+    if (written == erasures_purged_) return absl::OkStatus();
+    everything = purge_everything_ || purge_ranges_.size() > kMaxPurgeRanges;
+    ranges.swap(purge_ranges_);
+    purge_everything_ = false;
+  }
+  auto give_back = [&] {
+    absl::MutexLock lock(&purge_mu_);
+    purge_everything_ = purge_everything_ || everything;
+    for (auto& range : ranges) purge_ranges_.push_back(std::move(range));
+  };
+  // The memtables go to table files, so the write-ahead logs holding the
+  // erased writes become obsolete and are deleted.
+  rocksdb::FlushOptions flush_options;
+  flush_options.wait = true;
+  absl::Status status =
+      FromRocks(db_->Flush(flush_options), "flushing erased data");
+  // Then every table file holding an older version of an erased key is
+  // rewritten without it, down to the last level.
+  rocksdb::CompactRangeOptions compact_options;
+  compact_options.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  if (status.ok() && everything) {
+    status = FromRocks(db_->CompactRange(compact_options, nullptr, nullptr),
+                       "compacting erased data");
+  } else {
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 0; i < ranges.size() && status.ok(); ++i) {
+      const rocksdb::Slice begin(ranges[i].first);
+      const rocksdb::Slice end(ranges[i].second);
+      status = FromRocks(db_->CompactRange(compact_options, &begin, &end),
+                         "compacting erased data");
+    }
+  }
+  if (!status.ok()) {
+    give_back();
+    return status;
+  }
+  {
+    absl::MutexLock lock(&purge_mu_);
+    erasures_purged_ = written;
+    if (erasures_written_ != written) return absl::OkStatus();
+  }
+  // Nothing erased since: the marker can go (a crash before this line only
+  // costs one more purge at the next Open).
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  return FromRocks(db_->Delete(write_options, kPurgePendingKey),
+                   "clearing the purge marker");
 }
 
 absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadStream(
@@ -1224,7 +1533,7 @@ absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadAll(
        it->Next(), ++expected) {
     const rocksdb::Slice key = it->key();
     const rocksdb::Slice pointer = it->value();
-    if (key.size() != 10 || pointer.size() < 9) {
+    if (key.size() != 10 || (!pointer.empty() && pointer.size() < 9)) {
       return Corruption("malformed g/ entry");
     }
     const uint64_t position = GetBe64(key.data() + 2);
@@ -1232,6 +1541,7 @@ absl::StatusOr<std::vector<StoredEvent>> RocksDbEventStore::ReadAll(
       return Corruption(absl::StrCat("global position ", expected,
                                      " is missing (next is ", position, ")"));
     }
+    if (pointer.empty()) continue;  // An erased event.
     StoredEvent event;
     event.version = GetBe64(pointer.data());
     event.stream = std::string(pointer.data() + 8, pointer.size() - 8);
@@ -1297,9 +1607,13 @@ absl::Status RocksDbEventStore::ScanEventKeys(
       return Corruption(absl::StrCat("malformed event of stream ",
                                      absl::CHexEscape(event.stream)));
     }
-    event.position = GetBe64(record.data());
+    event.position = GetBe64(record.data()) & ~kWithLogPosition;
+    const bool with_log_position =
+        (GetBe64(record.data()) & kWithLogPosition) != 0;
     record.remove_prefix(8);
-    if (!GetVarint64(&record, &type_size) || type_size > record.size()) {
+    uint64_t log_position = 0;
+    if ((with_log_position && !GetVarint64(&record, &log_position)) ||
+        !GetVarint64(&record, &type_size) || type_size > record.size()) {
       return Corruption(absl::StrCat("malformed event of stream ",
                                      absl::CHexEscape(event.stream)));
     }
@@ -1498,6 +1812,12 @@ absl::Status RocksDbEventStore::Apply(uint64_t log_position,
       !next.ok()) {
     return next;
   }
+  if (!record.erasures.empty() || !record.erased_appends.empty()) {
+    return absl::UnimplementedError(absl::StrCat(
+        "commit record ", log_position,
+        " erases streams, which a derived state of an external log cannot "
+        "apply yet"));
+  }
   rocksdb::WriteBatch write_batch;
   std::unordered_map<std::string, uint64_t> versions;
   uint64_t position = last_position_.load(std::memory_order_relaxed);
@@ -1521,7 +1841,7 @@ absl::Status RocksDbEventStore::Apply(uint64_t log_position,
       ++position;
       ++current;
       write_batch.Put(StreamEventKey(append.stream, current),
-                      EncodeRecord(position, event));
+                      EncodeRecord(position, log_position, event));
       write_batch.Put(GlobalKey(position),
                       EncodePointer(current, append.stream));
     }
@@ -1592,7 +1912,9 @@ absl::StatusOr<std::vector<LoggedRecord>> RocksDbEventStore::ReadLog(
       return Corruption(
           absl::StrCat("malformed l/ record at log position ", expected));
     }
-    for (StreamAppend& append : record->appends) {
+    for (size_t a = 0; a < record->appends.size(); ++a) {
+      StreamAppend& append = record->appends[a];
+      if (record->IsErased(a)) continue;  // Placeholders: the events are gone.
       uint64_t version = static_cast<uint64_t>(append.expected_version);
       for (NewEvent& event : append.events) {
         ++version;

@@ -102,6 +102,8 @@ class FileLock;
 
 namespace sequencer::eventstore {
 
+class KeyOrderedBatch;
+
 class RocksDbEventStore final : public EventStore, public DerivedState {
  public:
   struct Options {
@@ -217,14 +219,28 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
                                        absl::string_view value)>& visit)
       const override;
 
+  // Erasure (CommitBatch::erasures, eventstore/FORMAT.md "Erasure"): a batch
+  // that erases commits alone in its group; it reads the erased streams'
+  // events (each names the commit record that wrote it) and rewrites those
+  // records. PurgeErased flushes the memtables (the write-ahead logs holding
+  // erased data are then deleted) and compacts the key ranges erasures
+  // touched down to the last level (everything, after a restart that found
+  // erasures not yet purged, or past 256 ranges). Calls are serialized.
+  absl::Status PurgeErased() override;
+  // True while erasures committed (or found at Open) are not yet purged.
+  bool PurgePending() const;
+
   // A RocksDB checkpoint (rocksdb::Checkpoint::CreateCheckpoint) after a
   // flush of the memtables, so the copy needs no WAL: SST files hard-linked
   // (copied across file systems), MANIFEST, OPTIONS and CURRENT copied. It
   // is built in `<directory>.tmp` and renamed, so a failure leaves nothing at
   // `directory`. Open (read-write or read-only) takes it as a data directory.
-  // Works while commits go on, and on a store opened read-only or in the
-  // failed state only as far as RocksDB can flush.
-  absl::Status Checkpoint(const std::string& directory) const override;
+  // Erasures not yet purged are purged first (PurgeErased), so the copy's
+  // files hold no erased bytes; one committed meanwhile leaves
+  // m/purge_pending in the copy, which a store opened on it then purges.
+  // Works while commits go on; a store opened read-only answers
+  // FAILED_PRECONDITION.
+  absl::Status Checkpoint(const std::string& directory) override;
 
   absl::Status WriteState() const override;
   void SetWriteStateObserver(
@@ -295,6 +311,13 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // write error.
   absl::StatusOr<Positions> WriteGroup(const std::vector<Writer*>& group,
                                        Positions last);
+  // Adds the writes of `erasures` to `writes` (nothing on error): the
+  // streams' events deleted, their g/ pointers emptied, their versions
+  // deleted, the forget keys deleted (also appended to `forgotten`, for the
+  // batch's record), and the records that appended to them rewritten.
+  absl::Status WriteErasures(const std::vector<StreamErasure>& erasures,
+                             KeyOrderedBatch* writes,
+                             std::vector<IndexWrite>* forgotten);
 
   // Declared before db_: RocksDB logs until the database is closed.
   const std::shared_ptr<rocksdb::Logger> logger_;
@@ -332,6 +355,16 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // one and when it reaches kVersionCacheEntries.
   static constexpr size_t kVersionCacheEntries = 1 << 18;
   absl::flat_hash_map<std::string, uint64_t> version_cache_;
+
+  // What PurgeErased has left to do.
+  mutable absl::Mutex purge_mu_;
+  std::vector<std::pair<std::string, std::string>> purge_ranges_
+      ABSL_GUARDED_BY(purge_mu_);
+  bool purge_everything_ ABSL_GUARDED_BY(purge_mu_) = false;
+  uint64_t erasures_written_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  uint64_t erasures_purged_ ABSL_GUARDED_BY(purge_mu_) = 0;
+  // Serializes PurgeErased.
+  absl::Mutex purging_mu_;
 };
 
 }  // namespace sequencer::eventstore

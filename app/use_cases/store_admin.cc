@@ -37,7 +37,7 @@ class RemoveOnExit {
 
 }  // namespace
 
-absl::StatusOr<BackupResult> Backup(const eventstore::EventStore& store,
+absl::StatusOr<BackupResult> Backup(eventstore::EventStore& store,
                                     const StoreCopies& copies,
                                     const std::string& directory) {
   SEQ_RETURN_IF_ERROR(store.Checkpoint(directory));
@@ -51,7 +51,7 @@ absl::StatusOr<BackupResult> Backup(const eventstore::EventStore& store,
 }
 
 absl::StatusOr<VerifyResult> VerifyStore(
-    const eventstore::EventStore& store, const StoreCopies& copies,
+    eventstore::EventStore& store, const StoreCopies& copies,
     const ProjectionVerifier::Options& options) {
   if (!copies.open_read_only) {
     return absl::UnimplementedError(

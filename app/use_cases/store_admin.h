@@ -40,7 +40,7 @@ struct BackupResult {
 
 // EventStore::Checkpoint into `directory` (its errors), then the copy's last
 // position.
-absl::StatusOr<BackupResult> Backup(const eventstore::EventStore& store,
+absl::StatusOr<BackupResult> Backup(eventstore::EventStore& store,
                                     const StoreCopies& copies,
                                     const std::string& directory);
 
@@ -49,7 +49,7 @@ absl::StatusOr<BackupResult> Backup(const eventstore::EventStore& store,
 // it and removes it (also on error). Differences are findings in the
 // result; errors only when the snapshot cannot be made or read.
 absl::StatusOr<VerifyResult> VerifyStore(
-    const eventstore::EventStore& store, const StoreCopies& copies,
+    eventstore::EventStore& store, const StoreCopies& copies,
     const ProjectionVerifier::Options& options);
 
 }  // namespace sequencer::app

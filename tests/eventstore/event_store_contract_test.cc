@@ -840,5 +840,131 @@ TYPED_TEST(EventStoreContractTest, ConcurrentConflictsAbortOnlyTheLosers) {
   for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].position, i + 1);
 }
 
+// The implementations that can erase; the others refuse and write nothing.
+template <typename Factory>
+constexpr bool kCanErase = std::is_same_v<Factory, InMemoryFactory> ||
+                           std::is_same_v<Factory, RocksDbFactory>;
+
+CommitBatch Erase(std::string stream, int64_t expected,
+                  std::vector<std::string> forget_keys = {},
+                  std::vector<StreamAppend> appends = {}) {
+  CommitBatch batch;
+  batch.appends = std::move(appends);
+  batch.erasures.push_back(
+      StreamErasure{std::move(stream), expected, std::move(forget_keys)});
+  return batch;
+}
+
+TYPED_TEST(EventStoreContractTest, ErasureRemovesTheStreamAndKeepsPositions) {
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("a", 0, {Ev("A1", "alice"), Ev("A2", "alice")}),
+             Append("b", 0, {Ev("B1")})},
+            {Put("idem/a", "alice's answer"), Put("other", "kept")})));
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("a", 2, {Ev("A3", "alice")})}, {Put("idem/a2", "x")})));
+  auto erased = this->store_->Commit(
+      Erase("a", 3, {"idem/a", "idem/a2"}, {Append("tomb", 0, {Ev("T")})}));
+  if (!kCanErase<TypeParam>) {
+    EXPECT_THAT(erased.status(), StatusIs(absl::StatusCode::kUnimplemented));
+    ASSIGN_OR_FAIL(auto version, this->store_->StreamVersion("a"));
+    EXPECT_EQ(version, 3u);
+    EXPECT_EQ(this->All().size(), 4u);
+    return;
+  }
+  SEQ_ASSERT_OK(erased);
+  // The tombstone append took the next position; the erased ones stay used.
+  EXPECT_EQ(erased->first_position, 5u);
+  EXPECT_EQ(this->store_->LastPosition(), 5u);
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("a", 0, 100));
+  EXPECT_TRUE(events.empty());
+  ASSIGN_OR_FAIL(auto version, this->store_->StreamVersion("a"));
+  EXPECT_EQ(version, 0u);
+  std::vector<StoredEvent> all = this->All();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].stream, "b");
+  EXPECT_EQ(all[0].position, 3u);
+  EXPECT_EQ(all[1].stream, "tomb");
+  EXPECT_EQ(all[1].position, 5u);
+  ASSIGN_OR_FAIL(auto from_four, this->store_->ReadAll(4, 1));
+  ASSERT_EQ(from_four.size(), 1u);
+  EXPECT_EQ(from_four[0].position, 5u);
+  ASSIGN_OR_FAIL(auto forgotten, this->store_->GetIndex("idem/a"));
+  EXPECT_FALSE(forgotten.has_value());
+  ASSIGN_OR_FAIL(auto forgotten2, this->store_->GetIndex("idem/a2"));
+  EXPECT_FALSE(forgotten2.has_value());
+  ASSIGN_OR_FAIL(auto kept, this->store_->GetIndex("other"));
+  EXPECT_EQ(kept, "kept");
+  std::vector<std::string> scanned;
+  SEQ_ASSERT_OK(
+      this->store_->ScanStreams("", [&](const StoredEventView& event) {
+        scanned.push_back(std::string(event.stream));
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(scanned, (std::vector<std::string>{"b", "tomb"}));
+
+  // The stream starts again from version 1; positions are never reused.
+  auto again = this->store_->Commit(Batch({Append("a", 0, {Ev("A1", "new")})}));
+  SEQ_ASSERT_OK(again);
+  EXPECT_EQ(again->first_position, 6u);
+  ASSIGN_OR_FAIL(auto reborn, this->store_->ReadStream("a", 0, 100));
+  ASSERT_EQ(reborn.size(), 1u);
+  EXPECT_EQ(reborn[0].version, 1u);
+  EXPECT_EQ(reborn[0].data, "new");
+  // And can be erased again.
+  SEQ_ASSERT_OK(this->store_->Commit(Erase("a", 1)));
+  ASSIGN_OR_FAIL(auto gone, this->store_->ReadStream("a", 0, 100));
+  EXPECT_TRUE(gone.empty());
+  EXPECT_EQ(this->All().size(), 2u);
+}
+
+TYPED_TEST(EventStoreContractTest, ErasureAtTheWrongVersionWritesNothing) {
+  if (!kCanErase<TypeParam>) GTEST_SKIP() << "cannot erase";
+  SEQ_ASSERT_OK(this->store_->Commit(
+      Batch({Append("a", 0, {Ev("A1")})}, {Put("idem/a", "v")})));
+  EXPECT_THAT(this->store_->Commit(Erase("a", 2, {"idem/a"})).status(),
+              StatusIs(absl::StatusCode::kAborted));
+  ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("a", 0, 100));
+  EXPECT_EQ(events.size(), 1u);
+  ASSIGN_OR_FAIL(auto value, this->store_->GetIndex("idem/a"));
+  EXPECT_EQ(value, "v");
+  // Erasing an empty stream at version 0 is allowed and changes nothing.
+  SEQ_ASSERT_OK(this->store_->Commit(Erase("never", 0)));
+  EXPECT_EQ(this->All().size(), 1u);
+
+  CommitBatch twice = Erase("a", 1);
+  twice.erasures.push_back(StreamErasure{"a", 1, {}});
+  EXPECT_THAT(this->store_->Commit(twice).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(this->store_->Commit(Erase("a", 1, {""})).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(this->store_->Commit(Erase("", 1)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSIGN_OR_FAIL(auto still, this->store_->ReadStream("a", 0, 100));
+  EXPECT_EQ(still.size(), 1u);
+}
+
+TYPED_TEST(EventStoreContractTest, ErasuresRaceCommitsOfOtherStreams) {
+  if (!kCanErase<TypeParam>) GTEST_SKIP() << "cannot erase";
+  constexpr int kStreams = 40;
+  for (int i = 0; i < kStreams; ++i) {
+    SEQ_ASSERT_OK(this->store_->Commit(
+        Batch({Append(absl::StrCat("e", i), 0, {Ev("E"), Ev("E")})})));
+  }
+  std::thread eraser([&] {
+    for (int i = 0; i < kStreams; ++i) {
+      SEQ_EXPECT_OK(this->store_->Commit(Erase(absl::StrCat("e", i), 2)));
+    }
+  });
+  for (int i = 0; i < kStreams; ++i) {
+    SEQ_EXPECT_OK(this->store_->Commit(
+        Batch({Append(absl::StrCat("k", i), 0, {Ev("K")})})));
+  }
+  eraser.join();
+  std::vector<StoredEvent> all = this->All();
+  ASSERT_EQ(all.size(), static_cast<size_t>(kStreams));
+  for (const StoredEvent& event : all) EXPECT_EQ(event.stream[0], 'k');
+  EXPECT_EQ(this->store_->LastPosition(), 3u * kStreams);
+}
+
 }  // namespace
 }  // namespace sequencer::eventstore
