@@ -86,4 +86,8 @@ absl::Status EventStore::VisitIndex(
   }
 }
 
+absl::Status EventStore::Checkpoint(const std::string& /*directory*/) {
+  return absl::UnimplementedError("this event store cannot make a checkpoint");
+}
+
 }  // namespace sequencer::eventstore

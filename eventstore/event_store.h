@@ -247,6 +247,19 @@ class EventStore {
       absl::string_view prefix, absl::string_view start_after,
       const std::function<absl::Status(absl::string_view key,
                                        absl::string_view value)>& visit) const;
+
+  // Writes a consistent copy of the whole store, as of one instant between
+  // commits (every commit entirely or not at all), into `directory`, which
+  // must not exist yet; its parent must. The copy is a store of the same
+  // kind that opens like the original (for the durable implementation: a
+  // RocksDB checkpoint, hard links where the file system allows, flushed
+  // first so that it needs no write-ahead log). Commits may go on meanwhile.
+  // Errors: INVALID_ARGUMENT when `directory` is empty, not absolute, or its
+  // parent is not a directory; ALREADY_EXISTS when it exists (then nothing is
+  // written); the store's I/O errors (then nothing is left at `directory`).
+  //
+  // The default implementation answers UNIMPLEMENTED.
+  virtual absl::Status Checkpoint(const std::string& directory);
 };
 
 }  // namespace sequencer::eventstore

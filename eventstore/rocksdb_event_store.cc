@@ -8,6 +8,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <set>
 #include <unordered_map>
 
@@ -27,6 +28,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 namespace sequencer::eventstore {
@@ -986,6 +988,48 @@ void RocksDbEventStore::RecoveryLoop() {
       mu_.Lock();
     }
   }
+}
+
+absl::Status RocksDbEventStore::Checkpoint(const std::string& directory) {
+  if (directory.empty()) {
+    return absl::InvalidArgumentError("directory: must not be empty");
+  }
+  if (directory.front() != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "directory: must be an absolute path, got \"", directory, "\""));
+  }
+  std::string path = directory;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  struct stat info;
+  if (lstat(path.c_str(), &info) == 0) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("directory: ", path, " already exists"));
+  }
+  const std::string parent =
+      path.rfind('/') == 0 ? "/" : path.substr(0, path.rfind('/'));
+  if (stat(parent.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("directory: its parent ", parent, " is not a directory"));
+  }
+  if (options_.read_only) {
+    return absl::FailedPreconditionError(
+        "a store opened read-only cannot make a checkpoint");
+  }
+  if (PurgePending()) {
+    absl::Status purged = PurgeErased();
+    if (!purged.ok()) return purged;
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: always flush first, so the copy needs no WAL.
+  if (s.ok()) s = checkpoint->CreateCheckpoint(path, /*log_size_for_flush=*/0);
+  if (s.ok()) return absl::OkStatus();
+  const std::string message =
+      absl::StrCat("checkpoint into ", path, ": ", s.ToString());
+  if (s.IsNoSpace()) return absl::ResourceExhaustedError(message);
+  if (s.IsIOError()) return absl::UnavailableError(message);
+  return absl::InternalError(message);
 }
 
 absl::Status RocksDbEventStore::WriteState() const {

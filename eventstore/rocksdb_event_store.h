@@ -238,6 +238,18 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // overwritten value afterwards. For operators (sequencerctl compact).
   absl::Status CompactAll();
 
+  // A RocksDB checkpoint (rocksdb::Checkpoint::CreateCheckpoint) after a
+  // flush of the memtables, so the copy needs no WAL: SST files hard-linked
+  // (copied across file systems), MANIFEST, OPTIONS and CURRENT copied. It
+  // is built in `<directory>.tmp` and renamed, so a failure leaves nothing at
+  // `directory`. Open (read-write or read-only) takes it as a data directory.
+  // Erasures not yet purged are purged first (PurgeErased), so the copy's
+  // files hold no erased bytes; one committed meanwhile leaves
+  // m/purge_pending in the copy, which a store opened on it then purges.
+  // Works while commits go on; a store opened read-only answers
+  // FAILED_PRECONDITION.
+  absl::Status Checkpoint(const std::string& directory) override;
+
   absl::Status WriteState() const override;
   void SetWriteStateObserver(
       std::function<void(const absl::Status&)> observer) override;

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -159,6 +161,29 @@ int main(int argc, char** argv) {
     clock = std::make_unique<sequencer::app::SystemClock>();
   }
   sequencer::app::RandomIdGenerator ids;
+
+  // AdminService's copies are RocksDB checkpoints; VerifyStore makes its
+  // temporary ones next to the data directory (same file system: hard links).
+  options.store_copies.open_read_only = [](const std::string& directory)
+      -> absl::StatusOr<std::unique_ptr<sequencer::eventstore::EventStore>> {
+    sequencer::eventstore::RocksDbEventStore::Options read_only;
+    read_only.read_only = true;
+    read_only.create_if_missing = false;
+    auto copy =
+        sequencer::eventstore::RocksDbEventStore::Open(directory, read_only);
+    if (!copy.ok()) return copy.status();
+    return std::unique_ptr<sequencer::eventstore::EventStore>(std::move(*copy));
+  };
+  {
+    std::error_code error;
+    const std::filesystem::path data_dir = std::filesystem::absolute(
+        std::filesystem::path(absl::GetFlag(FLAGS_data_dir)), error);
+    if (!error) {
+      std::filesystem::path normal = data_dir.lexically_normal();
+      if (!normal.has_filename()) normal = normal.parent_path();  // "dir/"
+      options.store_copies.scratch_directory = normal.parent_path().string();
+    }
+  }
 
   auto server = sequencer::server::SequencerServer::Start(
       options, store->get(), clock.get(), manual_clock, &ids);

@@ -8,6 +8,8 @@
 #include "app/use_cases/sequence_report.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/admin_service.h"
+#include "server/audit_service.h"
 #include "server/clock_service.h"
 #include "server/delivery_service.h"
 #include "server/recipient_service.h"
@@ -88,6 +90,9 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->delivery_service_ = std::make_unique<DeliveryServiceImpl>(deps);
   server->sequence_service_ = std::make_unique<SequenceServiceImpl>(deps);
   server->recipient_service_ = std::make_unique<RecipientServiceImpl>(deps);
+  server->audit_service_ = std::make_unique<AuditServiceImpl>(deps);
+  server->admin_service_ =
+      std::make_unique<AdminServiceImpl>(deps, options.store_copies);
   if (manual_clock != nullptr) {
     server->clock_service_ = std::make_unique<ClockServiceImpl>(
         manual_clock, server->scheduler_.get(), server->polls_.get());
@@ -96,7 +101,9 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   std::vector<std::string> services = {
       v1::SequenceService::service_full_name(),
       v1::RecipientService::service_full_name(),
-      v1::DeliveryService::service_full_name()};
+      v1::DeliveryService::service_full_name(),
+      v1::AuditService::service_full_name(),
+      v1::AdminService::service_full_name()};
   if (server->clock_service_) {
     services.push_back(v1::ClockService::service_full_name());
   }
@@ -115,6 +122,8 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   builder.RegisterService(server->sequence_service_.get());
   builder.RegisterService(server->recipient_service_.get());
   builder.RegisterService(server->delivery_service_.get());
+  builder.RegisterService(server->audit_service_.get());
+  builder.RegisterService(server->admin_service_.get());
   if (server->clock_service_)
     builder.RegisterService(server->clock_service_.get());
   builder.RegisterService(server->reflection_v1_service_.get());

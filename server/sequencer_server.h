@@ -1,5 +1,6 @@
-// Assembles and runs the gRPC server: the sequencer services over an event
-// store, the standard health service and server reflection
+// Assembles and runs the gRPC server: the sequencer services (the API of
+// sequencer.proto, and admin.proto's AuditService and AdminService) over an
+// event store, the standard health service and server reflection
 // (grpc.reflection.v1 and v1alpha).
 //
 // Health (grpc.health.v1.Health, the server as a whole "" and every service
@@ -27,6 +28,7 @@
 #include "app/runtime/worker_pool.h"
 #include "app/storage/repository.h"
 #include "app/use_cases/scheduler.h"
+#include "app/use_cases/store_admin.h"
 #include "domain/limits.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
@@ -54,6 +56,10 @@ struct ServerOptions {
   absl::Duration send_deadline = absl::Minutes(15);
   // How long Shutdown lets calls in flight finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(2);
+  // How AdminService opens copies of the store (Backup, VerifyStore); the
+  // composition root knows the store's kind. Unset: VerifyStore answers
+  // UNIMPLEMENTED.
+  app::StoreCopies store_copies;
 };
 
 class SequencerServer {
@@ -102,6 +108,8 @@ class SequencerServer {
   std::unique_ptr<grpc::Service> recipient_service_;
   std::unique_ptr<grpc::Service> clock_service_;
   std::unique_ptr<grpc::Service> delivery_service_;
+  std::unique_ptr<grpc::Service> audit_service_;
+  std::unique_ptr<grpc::Service> admin_service_;
   std::unique_ptr<grpc::Service> reflection_v1_service_;
   std::unique_ptr<grpc::Server> server_;
   eventstore::EventStore* store_ = nullptr;

@@ -52,6 +52,25 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// RunUnary for calls that act for an operator on the whole service, not for a
+// tenant (AdminService): no CallContext is read from the metadata. `handler`
+// is called as absl::Status().
+template <typename Handler>
+grpc::ServerUnaryReactor* RunOperatorUnary(grpc::CallbackServerContext* context,
+                                           app::WorkerPool* pool,
+                                           Handler handler) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  auto run = [reactor, handler = std::move(handler)]() mutable {
+    reactor->Finish(ToGrpcStatus(handler()));
+  };
+  if (pool == nullptr) {
+    run();
+  } else {
+    pool->Schedule(std::move(run));
+  }
+  return reactor;
+}
+
 // A request as the services receive it: the message, or why its bytes could
 // not be decoded.
 template <typename Request>

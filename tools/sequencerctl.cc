@@ -3,7 +3,10 @@
 // Offline commands open the data directory read-only (RocksDbEventStore's
 // read_only: nothing in it is written, not even RocksDB's info log), except
 // compact, and take RocksDB's LOCK, which refuses a directory that a running
-// sequencerd holds: stop the server first.
+// sequencerd holds: stop the server first. Online commands call a running
+// server; `verify` without --data_dir and `backup` use
+// sequencer.v1.AdminService, `audit` and `events` sequencer.v1.AuditService
+// (proto/sequencer/v1/admin.proto).
 
 #include <algorithm>
 #include <cstdint>
@@ -33,17 +36,28 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "sequencer/v1/admin.grpc.pb.h"
 #include "sequencer/v1/events.pb.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
 #include "server/status_conversion.h"
 
 ABSL_FLAG(std::string, data_dir, "",
-          "offline commands: the data directory of a stopped sequencerd");
+          "offline commands: the data directory of a stopped sequencerd "
+          "(verify without it asks the running server at --server)");
 ABSL_FLAG(int, threads, 2,
           "verify: threads that scan the log and compare the indexes (the "
           "findings do not depend on it)");
-ABSL_FLAG(uint64_t, from, 1, "log: the first global position to print");
-ABSL_FLAG(uint64_t, limit, 0, "log: print at most this many events (0: all)");
+ABSL_FLAG(uint64_t, from, 1, "log, events: the first global position to print");
+ABSL_FLAG(uint64_t, limit, 0,
+          "log, events: print at most this many events (0: all)");
+ABSL_FLAG(bool, json, false,
+          "events: one sequencer.v1.LoggedEvent as JSON per line; audit: the "
+          "whole sequencer.v1.RecipientAsOf as JSON");
+ABSL_FLAG(std::string, as_of, "",
+          "audit: the instant, RFC 3339 (e.g. 2026-01-05T10:00:00Z); also "
+          "spelled --as-of");
+ABSL_FLAG(uint64_t, version, 0,
+          "audit: the recipient's version instead of a time (0: not used)");
 ABSL_FLAG(std::string, format, "json",
           "log: the event as 'json' or 'text' (protobuf text format)");
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
@@ -107,6 +121,16 @@ Online, against a running sequencerd (--server=HOST:PORT --tenant=T
       before any send and the totals:
       STEP  CHANNEL  WAITING  DUE  SENT  SKIPPED  FAILED  BOUNCED  REPLIES
       MEETINGS
+  audit SEQUENCE RECIPIENT [--as_of=TIME | --version=N] [--json]
+      The recipient as it was at TIME (RFC 3339, e.g. 2026-01-05T10:00:00Z;
+      --as-of works too) or at its version N, computed from the log: status,
+      step, version, then each step's state and content as of then. Without
+      either: now. --json prints the whole sequencer.v1.RecipientAsOf.
+  events [--from=POSITION] [--limit=N] [--json]
+      The tenant's events in log order from POSITION (positions may have
+      holes), one per line: POSITION  STREAM  vVERSION  TYPE  EVENT(JSON);
+      with --json, each line a sequencer.v1.LoggedEvent. Reads to the end of
+      the log, or N events.
   health [--service=NAME]
       grpc.health.v1.Health/Check; prints the serving status.
   advance DURATION
@@ -116,6 +140,18 @@ Online, against a running sequencerd (--server=HOST:PORT --tenant=T
       A demonstration delivery worker: leases due steps of the channel,
       begins each send, prints it, and reports it SENT. Long-polls until
       interrupted, or stops after one poll with --once.
+
+Operator calls on a running sequencerd (--server=HOST:PORT; no --tenant;
+not authenticated yet, see admin.proto):
+  verify --server=HOST:PORT
+      Without --data_dir: the same check as offline verify, on a consistent
+      snapshot of the running store (a temporary checkpoint the server makes
+      next to its data directory and removes). Same output and exit status.
+  backup DIR
+      A consistent copy of the running store (a RocksDB checkpoint) into DIR,
+      an absolute path on the server's machine that must not exist yet. Start
+      a server from it with sequencerd --data_dir=DIR. Prints the last log
+      position the copy holds.
 
 Exit status: 0 success; 1 verify found discrepancies or health is not
 SERVING; 2 bad usage, an unreadable data directory, or a failed call (the gRPC
@@ -486,6 +522,134 @@ int Deliver() {
   return 0;
 }
 
+// A context for the operator calls, which may run long (verify replays the
+// whole log): --timeout, but at least 30 minutes.
+std::unique_ptr<grpc::ClientContext> AdminContext() {
+  auto context = Context();
+  context->set_deadline(absl::ToChronoTime(
+      absl::Now() + std::max(absl::GetFlag(FLAGS_timeout), absl::Minutes(30))));
+  return context;
+}
+
+int VerifyOnline() {
+  auto stub = sequencer::v1::AdminService::NewStub(Channel());
+  sequencer::v1::VerifyStoreRequest request;
+  sequencer::v1::VerifyStoreResponse response;
+  grpc::Status status =
+      stub->VerifyStore(AdminContext().get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  std::cout << response.summary() << std::flush;
+  return response.ok() ? 0 : 1;
+}
+
+int Backup(const std::string& directory) {
+  auto stub = sequencer::v1::AdminService::NewStub(Channel());
+  sequencer::v1::BackupRequest request;
+  request.set_directory(directory);
+  sequencer::v1::BackupResponse response;
+  grpc::Status status = stub->Backup(AdminContext().get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  std::cout << "backup in " << response.directory() << " holds the log up to "
+            << "position " << response.last_position() << std::endl;
+  return 0;
+}
+
+std::string StepLine(const sequencer::v1::StepView& step) {
+  std::string line = absl::StrCat(
+      "step ", step.step_index(), "\t",
+      absl::StripPrefix(sequencer::v1::StepType_Name(step.type()),
+                        "STEP_TYPE_"),
+      "\t",
+      absl::StripPrefix(sequencer::v1::StepState_Name(step.state()),
+                        "STEP_STATE_"));
+  if (step.has_completed_at()) {
+    absl::StrAppend(&line, "\tdone ", Time(step.completed_at()));
+  } else if (step.has_due_at()) {
+    absl::StrAppend(&line, "\tdue ", Time(step.due_at()));
+  } else {
+    absl::StrAppend(&line, "\t-");
+  }
+  absl::StrAppend(&line, "\t", ToJson(step.content()));
+  if (step.overridden()) absl::StrAppend(&line, "\t(edited)");
+  return line;
+}
+
+int Audit(const std::string& sequence_id, const std::string& recipient_id) {
+  sequencer::v1::GetRecipientAsOfRequest request;
+  request.set_sequence_id(sequence_id);
+  request.set_recipient_id(recipient_id);
+  const std::string as_of = absl::GetFlag(FLAGS_as_of);
+  const uint64_t version = absl::GetFlag(FLAGS_version);
+  if (!as_of.empty() && version != 0) {
+    return UsageError("give --as_of or --version, not both");
+  }
+  if (!as_of.empty()) {
+    absl::Time time;
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, as_of, &time, &error)) {
+      return UsageError(absl::StrCat("--as_of: not an RFC 3339 time: '", as_of,
+                                     "' (", error, ")"));
+    }
+    *request.mutable_as_of() = sequencer::app::ToProtoTime(time);
+  } else if (version != 0) {
+    request.set_version(version);
+  }
+  auto stub = sequencer::v1::AuditService::NewStub(Channel());
+  sequencer::v1::RecipientAsOf response;
+  grpc::Status status =
+      stub->GetRecipientAsOf(Context().get(), request, &response);
+  if (!status.ok()) return Fail(status);
+  if (absl::GetFlag(FLAGS_json)) {
+    std::cout << ToJson(response, /*pretty=*/true) << std::endl;
+    return 0;
+  }
+  const sequencer::v1::Recipient& r = response.recipient();
+  std::cout << "as of " << Time(response.as_of()) << ": version "
+            << response.version() << ", last event at "
+            << Time(response.last_event_at()) << "\n"
+            << ShortStatus(r.status()) << "\tstep " << r.current_step() << "/"
+            << r.step_count() << "\tv" << r.version() << "\t"
+            << (r.has_next_due_at() ? Time(r.next_due_at()) : "-") << "\n";
+  for (const auto& step : response.content().steps()) {
+    std::cout << StepLine(step) << "\n";
+  }
+  std::cout << std::flush;
+  return 0;
+}
+
+int Events() {
+  auto stub = sequencer::v1::AuditService::NewStub(Channel());
+  const bool json = absl::GetFlag(FLAGS_json);
+  const uint64_t limit = absl::GetFlag(FLAGS_limit);
+  uint64_t position = std::max<uint64_t>(1, absl::GetFlag(FLAGS_from));
+  uint64_t printed = 0;
+  while (limit == 0 || printed < limit) {
+    sequencer::v1::ReadEventsRequest request;
+    request.set_from_position(position);
+    request.set_limit(static_cast<int>(
+        limit == 0 ? 1000 : std::min<uint64_t>(1000, limit - printed)));
+    sequencer::v1::ReadEventsResponse response;
+    grpc::Status status = stub->ReadEvents(Context().get(), request, &response);
+    if (!status.ok()) return Fail(status);
+    for (const auto& logged : response.events()) {
+      if (json) {
+        std::cout << ToJson(logged) << "\n";
+      } else {
+        std::cout << logged.position() << "\t" << logged.stream() << "\tv"
+                  << logged.version() << "\t"
+                  << sequencer::app::EventTypeName(logged.event()) << "\t"
+                  << ToJson(logged.event()) << "\n";
+      }
+      ++printed;
+    }
+    if (response.next_position() <= position) break;  // no progress
+    position = response.next_position();
+    if (position > response.last_position()) break;  // caught up
+  }
+  std::cout << std::flush;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -496,7 +660,15 @@ int main(int argc, char** argv) {
   };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  // The issue spells it --as-of; absl flags use underscores.
+  std::vector<std::string> spelled(argv, argv + argc);
+  std::vector<char*> arguments;
+  for (std::string& argument : spelled) {
+    if (absl::StartsWith(argument, "--as-of")) argument[4] = '_';
+    arguments.push_back(argument.data());
+  }
+  std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(arguments.size()), arguments.data());
 
   std::vector<std::string> args(positional.begin() + 1, positional.end());
   if (args.empty()) return UsageError("no command given");
@@ -517,7 +689,25 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "verify") {
-    return expect_args(0, "verify --data_dir=DIR") ? Verify() : 2;
+    if (!expect_args(0, "verify --data_dir=DIR | --server=HOST:PORT")) return 2;
+    return absl::GetFlag(FLAGS_data_dir).empty() ? VerifyOnline() : Verify();
+  }
+  if (command == "backup") {
+    return expect_args(1, "backup DIR") ? Backup(args[1]) : 2;
+  }
+  if (command == "audit") {
+    if (!expect_args(2, "audit SEQUENCE RECIPIENT [--as_of=TIME]") ||
+        !need_tenant()) {
+      return 2;
+    }
+    return Audit(args[1], args[2]);
+  }
+  if (command == "events") {
+    if (!expect_args(0, "events [--from=POSITION] [--limit=N] [--json]") ||
+        !need_tenant()) {
+      return 2;
+    }
+    return Events();
   }
   if (command == "compact") {
     return expect_args(0, "compact --data_dir=DIR") ? Compact() : 2;

@@ -39,8 +39,9 @@
 // recipients, and only by a bit per event with history.
 //
 // The store must be quiescent (no concurrent commits; e.g. sequencerctl opens
-// the RocksDB directory while the server is stopped): reads are not one
-// snapshot, so a concurrent commit could show up as a discrepancy.
+// the RocksDB directory while the server is stopped, and a running server
+// verifies a checkpoint of itself, app/use_cases/store_admin.h): reads are
+// not one snapshot, so a concurrent commit could show up as a discrepancy.
 //
 // Discrepancies are findings, not errors: Verify() returns an error status
 // only when the store cannot be read. Thread-compatible.

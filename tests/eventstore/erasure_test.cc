@@ -241,5 +241,30 @@ TEST(ErasureTest, AnErasureNotPurgedBeforeAStopIsPurgedAfterTheRestart) {
   EXPECT_FALSE(store->PurgePending());
 }
 
+TEST(ErasureTest, ACheckpointPurgesFirstSoTheCopyHoldsNoErasedByte) {
+  TempDir dir;
+  const std::string data = dir.Sub("data");
+  auto store = OpenStore(data);
+  ASSERT_NE(store, nullptr);
+  WriteHistoryWithVictim(store.get());
+  store.reset();  // the data is in table files, which a checkpoint links
+  store = OpenStore(data);
+  ASSERT_NE(store, nullptr);
+  SEQ_ASSERT_OK(store->Commit(
+      EraseBatch("victim", 2, {"idem/victim-1", "idem/victim-2"})));
+  ASSERT_TRUE(store->PurgePending());
+  SEQ_ASSERT_OK(store->Checkpoint(dir.Sub("copy")));
+  EXPECT_FALSE(store->PurgePending());
+  EXPECT_EQ(FilesContaining(dir.Sub("copy"), kMarker),
+            std::vector<std::string>());
+  auto copy = OpenStore(dir.Sub("copy"));
+  ASSERT_NE(copy, nullptr);
+  EXPECT_FALSE(copy->PurgePending());
+  ASSIGN_OR_FAIL(auto victim, copy->ReadStream("victim", 0, 10));
+  EXPECT_TRUE(victim.empty());
+  ASSIGN_OR_FAIL(auto bystander, copy->ReadStream("bystander", 0, 10));
+  EXPECT_EQ(bystander.size(), 1u);
+}
+
 }  // namespace
 }  // namespace sequencer::eventstore

@@ -259,6 +259,78 @@ void TwoLiveWals(const std::string& path, std::vector<std::string>* wals) {
   ASSERT_EQ(wals->size(), 2u);
 }
 
+TEST(RocksDbEventStoreTest, CheckpointIsAConsistentCopyThatOpens) {
+  TempDir dir;
+  ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(dir.Sub("db")));
+  for (int i = 0; i < 10; ++i) {
+    SEQ_ASSERT_OK(store->Commit(
+        Batch({StreamAppend{absl::StrCat("s", i % 3), kAnyVersion, {Ev("E")}}},
+              {{absl::StrCat("k/", i), "v"}})));
+  }
+  // Commits race the checkpoint; the copy holds a prefix of them, whole.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      auto result = store->Commit(Batch(
+          {StreamAppend{"w", kAnyVersion, {Ev("W"), Ev("W")}}},
+          {{absl::StrCat("w/", i), "a"}, {absl::StrCat("w/", i, "/b"), "b"}}));
+      ASSERT_TRUE(result.ok()) << result.status();
+    }
+  });
+  const std::string copy = dir.Sub("copy");
+  SEQ_ASSERT_OK(store->Checkpoint(copy));
+  stop = true;
+  writer.join();
+
+  RocksDbEventStore::Options read_only;
+  read_only.read_only = true;
+  read_only.create_if_missing = false;
+  ASSIGN_OR_FAIL(auto copied, RocksDbEventStore::Open(copy, read_only));
+  const uint64_t last = copied->LastPosition();
+  EXPECT_GE(last, 10u);
+  ASSIGN_OR_FAIL(auto original_events, store->ReadAll(1, last));
+  ASSIGN_OR_FAIL(auto copied_events, copied->ReadAll(1, 1 << 20));
+  ASSERT_EQ(copied_events.size(), last);
+  for (size_t i = 0; i < copied_events.size(); ++i) {
+    EXPECT_EQ(copied_events[i].stream, original_events[i].stream);
+    EXPECT_EQ(copied_events[i].position, original_events[i].position);
+  }
+  ASSIGN_OR_FAIL(uint64_t w_version, copied->StreamVersion("w"));
+  EXPECT_EQ(w_version % 2, 0u) << "a commit is copied whole";
+  ASSIGN_OR_FAIL(auto w_index, copied->ScanIndex("w/", "", 1 << 20));
+  EXPECT_EQ(w_index.size(), w_version) << "index writes go with their events";
+  ASSIGN_OR_FAIL(auto k_index, copied->ScanIndex("k/", "", 100));
+  EXPECT_EQ(k_index.size(), 10u);
+  copied.reset();
+
+  // A copy opens read-write too, and continues where it was.
+  ASSIGN_OR_FAIL(auto reopened, RocksDbEventStore::Open(copy));
+  ASSIGN_OR_FAIL(CommitResult r, reopened->Commit(Batch({StreamAppend{
+                                     "s0", kAnyVersion, {Ev("After")}}})));
+  EXPECT_EQ(r.first_position, last + 1);
+}
+
+TEST(RocksDbEventStoreTest, CheckpointRefusesBadOrExistingDirectories) {
+  TempDir dir;
+  ASSIGN_OR_FAIL(auto store, RocksDbEventStore::Open(dir.Sub("db")));
+  SEQ_ASSERT_OK(store->Commit(Batch({StreamAppend{"a", 0, {Ev("E1")}}})));
+  std::filesystem::create_directory(dir.Sub("taken"));
+  std::ofstream(dir.Sub("taken/mine")) << "keep";
+  EXPECT_THAT(store->Checkpoint(dir.Sub("taken")),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       ::testing::HasSubstr("already exists")));
+  EXPECT_EQ(Snapshot(dir.Sub("taken")).size(), 1u) << "nothing written";
+  EXPECT_THAT(store->Checkpoint(""),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->Checkpoint("relative/copy"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("absolute")));
+  EXPECT_THAT(store->Checkpoint(dir.Sub("missing/copy")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("parent")));
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("missing")));
+}
+
 TEST(RocksDbEventStoreTest, OnlyTheLastWalMayHaveATornTail) {
   TempDir dir;
   {

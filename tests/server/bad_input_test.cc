@@ -2,14 +2,17 @@
 // code and writes nothing (the event log is unchanged); the limits themselves
 // are accepted.
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "app/storage/event_codec.h"
 #include "gtest/gtest.h"
+#include "sequencer/v1/admin.grpc.pb.h"
 #include "server/status_conversion.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/grpc_status_matchers.h"
@@ -520,6 +523,83 @@ TEST_F(BadInputTest, OversizedSignalDetailIsInvalidArgument) {
     return Signal(server_, "seq", "r1", v1::SIGNAL_TYPE_REPLY, nullptr,
                   std::string(4097, 'd'));
   });
+}
+
+// ---- Audit and admin calls.
+
+TEST_F(BadInputTest, AuditAndAdminBadInputIsInvalidArgument) {
+  auto audit = v1::AuditService::NewStub(server_.channel());
+  auto admin = v1::AdminService::NewStub(server_.channel());
+  auto as_of =
+      [&](const std::string& sequence_id, const std::string& recipient_id,
+          const std::function<void(v1::GetRecipientAsOfRequest*)>& set_point) {
+        v1::GetRecipientAsOfRequest request;
+        request.set_sequence_id(sequence_id);
+        request.set_recipient_id(recipient_id);
+        set_point(&request);
+        v1::RecipientAsOf out;
+        return audit->GetRecipientAsOf(CallAs().get(), request, &out);
+      };
+  auto now = [](v1::GetRecipientAsOfRequest*) {};
+  for (const std::string& bad : BadIds()) {
+    ExpectRefused(absl::StrCat("as of, sequence_id \"", bad, "\""),
+                  grpc::StatusCode::INVALID_ARGUMENT,
+                  [&] { return as_of(bad, "r1", now); });
+    ExpectRefused(absl::StrCat("as of, recipient_id \"", bad, "\""),
+                  grpc::StatusCode::INVALID_ARGUMENT,
+                  [&] { return as_of("seq", bad, now); });
+  }
+  ExpectRefused("as of, version 0", grpc::StatusCode::INVALID_ARGUMENT, [&] {
+    return as_of("seq", "r1",
+                 [](v1::GetRecipientAsOfRequest* r) { r->set_version(0); });
+  });
+  for (const auto& [bad_seconds, bad_nanos] :
+       std::vector<std::pair<int64_t, int32_t>>{
+           {0, -1}, {0, 1000000000}, {-62135596801, 0}, {253402300800, 0}}) {
+    // Copies: a lambda cannot capture a structured binding in C++17.
+    const int64_t seconds = bad_seconds;
+    const int32_t nanos = bad_nanos;
+    ExpectRefused(absl::StrCat("as of ", seconds, "s ", nanos, "ns"),
+                  grpc::StatusCode::INVALID_ARGUMENT, [&] {
+                    return as_of("seq", "r1",
+                                 [&](v1::GetRecipientAsOfRequest* r) {
+                                   r->mutable_as_of()->set_seconds(seconds);
+                                   r->mutable_as_of()->set_nanos(nanos);
+                                 });
+                  });
+  }
+  ExpectRefused("as of, unknown recipient", grpc::StatusCode::NOT_FOUND,
+                [&] { return as_of("seq", "nobody", now); });
+  EXPECT_TRUE(as_of("seq", "r1", now).ok());
+  for (int limit : {-1, 1001}) {
+    ExpectRefused(absl::StrCat("events limit ", limit),
+                  grpc::StatusCode::INVALID_ARGUMENT, [&] {
+                    v1::ReadEventsRequest request;
+                    request.set_limit(limit);
+                    v1::ReadEventsResponse out;
+                    return audit->ReadEvents(CallAs().get(), request, &out);
+                  });
+  }
+  for (const std::string& directory :
+       {std::string(), std::string("relative/backup"),
+        server_.data_dir() + "/no/such/parent/backup"}) {
+    ExpectRefused(absl::StrCat("backup into \"", directory, "\""),
+                  grpc::StatusCode::INVALID_ARGUMENT, [&] {
+                    v1::BackupRequest request;
+                    request.set_directory(directory);
+                    v1::BackupResponse out;
+                    grpc::ClientContext context;
+                    return admin->Backup(&context, request, &out);
+                  });
+  }
+  ExpectRefused("backup into the data directory",
+                grpc::StatusCode::ALREADY_EXISTS, [&] {
+                  v1::BackupRequest request;
+                  request.set_directory(server_.data_dir());
+                  v1::BackupResponse out;
+                  grpc::ClientContext context;
+                  return admin->Backup(&context, request, &out);
+                });
 }
 
 }  // namespace
