@@ -280,6 +280,50 @@ int main(int argc, char** argv) {
     const double rate = run(clients);
     std::printf("%8d %12.0f %16.2f\n", clients, rate, rate / ceiling);
   }
+  // Deletion erases: one recipient, then a bulk delete of the others, up to
+  // 10,000 (the
+  // confirmed call), against the bulk pause above. The purge of the files
+  // runs on the server's own thread and is timed apart.
+  {
+    const auto timed = [](auto&& call) {
+      const auto start = std::chrono::steady_clock::now();
+      call();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           start)
+          .count();
+    };
+    const double single = timed([&] {
+      v1::RecipientActionRequest request;
+      request.set_request_id("single-delete");
+      request.set_sequence_id("bench");
+      request.set_recipient_id(absl::StrCat("r", total - 1));
+      v1::DeleteRecipientResponse out;
+      Check(recipients->DeleteRecipient(Ctx().get(), request, &out), "delete");
+    });
+    v1::BulkActionRequest bulk;
+    bulk.set_request_id("bulk-delete-first");
+    bulk.set_sequence_id("bench");
+    bulk.set_action(v1::BULK_ACTION_TYPE_DELETE);
+    const int bulk_count = std::min(10000, total - 1);
+    for (int i = 0; i < bulk_count; ++i) {
+      bulk.add_recipient_ids(absl::StrCat("r", i));
+    }
+    v1::BulkActionResponse first;
+    Check(recipients->BulkAction(Ctx().get(), bulk, &first), "bulk delete");
+    bulk.set_request_id("bulk-delete");
+    bulk.set_confirmation_token(first.confirmation().token());
+    v1::BulkActionResponse done;
+    const double seconds = timed([&] {
+      Check(recipients->BulkAction(Ctx().get(), bulk, &done), "bulk delete");
+    });
+    const double purge =
+        timed([&] { (void)rocksdb_store->get()->PurgeErased(); });
+    std::printf(
+        "delete (erase) 1 recipient: %.4f s; bulk delete of %d: %.3f s; "
+        "then the purge of what remained to purge: %.3f s\n",
+        single, bulk_count, seconds, purge);
+  }
+
   (*server)->Shutdown();
   server->reset();
   rocksdb_store->reset();
