@@ -1,7 +1,8 @@
 // Commit-record decoding (eventstore/commit_log.h): the bytes of an `l/`
 // value or of a replicated log's entry. Whatever the bytes, decoding answers
 // an error or a record, and a record that decodes re-encodes (in its own
-// format) to bytes that decode to the same record.
+// format; records with erasures or erased appends in formats 3 and 4) to bytes
+// that decode to the same record.
 
 #include <cstddef>
 #include <cstdint>
@@ -25,7 +26,8 @@ std::string Reencode(const CommitRecord& record, bool without_events) {
     versions_before.push_back(static_cast<uint64_t>(append.expected_version));
   }
   return ::sequencer::eventstore::EncodeCommitRecordWithoutEvents(
-      record.appends, versions_before, record.index_writes);
+      record.appends, versions_before, record.index_writes, record.erasures,
+      record.erased_appends);
 }
 
 }  // namespace

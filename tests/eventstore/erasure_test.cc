@@ -80,6 +80,45 @@ void WriteHistoryWithVictim(EventStore* store) {
   WriteVariedHistory(store, 30, 13);
 }
 
+TEST(ErasureTest, ErasingRecordsRoundTripInBothFormats) {
+  CommitRecord record;
+  record.appends.push_back(StreamAppend{"a", 0, {NewEvent{"", ""}, {"", ""}}});
+  record.appends.push_back(StreamAppend{"b", 3, {NewEvent{"T", "data"}}});
+  record.erased_appends = {true};
+  record.index_writes.push_back(IndexWrite{"k", std::nullopt});
+  record.erasures.push_back(StreamErasure{"c", 7, {}});
+  bool without_events = true;
+  ASSIGN_OR_FAIL(auto decoded, DecodeCommitRecord(EncodeCommitRecord(record),
+                                                  &without_events));
+  EXPECT_FALSE(without_events);
+  EXPECT_TRUE(decoded == record);
+  EXPECT_TRUE(decoded.IsErased(0));
+  EXPECT_FALSE(decoded.IsErased(1));
+
+  ASSIGN_OR_FAIL(
+      auto compact,
+      DecodeCommitRecord(EncodeCommitRecordWithoutEvents(
+                             record.appends, {0, 3}, record.index_writes,
+                             record.erasures, record.erased_appends),
+                         &without_events));
+  EXPECT_TRUE(without_events);
+  ASSERT_EQ(compact.erasures.size(), 1u);
+  EXPECT_EQ(compact.erasures[0].stream, "c");
+  EXPECT_EQ(compact.erasures[0].expected_version, 7);
+  EXPECT_TRUE(compact.IsErased(0));
+  EXPECT_EQ(compact.appends[1].events.size(), 1u);
+
+  // Without erasures the older formats are written, byte for byte as before.
+  CommitRecord plain = record;
+  plain.erasures.clear();
+  plain.erased_appends.clear();
+  EXPECT_EQ(EncodeCommitRecord(plain)[0], 1);
+  EXPECT_EQ(EncodeCommitRecordWithoutEvents(plain.appends, {0, 3},
+                                            plain.index_writes)[0],
+            2);
+  EXPECT_FALSE(record == plain);
+}
+
 TEST(ErasureTest, TheLogKeepsNoErasedDataAndReplaysToTheSameState) {
   TempDir dir;
   auto store = OpenStore(dir.path());
