@@ -9,6 +9,7 @@ packages=(
   cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libgtest-dev grpc-proto
+  libsystemd-dev systemd
 )
 for arg in "$@"; do
   case "$arg" in

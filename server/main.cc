@@ -3,6 +3,8 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -192,11 +194,17 @@ int main(int argc, char** argv) {
   std::cout << "sequencerd listening on " << (*server)->address()
             << " (data dir " << absl::GetFlag(FLAGS_data_dir) << ", clock "
             << clock_mode << ")" << std::endl;
+  // Under systemd (Type=notify; NOTIFY_SOCKET set), ready means the store has
+  // recovered and calls are served. Without it, a no-op.
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%lu",
+             (*server)->address().c_str(),
+             static_cast<unsigned long>(getpid()));
 
   int received = 0;
   sigwait(&stop_signals, &received);
   std::cout << "sequencerd: signal " << received << ", shutting down"
             << std::endl;
+  sd_notify(0, "STOPPING=1\nSTATUS=draining: finishing calls in flight");
   (*server)->Shutdown();
   server->reset();
   store->reset();
