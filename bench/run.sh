@@ -153,7 +153,7 @@ for pass in $passes; do
   log "== run $run of $RUNS: store of $size recipients =="
   data=$work/data-$size-$run
   seq_log=$work/sequencerd-$size-$run.log
-  start_server "$seq_log" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual
+  start_server "$seq_log" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual --log=none
   seq_pid=$server_pid
   seq=$server_addr
   log "sequencerd on $seq (pid $seq_pid)"
@@ -217,7 +217,7 @@ for pass in $passes; do
   # 6. Restart to SERVING.
   log "restart to SERVING"
   t0=$(date +%s%N)
-  start_server "$seq_log.2" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual
+  start_server "$seq_log.2" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual --log=none
   serving=$(results client --target="$server_addr" --mode=wait_serving --t0_ns="$t0")
   restart_rss=$(rss_mib "$server_pid" VmRSS)
   stop_server "$server_pid"

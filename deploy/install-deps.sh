@@ -9,7 +9,7 @@ packages=(
   cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev librocksdb-dev libgtest-dev grpc-proto
-  libsystemd-dev systemd python3-kubernetes python3-yaml
+  libsystemd-dev systemd prometheus-cpp-dev python3-kubernetes python3-yaml
 )
 for arg in "$@"; do
   case "$arg" in

@@ -114,8 +114,37 @@ struct StoredEventView {
   absl::string_view data;
 };
 
+// What a store reports about itself, for metrics (all zero when it keeps
+// nothing of the kind). Counters only grow.
+struct StoreStats {
+  // Commit calls that wrote, and the durable writes (groups) that served
+  // them: commits / groups is the mean group size.
+  uint64_t commits = 0;
+  uint64_t group_writes = 0;
+  // Time spent in those writes (each one fsync'd), and how many took at most
+  // each bound of kWriteSecondsBounds (cumulative counts, as Prometheus
+  // histograms have them; the last bucket is everything).
+  double write_seconds = 0;
+  static constexpr double kWriteSecondsBounds[] = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+      0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+  uint64_t writes_at_most[sizeof(kWriteSecondsBounds) / sizeof(double)] = {};
+  // Bytes of the store's files (tables and write-ahead logs).
+  uint64_t disk_bytes = 0;
+  // Background errors seen by the storage engine, writes stopped now (1/0)
+  // and the rate writes are slowed to (bytes/s, 0: not slowed).
+  uint64_t background_errors = 0;
+  uint64_t writes_stopped = 0;
+  uint64_t delayed_write_rate = 0;
+  // Commits refused because the store was failed (e.g. a full disk).
+  uint64_t refused_commits = 0;
+};
+
 class EventStore {
  public:
+  // See StoreStats. Default: all zero.
+  virtual StoreStats Stats() const { return {}; }
+
   virtual ~EventStore() = default;
 
   // Appends the events and applies the index writes in one atomic, durable

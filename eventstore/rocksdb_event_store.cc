@@ -1085,6 +1085,7 @@ absl::StatusOr<CommitResult> RocksDbEventStore::Commit(
         "(it retries by itself; reads still work): ",
         failed_.message()));
     for (Writer* x : group) x->result = refusal;
+    refused_commits_.fetch_add(group.size(), std::memory_order_relaxed);
   } else {
     size_t bytes = 0;
     for (Writer* x : writers_) {
@@ -1267,8 +1268,22 @@ absl::StatusOr<RocksDbEventStore::Positions> RocksDbEventStore::WriteGroup(
   rocksdb::WriteBatch write_batch = writes.Build();
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
+  const absl::Time write_start = absl::Now();
   const rocksdb::Status s = db_->Write(write_options, &write_batch);
+  const double write_seconds = absl::ToDoubleSeconds(absl::Now() - write_start);
   group_commits_.fetch_add(1, std::memory_order_relaxed);
+  write_nanos_.fetch_add(static_cast<uint64_t>(write_seconds * 1e9),
+                         std::memory_order_relaxed);
+  constexpr size_t kBounds =
+      sizeof(StoreStats::kWriteSecondsBounds) / sizeof(double);
+  for (size_t i = 0; i < kBounds; ++i) {
+    if (write_seconds <= StoreStats::kWriteSecondsBounds[i]) {
+      writes_at_most_[i].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (s.ok()) {
+    commits_written_.fetch_add(written.size(), std::memory_order_relaxed);
+  }
   if (!s.ok()) {
     version_cache_.clear();
     const std::string message =
@@ -1969,6 +1984,37 @@ absl::StatusOr<std::vector<LoggedRecord>> RocksDbEventStore::ReadLog(
   absl::Status status = FromRocks(it->status(), "reading the commit log");
   if (!status.ok()) return status;
   return records;
+}
+
+StoreStats RocksDbEventStore::Stats() const {
+  StoreStats stats;
+  stats.commits = commits_written_.load(std::memory_order_relaxed);
+  stats.group_writes = group_commits_.load(std::memory_order_relaxed);
+  stats.write_seconds =
+      static_cast<double>(write_nanos_.load(std::memory_order_relaxed)) / 1e9;
+  for (size_t i = 0; i < sizeof(stats.writes_at_most) / sizeof(uint64_t); ++i) {
+    stats.writes_at_most[i] =
+        writes_at_most_[i].load(std::memory_order_relaxed);
+  }
+  stats.refused_commits = refused_commits_.load(std::memory_order_relaxed);
+  uint64_t value = 0;
+  if (db_->GetIntProperty("rocksdb.total-sst-files-size", &value)) {
+    stats.disk_bytes += value;
+  }
+  rocksdb::VectorLogPtr wals;
+  if (!options_.read_only && db_->GetSortedWalFiles(wals).ok()) {
+    for (const auto& wal : wals) stats.disk_bytes += wal->SizeFileBytes();
+  }
+  if (db_->GetIntProperty("rocksdb.background-errors", &value)) {
+    stats.background_errors = value;
+  }
+  if (db_->GetIntProperty("rocksdb.is-write-stopped", &value)) {
+    stats.writes_stopped = value;
+  }
+  if (db_->GetIntProperty("rocksdb.actual-delayed-write-rate", &value)) {
+    stats.delayed_write_rate = value;
+  }
+  return stats;
 }
 
 uint64_t RocksDbEventStore::GroupCommitCount() const {

@@ -283,6 +283,9 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // How many group commits (RocksDB writes) Commit has made since Open; commits
   // / groups is the average group size. For tests and benchmarks.
   uint64_t GroupCommitCount() const;
+  // Counters of Commit's writes (Options-independent), the files' sizes and
+  // RocksDB's background error and write-stall properties.
+  StoreStats Stats() const override;
 
  private:
   struct Writer;
@@ -354,6 +357,12 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // Serializes Apply.
   absl::Mutex apply_mu_;
   std::atomic<uint64_t> group_commits_{0};
+  std::atomic<uint64_t> commits_written_{0};
+  std::atomic<uint64_t> refused_commits_{0};
+  std::atomic<uint64_t> write_nanos_{0};
+  std::atomic<uint64_t>
+      writes_at_most_[sizeof(StoreStats::kWriteSecondsBounds) /
+                      sizeof(double)] = {};
   // Stream versions as read or written by recent group commits, so that a
   // commit's version check of a stream written (or checked) lately reads
   // nothing. Touched only by WriteGroup, which one leader at a time runs

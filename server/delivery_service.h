@@ -54,6 +54,9 @@ class DeliveryServiceImpl final : public DecodingService<v1::DeliveryService> {
       const v1::ReportDeliveriesRequest* request,
       v1::ReportDeliveriesResponse* response) override;
 
+  // Leases outstanding (metrics).
+  size_t OutstandingLeases() const { return delivery_.OutstandingLeases(); }
+
  private:
   // One LeaseSteps call: its own reactor, deleted in OnDone (in the .cc).
   class LeasePoll;

@@ -59,6 +59,12 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "graph and abort on a potential deadlock (a debugging aid: Debian's "
           "Abseil is built without NDEBUG, so it would otherwise be on, and "
           "it serializes every lock through one global mutex)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port of the Prometheus metrics endpoint (GET /metrics); port "
+          "0 picks a free one (printed); empty: none");
+ABSL_FLAG(std::string, log, "stderr",
+          "where the JSON log goes, one line per call and per change of the "
+          "server's state: 'stderr' or 'none'");
 ABSL_FLAG(int, max_inflight_request_mib, 64,
           "MiB of requests worked on at once; beyond, requests answer "
           "RESOURCE_EXHAUSTED (busy, retry with backoff) so that bursts of "
@@ -133,6 +139,13 @@ int main(int argc, char** argv) {
   if (options.send_deadline <= absl::ZeroDuration()) {
     return Fail("--send_deadline must be positive");
   }
+  const std::string log = absl::GetFlag(FLAGS_log);
+  if (log != "stderr" && log != "none") {
+    return Fail(
+        absl::StrCat("--log must be 'stderr' or 'none', got '", log, "'"));
+  }
+  options.observability.log = log == "stderr" ? stderr : nullptr;
+  options.observability.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
 
   // Block the stop signals before any thread starts, so that only sigwait below
   // receives them.
@@ -193,7 +206,13 @@ int main(int argc, char** argv) {
 
   std::cout << "sequencerd listening on " << (*server)->address()
             << " (data dir " << absl::GetFlag(FLAGS_data_dir) << ", clock "
-            << clock_mode << ")" << std::endl;
+            << clock_mode;
+  if ((*server)->metrics_port() != 0) {
+    const std::string& metrics = options.observability.metrics_listen;
+    std::cout << ", metrics http://" << metrics.substr(0, metrics.rfind(':'))
+              << ":" << (*server)->metrics_port() << "/metrics";
+  }
+  std::cout << ")" << std::endl;
   // Under systemd (Type=notify; NOTIFY_SOCKET set), ready means the store has
   // recovered and calls are served. Without it, a no-op.
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s\nMAINPID=%lu",

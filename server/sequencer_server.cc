@@ -1,9 +1,13 @@
 #include "server/sequencer_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
+#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "app/storage/store_layout.h"
 #include "app/use_cases/kept_deletions.h"
 #include "app/use_cases/sequence_report.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -17,12 +21,72 @@
 #include "server/sequence_service.h"
 
 namespace sequencer::server {
+namespace {
+
+// Tenants named in sequencer_recipients; the others are summed as "other".
+constexpr size_t kCensusTenants = 20;
+
+// Recipients by tenant and status, from one scan of the status index.
+std::vector<prometheus::MetricFamily> CountRecipients(
+    const eventstore::EventStore& store) {
+  std::map<std::string, std::map<std::string, uint64_t>> by_tenant;
+  std::string status;
+  absl::Status scanned = store.VisitIndex(
+      app::layout::kStatusIndexRoot, "",
+      [&](absl::string_view key, absl::string_view) {
+        if (auto ref = app::layout::ParseStatusIndexKey(key, &status)) {
+          ++by_tenant[ref->tenant][status];
+        }
+        return absl::OkStatus();
+      });
+  prometheus::MetricFamily family = GaugeFamily(
+      "sequencer_recipients",
+      "listed recipients by tenant and status (the 20 largest tenants; the "
+      "rest as tenant=\"other\"), recounted at most once a minute");
+  if (!scanned.ok()) return {};
+  std::vector<std::pair<uint64_t, std::string>> sizes;
+  for (const auto& [tenant, counts] : by_tenant) {
+    uint64_t total = 0;
+    for (const auto& [name, count] : counts) total += count;
+    sizes.push_back({total, tenant});
+  }
+  std::sort(sizes.rbegin(), sizes.rend());
+  std::map<std::string, uint64_t> other;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const auto& counts = by_tenant[sizes[i].second];
+    for (const auto& [name, count] : counts) {
+      if (i < kCensusTenants) {
+        AddSample(&family, static_cast<double>(count),
+                  {{"tenant", sizes[i].second},
+                   {"status", absl::StrCat("RECIPIENT_STATUS_", name)}});
+      } else {
+        other[name] += count;
+      }
+    }
+  }
+  for (const auto& [name, count] : other) {
+    AddSample(&family, static_cast<double>(count),
+              {{"tenant", "other"},
+               {"status", absl::StrCat("RECIPIENT_STATUS_", name)}});
+  }
+  return {std::move(family)};
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
     const ServerOptions& options, eventstore::EventStore* store,
     const app::Clock* clock, app::ManualClock* manual_clock,
     app::IdGenerator* ids) {
   std::unique_ptr<SequencerServer> server(new SequencerServer());
+  server->store_ = store;
+  server->clock_ = clock;
+  SequencerServer* self = server.get();
+  absl::StatusOr<std::unique_ptr<Observability>> observability =
+      Observability::Start(options.observability,
+                           [self] { return self->CollectRuntime(); });
+  if (!observability.ok()) return observability.status();
+  server->observability_ = *std::move(observability);
   server->repository_ = std::make_unique<app::Repository>(store);
   server->locks_ = std::make_unique<app::LockTable>();
   server->shutdown_grace_ = options.shutdown_grace;
@@ -119,6 +183,11 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   builder.AddListeningPort(options.listen_address,
                            grpc::InsecureServerCredentials(), &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(server->observability_->InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(server->sequence_service_.get());
   builder.RegisterService(server->recipient_service_.get());
   builder.RegisterService(server->delivery_service_.get());
@@ -138,19 +207,117 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
     server->scheduler_->StartBackground();
     server->polls_->StartTimer();
   }
-  server->store_ = store;
   grpc::HealthCheckServiceInterface* health =
       server->server_->GetHealthCheckService();
-  store->SetWriteStateObserver([health](const absl::Status& state) {
+  Observability* log = server->observability_.get();
+  store->SetWriteStateObserver([health, log](const absl::Status& state) {
     health->SetServingStatus(state.ok());
+    log->LogEvent(state.ok() ? "info" : "error", "health",
+                  {{"serving", state.ok() ? "SERVING" : "NOT_SERVING"},
+                   {"reason", std::string(state.message())}});
   });
   health->SetServingStatus(store->WriteState().ok());
+  log->LogEvent(
+      "info", "started",
+      {{"address", server->address()},
+       {"metrics_port", absl::StrCat(server->metrics_port())},
+       {"serving", store->WriteState().ok() ? "SERVING" : "NOT_SERVING"}});
   return server;
 }
 
 SequencerServer::~SequencerServer() {
   Shutdown();
   pool_.reset();  // Runs what is queued while the services still exist.
+  // The metrics endpoint reads the members below: it stops first.
+  observability_.reset();
+}
+
+std::vector<prometheus::MetricFamily> SequencerServer::CollectRuntime() {
+  std::vector<prometheus::MetricFamily> out;
+  const eventstore::StoreStats stats = store_->Stats();
+  auto counter = [&](const char* name, const char* help, double value) {
+    out.push_back(CounterFamily(name, help));
+    AddSample(&out.back(), value);
+  };
+  auto gauge = [&](const char* name, const char* help, double value) {
+    out.push_back(GaugeFamily(name, help));
+    AddSample(&out.back(), value);
+  };
+  counter("sequencer_store_commits_total",
+          "commits written (commits / group writes: the mean group size)",
+          static_cast<double>(stats.commits));
+  counter("sequencer_store_group_writes_total",
+          "durable writes (each fsync'd) that served the commits",
+          static_cast<double>(stats.group_writes));
+  {
+    prometheus::MetricFamily family;
+    family.name = "sequencer_store_write_seconds";
+    family.help = "time of each durable write (group commit), fsync included";
+    family.type = prometheus::MetricType::Histogram;
+    prometheus::ClientMetric metric;
+    metric.histogram.sample_count = stats.group_writes;
+    metric.histogram.sample_sum = stats.write_seconds;
+    constexpr size_t kBounds =
+        sizeof(eventstore::StoreStats::kWriteSecondsBounds) / sizeof(double);
+    for (size_t i = 0; i < kBounds; ++i) {
+      metric.histogram.bucket.push_back(
+          {stats.writes_at_most[i],
+           eventstore::StoreStats::kWriteSecondsBounds[i]});
+    }
+    metric.histogram.bucket.push_back(
+        {stats.group_writes, std::numeric_limits<double>::infinity()});
+    family.metric.push_back(std::move(metric));
+    out.push_back(std::move(family));
+  }
+  counter("sequencer_store_refused_commits_total",
+          "commits refused while the store recovered from a failed write",
+          static_cast<double>(stats.refused_commits));
+  gauge("sequencer_store_disk_bytes", "bytes of the store's files",
+        static_cast<double>(stats.disk_bytes));
+  gauge("sequencer_store_background_errors",
+        "background errors of the storage engine since start",
+        static_cast<double>(stats.background_errors));
+  gauge("sequencer_store_writes_stopped",
+        "1 while the storage engine stops writes (a stall)",
+        static_cast<double>(stats.writes_stopped));
+  gauge("sequencer_store_delayed_write_rate_bytes",
+        "the rate writes are slowed to, bytes/s (0: not slowed)",
+        static_cast<double>(stats.delayed_write_rate));
+  gauge("sequencer_store_writable",
+        "1 while the store accepts writes (health SERVING), 0 otherwise",
+        store_->WriteState().ok() ? 1 : 0);
+  // Scheduler lag: how long the oldest due/ entry has been due.
+  double lag = 0;
+  if (auto first = store_->ScanIndex(app::layout::kDuePrefix, "", 1);
+      first.ok() && !first->empty()) {
+    if (auto due = app::layout::ParseDueKey(first->front().first)) {
+      lag = std::max(0.0, absl::ToDoubleSeconds(clock_->Now() - due->due));
+    }
+  }
+  gauge("sequencer_scheduler_lag_seconds",
+        "now minus the due time of the oldest recipient waiting for the "
+        "scheduler (0: none is late)",
+        lag);
+  gauge("sequencer_leases_outstanding",
+        "delivery leases granted and not yet spent, revoked or expired",
+        static_cast<double>(
+            static_cast<DeliveryServiceImpl*>(delivery_service_.get())
+                ->OutstandingLeases()));
+  gauge("sequencer_long_polls_waiting", "LeaseSteps long polls parked now",
+        polls_->counts().waiting);
+  counter("sequencer_erasure_purges_total",
+          "purges of erased data (deletions) from the store's files",
+          static_cast<double>(purger_->completed_runs()));
+  {
+    absl::MutexLock lock(&census_mu_);
+    const absl::Time now = absl::Now();
+    if (now - census_at_ >= absl::Minutes(1)) {
+      census_at_ = now;
+      census_ = CountRecipients(*store_);
+    }
+    for (const auto& family : census_) out.push_back(family);
+  }
+  return out;
 }
 
 std::string SequencerServer::address() const {

@@ -32,6 +32,7 @@
 #include "domain/limits.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
+#include "server/observability.h"
 #include "server/request_budget.h"
 
 namespace sequencer::server {
@@ -60,6 +61,8 @@ struct ServerOptions {
   // composition root knows the store's kind. Unset: VerifyStore answers
   // UNIMPLEMENTED.
   app::StoreCopies store_copies;
+  // Metrics endpoint and JSON log (server/observability.h).
+  ObservabilityOptions observability;
 };
 
 class SequencerServer {
@@ -89,8 +92,14 @@ class SequencerServer {
   // The LeaseSteps long polls (for tests and benchmarks: counts()).
   app::PollRegistry& polls() { return *polls_; }
 
+  // The metrics endpoint's port (0: none).
+  int metrics_port() const { return observability_->metrics_port(); }
+  Observability& observability() { return *observability_; }
+
  private:
   SequencerServer() = default;
+  // What the metrics endpoint reads at each scrape beyond the calls.
+  std::vector<prometheus::MetricFamily> CollectRuntime();
 
   std::string host_;
   int port_ = 0;
@@ -113,6 +122,13 @@ class SequencerServer {
   std::unique_ptr<grpc::Service> reflection_v1_service_;
   std::unique_ptr<grpc::Server> server_;
   eventstore::EventStore* store_ = nullptr;
+  const app::Clock* clock_ = nullptr;
+  std::unique_ptr<Observability> observability_;
+  // Recipients by tenant and status, recounted at most once a minute (a
+  // scan of the status index).
+  absl::Mutex census_mu_;
+  absl::Time census_at_ ABSL_GUARDED_BY(census_mu_) = absl::InfinitePast();
+  std::vector<prometheus::MetricFamily> census_ ABSL_GUARDED_BY(census_mu_);
   bool shut_down_ = false;
   absl::Duration shutdown_grace_;
 };

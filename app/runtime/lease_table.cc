@@ -67,6 +67,16 @@ std::optional<Lease> LeaseTable::Find(const std::string& token,
   return it->second;
 }
 
+size_t LeaseTable::Outstanding(absl::Time now) const {
+  absl::MutexLock lock(&mu_);
+  size_t count = 0;
+  for (auto it = by_expiry_.lower_bound({now, std::string()});
+       it != by_expiry_.end(); ++it) {
+    if (it->first > now) ++count;
+  }
+  return count;
+}
+
 void LeaseTable::Remove(const std::string& token) {
   absl::MutexLock lock(&mu_);
   auto it = by_token_.find(token);

@@ -48,6 +48,9 @@ class LeaseTable {
 
   void Remove(const std::string& token);
 
+  // Leases held and unexpired at `now` (for metrics).
+  size_t Outstanding(absl::Time now) const;
+
  private:
   static std::string RecipientKey(const Lease& lease);
   void DropExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -69,6 +69,11 @@ class Delivery {
   // `deps` must outlive the object.
   explicit Delivery(const AppDeps& deps) : deps_(deps) {}
 
+  // Leases granted and not yet spent, revoked or expired (for metrics).
+  size_t OutstandingLeases() const {
+    return leases_.Outstanding(deps_.clock->Now());
+  }
+
   // Grants up to `max` leases of `lease_duration` on the steps of `tenant`'s
   // `channel` queue that are ready, oldest due first; empty when none is.
   // A step stays leased to one worker until its lease expires or the

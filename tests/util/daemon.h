@@ -39,7 +39,7 @@ class Daemon {
   std::vector<std::string> Argv() const {
     std::vector<std::string> argv = {SEQUENCERD_PATH, "--listen=127.0.0.1:0",
                                      "--data_dir=" + data_dir_,
-                                     "--clock=manual"};
+                                     "--clock=manual", "--log=none"};
     argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
     return argv;
   }
@@ -61,6 +61,7 @@ class Daemon {
       ASSERT_TRUE(capture_stderr_) << *line;
       startup_lines_.push_back(*line);
     }
+    listening_line_ = *line;
     address_ = std::string(rest.substr(0, rest.find(' ')));
     ASSERT_FALSE(address_.empty()) << *line;
     grpc::ChannelArguments args;
@@ -98,6 +99,8 @@ class Daemon {
     return startup_lines_;
   }
   const std::string& address() const { return address_; }
+  // The whole "sequencerd listening on ..." line of the last Start.
+  const std::string& listening_line() const { return listening_line_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   v1::SequenceService::Stub& sequences() { return *sequences_; }
   v1::RecipientService::Stub& recipients() { return *recipients_; }
@@ -109,6 +112,7 @@ class Daemon {
   std::vector<std::string> startup_lines_;
   std::unique_ptr<ChildProcess> process_;
   std::string address_;
+  std::string listening_line_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::SequenceService::Stub> sequences_;
   std::unique_ptr<v1::RecipientService::Stub> recipients_;
