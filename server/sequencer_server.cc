@@ -329,6 +329,10 @@ void SequencerServer::Shutdown() {
   shut_down_ = true;
   if (store_ != nullptr) store_->SetWriteStateObserver(nullptr);
   server_->GetHealthCheckService()->SetServingStatus(false);
+  observability_->LogEvent(
+      "info", "stopping",
+      {{"serving", "NOT_SERVING"},
+       {"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(shutdown_grace_))}});
   if (scheduler_) scheduler_->Stop();
   // Waiting long polls answer now; other calls in flight may finish until the
   // deadline, then what still runs is cancelled.
@@ -336,7 +340,11 @@ void SequencerServer::Shutdown() {
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(shutdown_grace_));
   // Deleted recipients leave no trace in the files of a stopped server.
-  if (absl::Status purged = purger_->PurgeNow(); !purged.ok()) {
+  absl::Status purged = purger_->PurgeNow();
+  observability_->LogEvent(
+      purged.ok() ? "info" : "error", "stopped",
+      {{"purge", purged.ok() ? "done" : purged.ToString()}});
+  if (!purged.ok()) {
     std::fprintf(stderr,
                  "sequencerd: erased data is left for the next start to "
                  "purge: %s\n",

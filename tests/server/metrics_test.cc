@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -228,6 +230,21 @@ TEST(MetricsTest, CountsWhatWasDoneAndLogsEachCall) {
     }
   }
   EXPECT_EQ(refused_pause, 1) << absl::StrJoin(lines, "\n");
+
+  // SIGTERM: health NOT_SERVING ("stopping"), calls drained, then the purge
+  // and the store closed ("stopped"), exit 0.
+  daemon.process().Kill(SIGTERM);
+  auto rest = daemon.process().ReadAll(absl::Seconds(30));
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  const size_t stopping = rest->find("\"event\":\"stopping\"");
+  const size_t stopped = rest->find("\"event\":\"stopped\"");
+  ASSERT_NE(stopping, std::string::npos) << *rest;
+  ASSERT_NE(stopped, std::string::npos) << *rest;
+  EXPECT_LT(stopping, stopped);
+  EXPECT_TRUE(absl::StrContains(*rest, "\"serving\":\"NOT_SERVING\""));
+  auto status = daemon.process().Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }
 
 }  // namespace
