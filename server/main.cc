@@ -62,6 +62,10 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port of the Prometheus metrics endpoint (GET /metrics); port "
           "0 picks a free one (printed); empty: none");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "on SIGTERM, how long to keep serving after health turns "
+          "NOT_SERVING, so that load balancers stop sending calls before "
+          "new ones are refused (e.g. 5s behind Kubernetes)");
 ABSL_FLAG(std::string, log, "stderr",
           "where the JSON log goes, one line per call and per change of the "
           "server's state: 'stderr' or 'none'");
@@ -146,6 +150,11 @@ int main(int argc, char** argv) {
   }
   options.observability.log = log == "stderr" ? stderr : nullptr;
   options.observability.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  options.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  if (options.drain_delay < absl::ZeroDuration() ||
+      options.drain_delay > absl::Minutes(5)) {
+    return Fail("--drain_delay must be 0 to 5m");
+  }
 
   // Block the stop signals before any thread starts, so that only sigwait below
   // receives them.

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "app/storage/store_layout.h"
 #include "app/use_cases/kept_deletions.h"
 #include "app/use_cases/sequence_report.h"
@@ -90,6 +91,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->repository_ = std::make_unique<app::Repository>(store);
   server->locks_ = std::make_unique<app::LockTable>();
   server->shutdown_grace_ = options.shutdown_grace;
+  server->drain_delay_ = options.drain_delay;
   server->pool_ = std::make_unique<app::WorkerPool>(options.worker_threads);
   server->work_ = std::make_unique<app::WorkSignal>();
   server->budget_ =
@@ -332,7 +334,11 @@ void SequencerServer::Shutdown() {
   observability_->LogEvent(
       "info", "stopping",
       {{"serving", "NOT_SERVING"},
-       {"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(shutdown_grace_))}});
+       {"grace_ms", absl::StrCat(absl::ToInt64Milliseconds(shutdown_grace_))},
+       {"drain_delay_ms",
+        absl::StrCat(absl::ToInt64Milliseconds(drain_delay_))}});
+  // Still serving, but no longer advertised: balancers move away first.
+  if (drain_delay_ > absl::ZeroDuration()) absl::SleepFor(drain_delay_);
   if (scheduler_) scheduler_->Stop();
   // Waiting long polls answer now; other calls in flight may finish until the
   // deadline, then what still runs is cancelled.

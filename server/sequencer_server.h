@@ -57,6 +57,10 @@ struct ServerOptions {
   absl::Duration send_deadline = absl::Minutes(15);
   // How long Shutdown lets calls in flight finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(2);
+  // How long Shutdown keeps serving after health turns NOT_SERVING, so that
+  // load balancers and Kubernetes stop sending calls before new ones are
+  // refused (real time; 0: refuse at once).
+  absl::Duration drain_delay = absl::ZeroDuration();
   // How AdminService opens copies of the store (Backup, VerifyStore); the
   // composition root knows the store's kind. Unset: VerifyStore answers
   // UNIMPLEMENTED.
@@ -131,6 +135,7 @@ class SequencerServer {
   std::vector<prometheus::MetricFamily> census_ ABSL_GUARDED_BY(census_mu_);
   bool shut_down_ = false;
   absl::Duration shutdown_grace_;
+  absl::Duration drain_delay_;
 };
 
 }  // namespace sequencer::server

@@ -249,3 +249,41 @@ TEST(MetricsTest, CountsWhatWasDoneAndLogsEachCall) {
 
 }  // namespace
 }  // namespace sequencer::testing
+
+namespace sequencer::testing {
+namespace {
+
+// --drain_delay: after SIGTERM, health says NOT_SERVING at once while calls
+// are still answered for the delay (balancers move away first); then the
+// server stops and exits 0.
+TEST(DrainTest, HealthTurnsFirstAndCallsAreServedForTheDelay) {
+  TempDir dir;
+  Daemon daemon(dir.Sub("data"));
+  daemon.set_extra_flags({"--drain_delay=5s"});
+  ASSERT_NO_FATAL_FAILURE(daemon.Start());
+  ASSERT_EQ(daemon.Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  daemon.process().Kill(SIGTERM);
+  while (true) {  // the line main prints when the signal arrives
+    auto line = daemon.process().ReadLine(absl::Seconds(30));
+    ASSERT_TRUE(line.ok()) << line.status();
+    if (absl::StrContains(*line, "shutting down")) break;
+  }
+  int attempts = 0;
+  while (daemon.Health() !=
+         grpc::health::v1::HealthCheckResponse::NOT_SERVING) {
+    ASSERT_LT(++attempts, 1000) << "health never turned NOT_SERVING";
+  }
+  v1::ListSequencesRequest list;
+  v1::ListSequencesResponse listed;
+  grpc::Status status =
+      daemon.sequences().ListSequences(CallAs().get(), list, &listed);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  auto exited = daemon.process().Wait(absl::Seconds(60));
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_TRUE(WIFEXITED(*exited) && WEXITSTATUS(*exited) == 0) << *exited;
+}
+
+}  // namespace
+}  // namespace sequencer::testing
