@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev libgtest-dev grpc-proto
+  libabsl-dev librocksdb-dev libgtest-dev grpc-proto libssl-dev openssl
 )
 for arg in "$@"; do
   case "$arg" in

@@ -82,7 +82,25 @@ std::string Diagnose(absl::string_view bytes, const Descriptor* type,
   return "";
 }
 
+thread_local const Admission* current_admission = nullptr;
+
 }  // namespace
+
+const Admission* CurrentAdmission() { return current_admission; }
+
+AdmissionScope::AdmissionScope(const Admission* admission)
+    : previous_(current_admission) {
+  current_admission = admission;
+}
+
+AdmissionScope::~AdmissionScope() { current_admission = previous_; }
+
+absl::StatusOr<CallContext> AdmittedCallContext() {
+  if (current_admission == nullptr) {
+    return absl::UnauthenticatedError("the call was not admitted");
+  }
+  return current_admission->call;
+}
 
 std::string WhyUndecodable(const grpc::ByteBuffer& bytes,
                            const Descriptor* type) {
