@@ -73,7 +73,10 @@ absl::StatusOr<const Principal*> Authenticate(
         auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
     // The server requests client certificates only with verification
     // (server/main.cc), so a common name here is one the client CA signed.
-    if (type.size() == 1 && type[0] == GRPC_SSL_TRANSPORT_SECURITY_TYPE &&
+    // "tls" with TlsServerCredentials (sequencerd), "ssl" with
+    // SslServerCredentials.
+    if (type.size() == 1 &&
+        (type[0] == "tls" || type[0] == GRPC_SSL_TRANSPORT_SECURITY_TYPE) &&
         names.size() == 1) {
       const absl::string_view name(names[0].data(), names[0].size());
       const Principal* principal = principals.ByCertCommonName(name);
