@@ -4,6 +4,8 @@
 // missing client certificates, and the server certificate reloaded when its
 // files change.
 
+#include <sys/wait.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/grpc_security_constants.h"
@@ -21,6 +24,7 @@
 #include "server/principals.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
+#include "tests/util/process.h"
 #include "tests/util/temp_dir.h"
 
 namespace sequencer::testing {
@@ -270,6 +274,42 @@ TEST_F(TlsTest, ARenewedServerCertificateIsServedWithoutARestart) {
   }
   EXPECT_EQ(cn, "sequencerd-renewed");
   EXPECT_TRUE(List(TlsChannel(""), "crm-token").ok());
+}
+
+// sequencerctl over TLS: with the CA and a token, or with a client
+// certificate (mTLS optional here, so both work against one server).
+TEST_F(TlsTest, SequencerctlCallsOverTlsWithATokenOrACertificate) {
+  ASSERT_NO_FATAL_FAILURE(StartWith({"--tls_client_ca=" + pki_.Path("ca.pem"),
+                                     "--tls_client_auth=optional"}));
+  auto run = [&](std::vector<std::string> flags) {
+    std::vector<std::string> argv = {SEQUENCERCTL_PATH,
+                                     "events",
+                                     "--server=" + daemon_.address(),
+                                     "--tenant=acme",
+                                     "--tls_ca=" + pki_.Path("ca.pem"),
+                                     "--tls_server_name=localhost"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto child = ChildProcess::Start(argv, /*merge_stderr=*/true);
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (!child.ok()) return std::make_pair(-1, std::string());
+    absl::StatusOr<std::string> output = (*child)->ReadAll(absl::Seconds(30));
+    absl::StatusOr<int> status = (*child)->Wait(absl::Seconds(30));
+    EXPECT_TRUE(output.ok() && status.ok());
+    return std::make_pair(
+        status.ok() && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1,
+        output.ok() ? *output : std::string());
+  };
+  auto [token_code, token_output] = run({"--token=crm-token"});
+  EXPECT_EQ(token_code, 0) << token_output;
+  auto [cert_code, cert_output] =
+      run({"--tls_cert=" + pki_.Path("auditor.pem"),
+           "--tls_key=" + pki_.Path("auditor.key")});
+  EXPECT_EQ(cert_code, 0) << cert_output;
+  auto [none_code, none_output] = run({});
+  EXPECT_NE(none_code, 0) << none_output;
+  EXPECT_TRUE(absl::StrContains(none_output, "UNAUTHENTICATED") ||
+              absl::StrContains(none_output, "no credentials"))
+      << none_output;
 }
 
 }  // namespace
