@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "grpc/support/time.h"
 
 namespace sequencer::server {
 namespace {
@@ -94,6 +95,13 @@ AdmissionScope::AdmissionScope(const Admission* admission)
 }
 
 AdmissionScope::~AdmissionScope() { current_admission = previous_; }
+
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
+  const gpr_timespec raw =
+      gpr_convert_clock_type(context.raw_deadline(), GPR_CLOCK_REALTIME);
+  if (raw.tv_sec == INT64_MAX) return absl::InfiniteFuture();
+  return absl::FromUnixSeconds(raw.tv_sec) + absl::Nanoseconds(raw.tv_nsec);
+}
 
 absl::StatusOr<CallContext> AdmittedCallContext() {
   if (current_admission == nullptr) {

@@ -59,14 +59,28 @@ class AdmissionScope {
 // before they return their reactor.
 absl::StatusOr<CallContext> AdmittedCallContext();
 
-// `handler` is called as absl::Status(const CallContext&).
+// The call's deadline in real time; InfiniteFuture when it has none.
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context);
+
+// `handler` is called as absl::Status(const CallContext&). The CallContext
+// carries the call's deadline: a change is not committed after it.
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
                                    app::WorkerPool* pool, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto run = [reactor, call = AdmittedCallContext(),
+  absl::StatusOr<CallContext> admitted = AdmittedCallContext();
+  if (admitted.ok()) admitted->deadline = DeadlineOf(*context);
+  auto run = [reactor, call = std::move(admitted),
               handler = std::move(handler)]() mutable {
-    const absl::Status status = call.ok() ? handler(*call) : call.status();
+    absl::Status status = call.status();
+    if (call.ok() && call->deadline != absl::InfiniteFuture() &&
+        absl::Now() >= call->deadline) {
+      // It waited for a worker thread past its deadline.
+      status = absl::DeadlineExceededError(
+          "the call's deadline passed before it ran; nothing was done");
+    } else if (call.ok()) {
+      status = handler(*call);
+    }
     reactor->Finish(ToGrpcStatus(status));
   };
   if (pool == nullptr) {

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "app/pipeline/idempotency.h"
 #include "app/pipeline/recipient_erasure.h"
 #include "app/status_macros.h"
@@ -180,6 +181,14 @@ absl::Status CommandRunner::Record(const CallContext& call,
   AddOutcome(call, identity, std::move(response), batch);
   if (batch->appends.empty() && batch->index_writes.empty()) {
     return absl::OkStatus();
+  }
+  // The caller has gone: it would see DEADLINE_EXCEEDED whatever happens, so
+  // nothing is written (a retry with the same request id runs the change).
+  // The deadline is the caller's, in real time.
+  if (call.deadline != absl::InfiniteFuture() && absl::Now() >= call.deadline) {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before its change was committed; nothing "
+        "was written");
   }
   return Commit(*batch);
 }
