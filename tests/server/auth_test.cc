@@ -395,9 +395,91 @@ TEST_F(AuthDaemonTest, TenantAsIdsAreNotFoundFromTenantB) {
   const Caller a{"operator-a", kTenantA};
   ASSERT_NO_FATAL_FAILURE(CreateSequenceAs(a, "s1"));
   ASSERT_NO_FATAL_FAILURE(EnrollAs(a, "s1", "r1"));
+  // A's worker leases the first step (due now once the scheduler runs).
+  v1::AdvanceTimeRequest advance;
+  advance.mutable_by()->set_seconds(1);
+  v1::TimeResponse now;
+  auto clock_context = ContextOf({"clock", ""});
+  ASSERT_TRUE(v1::ClockService::NewStub(daemon_.channel())
+                  ->AdvanceTime(clock_context.get(), advance, &now)
+                  .ok());
+  v1::LeaseStepsRequest lease;
+  lease.set_channel(v1::STEP_TYPE_EMAIL);
+  v1::LeaseStepsResponse leased;
+  auto lease_context = ContextOf({"worker-a", kTenantA});
+  ASSERT_TRUE(v1::DeliveryService::NewStub(daemon_.channel())
+                  ->LeaseSteps(lease_context.get(), lease, &leased)
+                  .ok());
+  ASSERT_EQ(leased.leases_size(), 1);
+  const std::string token = leased.leases(0).lease_token();
   // B's own sequence with the same id does not exist; B acts in its tenant
   // with A's ids.
   const Caller b{"operator-b", kTenantB};
+  // B's worker tries A's lease.
+  const std::string send = absl::StrCat(
+      R"(lease_token: ")", token, R"(" sequence_id: "s1" recipient_id: "r1")");
+  const std::string report =
+      absl::StrCat(send, " outcome: DELIVERY_OUTCOME_SENT");
+  const std::map<std::string, std::string> deliveries = {
+      {"DeliveryService.BeginSend", send},
+      {"DeliveryService.ReportDelivery", report},
+      {"DeliveryService.BeginSends", absl::StrCat("sends { ", send, " }")},
+      {"DeliveryService.ReportDeliveries",
+       absl::StrCat("reports { ", report, " }")},
+  };
+  for (const auto& [name, text] : deliveries) {
+    SCOPED_TRACE(name);
+    const MethodDescriptor* method = Method("sequencer.v1." + name);
+    google::protobuf::DynamicMessageFactory factory;
+    std::unique_ptr<google::protobuf::Message> request(
+        factory.GetPrototype(method->input_type())->New());
+    ASSERT_TRUE(
+        google::protobuf::TextFormat::ParseFromString(text, request.get()));
+    grpc::GenericStub stub(daemon_.channel());
+    grpc::Slice slice(request->SerializeAsString());
+    grpc::ByteBuffer request_bytes(&slice, 1);
+    grpc::ByteBuffer response_bytes;
+    auto context = ContextOf(b);
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(
+        context.get(),
+        absl::StrCat("/", method->service()->full_name(), "/", method->name()),
+        grpc::StubOptions(), &request_bytes, &response_bytes,
+        [&done](grpc::Status status) { done.set_value(status); });
+    grpc::Status status = done.get_future().get();
+    // BeginSend: A's lease is, for B, a lease like any unknown one (the lease
+    // table is per tenant); ReportDelivery: the recipient is not found.
+    const bool begin = absl::StrContains(name, "BeginSend");
+    const grpc::StatusCode expected =
+        begin ? grpc::StatusCode::FAILED_PRECONDITION
+              : grpc::StatusCode::NOT_FOUND;
+    if (name == "DeliveryService.BeginSend" ||
+        name == "DeliveryService.ReportDelivery") {
+      EXPECT_EQ(status.error_code(), expected) << status.error_message();
+      if (begin) {
+        EXPECT_TRUE(
+            absl::StrContains(status.error_message(), "unknown or expired"))
+            << status.error_message();
+      }
+      continue;
+    }
+    // The batch forms answer per item, as the single call would.
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::unique_ptr<google::protobuf::Message> response(
+        factory.GetPrototype(method->output_type())->New());
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response_bytes.Dump(&slices).ok());
+    std::string flat;
+    for (const grpc::Slice& piece : slices) {
+      flat.append(reinterpret_cast<const char*>(piece.begin()), piece.size());
+    }
+    ASSERT_TRUE(response->ParseFromString(flat));
+    std::string printed;
+    google::protobuf::TextFormat::PrintToString(*response, &printed);
+    EXPECT_TRUE(absl::StrContains(
+        printed, absl::StrCat("code: ", static_cast<int>(expected))))
+        << printed;
+  }
   // Every method that takes a sequence or recipient id, with A's ids.
   const std::map<std::string, std::string> requests = {
       {"SequenceService.GetSequence", R"(sequence_id: "s1")"},
@@ -474,7 +556,16 @@ TEST_F(AuthDaemonTest, TenantAsIdsAreNotFoundFromTenantB) {
   context = ContextOf(a);
   ASSERT_TRUE(
       daemon_.recipients().GetRecipient(context.get(), get, &recipient).ok());
-  EXPECT_EQ(recipient.version(), 1u);
+  // The lease is still A's: A's worker begins the send.
+  v1::BeginSendRequest begin;
+  begin.set_lease_token(token);
+  begin.set_sequence_id("s1");
+  begin.set_recipient_id("r1");
+  v1::BeginSendResponse begun;
+  context = ContextOf({"worker-a", kTenantA});
+  EXPECT_TRUE(v1::DeliveryService::NewStub(daemon_.channel())
+                  ->BeginSend(context.get(), begin, &begun)
+                  .ok());
 }
 
 TEST_F(AuthDaemonTest, TheRecordedActorIsThePrincipal) {
