@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -30,6 +33,15 @@ void AttachErrorInfo(absl::Status& status, absl::string_view reason,
   for (auto& [key, value] : meta) (*info.mutable_metadata())[key] = value;
   status.SetPayload(absl::StrCat(kProtoTypeUrlPrefix, "google.rpc.ErrorInfo"),
                     absl::Cord(info.SerializeAsString()));
+}
+
+absl::StatusOr<std::string> ReadPrincipalsFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  return text.str();
 }
 
 absl::StatusOr<std::string> OneHeader(const grpc::ServerContextBase& context,
@@ -136,21 +148,60 @@ absl::StatusOr<std::unique_ptr<AccessControl>> AccessControl::WithPrincipals(
     std::string principals_file, const app::Clock* clock, RateLimit rate) {
   std::unique_ptr<AccessControl> access(new AccessControl(
       /*development=*/false, std::move(principals_file), clock, rate));
-  absl::StatusOr<std::shared_ptr<const PrincipalSet>> loaded =
-      PrincipalSet::Load(access->file_);
-  if (!loaded.ok()) return loaded.status();
-  access->principals_ = *std::move(loaded);
+  if (absl::Status loaded = access->Reload(); !loaded.ok()) return loaded;
   return access;
+}
+
+AccessControl::~AccessControl() {
+  {
+    absl::MutexLock lock(&watch_mu_);
+    stop_watching_ = true;
+  }
+  if (watcher_.joinable()) watcher_.join();
+}
+
+absl::Status AccessControl::Apply(const std::string& text) {
+  absl::StatusOr<std::shared_ptr<const PrincipalSet>> parsed =
+      PrincipalSet::Parse(text, file_);
+  absl::MutexLock lock(&mu_);
+  last_text_ = text;
+  if (!parsed.ok()) return parsed.status();
+  principals_ = *std::move(parsed);
+  return absl::OkStatus();
 }
 
 absl::Status AccessControl::Reload() {
   if (development_) return absl::OkStatus();
-  absl::StatusOr<std::shared_ptr<const PrincipalSet>> loaded =
-      PrincipalSet::Load(file_);
-  if (!loaded.ok()) return loaded.status();
-  absl::MutexLock lock(&mu_);
-  principals_ = *std::move(loaded);
-  return absl::OkStatus();
+  absl::StatusOr<std::string> text = ReadPrincipalsFile(file_);
+  if (!text.ok()) return text.status();
+  return Apply(*text);
+}
+
+void AccessControl::WatchFile(absl::Duration interval) {
+  if (development_ || watcher_.joinable()) return;
+  watcher_ = std::thread([this, interval] {
+    absl::MutexLock lock(&watch_mu_);
+    while (!watch_mu_.AwaitWithTimeout(absl::Condition(&stop_watching_),
+                                       interval)) {
+      absl::StatusOr<std::string> text = ReadPrincipalsFile(file_);
+      if (!text.ok()) continue;  // e.g. between a remove and a rename
+      {
+        absl::MutexLock principals_lock(&mu_);
+        if (*text == last_text_) continue;
+      }
+      if (absl::Status applied = Apply(*text); !applied.ok()) {
+        std::fprintf(stderr,
+                     "sequencerd: the changed principals file is refused, the "
+                     "principals in use stay: %s\n",
+                     std::string(applied.message()).c_str());
+      } else {
+        std::fprintf(stderr,
+                     "sequencerd: principals file changed: %zu principals "
+                     "reloaded from %s\n",
+                     principal_count(), file_.c_str());
+      }
+    }
+  });
 }
 
 size_t AccessControl::principal_count() const {

@@ -33,6 +33,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -81,6 +82,12 @@ class AccessControl {
   // Reads the principals file again (principals mode; a no-op in development
   // mode). On error the principals in use stay, and the error says why.
   absl::Status Reload();
+  // From now on, also reloads the principals file when its content changes,
+  // checked every `interval` (a thread; stopped by the destructor). Each
+  // reload, or refusal of a changed file, is logged on stderr. Principals
+  // mode only; call at most once.
+  void WatchFile(absl::Duration interval);
+  ~AccessControl();
   // How many principals are in use (0 in development mode).
   size_t principal_count() const;
 
@@ -99,6 +106,8 @@ class AccessControl {
         rate_(rate) {}
 
   absl::Status TakeToken(const std::string& tenant);
+  // Parses `text` (the file's content) and swaps it in.
+  absl::Status Apply(const std::string& text);
 
   const bool development_;
   const std::string file_;
@@ -107,6 +116,12 @@ class AccessControl {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const PrincipalSet> principals_ ABSL_GUARDED_BY(mu_);
+  // The file's content last loaded or refused (the watcher acts on changes).
+  std::string last_text_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex watch_mu_;
+  bool stop_watching_ ABSL_GUARDED_BY(watch_mu_) = false;
+  std::thread watcher_;
 
   struct Bucket {
     double tokens = 0;

@@ -72,7 +72,12 @@ ABSL_FLAG(std::string, auth, "dev",
           "and may do what --principals_file allows them");
 ABSL_FLAG(std::string, principals_file, "",
           "--auth=principals: the principals, their roles and tenants "
-          "(format: server/principals.h and README); re-read on SIGHUP");
+          "(format: server/principals.h and README); re-read on SIGHUP and "
+          "when it changes (--principals_refresh)");
+ABSL_FLAG(absl::Duration, principals_refresh, absl::Seconds(1),
+          "--auth=principals: how often the principals file is checked for "
+          "changes (reloaded when its content changed, like on SIGHUP); 0: "
+          "only on SIGHUP");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of the server; with --tls_key serves TLS "
           "only. Reloaded when the file changes (see --tls_refresh)");
@@ -236,6 +241,11 @@ int main(int argc, char** argv) {
           absl::StrCat("--principals_file: ", loaded.status().message()));
     }
     access = *std::move(loaded);
+    const absl::Duration refresh = absl::GetFlag(FLAGS_principals_refresh);
+    if (refresh < absl::ZeroDuration()) {
+      return FailConfig("--principals_refresh must be 0 or more");
+    }
+    if (refresh > absl::ZeroDuration()) access->WatchFile(refresh);
   } else {
     access = sequencer::server::AccessControl::Development(clock.get(), rate);
   }

@@ -610,7 +610,8 @@ TEST_F(AuthDaemonTest, TheRecordedActorIsThePrincipal) {
 }
 
 TEST_F(AuthDaemonTest, TokensRotateOnSighupAndABadFileKeepsThePrincipals) {
-  ASSERT_NO_FATAL_FAILURE(StartWith({}));
+  // SIGHUP only: the file is not watched.
+  ASSERT_NO_FATAL_FAILURE(StartWith({"--principals_refresh=0"}));
   const MethodDescriptor* list =
       Method("sequencer.v1.SequenceService.ListSequences");
   auto call_with = [&](const std::string& token) {
@@ -653,6 +654,39 @@ TEST_F(AuthDaemonTest, TokensRotateOnSighupAndABadFileKeepsThePrincipals) {
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_TRUE(absl::StrContains(*line, "unknown role 'boss'")) << *line;
   EXPECT_TRUE(call_with("operator-a-2")().ok());
+}
+
+TEST_F(AuthDaemonTest, AChangedPrincipalsFileIsReloadedWithoutASignal) {
+  ASSERT_NO_FATAL_FAILURE(StartWith({"--principals_refresh=1s"}));
+  const MethodDescriptor* list =
+      Method("sequencer.v1.SequenceService.ListSequences");
+  auto call_with = [&](const std::string& token) {
+    return [this, list, token] { return Call(list, {token, kTenantA}); };
+  };
+  const std::string rest =
+      PrincipalsText().substr(PrincipalsText().find('\n') + 1);
+  // Written to a new file moved over the old one, as editors and
+  // configuration tools do.
+  const std::string next = principals_file_ + ".next";
+  WriteFile(next,
+            absl::StrCat("name=crm role=operator tenants=acme token_sha256=",
+                         TokenHash("operator-a-3"), "\n", rest));
+  std::filesystem::rename(next, principals_file_);
+  ASSERT_NO_FATAL_FAILURE(
+      WaitFor(grpc::StatusCode::OK, call_with("operator-a-3")));
+  EXPECT_EQ(call_with("operator-a")().error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // A change that does not parse is refused and logged; the principals stay.
+  WriteFile(next, "name=crm role=boss\n");
+  std::filesystem::rename(next, principals_file_);
+  absl::StatusOr<std::string> line =
+      daemon_.process().ReadLine(Daemon::kTimeout);
+  while (line.ok() && !absl::StrContains(*line, "refused")) {
+    line = daemon_.process().ReadLine(Daemon::kTimeout);
+  }
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_TRUE(absl::StrContains(*line, "unknown role 'boss'")) << *line;
+  EXPECT_TRUE(call_with("operator-a-3")().ok());
 }
 
 TEST_F(AuthDaemonTest, ABadPrincipalsFileOrFlagStopsTheStartWithExit2) {
