@@ -174,6 +174,17 @@ void CommandRunner::AddOutcome(const CallContext& call,
                     identity.fingerprint, std::move(response)));
 }
 
+bool DeadlinePassed(const CallContext& call) {
+  return call.deadline != absl::InfiniteFuture() &&
+         absl::Now() >= call.deadline;
+}
+
+absl::Status DeadlineExceeded() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed before its change was committed; nothing "
+      "was written");
+}
+
 absl::Status CommandRunner::Record(const CallContext& call,
                                    const RequestIdentity& identity,
                                    std::string response,
@@ -185,11 +196,7 @@ absl::Status CommandRunner::Record(const CallContext& call,
   // The caller has gone: it would see DEADLINE_EXCEEDED whatever happens, so
   // nothing is written (a retry with the same request id runs the change).
   // The deadline is the caller's, in real time.
-  if (call.deadline != absl::InfiniteFuture() && absl::Now() >= call.deadline) {
-    return absl::DeadlineExceededError(
-        "the call's deadline passed before its change was committed; nothing "
-        "was written");
-  }
+  if (DeadlinePassed(call)) return DeadlineExceeded();
   return Commit(*batch);
 }
 

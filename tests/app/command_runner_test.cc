@@ -632,5 +632,23 @@ TEST_F(AppCommandRunnerTest, AChangePastItsCallersDeadlineWritesNothing) {
   EXPECT_EQ(store_.commits, 1);
 }
 
+TEST_F(AppCommandRunnerTest, ABatchPastItsCallersDeadlineWritesNothing) {
+  const StoreImage before = Image();
+  CommandRunner runner(deps_);
+  CallContext gone = Call();
+  gone.deadline = absl::Now() - absl::Seconds(1);
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(std::vector<absl::StatusOr<Change<int>>>{
+          ChangeOf(gone, Identity("req-a"), {"a"}, WritingBody("x/t/a")),
+          ChangeOf(gone, Identity("req-b"), {"b"}, WritingBody("x/t/b"))});
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& answer : answers) {
+    EXPECT_EQ(answer.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << answer.status();
+  }
+  EXPECT_EQ(store_.commits, 0);
+  EXPECT_EQ(Image(), before);
+}
+
 }  // namespace
 }  // namespace sequencer::app::testing
