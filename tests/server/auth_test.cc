@@ -23,6 +23,7 @@
 #include "google/protobuf/dynamic_message.h"
 #include "google/protobuf/text_format.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "sequencer/v1/admin.grpc.pb.h"
@@ -309,6 +310,24 @@ TEST_F(AuthDaemonTest, MissingOrWrongCredentialsAreUnauthenticated) {
   }
   // Health and reflection stay open to probes.
   EXPECT_EQ(daemon_.Health(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // Reflection (v1) too: it lists the services without credentials.
+  {
+    auto reflection =
+        grpc::reflection::v1::ServerReflection::NewStub(daemon_.channel());
+    grpc::ClientContext reflection_context;
+    reflection_context.set_deadline(std::chrono::system_clock::now() +
+                                    std::chrono::seconds(30));
+    auto stream = reflection->ServerReflectionInfo(&reflection_context);
+    grpc::reflection::v1::ServerReflectionRequest list;
+    list.set_list_services("*");
+    ASSERT_TRUE(stream->Write(list));
+    grpc::reflection::v1::ServerReflectionResponse listed;
+    ASSERT_TRUE(stream->Read(&listed));
+    stream->WritesDone();
+    EXPECT_GT(listed.list_services_response().service_size(), 3)
+        << listed.DebugString();
+    EXPECT_TRUE(stream->Finish().ok());
+  }
   // Not development mode: its health entry is absent.
   auto health = grpc::health::v1::Health::NewStub(daemon_.channel());
   grpc::ClientContext context;
