@@ -6,12 +6,26 @@
 #define SEQUENCER_APP_CALLER_H_
 
 #include <string>
+#include <utility>
+
+#include "absl/time/time.h"
 
 namespace sequencer::app {
 
 struct CallContext {
+  CallContext() = default;
+  CallContext(std::string tenant_id, std::string actor,
+              absl::Time deadline = absl::InfiniteFuture())
+      : tenant_id(std::move(tenant_id)),
+        actor(std::move(actor)),
+        deadline(deadline) {}
+
   std::string tenant_id;
   std::string actor;
+  // When the caller stops waiting (the gRPC deadline, real time): a change
+  // whose commit would come after it is not committed (CommandRunner::Run
+  // answers DEADLINE_EXCEEDED and writes nothing).
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 }  // namespace sequencer::app

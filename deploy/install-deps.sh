@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev librocksdb-dev libgtest-dev grpc-proto
+  libabsl-dev librocksdb-dev libgtest-dev grpc-proto libssl-dev openssl
   libsystemd-dev systemd prometheus-cpp-dev python3-kubernetes python3-yaml
 )
 for arg in "$@"; do

@@ -10,6 +10,7 @@ namespace sequencer::server {
 
 AdminServiceImpl::AdminServiceImpl(ServiceDeps deps, app::StoreCopies copies)
     : deps_(deps), copies_(std::move(copies)) {
+  ControlAccess(deps_.access);
   LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("Backup", &AdminServiceImpl::Backup);
   DecodeRequestsOf("VerifyStore", &AdminServiceImpl::VerifyStore);

@@ -31,6 +31,7 @@ absl::StatusOr<absl::Time> TimeFromApi(absl::string_view field,
 }  // namespace
 
 AuditServiceImpl::AuditServiceImpl(ServiceDeps deps) : deps_(deps) {
+  ControlAccess(deps_.access);
   LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("GetRecipientAsOf", &AuditServiceImpl::GetRecipientAsOf);
   DecodeRequestsOf("ReadEvents", &AuditServiceImpl::ReadEvents);

@@ -8,8 +8,10 @@ namespace sequencer::server {
 
 ClockServiceImpl::ClockServiceImpl(app::ManualClock* clock,
                                    app::Scheduler* scheduler,
-                                   app::PollRegistry* polls)
+                                   app::PollRegistry* polls,
+                                   AccessControl* access)
     : clock_(*clock), scheduler_(*scheduler), polls_(*polls) {
+  ControlAccess(access);
   DecodeRequestsOf("GetTime", &ClockServiceImpl::GetTime);
   DecodeRequestsOf("AdvanceTime", &ClockServiceImpl::AdvanceTime);
 }

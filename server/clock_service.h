@@ -19,7 +19,7 @@ class ClockServiceImpl final : public DecodingService<v1::ClockService> {
   // runs the scheduler, then ends the long polls whose wait has run out
   // (PollRegistry::ExpireDue), before answering.
   ClockServiceImpl(app::ManualClock* clock, app::Scheduler* scheduler,
-                   app::PollRegistry* polls);
+                   app::PollRegistry* polls, AccessControl* access);
 
   grpc::ServerUnaryReactor* GetTime(grpc::CallbackServerContext* context,
                                     const v1::GetTimeRequest* request,

@@ -170,7 +170,8 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
       : service_(*service),
         context_(*context),
         request_(*request),
-        response_(*response) {
+        response_(*response),
+        admitted_(AdmittedCallContext()) {
     polls().Opened();
   }
 
@@ -212,8 +213,7 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
   void Attempt() {
     if (!started_) {
       started_ = true;
-      absl::StatusOr<CallContext> call =
-          CallContextFromMetadata(context_.client_metadata());
+      absl::StatusOr<CallContext> call = std::move(admitted_);
       absl::StatusOr<LeaseParams> params =
           call.ok() ? ParseLeaseRequest(request_) : call.status();
       if (!params.ok()) {
@@ -273,6 +273,8 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
   grpc::CallbackServerContext& context_;
   const v1::LeaseStepsRequest& request_;
   v1::LeaseStepsResponse& response_;
+  // Taken while the call is being started (AdmittedCallContext).
+  absl::StatusOr<CallContext> admitted_;
   std::atomic<bool> cancelled_{false};
   // Used only by Attempt, which runs for one thread at a time.
   bool started_ = false;
@@ -286,6 +288,7 @@ class DeliveryServiceImpl::LeasePoll final : public grpc::ServerUnaryReactor,
 
 DeliveryServiceImpl::DeliveryServiceImpl(ServiceDeps deps)
     : deps_(deps), delivery_(deps_) {
+  ControlAccess(deps_.access);
   LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("LeaseSteps", &DeliveryServiceImpl::LeaseSteps);
   DecodeRequestsOf("BeginSend", &DeliveryServiceImpl::BeginSend);

@@ -26,7 +26,9 @@
 #include "app/runtime/id_generator.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "google/protobuf/stubs/logging.h"
+#include "server/access_control.h"
 #include "server/sequencer_server.h"
+#include "server/tls.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve gRPC on; port 0 picks a free port (printed at "
@@ -74,6 +76,39 @@ ABSL_FLAG(int, max_inflight_request_mib, 64,
           "RESOURCE_EXHAUSTED (busy, retry with backoff) so that bursts of "
           "large requests cannot exhaust memory; 0 removes the bound");
 
+ABSL_FLAG(std::string, auth, "dev",
+          "'dev': development mode, NO AUTHENTICATION: the tenant and actor "
+          "are taken from x-tenant-id and x-actor as given (local use and "
+          "grpcurl only; warned at start-up and in health); 'principals': "
+          "callers authenticate with a client certificate or a bearer token "
+          "and may do what --principals_file allows them");
+ABSL_FLAG(std::string, principals_file, "",
+          "--auth=principals: the principals, their roles and tenants "
+          "(format: server/principals.h and README); re-read on SIGHUP and "
+          "when it changes (--principals_refresh)");
+ABSL_FLAG(absl::Duration, principals_refresh, absl::Seconds(1),
+          "--auth=principals: how often the principals file is checked for "
+          "changes (reloaded when its content changed, like on SIGHUP); 0: "
+          "only on SIGHUP");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the server; with --tls_key serves TLS "
+          "only. Reloaded when the file changes (see --tls_refresh)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: client certificates it signed are verified and "
+          "name principals (mTLS); needs --tls_cert");
+ABSL_FLAG(std::string, tls_client_auth, "require",
+          "with --tls_client_ca: 'require' (every client presents a "
+          "certificate) or 'optional' (clients may use a bearer token "
+          "instead)");
+ABSL_FLAG(absl::Duration, tls_refresh, absl::Seconds(1),
+          "how often the TLS files are checked for changes (whole seconds)");
+ABSL_FLAG(double, tenant_rate, 0,
+          "requests per second each tenant may make (token bucket); 0: no "
+          "limit. Beyond: RESOURCE_EXHAUSTED with google.rpc.RetryInfo");
+ABSL_FLAG(int, tenant_burst, 20,
+          "with --tenant_rate: requests a tenant may make at once");
+
 namespace {
 
 // Protobuf logs every string field with invalid UTF-8 that it refuses to
@@ -91,6 +126,12 @@ void LogProtobufMessage(google::protobuf::LogLevel level, const char* filename,
 int Fail(const std::string& message) {
   std::cerr << "sequencerd: " << message << std::endl;
   return 1;
+}
+
+// A refused security configuration (flags, principals file, TLS files).
+int FailConfig(const std::string& message) {
+  std::cerr << "sequencerd: " << message << std::endl;
+  return 2;
 }
 
 }  // namespace
@@ -156,12 +197,91 @@ int main(int argc, char** argv) {
     return Fail("--drain_delay must be 0 to 5m");
   }
 
+  // Security: flags, the principals file and the TLS files (exit 2).
+  const std::string auth_mode = absl::GetFlag(FLAGS_auth);
+  if (auth_mode != "dev" && auth_mode != "principals") {
+    return FailConfig(absl::StrCat(
+        "--auth must be 'dev' or 'principals', got '", auth_mode, "'"));
+  }
+  const std::string principals_file = absl::GetFlag(FLAGS_principals_file);
+  if (auth_mode == "principals" && principals_file.empty()) {
+    return FailConfig("--auth=principals needs --principals_file");
+  }
+  if (auth_mode == "dev" && !principals_file.empty()) {
+    return FailConfig("--principals_file needs --auth=principals");
+  }
+  sequencer::server::RateLimit rate;
+  rate.per_second = absl::GetFlag(FLAGS_tenant_rate);
+  rate.burst = absl::GetFlag(FLAGS_tenant_burst);
+  if (!(rate.per_second >= 0)) {
+    return FailConfig("--tenant_rate must be 0 or more");
+  }
+  if (rate.burst < 1) return FailConfig("--tenant_burst must be 1 or more");
+  sequencer::server::TlsOptions tls;
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  tls.refresh = absl::GetFlag(FLAGS_tls_refresh);
+  const std::string client_auth = absl::GetFlag(FLAGS_tls_client_auth);
+  if (client_auth != "require" && client_auth != "optional") {
+    return FailConfig(
+        absl::StrCat("--tls_client_auth must be 'require' or 'optional', got '",
+                     client_auth, "'"));
+  }
+  tls.require_client_cert = client_auth == "require";
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return FailConfig("--tls_cert and --tls_key go together");
+  }
+  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+    return FailConfig("--tls_client_ca needs --tls_cert and --tls_key");
+  }
+  if (tls.refresh < absl::Seconds(1)) {
+    return FailConfig("--tls_refresh must be at least 1s");
+  }
+  if (!tls.cert_file.empty()) {
+    if (absl::Status files = sequencer::server::CheckTlsFiles(tls);
+        !files.ok()) {
+      return FailConfig(std::string(files.message()));
+    }
+    options.credentials = sequencer::server::MakeTlsServerCredentials(tls);
+  }
+  // The rate limit reads the clock given to the server: made here, before
+  // the store is opened, and handed to the AccessControl below.
+  std::unique_ptr<sequencer::app::Clock> clock;
+  sequencer::app::ManualClock* manual_clock = nullptr;
+  if (clock_mode == "manual") {
+    auto manual = std::make_unique<sequencer::app::ManualClock>();
+    manual_clock = manual.get();
+    clock = std::move(manual);
+  } else {
+    clock = std::make_unique<sequencer::app::SystemClock>();
+  }
+  std::unique_ptr<sequencer::server::AccessControl> access;
+  if (auth_mode == "principals") {
+    auto loaded = sequencer::server::AccessControl::WithPrincipals(
+        principals_file, clock.get(), rate);
+    if (!loaded.ok()) {
+      return FailConfig(
+          absl::StrCat("--principals_file: ", loaded.status().message()));
+    }
+    access = *std::move(loaded);
+    const absl::Duration refresh = absl::GetFlag(FLAGS_principals_refresh);
+    if (refresh < absl::ZeroDuration()) {
+      return FailConfig("--principals_refresh must be 0 or more");
+    }
+    if (refresh > absl::ZeroDuration()) access->WatchFile(refresh);
+  } else {
+    access = sequencer::server::AccessControl::Development(clock.get(), rate);
+  }
+  options.access = access.get();
+
   // Block the stop signals before any thread starts, so that only sigwait below
   // receives them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload the principals file
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto store = sequencer::eventstore::RocksDbEventStore::Open(
@@ -175,15 +295,6 @@ int main(int argc, char** argv) {
               << std::endl;
   }
 
-  std::unique_ptr<sequencer::app::Clock> clock;
-  sequencer::app::ManualClock* manual_clock = nullptr;
-  if (clock_mode == "manual") {
-    auto manual = std::make_unique<sequencer::app::ManualClock>();
-    manual_clock = manual.get();
-    clock = std::move(manual);
-  } else {
-    clock = std::make_unique<sequencer::app::SystemClock>();
-  }
   sequencer::app::RandomIdGenerator ids;
 
   // AdminService's copies are RocksDB checkpoints; VerifyStore makes its
@@ -213,9 +324,26 @@ int main(int argc, char** argv) {
       options, store->get(), clock.get(), manual_clock, &ids);
   if (!server.ok()) return Fail(std::string(server.status().ToString()));
 
+  if (access->development()) {
+    std::cerr << "sequencerd: WARNING: development mode (--auth=dev): NO "
+                 "AUTHENTICATION. Any caller that reaches "
+              << (*server)->address()
+              << " may act as any tenant and any actor (x-tenant-id, "
+                 "x-actor). For local use only; use --auth=principals "
+                 "elsewhere."
+              << std::endl;
+  } else {
+    std::cerr << "sequencerd: authentication: " << access->principal_count()
+              << " principals from " << principals_file << std::endl;
+  }
   std::cout << "sequencerd listening on " << (*server)->address()
             << " (data dir " << absl::GetFlag(FLAGS_data_dir) << ", clock "
-            << clock_mode;
+            << clock_mode << ", auth " << auth_mode << ", "
+            << (options.credentials != nullptr
+                    ? (tls.client_ca_file.empty()
+                           ? "tls"
+                           : absl::StrCat("mtls ", client_auth))
+                    : std::string("plaintext"));
   if ((*server)->metrics_port() != 0) {
     const std::string& metrics = options.observability.metrics_listen;
     std::cout << ", metrics http://" << metrics.substr(0, metrics.rfind(':'))
@@ -229,12 +357,24 @@ int main(int argc, char** argv) {
              static_cast<unsigned long>(getpid()));
 
   int received = 0;
-  sigwait(&stop_signals, &received);
+  while (true) {
+    sigwait(&stop_signals, &received);
+    if (received != SIGHUP) break;
+    if (absl::Status reloaded = access->Reload(); !reloaded.ok()) {
+      std::cerr << "sequencerd: SIGHUP: the principals file is refused, the "
+                   "principals in use stay: "
+                << reloaded.message() << std::endl;
+    } else if (!access->development()) {
+      std::cerr << "sequencerd: SIGHUP: " << access->principal_count()
+                << " principals reloaded from " << principals_file << std::endl;
+    }
+  }
   std::cout << "sequencerd: signal " << received << ", shutting down"
             << std::endl;
   sd_notify(0, "STOPPING=1\nSTATUS=draining: finishing calls in flight");
   (*server)->Shutdown();
   server->reset();
   store->reset();
+  access.reset();
   return 0;
 }

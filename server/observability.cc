@@ -73,8 +73,21 @@ class CallInterceptor final : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
+      // The handler names the admitted actor and the request id in trailing
+      // metadata (server/unary_call.h); the headers are only what was sent.
+      std::string request_id;
+      if (auto* trailers = methods->GetSendTrailingMetadata()) {
+        if (auto it = trailers->find("x-sequencer-actor");
+            it != trailers->end()) {
+          actor_ = it->second;
+        }
+        if (auto it = trailers->find("x-request-id"); it != trailers->end()) {
+          request_id = it->second;
+        }
+      }
       observability_->RecordCall(method_, methods->GetSendStatus().error_code(),
-                                 absl::Now() - start_, tenant_, actor_);
+                                 absl::Now() - start_, tenant_, actor_,
+                                 request_id);
     }
     methods->Proceed();
   }
@@ -211,7 +224,8 @@ std::string Observability::MethodLabel(absl::string_view method) {
 
 void Observability::RecordCall(absl::string_view method, grpc::StatusCode code,
                                absl::Duration latency, absl::string_view tenant,
-                               absl::string_view actor) {
+                               absl::string_view actor,
+                               absl::string_view request_id) {
   const std::string label = MethodLabel(method);
   const double seconds = absl::ToDoubleSeconds(latency);
   prometheus::Counter* counter;
@@ -236,6 +250,9 @@ void Observability::RecordCall(absl::string_view method, grpc::StatusCode code,
       ",\"level\":", JsonString(code == grpc::StatusCode::OK ? "info" : "warn"),
       ",\"event\":\"call\",\"method\":", JsonString(label),
       ",\"tenant\":", JsonString(tenant), ",\"actor\":", JsonString(actor),
+      request_id.empty()
+          ? ""
+          : absl::StrCat(",\"request_id\":", JsonString(request_id)),
       ",\"code\":", JsonString(CodeName(code)),
       ",\"latency_ms\":", absl::StrFormat("%.3f", seconds * 1000), "}\n"));
 }

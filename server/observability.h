@@ -15,9 +15,11 @@
 //   {"ts":"2026-11-30T20:40:00.123456Z","level":"info","event":"call",
 //    "method":"/sequencer.v1.RecipientService/PauseRecipient",
 //    "tenant":"acme","actor":"alice","code":"OK","latency_ms":1.234}
-// It names the caller as the metadata did (tenant, actor) and nothing of the
-// request: no ids, contact fields or content (the request id is not logged
-// either, which needs the decoded request).
+// It names the tenant (as the caller's metadata named it), the actor as
+// admitted (the authenticated principal; the x-actor header in development
+// mode) and the request id, both from the trailing metadata the handler adds
+// (server/unary_call.h), and nothing else of the request: no ids of
+// recipients, contact fields or content.
 //
 // Thread-safe.
 
@@ -77,7 +79,7 @@ class Observability {
   // Counts and logs one finished call.
   void RecordCall(absl::string_view method, grpc::StatusCode code,
                   absl::Duration latency, absl::string_view tenant,
-                  absl::string_view actor);
+                  absl::string_view actor, absl::string_view request_id = "");
   // One log line about the server itself (start, stop, health changes):
   // `fields` are added as strings.
   void LogEvent(

@@ -91,6 +91,7 @@ app::ResponseEncoder<app::CommandOutcome> EncodeRecipient(
 }
 
 RecipientServiceImpl::RecipientServiceImpl(ServiceDeps deps) : deps_(deps) {
+  ControlAccess(deps_.access);
   LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("EnrollRecipients", &RecipientServiceImpl::EnrollRecipients);
   DecodeRequestsOf("GetRecipient", &RecipientServiceImpl::GetRecipient);

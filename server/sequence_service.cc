@@ -19,6 +19,7 @@
 namespace sequencer::server {
 
 SequenceServiceImpl::SequenceServiceImpl(ServiceDeps deps) : deps_(deps) {
+  ControlAccess(deps_.access);
   LimitRequestBytes(deps_.budget);
   DecodeRequestsOf("CreateSequence", &SequenceServiceImpl::CreateSequence);
   DecodeRequestsOf("GetSequence", &SequenceServiceImpl::GetSequence);

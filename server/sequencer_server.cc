@@ -110,6 +110,12 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.work = server->work_.get();
   deps.send_deadline = options.send_deadline;
   deps.budget = server->budget_.get();
+  AccessControl* access = options.access;
+  if (access == nullptr) {
+    server->own_access_ = AccessControl::Development(clock);
+    access = server->own_access_.get();
+  }
+  deps.access = access;
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
   deps.purger = server->purger_.get();
@@ -161,7 +167,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
       std::make_unique<AdminServiceImpl>(deps, options.store_copies);
   if (manual_clock != nullptr) {
     server->clock_service_ = std::make_unique<ClockServiceImpl>(
-        manual_clock, server->scheduler_.get(), server->polls_.get());
+        manual_clock, server->scheduler_.get(), server->polls_.get(), access);
   }
 
   std::vector<std::string> services = {
@@ -183,7 +189,10 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &server->port_);
+                           options.credentials != nullptr
+                               ? options.credentials
+                               : grpc::InsecureServerCredentials(),
+                           &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -218,6 +227,11 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
                   {{"serving", state.ok() ? "SERVING" : "NOT_SERVING"},
                    {"reason", std::string(state.message())}});
   });
+  if (access->development()) {
+    // Visible to probes: Check of this service name answers only in
+    // development mode.
+    health->SetServingStatus(kDevelopmentModeHealthService, true);
+  }
   health->SetServingStatus(store->WriteState().ok());
   log->LogEvent(
       "info", "started",

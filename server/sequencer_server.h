@@ -33,6 +33,7 @@
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "server/observability.h"
+#include "server/access_control.h"
 #include "server/request_budget.h"
 
 namespace sequencer::server {
@@ -67,6 +68,11 @@ struct ServerOptions {
   app::StoreCopies store_copies;
   // Metrics endpoint and JSON log (server/observability.h).
   ObservabilityOptions observability;
+  // Who may call what (server/access_control.h); must outlive the server.
+  // Null: development mode (headers taken as given), no rate limit.
+  AccessControl* access = nullptr;
+  // How the port is secured (TLS, mTLS: server/tls.h); null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 class SequencerServer {
@@ -116,6 +122,8 @@ class SequencerServer {
   std::unique_ptr<app::WorkerPool> pool_;
   std::unique_ptr<app::WorkSignal> work_;
   std::unique_ptr<RequestBudget> budget_;
+  // When ServerOptions::access is null.
+  std::unique_ptr<AccessControl> own_access_;
   std::unique_ptr<app::Scheduler> scheduler_;
   std::unique_ptr<grpc::Service> sequence_service_;
   std::unique_ptr<grpc::Service> recipient_service_;

@@ -7,6 +7,7 @@
 
 #include "app/app_deps.h"
 #include "app/runtime/worker_pool.h"
+#include "server/access_control.h"
 #include "server/request_budget.h"
 
 namespace sequencer::server {
@@ -16,6 +17,8 @@ struct ServiceDeps : app::AppDeps {
   app::WorkerPool* pool = nullptr;
   // Bounds the bytes of requests in progress; null admits everything.
   RequestBudget* budget = nullptr;
+  // Admits every call (server/access_control.h); null refuses every call.
+  AccessControl* access = nullptr;
 };
 
 }  // namespace sequencer::server

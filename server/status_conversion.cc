@@ -90,8 +90,9 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   // travel only alongside a refusal.
   bool described = false;
   for (const auto& any : details.details()) {
-    described |=
-        any.Is<google::rpc::ErrorInfo>() || any.Is<google::rpc::BadRequest>();
+    described |= any.Is<google::rpc::ErrorInfo>() ||
+                 any.Is<google::rpc::BadRequest>() ||
+                 any.Is<google::rpc::RetryInfo>();
   }
   if (!described) return grpc::Status(code, details.message());
   return grpc::Status(code, details.message(), details.SerializeAsString());
@@ -100,6 +101,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 std::optional<google::rpc::ErrorInfo> ErrorInfoFromGrpcStatus(
     const grpc::Status& status) {
   return DetailOf<google::rpc::ErrorInfo>(status);
+}
+
+std::optional<google::rpc::RetryInfo> RetryInfoFromGrpcStatus(
+    const grpc::Status& status) {
+  return DetailOf<google::rpc::RetryInfo>(status);
 }
 
 std::optional<google::rpc::BadRequest> BadRequestFromGrpcStatus(

@@ -7,6 +7,8 @@
 // message follows the convention "<field path>: <what is wrong>" (every bad-
 // input message of this service does) also carries a google.rpc.BadRequest
 // with that field violation, the standard detail for INVALID_ARGUMENT.
+// Payloads that are themselves a google.rpc.ErrorInfo or RetryInfo (access
+// refusals and rate limits, server/access_control.h) are sent as details.
 
 #ifndef SEQUENCER_SERVER_STATUS_CONVERSION_H_
 #define SEQUENCER_SERVER_STATUS_CONVERSION_H_
@@ -41,6 +43,10 @@ std::optional<google::rpc::BadRequest::FieldViolation> FieldViolationOf(
 
 // Reads the BadRequest back from a grpc::Status; nullopt when absent.
 std::optional<google::rpc::BadRequest> BadRequestFromGrpcStatus(
+    const grpc::Status& status);
+
+// Reads the RetryInfo back from a grpc::Status; nullopt when absent.
+std::optional<google::rpc::RetryInfo> RetryInfoFromGrpcStatus(
     const grpc::Status& status);
 
 // Reads the ErrorInfo back from a grpc::Status (for clients and tests); nullopt

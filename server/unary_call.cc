@@ -7,6 +7,7 @@
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "grpc/support/time.h"
 
 namespace sequencer::server {
 namespace {
@@ -82,7 +83,32 @@ std::string Diagnose(absl::string_view bytes, const Descriptor* type,
   return "";
 }
 
+thread_local const Admission* current_admission = nullptr;
+
 }  // namespace
+
+const Admission* CurrentAdmission() { return current_admission; }
+
+AdmissionScope::AdmissionScope(const Admission* admission)
+    : previous_(current_admission) {
+  current_admission = admission;
+}
+
+AdmissionScope::~AdmissionScope() { current_admission = previous_; }
+
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
+  const gpr_timespec raw =
+      gpr_convert_clock_type(context.raw_deadline(), GPR_CLOCK_REALTIME);
+  if (raw.tv_sec == INT64_MAX) return absl::InfiniteFuture();
+  return absl::FromUnixSeconds(raw.tv_sec) + absl::Nanoseconds(raw.tv_nsec);
+}
+
+absl::StatusOr<CallContext> AdmittedCallContext() {
+  if (current_admission == nullptr) {
+    return absl::UnauthenticatedError("the call was not admitted");
+  }
+  return current_admission->call;
+}
 
 std::string WhyUndecodable(const grpc::ByteBuffer& bytes,
                            const Descriptor* type) {

@@ -1,14 +1,17 @@
 // How the sequencer.v1 services take unary calls.
 //
 // RunUnary runs a unary callback-API handler on a WorkerPool (inline when the
-// pool is null): establishes the CallContext from metadata, runs `handler`,
+// pool is null): takes the CallContext DecodingService admitted the call with
+// (server/access_control.h), runs `handler`,
 // and finishes the call with the status converted in the one place
 // (server/status_conversion.h). The request and response stay valid until the
 // call finishes, so `handler` may capture their pointers.
 //
 // DecodingService is the base of every sequencer.v1 service implementation
 // (thread-safety and lifetimes as for any gRPC callback service):
-// it decodes requests itself, so a request that cannot be decoded (not valid
+// it admits every call through its AccessControl (authentication, roles,
+// tenants, rate limits: one place for every method) and
+// decodes requests itself, so a request that cannot be decoded (not valid
 // protobuf, or a string field with invalid UTF-8) is answered INVALID_ARGUMENT
 // "the request could not be decoded as <message type>" instead of gRPC's own
 // UNIMPLEMENTED with no message. The handlers stay typed and the services stay
@@ -18,6 +21,7 @@
 #define SEQUENCER_SERVER_UNARY_CALL_H_
 
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -27,21 +31,57 @@
 #include "grpc/support/log.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/server_callback_handlers.h"
+#include "server/access_control.h"
 #include "server/call_context.h"
 #include "server/request_budget.h"
 #include "server/status_conversion.h"
 
 namespace sequencer::server {
 
-// `handler` is called as absl::Status(const CallContext&).
+// The admission of the call whose method DecodingService is starting on this
+// thread (set only while the method's handler function runs, before it
+// returns its reactor); null elsewhere.
+const Admission* CurrentAdmission();
+
+// Sets CurrentAdmission() for its lifetime.
+class AdmissionScope {
+ public:
+  explicit AdmissionScope(const Admission* admission);
+  ~AdmissionScope();
+  AdmissionScope(const AdmissionScope&) = delete;
+  AdmissionScope& operator=(const AdmissionScope&) = delete;
+
+ private:
+  const Admission* previous_;
+};
+
+// The tenant and actor of the call being started (CurrentAdmission()), or
+// UNAUTHENTICATED when no call was admitted on this thread. Handlers read it
+// before they return their reactor.
+absl::StatusOr<CallContext> AdmittedCallContext();
+
+// The call's deadline in real time; InfiniteFuture when it has none.
+absl::Time DeadlineOf(const grpc::CallbackServerContext& context);
+
+// `handler` is called as absl::Status(const CallContext&). The CallContext
+// carries the call's deadline: a change is not committed after it.
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
                                    app::WorkerPool* pool, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto run = [context, reactor, handler = std::move(handler)]() mutable {
-    absl::StatusOr<CallContext> call =
-        CallContextFromMetadata(context->client_metadata());
-    const absl::Status status = call.ok() ? handler(*call) : call.status();
+  absl::StatusOr<CallContext> admitted = AdmittedCallContext();
+  if (admitted.ok()) admitted->deadline = DeadlineOf(*context);
+  auto run = [reactor, call = std::move(admitted),
+              handler = std::move(handler)]() mutable {
+    absl::Status status = call.status();
+    if (call.ok() && call->deadline != absl::InfiniteFuture() &&
+        absl::Now() >= call->deadline) {
+      // It waited for a worker thread past its deadline.
+      status = absl::DeadlineExceededError(
+          "the call's deadline passed before it ran; nothing was done");
+    } else if (call.ok()) {
+      status = handler(*call);
+    }
     reactor->Finish(ToGrpcStatus(status));
   };
   if (pool == nullptr) {
@@ -53,15 +93,18 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
 }
 
 // RunUnary for calls that act for an operator on the whole service, not for a
-// tenant (AdminService): no CallContext is read from the metadata. `handler`
-// is called as absl::Status().
+// tenant (AdminService): no CallContext is used (the call was admitted by its
+// principal's role alone). `handler` is called as absl::Status().
 template <typename Handler>
 grpc::ServerUnaryReactor* RunOperatorUnary(grpc::CallbackServerContext* context,
                                            app::WorkerPool* pool,
                                            Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  auto run = [reactor, handler = std::move(handler)]() mutable {
-    reactor->Finish(ToGrpcStatus(handler()));
+  const bool admitted = CurrentAdmission() != nullptr;
+  auto run = [reactor, admitted, handler = std::move(handler)]() mutable {
+    reactor->Finish(ToGrpcStatus(
+        admitted ? handler()
+                 : absl::UnauthenticatedError("the call was not admitted")));
   };
   if (pool == nullptr) {
     run();
@@ -111,11 +154,47 @@ absl::Status DecodeRequest(grpc::ByteBuffer* buffer, Request* message) {
                    WhyUndecodable(bytes, Request::descriptor())));
 }
 
+// Trailing metadata that names an admitted call: the actor as recorded on
+// its events (kActorTrailer) and, for requests with a request id, that id
+// (kRequestIdTrailer), when they are printable ASCII of at most 256 bytes.
+// The call log (server/observability.h) reads them; the caller sees its own.
+inline constexpr char kActorTrailer[] = "x-sequencer-actor";
+inline constexpr char kRequestIdTrailer[] = "x-request-id";
+
+inline bool PrintableTrailer(absl::string_view value) {
+  if (value.empty() || value.size() > 256) return false;
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+template <typename Request, typename = void>
+struct HasRequestId : std::false_type {};
+template <typename Request>
+struct HasRequestId<Request,
+                    std::void_t<decltype(std::declval<Request>().request_id())>>
+    : std::true_type {};
+
+template <typename Request>
+void AddCallTrailers(grpc::CallbackServerContext* context,
+                     absl::string_view actor, const Request& request) {
+  if (PrintableTrailer(actor)) {
+    context->AddTrailingMetadata(kActorTrailer, std::string(actor));
+  }
+  if constexpr (HasRequestId<Request>::value) {
+    if (PrintableTrailer(request.request_id())) {
+      context->AddTrailingMetadata(kRequestIdTrailer, request.request_id());
+    }
+  }
+}
+
 // Base of a sequencer.v1 service implementation: `Generated` is the generated
 // service class (e.g. v1::SequenceService). The implementation overrides the
 // typed callback methods as usual and, in its constructor, calls
-// DecodeRequestsOf once per method (after LimitRequestBytes, when the
-// service's calls count against a RequestBudget).
+// ControlAccess, then DecodeRequestsOf once per method (after
+// LimitRequestBytes, when the service's calls count against a RequestBudget).
+// Calls of a service without an AccessControl are refused (UNAVAILABLE).
 template <typename Generated>
 class DecodingService : public Generated::CallbackService {
  protected:
@@ -123,6 +202,9 @@ class DecodingService : public Generated::CallbackService {
   // wire) before they run, or answered RESOURCE_EXHAUSTED ("busy"). Null
   // admits everything. `budget` must outlive the service.
   void LimitRequestBytes(RequestBudget* budget) { budget_ = budget; }
+  // Calls decoded from now on are admitted by `access` (which must outlive
+  // the service) before their budget is taken and their handler runs.
+  void ControlAccess(AccessControl* access) { access_ = access; }
 
   // From now on, calls to `method_name` are decoded here and, when the bytes
   // are a Request, passed to `method` (with the same arguments as gRPC would);
@@ -143,20 +225,31 @@ class DecodingService : public Generated::CallbackService {
                descriptor->output_type() == Response::descriptor());
     Impl* impl = static_cast<Impl*>(this);
     RequestBudget* budget = budget_;
+    AccessControl* access = access_;
+    const std::string full_name = descriptor->full_name();
     this->MarkMethodCallback(
         descriptor->index(),
         new grpc::internal::CallbackUnaryHandler<DecodedRequest<Request>,
                                                  Response>(
-            [impl, method, budget](
+            [impl, method, budget, access, full_name](
                 grpc::CallbackServerContext* context,
                 const DecodedRequest<Request>* request,
                 Response* response) -> grpc::ServerUnaryReactor* {
               absl::Status admitted = request->status;
+              absl::StatusOr<Admission> admission =
+                  absl::UnavailableError("the service has no access control");
+              if (admitted.ok() && access != nullptr) {
+                admission = access->Admit(*context, full_name);
+              }
+              if (admitted.ok()) admitted = admission.status();
               if (admitted.ok() && budget != nullptr) {
                 admitted =
                     budget->Admit(request->wire_bytes, &request->budget_hold);
               }
               if (admitted.ok()) {
+                AddCallTrailers(context, admission->call.actor,
+                                request->message);
+                AdmissionScope scope(&*admission);
                 return (impl->*method)(context, &request->message, response);
               }
               grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -167,6 +260,7 @@ class DecodingService : public Generated::CallbackService {
 
  private:
   RequestBudget* budget_ = nullptr;
+  AccessControl* access_ = nullptr;
 };
 
 }  // namespace sequencer::server

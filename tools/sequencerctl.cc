@@ -10,9 +10,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,7 @@
 #include "sequencer/v1/admin.grpc.pb.h"
 #include "sequencer/v1/events.pb.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
+#include "server/principals.h"
 #include "server/status_conversion.h"
 
 ABSL_FLAG(std::string, data_dir, "",
@@ -62,6 +66,20 @@ ABSL_FLAG(std::string, format, "json",
           "log: the event as 'json' or 'text' (protobuf text format)");
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "online commands: host:port of sequencerd");
+ABSL_FLAG(std::string, tls_ca, "",
+          "online commands: PEM CA that signed the server's certificate; "
+          "connects over TLS");
+ABSL_FLAG(std::string, tls_cert, "",
+          "online commands: PEM client certificate (mTLS; with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "",
+          "online commands: PEM private key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "online commands: the name to check the server's certificate "
+          "against, when not the host of --server");
+ABSL_FLAG(std::string, token, "",
+          "online commands: bearer token (sequencerd --auth=principals); the "
+          "SEQUENCER_TOKEN environment variable is read when this is empty "
+          "(and keeps the token out of the process list)");
 ABSL_FLAG(std::string, tenant, "",
           "online commands: the tenant (x-tenant-id); required except for "
           "health");
@@ -107,7 +125,10 @@ repaired:
       POSITION  STREAM  vVERSION  TYPE  EVENT
 
 Online, against a running sequencerd (--server=HOST:PORT --tenant=T
-[--actor=A] [--timeout=10s]):
+[--actor=A] [--timeout=10s]; over TLS with --tls_ca=CA.pem [--tls_cert=C.pem
+--tls_key=C.key] [--tls_server_name=NAME]; authenticated with --token=T or
+SEQUENCER_TOKEN, or with the client certificate; --actor is only believed by a
+server in development mode):
   timeline SEQUENCE RECIPIENT
       The recipient's history, one line per event:
       vVERSION  TIME  ACTOR  TYPE  REQUEST_ID  DETAILS(JSON)
@@ -131,6 +152,9 @@ Online, against a running sequencerd (--server=HOST:PORT --tenant=T
       holes), one per line: POSITION  STREAM  vVERSION  TYPE  EVENT(JSON);
       with --json, each line a sequencer.v1.LoggedEvent. Reads to the end of
       the log, or N events.
+  hash-token
+      Reads a bearer token from stdin and prints its SHA-256 (hex), the
+      token_sha256 of a principal in sequencerd's --principals_file.
   health [--service=NAME]
       grpc.health.v1.Health/Check; prints the serving status.
   advance DURATION
@@ -319,11 +343,54 @@ int Log() {
 // ---- online
 // -------------------------------------------------------------------------------
 
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "sequencerctl: cannot read " << path << std::endl;
+    std::exit(2);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 std::shared_ptr<grpc::Channel> Channel() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server),
-                                   grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  if (cert.empty() != key.empty()) {
+    std::cerr << "sequencerctl: --tls_cert and --tls_key go together"
+              << std::endl;
+    std::exit(2);
+  }
+  if (!ca.empty() || !cert.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!ca.empty()) ssl.pem_root_certs = ReadWholeFile(ca);
+    if (!cert.empty()) {
+      ssl.pem_cert_chain = ReadWholeFile(cert);
+      ssl.pem_private_key = ReadWholeFile(key);
+    }
+    credentials = grpc::SslCredentials(ssl);
+    if (!absl::GetFlag(FLAGS_tls_server_name).empty()) {
+      args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_tls_server_name));
+    }
+  }
+  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_server), credentials,
+                                   args);
+}
+
+std::string Token() {
+  std::string token = absl::GetFlag(FLAGS_token);
+  if (token.empty()) {
+    if (const char* env = std::getenv("SEQUENCER_TOKEN"); env != nullptr) {
+      token = env;
+    }
+  }
+  return token;
 }
 
 std::unique_ptr<grpc::ClientContext> Context() {
@@ -333,6 +400,9 @@ std::unique_ptr<grpc::ClientContext> Context() {
   const std::string tenant = absl::GetFlag(FLAGS_tenant);
   if (!tenant.empty()) context->AddMetadata("x-tenant-id", tenant);
   context->AddMetadata("x-actor", absl::GetFlag(FLAGS_actor));
+  if (const std::string token = Token(); !token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + token);
+  }
   return context;
 }
 
@@ -686,6 +756,16 @@ int main(int argc, char** argv) {
 
   if (command == "help") {
     std::cout << kUsage << std::endl;
+    return 0;
+  }
+  if (command == "hash-token") {
+    if (!expect_args(0, "hash-token < TOKEN")) return 2;
+    std::string token;
+    std::getline(std::cin, token);
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) return UsageError("hash-token: no token on stdin");
+    std::cout << sequencer::server::HexOf(sequencer::server::Sha256Of(token))
+              << std::endl;
     return 0;
   }
   if (command == "verify") {

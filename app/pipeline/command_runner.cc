@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "app/pipeline/idempotency.h"
 #include "app/pipeline/recipient_erasure.h"
 #include "app/status_macros.h"
@@ -173,6 +174,17 @@ void CommandRunner::AddOutcome(const CallContext& call,
                     identity.fingerprint, std::move(response)));
 }
 
+bool DeadlinePassed(const CallContext& call) {
+  return call.deadline != absl::InfiniteFuture() &&
+         absl::Now() >= call.deadline;
+}
+
+absl::Status DeadlineExceeded() {
+  return absl::DeadlineExceededError(
+      "the call's deadline passed before its change was committed; nothing "
+      "was written");
+}
+
 absl::Status CommandRunner::Record(const CallContext& call,
                                    const RequestIdentity& identity,
                                    std::string response,
@@ -181,6 +193,10 @@ absl::Status CommandRunner::Record(const CallContext& call,
   if (batch->appends.empty() && batch->index_writes.empty()) {
     return absl::OkStatus();
   }
+  // The caller has gone: it would see DEADLINE_EXCEEDED whatever happens, so
+  // nothing is written (a retry with the same request id runs the change).
+  // The deadline is the caller's, in real time.
+  if (DeadlinePassed(call)) return DeadlineExceeded();
   return Commit(*batch);
 }
 

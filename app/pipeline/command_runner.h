@@ -262,6 +262,11 @@ class CommandRunner {
 absl::Status ValidateRecipientRef(absl::string_view sequence_id,
                                   absl::string_view recipient_id);
 
+// Whether the caller of `call` has stopped waiting (CallContext::deadline, in
+// real time), and the answer of a change not committed for that reason.
+bool DeadlinePassed(const CallContext& call);
+absl::Status DeadlineExceeded();
+
 // ABORTED with a VERSION_MISMATCH refusal: `what` ("recipient", "sequence")
 // is at `actual`, the caller expected `expected`.
 absl::Status VersionMismatch(absl::string_view what, uint64_t expected,
@@ -348,6 +353,12 @@ std::vector<absl::StatusOr<Answered<Result>>> CommandRunner::RunBatch(
       for (auto& write : own.index_writes) {
         batch.index_writes.push_back(std::move(write));
       }
+    }
+    if (!written.empty() && DeadlinePassed(changes[written.front()]->call)) {
+      // The caller has gone (the items of a batch call share its deadline):
+      // nothing is written, as for Run.
+      for (size_t i : written) answers[i] = DeadlineExceeded();
+      written.clear();
     }
     if (!written.empty()) {
       const absl::Status committed = Commit(batch);

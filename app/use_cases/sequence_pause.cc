@@ -245,7 +245,11 @@ absl::StatusOr<Answered<SequencePauseResult>> RunSequencePause(
               },
               nullptr)
           .status());
-  return FollowAndFinish(deps, call, request.identity, request.sequence_id,
+  // Committed: the operation finishes even if the caller stops waiting (its
+  // deadline no longer stops the commits that follow).
+  CallContext follow = call;
+  follow.deadline = absl::InfiniteFuture();
+  return FollowAndFinish(deps, follow, request.identity, request.sequence_id,
                          request.pause, encode);
 }
 

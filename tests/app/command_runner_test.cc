@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "app/storage/store_layout.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
@@ -609,6 +610,44 @@ TEST_F(AppRunRecipientTest, BatchAbortedByTheStoreRunsEachItemAloneAgain) {
   EXPECT_TRUE(results[1].status.ok()) << results[1].status;
   EXPECT_TRUE(results[1].changed);
   EXPECT_EQ(Recipient(kSeq, "r2").status, domain::RecipientStatus::kPaused);
+}
+
+TEST_F(AppCommandRunnerTest, AChangePastItsCallersDeadlineWritesNothing) {
+  const StoreImage before = Image();
+  CommandRunner runner(deps_);
+  CallContext gone = Call();
+  gone.deadline = absl::Now() - absl::Seconds(1);
+  absl::StatusOr<Answered<int>> answered =
+      runner.Run<int>(gone, Identity("req-1"), {"k"}, WritingBody(), EncodeInt);
+  EXPECT_EQ(answered.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << answered.status();
+  EXPECT_EQ(store_.commits, 0);
+  EXPECT_EQ(Image(), before);
+  // Nothing was recorded: a retry in time runs the change.
+  CallContext in_time = Call();
+  in_time.deadline = absl::Now() + absl::Hours(1);
+  answered = runner.Run<int>(in_time, Identity("req-1"), {"k"}, WritingBody(),
+                             EncodeInt);
+  ASSERT_TRUE(answered.ok()) << answered.status();
+  EXPECT_EQ(store_.commits, 1);
+}
+
+TEST_F(AppCommandRunnerTest, ABatchPastItsCallersDeadlineWritesNothing) {
+  const StoreImage before = Image();
+  CommandRunner runner(deps_);
+  CallContext gone = Call();
+  gone.deadline = absl::Now() - absl::Seconds(1);
+  const std::vector<absl::StatusOr<Answered<int>>> answers =
+      runner.RunBatch(std::vector<absl::StatusOr<Change<int>>>{
+          ChangeOf(gone, Identity("req-a"), {"a"}, WritingBody("x/t/a")),
+          ChangeOf(gone, Identity("req-b"), {"b"}, WritingBody("x/t/b"))});
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& answer : answers) {
+    EXPECT_EQ(answer.status().code(), absl::StatusCode::kDeadlineExceeded)
+        << answer.status();
+  }
+  EXPECT_EQ(store_.commits, 0);
+  EXPECT_EQ(Image(), before);
 }
 
 }  // namespace

@@ -225,7 +225,8 @@ TEST(MetricsTest, CountsWhatWasDoneAndLogsEachCall) {
         absl::StrContains(line, "PauseRecipient") &&
         absl::StrContains(line, "\"code\":\"FAILED_PRECONDITION\"") &&
         absl::StrContains(line, "\"tenant\":\"tenant-a\"") &&
-        absl::StrContains(line, "\"actor\":")) {
+        absl::StrContains(line, "\"actor\":") &&
+        absl::StrContains(line, "\"request_id\":\"pause-2\"")) {
       ++refused_pause;
     }
   }
