@@ -146,7 +146,54 @@ class DecodingService : public Generated::CallbackService {
             }));
   }
 
+  // The same for a server-streaming method (SubscribeEvents): calls whose
+  // bytes are not a Request are finished INVALID_ARGUMENT before `method`
+  // runs. Its requests are small and do not count against the budget.
+  template <typename Impl, typename Request, typename Response>
+  void DecodeRequestsOf(const char* method_name,
+                        grpc::ServerWriteReactor<Response>* (Impl::*method)(
+                            grpc::CallbackServerContext*, const Request*)) {
+    const google::protobuf::MethodDescriptor* descriptor =
+        FindMethod(method_name);
+    GPR_ASSERT(descriptor != nullptr && descriptor->server_streaming() &&
+               descriptor->input_type() == Request::descriptor() &&
+               descriptor->output_type() == Response::descriptor());
+    Impl* impl = static_cast<Impl*>(this);
+    this->MarkMethodCallback(
+        descriptor->index(),
+        new grpc::internal::CallbackServerStreamingHandler<
+            DecodedRequest<Request>, Response>(
+            [impl, method](grpc::CallbackServerContext* context,
+                           const DecodedRequest<Request>* request)
+                -> grpc::ServerWriteReactor<Response>* {
+              if (request->status.ok()) {
+                return (impl->*method)(context, &request->message);
+              }
+              return new FinishedWriteReactor<Response>(
+                  ToGrpcStatus(request->status));
+            }));
+  }
+
  private:
+  // A streaming call answered with a status and no message.
+  template <typename Response>
+  class FinishedWriteReactor final : public grpc::ServerWriteReactor<Response> {
+   public:
+    explicit FinishedWriteReactor(const grpc::Status& status) {
+      this->Finish(status);
+    }
+    void OnDone() override { delete this; }
+  };
+
+  static const google::protobuf::MethodDescriptor* FindMethod(
+      const char* method_name) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            Generated::service_full_name());
+    return service == nullptr ? nullptr
+                              : service->FindMethodByName(method_name);
+  }
+
   RequestBudget* budget_ = nullptr;
 };
 
