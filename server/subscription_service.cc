@@ -131,9 +131,8 @@ class SubscriptionServiceImpl::Subscriber final
       filter_ = std::move(opened->filter);
       cursor_ = opened->after;
       reported_ = cursor_;
-      // A subscriber from the start or from now learns where it is live.
-      first_heartbeat_ =
-          request_.start_case() != v1::SubscribeEventsRequest::kAfterPosition;
+      // Every subscriber learns when it is live (the first CaughtUp).
+      first_heartbeat_ = true;
     }
     while (outbox_.empty()) {
       if (cancelled_.load()) {
