@@ -1,10 +1,13 @@
 #include "server/subscription_service.h"
 
 #include <deque>
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "app/use_cases/event_subscription.h"
 #include "server/call_context.h"
 #include "server/status_conversion.h"
@@ -44,7 +47,73 @@ grpc::Status ShuttingDown() {
                       "the last position received");
 }
 
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// The v1.SubscribedEvent of a stored event: its stored bytes (a serialized
+// v1.Event) become the `event` field as they are.
+std::shared_ptr<const std::string> EncodeEvent(
+    const eventstore::StoredEvent& event) {
+  v1::SubscribedEvent head;
+  head.set_position(event.position);
+  head.set_stream(event.stream);
+  head.set_version(event.version);
+  head.set_type(event.type);
+  auto bytes = std::make_shared<std::string>();
+  head.AppendToString(bytes.get());
+  constexpr int kEventField = v1::SubscribedEvent::kEventFieldNumber;
+  AppendVarint((kEventField << 3) | 2, bytes.get());  // length-delimited
+  AppendVarint(event.data.size(), bytes.get());
+  bytes->append(event.data);
+  return bytes;
+}
+
+std::shared_ptr<const std::string> EncodeCaughtUp(uint64_t position) {
+  v1::SubscribedEvent message;
+  message.set_position(position);
+  message.mutable_caught_up();
+  return std::make_shared<const std::string>(message.SerializeAsString());
+}
+
 }  // namespace
+
+// The encoded messages of the most recent positions, shared by subscribers:
+// at most kEntries, the oldest inserted leave first. Erased events are never
+// asked for again (the feed and the log no longer return them) and leave
+// with the others. Thread-safe.
+class SubscriptionServiceImpl::EncodedEvents {
+ public:
+  static constexpr size_t kEntries = 4096;
+
+  std::shared_ptr<const std::string> Get(const eventstore::StoredEvent& event) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = by_position_.find(event.position);
+      if (it != by_position_.end()) return it->second;
+    }
+    std::shared_ptr<const std::string> bytes = EncodeEvent(event);
+    absl::MutexLock lock(&mu_);
+    auto [it, added] = by_position_.emplace(event.position, bytes);
+    if (!added) return it->second;
+    order_.push_back(event.position);
+    if (order_.size() > kEntries) {
+      by_position_.erase(order_.front());
+      order_.pop_front();
+    }
+    return bytes;
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const std::string>> by_position_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> order_ ABSL_GUARDED_BY(mu_);
+};
 
 // One SubscribeEvents call. At any time at most one of these is under way,
 // and it alone touches the subscriber's state: a read on the pool (Fetch), a
@@ -53,7 +122,7 @@ grpc::Status ShuttingDown() {
 // `cancelled_` and takes the subscriber out of the feed when parked; the
 // activity under way notices the flag and finishes.
 class SubscriptionServiceImpl::Subscriber final
-    : public grpc::ServerWriteReactor<v1::SubscribedEvent>,
+    : public grpc::ServerWriteReactor<EncodedMessage>,
       public app::FeedWaiter {
  public:
   Subscriber(SubscriptionServiceImpl* service,
@@ -149,16 +218,9 @@ class SubscriptionServiceImpl::Subscriber final
         End(ToGrpcStatus(chunk.status()));
         return;
       }
-      for (eventstore::StoredEvent& event : chunk->events) {
+      for (const eventstore::StoredEvent& event : chunk->events) {
         if (!filter_.Matches(event.stream, event.type)) continue;
-        v1::SubscribedEvent& message = outbox_.emplace_back();
-        message.set_position(event.position);
-        message.set_stream(std::move(event.stream));
-        message.set_version(event.version);
-        message.set_type(std::move(event.type));
-        // Stored events are v1.Event; one that does not parse goes with
-        // its position, stream and type.
-        message.mutable_event()->ParseFromString(event.data);
+        outbox_.push_back(EncodedMessage{service_.encoded_->Get(event)});
         reported_ = event.position;
       }
       const bool at_edge = chunk->through == cursor_;
@@ -183,9 +245,7 @@ class SubscriptionServiceImpl::Subscriber final
   }
 
   void Heartbeat() {
-    v1::SubscribedEvent& message = outbox_.emplace_back();
-    message.set_position(cursor_);
-    message.mutable_caught_up();
+    outbox_.push_back(EncodedMessage{EncodeCaughtUp(cursor_)});
     reported_ = cursor_;
     first_heartbeat_ = false;
   }
@@ -203,18 +263,19 @@ class SubscriptionServiceImpl::Subscriber final
   uint64_t cursor_ = 0;
   uint64_t reported_ = 0;
   // The messages of one chunk; the front one is being written.
-  std::deque<v1::SubscribedEvent> outbox_;
+  std::deque<EncodedMessage> outbox_;
 };
 
 SubscriptionServiceImpl::SubscriptionServiceImpl(app::EventFeed* feed,
                                                  app::WorkerPool* pool)
-    : feed_(*feed), pool_(*pool) {
-  DecodeRequestsOf("SubscribeEvents",
-                   &SubscriptionServiceImpl::SubscribeEvents);
+    : feed_(*feed), encoded_(std::make_unique<EncodedEvents>()), pool_(*pool) {
+  DecodeStreamingRequestsOf<v1::SubscribedEvent>(
+      "SubscribeEvents", &SubscriptionServiceImpl::Subscribe);
 }
 
-grpc::ServerWriteReactor<v1::SubscribedEvent>*
-SubscriptionServiceImpl::SubscribeEvents(
+SubscriptionServiceImpl::~SubscriptionServiceImpl() = default;
+
+grpc::ServerWriteReactor<EncodedMessage>* SubscriptionServiceImpl::Subscribe(
     grpc::CallbackServerContext* context,
     const v1::SubscribeEventsRequest* request) {
   auto* subscriber = new Subscriber(this, context, request);
@@ -223,3 +284,32 @@ SubscriptionServiceImpl::SubscribeEvents(
 }
 
 }  // namespace sequencer::server
+
+namespace grpc {
+
+grpc::Status
+SerializationTraits<sequencer::server::EncodedMessage, void>::Serialize(
+    const sequencer::server::EncodedMessage& message, grpc::ByteBuffer* buffer,
+    bool* own_buffer) {
+  // The slice holds a reference to the shared bytes until gRPC has sent them.
+  auto* held = new std::shared_ptr<const std::string>(message.bytes);
+  grpc::Slice slice(
+      const_cast<char*>(message.bytes->data()), message.bytes->size(),
+      [](void* user_data) {
+        delete static_cast<std::shared_ptr<const std::string>*>(user_data);
+      },
+      held);
+  grpc::ByteBuffer encoded(&slice, 1);
+  buffer->Swap(&encoded);
+  *own_buffer = true;
+  return grpc::Status::OK;
+}
+
+grpc::Status
+SerializationTraits<sequencer::server::EncodedMessage, void>::Deserialize(
+    grpc::ByteBuffer* buffer, sequencer::server::EncodedMessage* message) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "encoded messages are only sent");
+}
+
+}  // namespace grpc

@@ -12,12 +12,20 @@
 // and one message in gRPC's hands, whatever its speed, and writers never
 // wait for it. Server shutdown (Shutdown) ends every subscription UNAVAILABLE;
 // a client that goes away frees its subscription at once (OnCancel).
+//
+// Many subscribers get the same events: each event's SubscribedEvent is
+// encoded once (the stored bytes are a serialized v1.Event, so they are
+// copied in as the message's `event` field, never parsed) and the bytes are
+// shared by every subscriber that writes it (EncodedMessage), from a small
+// cache of the most recent positions.
 
 #ifndef SEQUENCER_SERVER_SUBSCRIPTION_SERVICE_H_
 #define SEQUENCER_SERVER_SUBSCRIPTION_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "app/runtime/event_feed.h"
 #include "app/runtime/worker_pool.h"
@@ -25,6 +33,12 @@
 #include "server/unary_call.h"
 
 namespace sequencer::server {
+
+// A serialized message (here a v1.SubscribedEvent), shared by the calls that
+// write it; gRPC sends the bytes as they are (no copy).
+struct EncodedMessage {
+  std::shared_ptr<const std::string> bytes;
+};
 
 class SubscriptionServiceImpl final
     : public DecodingService<v1::SubscriptionService> {
@@ -38,22 +52,41 @@ class SubscriptionServiceImpl final
 
   // `feed` and `pool` (which runs the reads) must outlive the service.
   SubscriptionServiceImpl(app::EventFeed* feed, app::WorkerPool* pool);
+  ~SubscriptionServiceImpl() override;
 
-  grpc::ServerWriteReactor<v1::SubscribedEvent>* SubscribeEvents(
+  // SubscribeEvents, as it is served (DecodeStreamingRequestsOf): writes
+  // encoded v1.SubscribedEvent messages.
+  grpc::ServerWriteReactor<EncodedMessage>* Subscribe(
       grpc::CallbackServerContext* context,
-      const v1::SubscribeEventsRequest* request) override;
+      const v1::SubscribeEventsRequest* request);
 
   // Subscriptions started and not yet done.
   int open() const { return open_.load(); }
 
  private:
   class Subscriber;
+  class EncodedEvents;
 
   app::EventFeed& feed_;
+  std::unique_ptr<EncodedEvents> encoded_;
   app::WorkerPool& pool_;
   std::atomic<int> open_{0};
 };
 
 }  // namespace sequencer::server
+
+namespace grpc {
+
+template <>
+class SerializationTraits<sequencer::server::EncodedMessage, void> {
+ public:
+  static grpc::Status Serialize(
+      const sequencer::server::EncodedMessage& message,
+      grpc::ByteBuffer* buffer, bool* own_buffer);
+  static grpc::Status Deserialize(grpc::ByteBuffer* buffer,
+                                  sequencer::server::EncodedMessage* message);
+};
+
+}  // namespace grpc
 
 #endif  // SEQUENCER_SERVER_SUBSCRIPTION_SERVICE_H_

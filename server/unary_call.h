@@ -149,15 +149,20 @@ class DecodingService : public Generated::CallbackService {
   // The same for a server-streaming method (SubscribeEvents): calls whose
   // bytes are not a Request are finished INVALID_ARGUMENT before `method`
   // runs. Its requests are small and do not count against the budget.
-  template <typename Impl, typename Request, typename Response>
-  void DecodeRequestsOf(const char* method_name,
-                        grpc::ServerWriteReactor<Response>* (Impl::*method)(
-                            grpc::CallbackServerContext*, const Request*)) {
+  // `method` writes `Response` messages: the declared response type
+  // `Declared`, or a type whose grpc::SerializationTraits write a Declared's
+  // bytes (e.g. encoded once for many calls).
+  template <typename Declared, typename Impl, typename Request,
+            typename Response>
+  void DecodeStreamingRequestsOf(
+      const char* method_name,
+      grpc::ServerWriteReactor<Response>* (Impl::*method)(
+          grpc::CallbackServerContext*, const Request*)) {
     const google::protobuf::MethodDescriptor* descriptor =
         FindMethod(method_name);
     GPR_ASSERT(descriptor != nullptr && descriptor->server_streaming() &&
                descriptor->input_type() == Request::descriptor() &&
-               descriptor->output_type() == Response::descriptor());
+               descriptor->output_type() == Declared::descriptor());
     Impl* impl = static_cast<Impl*>(this);
     this->MarkMethodCallback(
         descriptor->index(),
