@@ -116,9 +116,9 @@ class SubscriptionServiceImpl::EncodedEvents {
 };
 
 // One SubscribeEvents call. At any time at most one of these is under way,
-// and it alone touches the subscriber's state: a read on the pool (Fetch), a
-// write (until OnWriteDone), or a park in the feed (until Wake or a
-// successful Remove). OnCancel may come at any time: it only sets
+// and it alone touches the subscriber's state: a read (Pump: on the pool, or
+// inline after a write when memory serves it), a write (until OnWriteDone),
+// or a park in the feed (until Wake or a successful Remove). OnCancel may come at any time: it only sets
 // `cancelled_` and takes the subscriber out of the feed when parked; the
 // activity under way notices the flag and finishes.
 class SubscriptionServiceImpl::Subscriber final
@@ -163,7 +163,7 @@ class SubscriptionServiceImpl::Subscriber final
 
  private:
   void Schedule() {
-    service_.pool_.Schedule([this] { Fetch(); });
+    service_.pool_.Schedule([this] { Pump(/*on_pool=*/true); });
   }
 
   void End(const grpc::Status& status) {
@@ -179,13 +179,19 @@ class SubscriptionServiceImpl::Subscriber final
     } else if (!outbox_.empty()) {
       StartWrite(&outbox_.front());
     } else {
-      Schedule();
+      Pump(/*on_pool=*/false);
     }
   }
 
-  // Runs on the pool: reads until there is something to write, or parks.
-  void Fetch() {
+  // Reads until there is something to write, then writes it, or parks. Off
+  // the pool (on gRPC's thread, after a write) it reads only from memory and
+  // hands anything else (the start, a read of the log) to the pool.
+  void Pump(bool on_pool) {
     if (!started_) {
+      if (!on_pool) {
+        Schedule();
+        return;
+      }
       started_ = true;
       absl::StatusOr<CallContext> call =
           CallContextFromMetadata(context_.client_metadata());
@@ -212,11 +218,20 @@ class SubscriptionServiceImpl::Subscriber final
         End(ShuttingDown());
         return;
       }
-      absl::StatusOr<app::EventFeed::Chunk> chunk =
-          service_.feed_.Read(cursor_, kChunkEvents);
-      if (!chunk.ok()) {
-        End(ToGrpcStatus(chunk.status()));
-        return;
+      app::EventFeed::Chunk read;
+      const app::EventFeed::Chunk* chunk = &read;
+      if (!service_.feed_.ReadMemory(cursor_, kChunkEvents, &read)) {
+        if (!on_pool) {
+          Schedule();
+          return;
+        }
+        absl::StatusOr<app::EventFeed::Chunk> from_log =
+            service_.feed_.Read(cursor_, kChunkEvents);
+        if (!from_log.ok()) {
+          End(ToGrpcStatus(from_log.status()));
+          return;
+        }
+        read = *std::move(from_log);
       }
       for (const eventstore::StoredEvent& event : chunk->events) {
         if (!filter_.Matches(event.stream, event.type)) continue;

@@ -138,11 +138,12 @@ std::vector<FeedWaiter*> EventFeed::TakeWokenLocked() {
   return woken;
 }
 
-absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
-                                                 size_t max_events) const {
-  Chunk chunk;
-  chunk.through = after;
-  if (max_events == 0) return chunk;
+bool EventFeed::ReadMemory(uint64_t after, size_t max_events,
+                           Chunk* chunk) const {
+  chunk->events.clear();
+  chunk->through = after;
+  chunk->from_log = false;
+  if (max_events == 0) return true;
   {
     absl::MutexLock lock(&mu_);
     if (after + 1 >= ring_begin_ && after < ring_end_) {
@@ -152,13 +153,23 @@ absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
           [](uint64_t position, const eventstore::StoredEvent& event) {
             return position < event.position;
           });
-      for (; it != ring_.end() && chunk.events.size() < max_events; ++it) {
-        chunk.events.push_back(*it);
+      for (; it != ring_.end() && chunk->events.size() < max_events; ++it) {
+        chunk->events.push_back(*it);
       }
-      chunk.through =
-          it == ring_.end() ? ring_end_ : chunk.events.back().position;
-      return chunk;
+      chunk->through =
+          it == ring_.end() ? ring_end_ : chunk->events.back().position;
+      return true;
     }
+  }
+  return after >= store_.LastPosition();
+}
+
+absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
+                                                 size_t max_events) const {
+  Chunk chunk;
+  if (ReadMemory(after, max_events, &chunk)) return chunk;
+  {
+    absl::MutexLock lock(&mu_);
     ++log_reads_;
   }
   // Before the ring (catch-up), or past it (a commit the ring has not been

@@ -104,6 +104,11 @@ class EventFeed {
   // when it still holds them, else from the log. Errors: the store's.
   absl::StatusOr<Chunk> Read(uint64_t after, size_t max_events) const;
 
+  // Read without the log (never blocks on I/O): false when the events after
+  // `after` are only in the log (then Read them). At the live edge: true,
+  // with no events and `through` = `after`.
+  bool ReadMemory(uint64_t after, size_t max_events, Chunk* chunk) const;
+
   // The last position a reader can reach now (the store's last position).
   uint64_t LastPosition() const { return store_.LastPosition(); }
 
