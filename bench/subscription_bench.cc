@@ -256,6 +256,11 @@ int main(int argc, char** argv) {
     for (auto& s : subscribers) s->AwaitDone();
   }
 
+  // The writers alone again: how much the machine itself moved meanwhile.
+  const double alone_again = Write(*recipients, writers, seconds, &next_id);
+  std::printf("%12d %14.0f %10.3f %16s %16s  (again, after)\n", 0, alone_again,
+              alone_again / alone, "-", "-");
+
   // Catch-up: one subscriber reads the whole log from the start.
   {
     const uint64_t last = (*store)->LastPosition();
