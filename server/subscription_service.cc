@@ -118,9 +118,10 @@ class SubscriptionServiceImpl::EncodedEvents {
 // One SubscribeEvents call. At any time at most one of these is under way,
 // and it alone touches the subscriber's state: a read (Pump: on the pool, or
 // inline after a write when memory serves it), a write (until OnWriteDone),
-// or a park in the feed (until Wake or a successful Remove). OnCancel may come at any time: it only sets
-// `cancelled_` and takes the subscriber out of the feed when parked; the
-// activity under way notices the flag and finishes.
+// or a park in the feed (until Wake or a successful Remove). OnCancel may
+// come at any time: it only sets `cancelled_` and takes the subscriber out
+// of the feed when parked; the activity under way notices the flag and
+// finishes.
 class SubscriptionServiceImpl::Subscriber final
     : public grpc::ServerWriteReactor<EncodedMessage>,
       public app::FeedWaiter {

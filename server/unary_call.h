@@ -95,8 +95,9 @@ absl::Status DecodeRequest(grpc::ByteBuffer* buffer, Request* message) {
 // Base of a sequencer.v1 service implementation: `Generated` is the generated
 // service class (e.g. v1::SequenceService). The implementation overrides the
 // typed callback methods as usual and, in its constructor, calls
-// DecodeRequestsOf once per method (after LimitRequestBytes, when the
-// service's calls count against a RequestBudget).
+// DecodeRequestsOf (DecodeStreamingRequestsOf for a server-streaming one)
+// once per method (after LimitRequestBytes, when the service's calls count
+// against a RequestBudget).
 template <typename Generated>
 class DecodingService : public Generated::CallbackService {
  protected:
