@@ -83,21 +83,28 @@ std::shared_ptr<const std::string> EncodeCaughtUp(uint64_t position) {
 }  // namespace
 
 // The encoded messages of the most recent positions, shared by subscribers:
-// at most kEntries, the oldest inserted leave first. Erased events are never
-// asked for again (the feed and the log no longer return them) and leave
-// with the others. Thread-safe.
+// at most kEntries, the oldest inserted leave first. Emptied when the feed
+// has seen an erasure (EventFeed::erasures), and an event read before the
+// last erasure is not kept, so that no erased event stays in it. Thread-safe.
 class SubscriptionServiceImpl::EncodedEvents {
  public:
   static constexpr size_t kEntries = 4096;
 
-  std::shared_ptr<const std::string> Get(const eventstore::StoredEvent& event) {
+  explicit EncodedEvents(const app::EventFeed* feed) : feed_(*feed) {}
+
+  // `event` was read when feed.erasures() was `erasures`.
+  std::shared_ptr<const std::string> Get(const eventstore::StoredEvent& event,
+                                         uint64_t erasures) {
     {
       absl::MutexLock lock(&mu_);
+      ForgetIfErasedLocked();
       auto it = by_position_.find(event.position);
       if (it != by_position_.end()) return it->second;
     }
     std::shared_ptr<const std::string> bytes = EncodeEvent(event);
     absl::MutexLock lock(&mu_);
+    ForgetIfErasedLocked();
+    if (erasures != generation_) return bytes;
     auto [it, added] = by_position_.emplace(event.position, bytes);
     if (!added) return it->second;
     order_.push_back(event.position);
@@ -109,7 +116,17 @@ class SubscriptionServiceImpl::EncodedEvents {
   }
 
  private:
+  void ForgetIfErasedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t now = feed_.erasures();
+    if (now == generation_) return;
+    generation_ = now;
+    by_position_.clear();
+    order_.clear();
+  }
+
+  const app::EventFeed& feed_;
   absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::shared_ptr<const std::string>> by_position_
       ABSL_GUARDED_BY(mu_);
   std::deque<uint64_t> order_ ABSL_GUARDED_BY(mu_);
@@ -153,6 +170,8 @@ class SubscriptionServiceImpl::Subscriber final
       End(grpc::Status::CANCELLED);
       return;
     }
+    written_ = outbox_.front().position;
+    if (outbox_.front().live) first_heartbeat_ = false;
     outbox_.pop_front();
     WriteOrFetch();
   }
@@ -177,11 +196,22 @@ class SubscriptionServiceImpl::Subscriber final
       End(grpc::Status::CANCELLED);
     } else if (service_.feed_.shut_down()) {
       End(ShuttingDown());
-    } else if (!outbox_.empty()) {
+    } else if (!outbox_.empty() && !ErasedSinceRead()) {
       StartWrite(&outbox_.front());
     } else {
       Pump(/*on_pool=*/false);
     }
+  }
+
+  // True when an erasure committed since the chunk in the outbox was read:
+  // the outbox is dropped and the reading resumes after the last message
+  // written, so that no erased event is sent after its delete answered.
+  bool ErasedSinceRead() {
+    if (service_.feed_.erasures() == erasures_seen_) return false;
+    outbox_.clear();
+    cursor_ = written_;
+    reported_ = written_;
+    return true;
   }
 
   // Reads until there is something to write, then writes it, or parks. Off
@@ -207,10 +237,11 @@ class SubscriptionServiceImpl::Subscriber final
       filter_ = std::move(opened->filter);
       cursor_ = opened->after;
       reported_ = cursor_;
+      written_ = cursor_;
       // Every subscriber learns when it is live (the first CaughtUp).
       first_heartbeat_ = true;
     }
-    while (outbox_.empty()) {
+    while (outbox_.empty() || ErasedSinceRead()) {
       if (cancelled_.load()) {
         End(grpc::Status::CANCELLED);
         return;
@@ -219,6 +250,7 @@ class SubscriptionServiceImpl::Subscriber final
         End(ShuttingDown());
         return;
       }
+      erasures_seen_ = service_.feed_.erasures();
       app::EventFeed::Chunk read;
       const app::EventFeed::Chunk* chunk = &read;
       if (!service_.feed_.ReadMemory(cursor_, kChunkEvents, &read)) {
@@ -236,15 +268,16 @@ class SubscriptionServiceImpl::Subscriber final
       }
       for (const eventstore::StoredEvent& event : chunk->events) {
         if (!filter_.Matches(event.stream, event.type)) continue;
-        outbox_.push_back(EncodedMessage{service_.encoded_->Get(event)});
+        outbox_.push_back(EncodedMessage{
+            service_.encoded_->Get(event, erasures_seen_), event.position});
         reported_ = event.position;
       }
       const bool at_edge = chunk->through == cursor_;
       cursor_ = chunk->through;
       if (at_edge) {
         if (first_heartbeat_ || cursor_ > reported_) {
-          Heartbeat();
-          break;
+          Heartbeat(/*live=*/true);
+          continue;  // written unless an erasure came meanwhile
         }
         if (!service_.feed_.Park(this, cursor_)) continue;
         // OnCancel may have missed the park: take it back if so.
@@ -254,16 +287,15 @@ class SubscriptionServiceImpl::Subscriber final
         return;
       }
       if (outbox_.empty() && cursor_ - reported_ >= kHeartbeatPositions) {
-        Heartbeat();
+        Heartbeat(/*live=*/false);
       }
     }
     StartWrite(&outbox_.front());
   }
 
-  void Heartbeat() {
-    outbox_.push_back(EncodedMessage{EncodeCaughtUp(cursor_)});
+  void Heartbeat(bool live) {
+    outbox_.push_back(EncodedMessage{EncodeCaughtUp(cursor_), cursor_, live});
     reported_ = cursor_;
-    first_heartbeat_ = false;
   }
 
   SubscriptionServiceImpl& service_;
@@ -275,16 +307,22 @@ class SubscriptionServiceImpl::Subscriber final
   bool started_ = false;
   bool first_heartbeat_ = false;
   app::SubscriptionFilter filter_;
-  // The last position read, and the last one the client was sent.
+  // The last position read, the last one the client will have been sent
+  // once the outbox is written, and the last one written.
   uint64_t cursor_ = 0;
   uint64_t reported_ = 0;
+  uint64_t written_ = 0;
+  // EventFeed::erasures() when the chunk in the outbox was read.
+  uint64_t erasures_seen_ = 0;
   // The messages of one chunk; the front one is being written.
   std::deque<EncodedMessage> outbox_;
 };
 
 SubscriptionServiceImpl::SubscriptionServiceImpl(app::EventFeed* feed,
                                                  app::WorkerPool* pool)
-    : feed_(*feed), encoded_(std::make_unique<EncodedEvents>()), pool_(*pool) {
+    : feed_(*feed),
+      encoded_(std::make_unique<EncodedEvents>(feed)),
+      pool_(*pool) {
   DecodeStreamingRequestsOf<v1::SubscribedEvent>(
       "SubscribeEvents", &SubscriptionServiceImpl::Subscribe);
 }

@@ -38,6 +38,10 @@ namespace sequencer::server {
 // write it; gRPC sends the bytes as they are (no copy).
 struct EncodedMessage {
   std::shared_ptr<const std::string> bytes;
+  // The message's position (of the event, or caught up to).
+  uint64_t position = 0;
+  // A CaughtUp sent at the live edge.
+  bool live = false;
 };
 
 class SubscriptionServiceImpl final

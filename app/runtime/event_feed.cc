@@ -67,6 +67,7 @@ void EventFeed::Committed(const eventstore::CommitBatch& batch,
                             commit.events.end());
       }
       // This commit's own appends come after its erasures: kept.
+      erasures_.fetch_add(1);
     }
     if (result.last_position == 0 || result.last_position <= ring_end_) {
       return;  // no event, or positions the ring has already given up

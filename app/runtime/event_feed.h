@@ -33,6 +33,7 @@
 #ifndef SEQUENCER_APP_RUNTIME_EVENT_FEED_H_
 #define SEQUENCER_APP_RUNTIME_EVENT_FEED_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -109,6 +110,10 @@ class EventFeed {
   // with no events and `through` = `after`.
   bool ReadMemory(uint64_t after, size_t max_events, Chunk* chunk) const;
 
+  // How many commits have erased something so far. A reader that read a
+  // chunk before it last changed may hold erased events: it reads again.
+  uint64_t erasures() const { return erasures_.load(); }
+
   // The last position a reader can reach now (the store's last position).
   uint64_t LastPosition() const { return store_.LastPosition(); }
 
@@ -151,6 +156,8 @@ class EventFeed {
   // Parked waiters and the position after which they wait.
   absl::flat_hash_map<FeedWaiter*, uint64_t> waiters_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Bumped under mu_, after the erased events left the ring.
+  std::atomic<uint64_t> erasures_{0};
   mutable uint64_t ring_reads_ ABSL_GUARDED_BY(mu_) = 0;
   mutable uint64_t log_reads_ ABSL_GUARDED_BY(mu_) = 0;
 };

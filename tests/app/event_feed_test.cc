@@ -124,7 +124,10 @@ TEST_F(EventFeedTest, ErasedStreamsLeaveTheRingAtOnce) {
   eventstore::CommitBatch erase = Append("del/t/s/victim", 1);
   erase.erasures.push_back({"rcp/t/s/victim", eventstore::kAnyVersion, {}});
   auto erased = Commit(std::move(erase));
+  EXPECT_EQ(feed.erasures(), 0u);
   feed.Committed(erased.first, erased.second);
+  // Readers holding a chunk read before it know to read again.
+  EXPECT_EQ(feed.erasures(), 1u);
   auto chunk = feed.Read(0, 10);
   ASSERT_TRUE(chunk.ok());
   // Positions 1 and 2 are erased: the ring (from 1) and the log agree.
