@@ -7,6 +7,7 @@
 
 #include "app/runtime/clock.h"
 #include "app/runtime/erasure_purger.h"
+#include "app/runtime/event_feed.h"
 #include "app/runtime/id_generator.h"
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
@@ -38,6 +39,9 @@ struct AppDeps {
   // Told of every commit that erased something, so that the erased data
   // leaves the store's files promptly. Null: nothing purges by itself.
   ErasurePurger* purger = nullptr;
+  // Told of every commit's events (and erasures), for event subscriptions.
+  // Null: no subscription is served.
+  EventFeed* feed = nullptr;
 };
 
 }  // namespace sequencer::app

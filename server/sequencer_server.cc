@@ -20,6 +20,7 @@
 #include "server/recipient_service.h"
 #include "server/reflection_v1_service.h"
 #include "server/sequence_service.h"
+#include "server/subscription_service.h"
 
 namespace sequencer::server {
 namespace {
@@ -101,6 +102,9 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   // At once: a previous process may have stopped before purging.
   server->purger_ =
       std::make_unique<app::ErasurePurger>(store, /*purge_at_start=*/true);
+  server->feed_ = std::make_unique<app::EventFeed>(store);
+  server->subscription_pool_ =
+      std::make_unique<app::WorkerPool>(options.subscription_threads);
   ServiceDeps deps;
   deps.repository = server->repository_.get();
   deps.clock = clock;
@@ -119,6 +123,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
   deps.purger = server->purger_.get();
+  deps.feed = server->feed_.get();
   // Data directories made before the sequence report get its rp/ entries
   // once, before anything else writes. A failure leaves the rest to the next
   // start (the report is incomplete until then; verify says so).
@@ -165,6 +170,8 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   server->audit_service_ = std::make_unique<AuditServiceImpl>(deps);
   server->admin_service_ =
       std::make_unique<AdminServiceImpl>(deps, options.store_copies);
+  server->subscription_service_ = std::make_unique<SubscriptionServiceImpl>(
+      server->feed_.get(), server->subscription_pool_.get(), deps.access);
   if (manual_clock != nullptr) {
     server->clock_service_ = std::make_unique<ClockServiceImpl>(
         manual_clock, server->scheduler_.get(), server->polls_.get(), access);
@@ -175,7 +182,8 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
       v1::RecipientService::service_full_name(),
       v1::DeliveryService::service_full_name(),
       v1::AuditService::service_full_name(),
-      v1::AdminService::service_full_name()};
+      v1::AdminService::service_full_name(),
+      v1::SubscriptionService::service_full_name()};
   if (server->clock_service_) {
     services.push_back(v1::ClockService::service_full_name());
   }
@@ -204,6 +212,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   builder.RegisterService(server->delivery_service_.get());
   builder.RegisterService(server->audit_service_.get());
   builder.RegisterService(server->admin_service_.get());
+  builder.RegisterService(server->subscription_service_.get());
   if (server->clock_service_)
     builder.RegisterService(server->clock_service_.get());
   builder.RegisterService(server->reflection_v1_service_.get());
@@ -244,6 +253,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
 SequencerServer::~SequencerServer() {
   Shutdown();
   pool_.reset();  // Runs what is queued while the services still exist.
+  subscription_pool_.reset();
   // The metrics endpoint reads the members below: it stops first.
   observability_.reset();
 }
@@ -336,6 +346,14 @@ std::vector<prometheus::MetricFamily> SequencerServer::CollectRuntime() {
   return out;
 }
 
+int SequencerServer::open_subscriptions() const {
+  return subscription_service_ == nullptr
+             ? 0
+             : static_cast<const SubscriptionServiceImpl&>(
+                   *subscription_service_)
+                   .open();
+}
+
 std::string SequencerServer::address() const {
   return absl::StrCat(host_, ":", port_);
 }
@@ -357,6 +375,8 @@ void SequencerServer::Shutdown() {
   // Waiting long polls answer now; other calls in flight may finish until the
   // deadline, then what still runs is cancelled.
   polls_->Shutdown();
+  // Subscriptions end now (UNAVAILABLE: resume from the last position).
+  feed_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(shutdown_grace_));
   // Deleted recipients leave no trace in the files of a stopped server.

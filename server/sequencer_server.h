@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/erasure_purger.h"
+#include "app/runtime/event_feed.h"
 #include "app/runtime/id_generator.h"
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
@@ -56,6 +57,9 @@ struct ServerOptions {
   // How long a delivery worker has, after BeginSend, to report the result
   // (ServiceDeps::send_deadline).
   absl::Duration send_deadline = absl::Minutes(15);
+  // Threads that read for event subscriptions (SubscribeEvents), apart from
+  // the workers, so that subscribers never hold a writer's thread.
+  int subscription_threads = 2;
   // How long Shutdown lets calls in flight finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(2);
   // How long Shutdown keeps serving after health turns NOT_SERVING, so that
@@ -92,6 +96,7 @@ class SequencerServer {
   std::string address() const;
 
   // Reports NOT_SERVING, answers every waiting long poll (OK, no leases),
+  // ends every event subscription (UNAVAILABLE),
   // stops accepting calls and waits for those running (cancelling what still
   // runs after ServerOptions::shutdown_grace), then purges what deletions
   // erased (EventStore::PurgeErased). Idempotent.
@@ -101,6 +106,10 @@ class SequencerServer {
 
   // The LeaseSteps long polls (for tests and benchmarks: counts()).
   app::PollRegistry& polls() { return *polls_; }
+  // The committed events subscriptions read (for tests and benchmarks).
+  app::EventFeed& feed() { return *feed_; }
+  // SubscribeEvents calls under way.
+  int open_subscriptions() const;
 
   // The metrics endpoint's port (0: none).
   int metrics_port() const { return observability_->metrics_port(); }
@@ -118,6 +127,9 @@ class SequencerServer {
   // Before pool_ and the services: outlives the tasks and polls using it.
   std::unique_ptr<app::PollRegistry> polls_;
   std::unique_ptr<app::QueueFronts> fronts_;
+  // Before subscription_pool_ and the services: outlives the subscriptions.
+  std::unique_ptr<app::EventFeed> feed_;
+  std::unique_ptr<app::WorkerPool> subscription_pool_;
   std::unique_ptr<app::ErasurePurger> purger_;
   std::unique_ptr<app::WorkerPool> pool_;
   std::unique_ptr<app::WorkSignal> work_;
@@ -131,6 +143,7 @@ class SequencerServer {
   std::unique_ptr<grpc::Service> delivery_service_;
   std::unique_ptr<grpc::Service> audit_service_;
   std::unique_ptr<grpc::Service> admin_service_;
+  std::unique_ptr<grpc::Service> subscription_service_;
   std::unique_ptr<grpc::Service> reflection_v1_service_;
   std::unique_ptr<grpc::Server> server_;
   eventstore::EventStore* store_ = nullptr;

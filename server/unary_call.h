@@ -192,9 +192,10 @@ void AddCallTrailers(grpc::CallbackServerContext* context,
 // Base of a sequencer.v1 service implementation: `Generated` is the generated
 // service class (e.g. v1::SequenceService). The implementation overrides the
 // typed callback methods as usual and, in its constructor, calls
-// ControlAccess, then DecodeRequestsOf once per method (after
-// LimitRequestBytes, when the service's calls count against a RequestBudget).
-// Calls of a service without an AccessControl are refused (UNAVAILABLE).
+// ControlAccess, then DecodeRequestsOf (DecodeStreamingRequestsOf for a
+// server-streaming one) once per method (after LimitRequestBytes, when the
+// service's calls count against a RequestBudget). Calls of a service without
+// an AccessControl are refused (UNAVAILABLE).
 template <typename Generated>
 class DecodingService : public Generated::CallbackService {
  protected:
@@ -258,7 +259,71 @@ class DecodingService : public Generated::CallbackService {
             }));
   }
 
+  // The same for a server-streaming method (SubscribeEvents): calls whose
+  // bytes are not a Request are finished INVALID_ARGUMENT before `method`
+  // runs. Its requests are small and do not count against the budget.
+  // `method` writes `Response` messages: the declared response type
+  // `Declared`, or a type whose grpc::SerializationTraits write a Declared's
+  // bytes (e.g. encoded once for many calls).
+  template <typename Declared, typename Impl, typename Request,
+            typename Response>
+  void DecodeStreamingRequestsOf(
+      const char* method_name,
+      grpc::ServerWriteReactor<Response>* (Impl::*method)(
+          grpc::CallbackServerContext*, const Request*)) {
+    const google::protobuf::MethodDescriptor* descriptor =
+        FindMethod(method_name);
+    GPR_ASSERT(descriptor != nullptr && descriptor->server_streaming() &&
+               descriptor->input_type() == Request::descriptor() &&
+               descriptor->output_type() == Declared::descriptor());
+    Impl* impl = static_cast<Impl*>(this);
+    AccessControl* access = access_;
+    const std::string full_name = descriptor->full_name();
+    this->MarkMethodCallback(
+        descriptor->index(),
+        new grpc::internal::CallbackServerStreamingHandler<
+            DecodedRequest<Request>, Response>(
+            [impl, method, access, full_name](
+                grpc::CallbackServerContext* context,
+                const DecodedRequest<Request>* request)
+                -> grpc::ServerWriteReactor<Response>* {
+              absl::Status admitted = request->status;
+              absl::StatusOr<Admission> admission =
+                  absl::UnavailableError("the service has no access control");
+              if (admitted.ok() && access != nullptr) {
+                admission = access->Admit(*context, full_name);
+              }
+              if (admitted.ok()) admitted = admission.status();
+              if (admitted.ok()) {
+                AddCallTrailers(context, admission->call.actor,
+                                request->message);
+                AdmissionScope scope(&*admission);
+                return (impl->*method)(context, &request->message);
+              }
+              return new FinishedWriteReactor<Response>(ToGrpcStatus(admitted));
+            }));
+  }
+
  private:
+  // A streaming call answered with a status and no message.
+  template <typename Response>
+  class FinishedWriteReactor final : public grpc::ServerWriteReactor<Response> {
+   public:
+    explicit FinishedWriteReactor(const grpc::Status& status) {
+      this->Finish(status);
+    }
+    void OnDone() override { delete this; }
+  };
+
+  static const google::protobuf::MethodDescriptor* FindMethod(
+      const char* method_name) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            Generated::service_full_name());
+    return service == nullptr ? nullptr
+                              : service->FindMethodByName(method_name);
+  }
+
   RequestBudget* budget_ = nullptr;
   AccessControl* access_ = nullptr;
 };

@@ -8,15 +8,21 @@
 // sequencer.v1.AdminService, `audit` and `events` sequencer.v1.AuditService
 // (proto/sequencer/v1/admin.proto).
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -26,9 +32,12 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "app/storage/event_codec.h"
@@ -42,6 +51,7 @@
 #include "sequencer/v1/admin.grpc.pb.h"
 #include "sequencer/v1/events.pb.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
+#include "sequencer/v1/subscriptions.grpc.pb.h"
 #include "server/principals.h"
 #include "server/status_conversion.h"
 
@@ -92,7 +102,20 @@ ABSL_FLAG(std::string, channel, "EMAIL",
           "deliver: EMAIL, SMS or SOCIAL_MESSAGE");
 ABSL_FLAG(bool, once, false, "deliver: poll once, deliver, and exit");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
-          "online commands: deadline of each call");
+          "online commands: deadline of each call (follow: none)");
+ABSL_FLAG(std::string, sequence, "", "follow: only this sequence's events");
+ABSL_FLAG(std::string, recipient, "",
+          "follow: only this recipient's events (needs --sequence)");
+ABSL_FLAG(std::string, type, "",
+          "follow: only these event types, comma-separated (e.g. "
+          "Paused,ReplyReceived,Deleted)");
+ABSL_FLAG(std::string, checkpoint, "",
+          "follow: a file holding the last position processed: read at start "
+          "(follow resumes after it) and rewritten (temporary file + rename) "
+          "after each event printed and each heartbeat");
+ABSL_FLAG(bool, from_start, false,
+          "follow: without a saved position, start at the beginning of the "
+          "log instead of now");
 
 namespace {
 
@@ -160,6 +183,16 @@ server in development mode):
   advance DURATION
       Manual clock only (sequencerd --clock=manual): move time forward (e.g.
       90m, 2h, 48h) and run the scheduler; prints the new time.
+  follow [--sequence=S [--recipient=R]] [--type=T1,T2] [--checkpoint=FILE]
+         [--from_start]
+      A checkpointed consumer of SubscribeEvents: prints one line per event
+      as it commits (after catching up from the log):
+      POSITION  STREAM  vVERSION  TYPE  TIME  ACTOR  REQUEST_ID  EVENT(JSON)
+      With --checkpoint, starts after the position saved in FILE (else now,
+      or the start with --from_start) and saves the position after each
+      event printed (at-least-once: an event printed just before a crash may
+      be printed again). Reconnects after the server went away (UNAVAILABLE);
+      stops on SIGINT/SIGTERM after saving.
   deliver --channel=EMAIL|SMS|SOCIAL_MESSAGE [--once]
       A demonstration delivery worker: leases due steps of the channel,
       begins each send, prints it, and reports it SENT. Long-polls until
@@ -720,6 +753,133 @@ int Events() {
   return 0;
 }
 
+// The position saved in `path`; nullopt when the file does not exist.
+absl::StatusOr<std::optional<uint64_t>> ReadCheckpoint(
+    const std::string& path) {
+  std::ifstream in(path);
+  if (!in.is_open()) {
+    if (!std::filesystem::exists(path)) return std::optional<uint64_t>();
+    return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  uint64_t position = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &position)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " holds no position: '", text, "'"));
+  }
+  return std::optional<uint64_t>(position);
+}
+
+// Writes `position` to `path` atomically: a reader (or a crash) sees the old
+// position or the new one, never a torn file.
+absl::Status WriteCheckpoint(const std::string& path, uint64_t position) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << position << "\n";
+    out.flush();
+    if (!out)
+      return absl::InternalError(absl::StrCat("cannot write ", temporary));
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", temporary, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+int Follow() {
+  const std::string checkpoint = absl::GetFlag(FLAGS_checkpoint);
+  std::optional<uint64_t> position;
+  if (!checkpoint.empty()) {
+    absl::StatusOr<std::optional<uint64_t>> saved = ReadCheckpoint(checkpoint);
+    if (!saved.ok()) return Fail(saved.status());
+    position = *saved;
+  }
+  sequencer::v1::SubscribeEventsRequest base;
+  base.set_sequence_id(absl::GetFlag(FLAGS_sequence));
+  base.set_recipient_id(absl::GetFlag(FLAGS_recipient));
+  for (absl::string_view type :
+       absl::StrSplit(absl::GetFlag(FLAGS_type), ',', absl::SkipEmpty())) {
+    base.add_event_types(std::string(absl::StripAsciiWhitespace(type)));
+  }
+
+  // SIGINT/SIGTERM cancel the call under way; the loop below finishes the
+  // event in hand (printed and saved) and stops. Blocked before gRPC starts
+  // its threads, so that only the waiter below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  absl::Mutex mu;
+  bool stopping = false;
+  grpc::ClientContext* current = nullptr;
+  absl::Notification stopped;
+  std::thread([&] {
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    absl::MutexLock lock(&mu);
+    stopping = true;
+    if (current != nullptr) current->TryCancel();
+    stopped.Notify();
+  }).detach();
+
+  auto stub = sequencer::v1::SubscriptionService::NewStub(Channel());
+  while (true) {
+    sequencer::v1::SubscribeEventsRequest request = base;
+    if (position.has_value()) {
+      request.set_after_position(*position);
+    } else if (absl::GetFlag(FLAGS_from_start)) {
+      request.set_from_start(true);
+    } else {
+      request.set_from_now(true);
+    }
+    auto context = Context();
+    context->set_deadline(std::chrono::system_clock::time_point::max());
+    {
+      absl::MutexLock lock(&mu);
+      if (stopping) return 0;
+      current = context.get();
+    }
+    auto reader = stub->SubscribeEvents(context.get(), request);
+    sequencer::v1::SubscribedEvent message;
+    while (reader->Read(&message)) {
+      if (!message.has_caught_up()) {
+        const Event& event = message.event();
+        std::cout << message.position() << "\t" << message.stream() << "\tv"
+                  << message.version() << "\t" << message.type() << "\t"
+                  << Time(event.metadata().occurred_at()) << "\t"
+                  << event.metadata().actor() << "\t"
+                  << event.metadata().request_id() << "\t"
+                  << ToJson(Payload(event)) << std::endl;
+      }
+      position = message.position();
+      if (!checkpoint.empty()) {
+        if (absl::Status saved = WriteCheckpoint(checkpoint, *position);
+            !saved.ok()) {
+          return Fail(saved);
+        }
+      }
+    }
+    grpc::Status status = reader->Finish();
+    {
+      absl::MutexLock lock(&mu);
+      current = nullptr;
+      if (stopping) return 0;
+    }
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      return Fail(status);
+    }
+    std::cerr << "sequencerctl: " << status.error_message() << "; reconnecting"
+              << std::endl;
+    if (stopped.WaitForNotificationWithTimeout(absl::Seconds(1))) return 0;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -827,6 +987,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     return Deliver();
+  }
+  if (command == "follow") {
+    if (!expect_args(0,
+                     "follow [--sequence=S] [--type=T,..] [--checkpoint=F]") ||
+        !need_tenant()) {
+      return 2;
+    }
+    return Follow();
   }
   if (command == "health") {
     return expect_args(0, "health [--service=NAME]") ? Health() : 2;

@@ -136,12 +136,17 @@ domain::Sequence CommandRunner::AddSequenceEvents(
 }
 
 absl::Status CommandRunner::Commit(const eventstore::CommitBatch& batch) const {
-  absl::Status committed = deps_.repository->store().Commit(batch).status();
-  if (absl::IsAborted(committed)) {
-    return absl::AbortedError(absl::StrCat(
-        "concurrent modification, nothing was changed: ", committed.message()));
+  absl::StatusOr<eventstore::CommitResult> committed =
+      deps_.repository->store().Commit(batch);
+  if (absl::IsAborted(committed.status())) {
+    return absl::AbortedError(
+        absl::StrCat("concurrent modification, nothing was changed: ",
+                     committed.status().message()));
   }
-  if (!committed.ok()) return committed;
+  if (!committed.ok()) return committed.status();
+  // Before anything else: the erased streams leave the feed's memory before
+  // the caller answers.
+  if (deps_.feed != nullptr) deps_.feed->Committed(batch, *committed);
   NoteQueueAdditions(deps_, batch);
   if (!batch.erasures.empty()) {
     for (const eventstore::StreamErasure& erasure : batch.erasures) {
@@ -149,7 +154,7 @@ absl::Status CommandRunner::Commit(const eventstore::CommitBatch& batch) const {
     }
     if (deps_.purger != nullptr) deps_.purger->Notify();
   }
-  return committed;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<std::string>> CommandRunner::LockAndReplay(

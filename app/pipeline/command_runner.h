@@ -209,7 +209,8 @@ class CommandRunner {
   // scheduler when a due/ entry is earlier than what it waits for, and wakes
   // as many long polls of each delivery queue as entries were added to it;
   // after erasures, drops the erased recipients' snapshots and wakes the
-  // purger.
+  // purger. Tells the event feed (AppDeps::feed) of the committed events
+  // and erasures first.
   // A store-level version conflict is ABORTED "nothing was changed".
   absl::Status Commit(const eventstore::CommitBatch& batch) const;
 

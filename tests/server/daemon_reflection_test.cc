@@ -143,7 +143,8 @@ TYPED_TEST(DaemonReflectionTest, EveryServiceAndMethodTypeResolves) {
        {"sequencer.v1.SequenceService", "sequencer.v1.RecipientService",
         "sequencer.v1.DeliveryService", "sequencer.v1.ClockService",
         "sequencer.v1.AuditService", "sequencer.v1.AdminService",
-        "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+        "sequencer.v1.SubscriptionService", "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_NE(std::find(services.begin(), services.end(), expected),
               services.end())

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "sequencer/v1/admin.pb.h"
 #include "sequencer/v1/sequencer.pb.h"
+#include "sequencer/v1/subscriptions.pb.h"
 #include "tests/util/api_helpers.h"
 #include "tests/util/daemon.h"
 #include "tests/util/grpc_status_matchers.h"
@@ -35,7 +36,8 @@ using google::protobuf::FieldDescriptor;
 constexpr const char* kServices[] = {
     "sequencer.v1.SequenceService", "sequencer.v1.RecipientService",
     "sequencer.v1.DeliveryService", "sequencer.v1.ClockService",
-    "sequencer.v1.AuditService",    "sequencer.v1.AdminService"};
+    "sequencer.v1.AuditService",    "sequencer.v1.AdminService",
+    "sequencer.v1.SubscriptionService"};
 
 std::string LengthDelimited(int field_number, const std::string& payload) {
   std::string out;
@@ -139,7 +141,7 @@ class UndecodableRequestTest : public ::testing::Test {
 TEST_F(UndecodableRequestTest,
        MalformedProtobufIsInvalidArgumentForEveryMethod) {
   const auto methods = Methods();
-  ASSERT_EQ(methods.size(), 6u + 15u + 5u + 2u + 2u + 2u);
+  ASSERT_EQ(methods.size(), 6u + 15u + 5u + 2u + 2u + 2u + 1u);
   for (const auto& [method, type] : methods) {
     SCOPED_TRACE(method);
     // An unterminated varint tag; a length-delimited field 1 cut short.

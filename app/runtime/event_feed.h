@@ -1,0 +1,167 @@
+// The committed events, for subscribers that follow the log (issue 12,
+// SubscribeEvents): a bounded in-memory ring of the most recent events, an
+// accelerator in front of the log, and the wake-ups of subscribers waiting at
+// the live edge.
+//
+// The log (EventStore::ReadAll) is the source of truth; the ring only saves
+// reading it for subscribers that keep up. CommandRunner::Commit tells the
+// feed of every commit (Committed) after the store accepted it. Commits of
+// concurrent groups may arrive out of position order: a commit whose
+// positions do not follow the ring's last one waits in `pending` until the
+// commits before it arrive, so the ring always holds a contiguous range of
+// positions (minus erased events). A hole that never fills (a commit the
+// feed is not told of) is given up after `max_pending_commits` later
+// commits: the ring restarts after them and the hole is read from the log.
+//
+// Erasures: Committed drops the erased streams' events from the ring (and
+// from pending commits) before it returns, so once a delete has answered, no
+// reader gets the erased events from memory; the log already skips them.
+//
+// Readers (Read) keep their own cursor, the last position they covered: a
+// position still in the ring is copied from it, an older one is read from the
+// log (catch-up), in chunks. A reader costs the feed nothing between reads,
+// so a slow one costs no memory and never holds up a writer: writers take
+// the feed's lock only to append to the ring.
+//
+// A reader at the live edge parks a FeedWaiter (Park), which is woken once
+// when the ring moves past its cursor or at Shutdown. As in PollRegistry, a
+// Park after a commit that already moved past the cursor refuses, so no
+// wake-up is lost between the last read and the park.
+//
+// Thread-safe.
+
+#ifndef SEQUENCER_APP_RUNTIME_EVENT_FEED_H_
+#define SEQUENCER_APP_RUNTIME_EVENT_FEED_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "eventstore/event_store.h"
+
+namespace sequencer::app {
+
+// A reader waiting at the live edge. Implemented by a subscription.
+class FeedWaiter {
+ public:
+  virtual ~FeedWaiter() = default;
+  // Called once per successful Park, unless Remove took it back first: when
+  // events after its cursor are there (`shutdown` false) or the feed shuts
+  // down (true). Runs on the thread that noticed (a committer, Shutdown),
+  // without the feed's lock; must not block.
+  virtual void Wake(bool shutdown) = 0;
+};
+
+class EventFeed {
+ public:
+  struct Options {
+    // Bounds of the ring: the oldest events leave first.
+    size_t max_bytes = 16 << 20;
+    size_t max_events = 1 << 16;
+    // Commits waiting behind a hole before the hole is given up.
+    size_t max_pending_commits = 1024;
+  };
+
+  // What Read found.
+  struct Chunk {
+    // In position order; erased positions are not there.
+    std::vector<eventstore::StoredEvent> events;
+    // The last position this read covered (>= every event's position): pass
+    // it to the next Read. Equal to `after` when nothing new was found.
+    uint64_t through = 0;
+    // Read from the log rather than the ring.
+    bool from_log = false;
+  };
+
+  struct Stats {
+    size_t ring_events = 0;
+    size_t ring_bytes = 0;
+    size_t pending_commits = 0;
+    size_t waiting = 0;
+    uint64_t ring_reads = 0;
+    uint64_t log_reads = 0;
+  };
+
+  // Starts after the store's last position. `store` must outlive the feed.
+  explicit EventFeed(const eventstore::EventStore* store)
+      : EventFeed(store, Options()) {}
+  EventFeed(const eventstore::EventStore* store, Options options);
+  EventFeed(const EventFeed&) = delete;
+  EventFeed& operator=(const EventFeed&) = delete;
+
+  // `batch` was committed with `result`: adds its events to the ring, drops
+  // the streams it erased, wakes the waiters the ring moved past.
+  void Committed(const eventstore::CommitBatch& batch,
+                 const eventstore::CommitResult& result);
+
+  // The events after position `after`, at most `max_events`, from the ring
+  // when it still holds them, else from the log. Errors: the store's.
+  absl::StatusOr<Chunk> Read(uint64_t after, size_t max_events) const;
+
+  // Read without the log (never blocks on I/O): false when the events after
+  // `after` are only in the log (then Read them). At the live edge: true,
+  // with no events and `through` = `after`.
+  bool ReadMemory(uint64_t after, size_t max_events, Chunk* chunk) const;
+
+  // How many commits have erased something so far. A reader that read a
+  // chunk before it last changed may hold erased events: it reads again.
+  uint64_t erasures() const { return erasures_.load(); }
+
+  // The last position a reader can reach now (the store's last position).
+  uint64_t LastPosition() const { return store_.LastPosition(); }
+
+  // Parks `waiter` until the ring moves past `after`. False when it already
+  // has (read again) or the feed is shut down (then it is not parked).
+  // `waiter` must stay valid until woken or removed.
+  bool Park(FeedWaiter* waiter, uint64_t after);
+  // Takes `waiter` back; true when it was parked (Wake will not be called).
+  bool Remove(FeedWaiter* waiter);
+
+  // Wakes every waiter (shutdown) and refuses to park from now on.
+  void Shutdown();
+  bool shut_down() const;
+
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    uint64_t last = 0;
+    std::vector<eventstore::StoredEvent> events;
+  };
+
+  void AddToRingLocked(std::vector<eventstore::StoredEvent> events,
+                       uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waiters whose cursor the ring has moved past, removed.
+  std::vector<FeedWaiter*> TakeWokenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const eventstore::EventStore& store_;
+  const Options options_;
+  mutable absl::Mutex mu_;
+  // Events at positions [ring_begin_, ring_end_], erased ones dropped.
+  std::deque<eventstore::StoredEvent> ring_ ABSL_GUARDED_BY(mu_);
+  uint64_t ring_begin_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t ring_end_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t ring_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Commits that arrived before one with earlier positions, by first
+  // position.
+  std::map<uint64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // Parked waiters and the position after which they wait.
+  absl::flat_hash_map<FeedWaiter*, uint64_t> waiters_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // Bumped under mu_, after the erased events left the ring.
+  std::atomic<uint64_t> erasures_{0};
+  mutable uint64_t ring_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable uint64_t log_reads_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace sequencer::app
+
+#endif  // SEQUENCER_APP_RUNTIME_EVENT_FEED_H_

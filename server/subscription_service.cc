@@ -1,0 +1,375 @@
+#include "server/subscription_service.h"
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "app/use_cases/event_subscription.h"
+#include "server/call_context.h"
+#include "server/status_conversion.h"
+
+namespace sequencer::server {
+namespace {
+
+app::SubscriptionRequest FromProto(const v1::SubscribeEventsRequest& request) {
+  app::SubscriptionRequest out;
+  using Start = app::SubscriptionRequest::Start;
+  switch (request.start_case()) {
+    case v1::SubscribeEventsRequest::kAfterPosition:
+      out.start = Start::kAfterPosition;
+      out.after_position = request.after_position();
+      break;
+    case v1::SubscribeEventsRequest::kFromStart:
+      out.start = Start::kFromStart;
+      out.start_flag = request.from_start();
+      break;
+    case v1::SubscribeEventsRequest::kFromNow:
+      out.start = Start::kFromNow;
+      out.start_flag = request.from_now();
+      break;
+    case v1::SubscribeEventsRequest::START_NOT_SET:
+      break;
+  }
+  out.sequence_id = request.sequence_id();
+  out.recipient_id = request.recipient_id();
+  out.event_types.assign(request.event_types().begin(),
+                         request.event_types().end());
+  return out;
+}
+
+grpc::Status ShuttingDown() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down; subscribe again after "
+                      "the last position received");
+}
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// The v1.SubscribedEvent of a stored event: its stored bytes (a serialized
+// v1.Event) become the `event` field as they are.
+std::shared_ptr<const std::string> EncodeEvent(
+    const eventstore::StoredEvent& event) {
+  v1::SubscribedEvent head;
+  head.set_position(event.position);
+  head.set_stream(event.stream);
+  head.set_version(event.version);
+  head.set_type(event.type);
+  auto bytes = std::make_shared<std::string>();
+  head.AppendToString(bytes.get());
+  constexpr int kEventField = v1::SubscribedEvent::kEventFieldNumber;
+  AppendVarint((kEventField << 3) | 2, bytes.get());  // length-delimited
+  AppendVarint(event.data.size(), bytes.get());
+  bytes->append(event.data);
+  return bytes;
+}
+
+std::shared_ptr<const std::string> EncodeCaughtUp(uint64_t position) {
+  v1::SubscribedEvent message;
+  message.set_position(position);
+  message.mutable_caught_up();
+  return std::make_shared<const std::string>(message.SerializeAsString());
+}
+
+}  // namespace
+
+// The encoded messages of the most recent positions, shared by subscribers:
+// at most kEntries, the oldest inserted leave first. Emptied when the feed
+// has seen an erasure (EventFeed::erasures), and an event read before the
+// last erasure is not kept, so that no erased event stays in it. Thread-safe.
+class SubscriptionServiceImpl::EncodedEvents {
+ public:
+  static constexpr size_t kEntries = 4096;
+
+  explicit EncodedEvents(const app::EventFeed* feed) : feed_(*feed) {}
+
+  // `event` was read when feed.erasures() was `erasures`.
+  std::shared_ptr<const std::string> Get(const eventstore::StoredEvent& event,
+                                         uint64_t erasures) {
+    {
+      absl::MutexLock lock(&mu_);
+      ForgetIfErasedLocked();
+      auto it = by_position_.find(event.position);
+      if (it != by_position_.end()) return it->second;
+    }
+    std::shared_ptr<const std::string> bytes = EncodeEvent(event);
+    absl::MutexLock lock(&mu_);
+    ForgetIfErasedLocked();
+    if (erasures != generation_) return bytes;
+    auto [it, added] = by_position_.emplace(event.position, bytes);
+    if (!added) return it->second;
+    order_.push_back(event.position);
+    if (order_.size() > kEntries) {
+      by_position_.erase(order_.front());
+      order_.pop_front();
+    }
+    return bytes;
+  }
+
+ private:
+  void ForgetIfErasedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const uint64_t now = feed_.erasures();
+    if (now == generation_) return;
+    generation_ = now;
+    by_position_.clear();
+    order_.clear();
+  }
+
+  const app::EventFeed& feed_;
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const std::string>> by_position_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<uint64_t> order_ ABSL_GUARDED_BY(mu_);
+};
+
+// One SubscribeEvents call. At any time at most one of these is under way,
+// and it alone touches the subscriber's state: a read (Pump: on the pool, or
+// inline after a write when memory serves it), a write (until OnWriteDone),
+// or a park in the feed (until Wake or a successful Remove). OnCancel may
+// come at any time: it only sets `cancelled_` and takes the subscriber out
+// of the feed when parked; the activity under way notices the flag and
+// finishes.
+class SubscriptionServiceImpl::Subscriber final
+    : public grpc::ServerWriteReactor<EncodedMessage>,
+      public app::FeedWaiter {
+ public:
+  Subscriber(SubscriptionServiceImpl* service,
+             grpc::CallbackServerContext* context,
+             const v1::SubscribeEventsRequest* request)
+      : service_(*service),
+        context_(*context),
+        request_(*request),
+        call_(AdmittedCallContext()) {
+    ++service_.open_;
+  }
+
+  void Start() { Schedule(); }
+
+  void Wake(bool shutdown) override {
+    if (shutdown) {
+      End(ShuttingDown());
+    } else {
+      Schedule();
+    }
+  }
+
+  void OnCancel() override {
+    cancelled_.store(true);
+    if (service_.feed_.Remove(this)) End(grpc::Status::CANCELLED);
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      End(grpc::Status::CANCELLED);
+      return;
+    }
+    written_ = outbox_.front().position;
+    if (outbox_.front().live) first_heartbeat_ = false;
+    outbox_.pop_front();
+    WriteOrFetch();
+  }
+
+  void OnDone() override {
+    --service_.open_;
+    delete this;
+  }
+
+ private:
+  void Schedule() {
+    service_.pool_.Schedule([this] { Pump(/*on_pool=*/true); });
+  }
+
+  void End(const grpc::Status& status) {
+    if (finished_.exchange(true)) return;
+    Finish(status);
+  }
+
+  void WriteOrFetch() {
+    if (cancelled_.load()) {
+      End(grpc::Status::CANCELLED);
+    } else if (service_.feed_.shut_down()) {
+      End(ShuttingDown());
+    } else if (!outbox_.empty() && !ErasedSinceRead()) {
+      StartWrite(&outbox_.front());
+    } else {
+      Pump(/*on_pool=*/false);
+    }
+  }
+
+  // True when an erasure committed since the chunk in the outbox was read:
+  // the outbox is dropped and the reading resumes after the last message
+  // written, so that no erased event is sent after its delete answered.
+  bool ErasedSinceRead() {
+    if (service_.feed_.erasures() == erasures_seen_) return false;
+    outbox_.clear();
+    cursor_ = written_;
+    reported_ = written_;
+    return true;
+  }
+
+  // Reads until there is something to write, then writes it, or parks. Off
+  // the pool (on gRPC's thread, after a write) it reads only from memory and
+  // hands anything else (the start, a read of the log) to the pool.
+  void Pump(bool on_pool) {
+    if (!started_) {
+      if (!on_pool) {
+        Schedule();
+        return;
+      }
+      started_ = true;
+      const absl::StatusOr<CallContext>& call = call_;
+      absl::StatusOr<app::Subscription> opened =
+          call.ok() ? app::OpenSubscription(service_.feed_, *call,
+                                            FromProto(request_))
+                    : call.status();
+      if (!opened.ok()) {
+        End(ToGrpcStatus(opened.status()));
+        return;
+      }
+      filter_ = std::move(opened->filter);
+      cursor_ = opened->after;
+      reported_ = cursor_;
+      written_ = cursor_;
+      // Every subscriber learns when it is live (the first CaughtUp).
+      first_heartbeat_ = true;
+    }
+    while (outbox_.empty() || ErasedSinceRead()) {
+      if (cancelled_.load()) {
+        End(grpc::Status::CANCELLED);
+        return;
+      }
+      if (service_.feed_.shut_down()) {
+        End(ShuttingDown());
+        return;
+      }
+      erasures_seen_ = service_.feed_.erasures();
+      app::EventFeed::Chunk read;
+      const app::EventFeed::Chunk* chunk = &read;
+      if (!service_.feed_.ReadMemory(cursor_, kChunkEvents, &read)) {
+        if (!on_pool) {
+          Schedule();
+          return;
+        }
+        absl::StatusOr<app::EventFeed::Chunk> from_log =
+            service_.feed_.Read(cursor_, kChunkEvents);
+        if (!from_log.ok()) {
+          End(ToGrpcStatus(from_log.status()));
+          return;
+        }
+        read = *std::move(from_log);
+      }
+      for (const eventstore::StoredEvent& event : chunk->events) {
+        if (!filter_.Matches(event.stream, event.type)) continue;
+        outbox_.push_back(EncodedMessage{
+            service_.encoded_->Get(event, erasures_seen_), event.position});
+        reported_ = event.position;
+      }
+      const bool at_edge = chunk->through == cursor_;
+      cursor_ = chunk->through;
+      if (at_edge) {
+        if (first_heartbeat_ || cursor_ > reported_) {
+          Heartbeat(/*live=*/true);
+          continue;  // written unless an erasure came meanwhile
+        }
+        if (!service_.feed_.Park(this, cursor_)) continue;
+        // OnCancel may have missed the park: take it back if so.
+        if (cancelled_.load() && service_.feed_.Remove(this)) {
+          End(grpc::Status::CANCELLED);
+        }
+        return;
+      }
+      if (outbox_.empty() && cursor_ - reported_ >= kHeartbeatPositions) {
+        Heartbeat(/*live=*/false);
+      }
+    }
+    StartWrite(&outbox_.front());
+  }
+
+  void Heartbeat(bool live) {
+    outbox_.push_back(EncodedMessage{EncodeCaughtUp(cursor_), cursor_, live});
+    reported_ = cursor_;
+  }
+
+  SubscriptionServiceImpl& service_;
+  grpc::CallbackServerContext& context_;
+  const v1::SubscribeEventsRequest& request_;
+  // Who subscribes (admitted by the access control when the call started).
+  const absl::StatusOr<CallContext> call_;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> finished_{false};
+  // Touched only by the activity under way (see the class comment).
+  bool started_ = false;
+  bool first_heartbeat_ = false;
+  app::SubscriptionFilter filter_;
+  // The last position read, the last one the client will have been sent
+  // once the outbox is written, and the last one written.
+  uint64_t cursor_ = 0;
+  uint64_t reported_ = 0;
+  uint64_t written_ = 0;
+  // EventFeed::erasures() when the chunk in the outbox was read.
+  uint64_t erasures_seen_ = 0;
+  // The messages of one chunk; the front one is being written.
+  std::deque<EncodedMessage> outbox_;
+};
+
+SubscriptionServiceImpl::SubscriptionServiceImpl(app::EventFeed* feed,
+                                                 app::WorkerPool* pool,
+                                                 AccessControl* access)
+    : feed_(*feed),
+      encoded_(std::make_unique<EncodedEvents>(feed)),
+      pool_(*pool) {
+  ControlAccess(access);
+  DecodeStreamingRequestsOf<v1::SubscribedEvent>(
+      "SubscribeEvents", &SubscriptionServiceImpl::Subscribe);
+}
+
+SubscriptionServiceImpl::~SubscriptionServiceImpl() = default;
+
+grpc::ServerWriteReactor<EncodedMessage>* SubscriptionServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context,
+    const v1::SubscribeEventsRequest* request) {
+  auto* subscriber = new Subscriber(this, context, request);
+  subscriber->Start();
+  return subscriber;
+}
+
+}  // namespace sequencer::server
+
+namespace grpc {
+
+grpc::Status
+SerializationTraits<sequencer::server::EncodedMessage, void>::Serialize(
+    const sequencer::server::EncodedMessage& message, grpc::ByteBuffer* buffer,
+    bool* own_buffer) {
+  // The slice holds a reference to the shared bytes until gRPC has sent them.
+  auto* held = new std::shared_ptr<const std::string>(message.bytes);
+  grpc::Slice slice(
+      const_cast<char*>(message.bytes->data()), message.bytes->size(),
+      [](void* user_data) {
+        delete static_cast<std::shared_ptr<const std::string>*>(user_data);
+      },
+      held);
+  grpc::ByteBuffer encoded(&slice, 1);
+  buffer->Swap(&encoded);
+  *own_buffer = true;
+  return grpc::Status::OK;
+}
+
+grpc::Status
+SerializationTraits<sequencer::server::EncodedMessage, void>::Deserialize(
+    grpc::ByteBuffer* buffer, sequencer::server::EncodedMessage* message) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "encoded messages are only sent");
+}
+
+}  // namespace grpc
