@@ -28,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "sequencer/v1/admin.grpc.pb.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
+#include "sequencer/v1/subscriptions.grpc.pb.h"
 #include "server/access_control.h"
 #include "server/principals.h"
 #include "server/status_conversion.h"
@@ -627,6 +628,44 @@ TEST_F(AuthDaemonTest, TheRecordedActorIsThePrincipal) {
            {"worker-a", kTenantA, "bob@acme.com"});
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(ErrorInfoOf(status).reason(), "ACT_FOR_FORBIDDEN");
+}
+
+// SubscribeEvents (server streaming, not a DecodingService unary call) is
+// admitted by the same access control: the tenant's auditor follows its
+// events; a worker's role forbids it; another tenant's operator is told the
+// tenant does not exist; no token is UNAUTHENTICATED.
+TEST_F(AuthDaemonTest, SubscriptionsAreAdmittedLikeEveryCall) {
+  ASSERT_NO_FATAL_FAILURE(StartWith({}));
+  const Caller operator_a("operator-a", "acme");
+  ASSERT_NO_FATAL_FAILURE(CreateSequenceAs(operator_a, "s"));
+  auto stub = v1::SubscriptionService::NewStub(daemon_.channel());
+  v1::SubscribeEventsRequest request;
+  request.set_from_start(true);
+
+  auto context = ContextOf(Caller("auditor-a", "acme"));
+  auto reader = stub->SubscribeEvents(context.get(), request);
+  v1::SubscribedEvent first;
+  ASSERT_TRUE(reader->Read(&first));
+  EXPECT_EQ(first.position(), 1u);
+  context->TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  struct Refused {
+    Caller caller;
+    grpc::StatusCode code;
+  };
+  for (const Refused& refused :
+       {Refused{Caller("worker-a", "acme"),
+                grpc::StatusCode::PERMISSION_DENIED},
+        Refused{Caller("operator-b", "acme"), grpc::StatusCode::NOT_FOUND},
+        Refused{Caller("", "acme"), grpc::StatusCode::UNAUTHENTICATED}}) {
+    auto refused_context = ContextOf(refused.caller);
+    auto refused_reader = stub->SubscribeEvents(refused_context.get(), request);
+    v1::SubscribedEvent none;
+    EXPECT_FALSE(refused_reader->Read(&none)) << refused.caller.token;
+    EXPECT_EQ(refused_reader->Finish().error_code(), refused.code)
+        << refused.caller.token;
+  }
 }
 
 TEST_F(AuthDaemonTest, TokensRotateOnSighupAndABadFileKeepsThePrincipals) {
