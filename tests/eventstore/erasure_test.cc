@@ -23,6 +23,7 @@
 namespace sequencer::eventstore {
 namespace {
 
+using ::sequencer::testing::FilesContaining;
 using ::sequencer::testing::TempDir;
 
 // Unique bytes that appear nowhere but where a test puts them.
@@ -34,22 +35,6 @@ std::unique_ptr<RocksDbEventStore> OpenStore(
   auto store = RocksDbEventStore::Open(dir, options);
   EXPECT_TRUE(store.ok()) << store.status();
   return store.ok() ? std::move(store).value() : nullptr;
-}
-
-// The files under `dir` (recursively) whose bytes contain `needle`.
-std::vector<std::string> FilesContaining(const std::string& dir,
-                                         const std::string& needle) {
-  std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)),
-                            std::istreambuf_iterator<char>());
-    if (absl::StrContains(bytes, needle)) {
-      found.push_back(entry.path().filename().string());
-    }
-  }
-  return found;
 }
 
 CommitBatch EraseBatch(std::string stream, int64_t expected,

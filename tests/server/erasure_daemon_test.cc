@@ -50,22 +50,6 @@ std::string Marker(const std::string& who) {
   return marker;
 }
 
-// The files under `dir` whose bytes contain `needle`.
-std::vector<std::string> FilesContaining(const std::string& dir,
-                                         const std::string& needle) {
-  std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)),
-                            std::istreambuf_iterator<char>());
-    if (absl::StrContains(bytes, needle)) {
-      found.push_back(entry.path().filename().string());
-    }
-  }
-  return found;
-}
-
 RunResult Ctl(std::vector<std::string> args) {
   args.insert(args.begin(), SEQUENCERCTL_PATH);
   auto result = RunCommand(args, Daemon::kTimeout);

@@ -3,8 +3,11 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
 namespace sequencer::testing {
@@ -16,6 +19,21 @@ TempDir::TempDir() {
   if (mkdtemp(pattern.data()) == nullptr)
     ADD_FAILURE() << "mkdtemp failed for " << pattern;
   path_ = pattern;
+}
+
+std::vector<std::string> FilesContaining(const std::string& dir,
+                                         const std::string& needle) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)),
+                            std::istreambuf_iterator<char>());
+    if (absl::StrContains(bytes, needle)) {
+      found.push_back(entry.path().filename().string());
+    }
+  }
+  return found;
 }
 
 TempDir::~TempDir() {

@@ -4,8 +4,14 @@
 #define SEQUENCER_TESTS_UTIL_TEMP_DIR_H_
 
 #include <string>
+#include <vector>
 
 namespace sequencer::testing {
+
+// The names of the files under `dir` (recursively) whose bytes contain
+// `needle`: the byte scans of the erasure tests.
+std::vector<std::string> FilesContaining(const std::string& dir,
+                                         const std::string& needle);
 
 class TempDir {
  public:
