@@ -12,6 +12,7 @@
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
+#include "app/runtime/runtime_counters.h"
 #include "app/runtime/work_signal.h"
 #include "app/storage/repository.h"
 
@@ -39,6 +40,8 @@ struct AppDeps {
   // Told of every commit that erased something, so that the erased data
   // leaves the store's files promptly. Null: nothing purges by itself.
   ErasurePurger* purger = nullptr;
+  // Counted after each commit (null: not counted).
+  RuntimeCounters* counters = nullptr;
   // Told of every commit's events (and erasures), for event subscriptions.
   // Null: no subscription is served.
   EventFeed* feed = nullptr;

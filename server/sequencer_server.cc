@@ -123,6 +123,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
   deps.purger = server->purger_.get();
+  deps.counters = &server->counters_;
   deps.feed = server->feed_.get();
   // Data directories made before the sequence report get its rp/ entries
   // once, before anything else writes. A failure leaves the rest to the next
@@ -331,6 +332,11 @@ std::vector<prometheus::MetricFamily> SequencerServer::CollectRuntime() {
                 ->OutstandingLeases()));
   gauge("sequencer_long_polls_waiting", "LeaseSteps long polls parked now",
         polls_->counts().waiting);
+  counter("sequencer_sends_timed_out_total",
+          "begun sends that passed their deadline without a result (the step "
+          "went to ERROR, delivery outcome unknown)",
+          static_cast<double>(
+              counters_.sends_timed_out.load(std::memory_order_relaxed)));
   counter("sequencer_erasure_purges_total",
           "purges of erased data (deletions) from the store's files",
           static_cast<double>(purger_->completed_runs()));

@@ -25,6 +25,7 @@
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
+#include "app/runtime/runtime_counters.h"
 #include "app/runtime/work_signal.h"
 #include "app/runtime/worker_pool.h"
 #include "app/storage/repository.h"
@@ -33,8 +34,8 @@
 #include "domain/limits.h"
 #include "eventstore/event_store.h"
 #include "grpcpp/grpcpp.h"
-#include "server/observability.h"
 #include "server/access_control.h"
+#include "server/observability.h"
 #include "server/request_budget.h"
 
 namespace sequencer::server {
@@ -131,6 +132,7 @@ class SequencerServer {
   std::unique_ptr<app::EventFeed> feed_;
   std::unique_ptr<app::WorkerPool> subscription_pool_;
   std::unique_ptr<app::ErasurePurger> purger_;
+  app::RuntimeCounters counters_;
   std::unique_ptr<app::WorkerPool> pool_;
   std::unique_ptr<app::WorkSignal> work_;
   std::unique_ptr<RequestBudget> budget_;

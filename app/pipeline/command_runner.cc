@@ -154,6 +154,16 @@ absl::Status CommandRunner::Commit(const eventstore::CommitBatch& batch) const {
     }
     if (deps_.purger != nullptr) deps_.purger->Notify();
   }
+  if (deps_.counters != nullptr) {
+    for (const eventstore::StreamAppend& append : batch.appends) {
+      for (const eventstore::NewEvent& event : append.events) {
+        if (event.type == "SendTimedOut") {
+          deps_.counters->sends_timed_out.fetch_add(1,
+                                                    std::memory_order_relaxed);
+        }
+      }
+    }
+  }
   return absl::OkStatus();
 }
 

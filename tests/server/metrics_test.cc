@@ -232,6 +232,20 @@ TEST(MetricsTest, CountsWhatWasDoneAndLogsEachCall) {
   }
   EXPECT_EQ(refused_pause, 1) << absl::StrJoin(lines, "\n");
 
+  // A begun send whose deadline (15 minutes) passes without a report.
+  v1::BeginSendRequest begin;
+  begin.set_lease_token(leased.leases(0).lease_token());
+  begin.set_sequence_id(kSeq);
+  begin.set_recipient_id(leased.leases(0).recipient_id());
+  v1::BeginSendResponse began;
+  ASSERT_TRUE(delivery->BeginSend(CallAs().get(), begin, &began).ok());
+  EXPECT_EQ(Sample(metrics, "sequencer_sends_timed_out_total"), 0);
+  *advance.mutable_by() = app::ToProtoDuration(absl::Minutes(16));
+  ASSERT_TRUE(clock->AdvanceTime(CallAs().get(), advance, &time).ok());
+  const std::string later = Scrape(port);
+  EXPECT_EQ(Sample(later, "sequencer_sends_timed_out_total"), 1) << later;
+  EXPECT_EQ(Sample(later, "sequencer_leases_outstanding"), 0);  // expired
+
   // SIGTERM: health NOT_SERVING ("stopping"), calls drained, then the purge
   // and the store closed ("stopped"), exit 0.
   daemon.process().Kill(SIGTERM);
