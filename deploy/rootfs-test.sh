@@ -7,6 +7,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$(id -u)" -ne 0 ]; then echo "rootfs-test: needs root (chroot)"; exit 77; fi
+if ldd "$1" | grep -qE "libasan|libtsan|libubsan"; then
+  echo "rootfs-test: a sanitizer build; the runtime tree holds the release binary's libraries"
+  exit 77
+fi
 work="$(mktemp -d)"
 pid=""
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$work"; }
