@@ -7,7 +7,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$(id -u)" -ne 0 ]; then echo "rootfs-test: needs root (chroot)"; exit 77; fi
-if ldd "$1" | grep -qE "libasan|libtsan|libubsan"; then
+libraries="$(ldd "$1")"  # whole, then grep: grep -q would cut ldd short (pipefail)
+if grep -qE "libasan|libtsan|libubsan" <<< "$libraries"; then
   echo "rootfs-test: a sanitizer build; the runtime tree holds the release binary's libraries"
   exit 77
 fi

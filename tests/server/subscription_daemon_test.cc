@@ -462,8 +462,12 @@ TEST_F(SubscriptionDaemonTest, ASubscriberThatStopsReadingHoldsNothingUp) {
   const int64_t rss_after = DaemonRssKib();
   RecordProperty("rss_growth_kib", static_cast<int>(rss_after - rss_before));
   // Loose: RocksDB's memtables take their share; what matters is that it is
-  // not the 16+ MiB of events per stalled subscriber times retries.
+  // not the 16+ MiB of events per stalled subscriber times retries. Under
+  // AddressSanitizer freed memory stays in its quarantine (256 MiB), so the
+  // figure says nothing there.
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(rss_after - rss_before, 256 * 1024);
+#endif
 
   // Others are served live meanwhile.
   Stream fresh(*subscriptions_, FromNow());
