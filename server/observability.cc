@@ -207,31 +207,31 @@ Observability::InterceptorFactory() {
 }
 
 std::string Observability::MethodLabel(absl::string_view method) {
-  absl::MutexLock lock(&mu_);
-  auto it = known_methods_.find(method);
-  if (it == known_methods_.end()) {
-    // "/pkg.Service/Method" -> "pkg.Service.Method", a registered method?
-    std::string name(method);
-    if (!name.empty() && name[0] == '/') name.erase(0, 1);
-    absl::StrReplaceAll({{"/", "."}}, &name);
-    const bool known =
-        google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
-            name) != nullptr;
-    it = known_methods_.emplace(std::string(method), known).first;
+  if (known_methods_.count(method) > 0) return std::string(method);
+  // "/pkg.Service/Method" -> "pkg.Service.Method", a registered method? Only
+  // those are remembered: names that clients make up take no memory.
+  std::string name(method);
+  if (!name.empty() && name[0] == '/') name.erase(0, 1);
+  absl::StrReplaceAll({{"/", "."}}, &name);
+  if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+          name) == nullptr) {
+    return "other";
   }
-  return it->second ? it->first : "other";
+  known_methods_.emplace(method);
+  return std::string(method);
 }
 
 void Observability::RecordCall(absl::string_view method, grpc::StatusCode code,
                                absl::Duration latency, absl::string_view tenant,
                                absl::string_view actor,
                                absl::string_view request_id) {
-  const std::string label = MethodLabel(method);
   const double seconds = absl::ToDoubleSeconds(latency);
+  std::string label;
   prometheus::Counter* counter;
   prometheus::Histogram* histogram;
   {
     absl::MutexLock lock(&mu_);
+    label = MethodLabel(method);
     auto& c = counters_[{label, static_cast<int>(code)}];
     if (c == nullptr) {
       c = &calls_->Add({{"method", label}, {"code", CodeName(code)}});

@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -93,7 +94,8 @@ class Observability {
   Observability() = default;
   void WriteLine(const std::string& line);
   // `method` if registered, else "other".
-  std::string MethodLabel(absl::string_view method);
+  std::string MethodLabel(absl::string_view method)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   class RuntimeCollectable;
 
@@ -111,7 +113,8 @@ class Observability {
       ABSL_GUARDED_BY(mu_);
   std::map<std::string, prometheus::Histogram*> histograms_
       ABSL_GUARDED_BY(mu_);
-  std::map<std::string, bool, std::less<>> known_methods_ ABSL_GUARDED_BY(mu_);
+  // Registered methods seen so far.
+  std::set<std::string, std::less<>> known_methods_ ABSL_GUARDED_BY(mu_);
 };
 
 // Builders for the families `collect` returns.

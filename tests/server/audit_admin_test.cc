@@ -224,13 +224,6 @@ class Client {
   std::unique_ptr<v1::ClockService::Stub> clock_;
 };
 
-RunResult Ctl(std::vector<std::string> args) {
-  args.insert(args.begin(), SEQUENCERCTL_PATH);
-  auto result = RunCommand(args, absl::Seconds(60), /*merge_stderr=*/true);
-  EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *result : RunResult{-1, ""};
-}
-
 std::string Rfc3339(absl::Time time) {
   return absl::FormatTime(absl::RFC3339_full, time, absl::UTCTimeZone());
 }
@@ -403,7 +396,7 @@ TEST(AuditTest, SequencerctlAuditPrintsTheStateAsOfATimeOrVersion) {
   auto audit = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"audit", "s", "r1"});
     args.insert(args.end(), common.begin(), common.end());
-    return Ctl(args);
+    return Ctl(args, /*merge_stderr=*/true);
   };
   RunResult before = audit({"--as-of=" + Rfc3339(kStart + absl::Minutes(29))});
   EXPECT_EQ(before.ExitCode(), 0) << before.output;
@@ -523,7 +516,8 @@ TEST(AuditTest, ReadEventsPagesThroughTheTenantsEventsOnly) {
 
   // sequencerctl events: one line per event, from a position.
   RunResult all = Ctl({"events", "--server=" + daemon.address(),
-                       std::string("--tenant=") + kTenant});
+                       std::string("--tenant=") + kTenant},
+                      /*merge_stderr=*/true);
   EXPECT_EQ(all.ExitCode(), 0) << all.output;
   std::vector<std::string> lines =
       absl::StrSplit(all.output, '\n', absl::SkipEmpty());
@@ -534,7 +528,8 @@ TEST(AuditTest, ReadEventsPagesThroughTheTenantsEventsOnly) {
       << lines.back();
   RunResult json =
       Ctl({"events", "--from=" + absl::StrCat(whole[5].position()), "--json",
-           "--server=" + daemon.address(), std::string("--tenant=") + kTenant});
+           "--server=" + daemon.address(), std::string("--tenant=") + kTenant},
+          /*merge_stderr=*/true);
   EXPECT_EQ(json.ExitCode(), 0) << json.output;
   lines = absl::StrSplit(json.output, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 2u) << json.output;
@@ -545,7 +540,8 @@ TEST(AuditTest, ReadEventsPagesThroughTheTenantsEventsOnly) {
   EXPECT_TRUE(ProtoEquals(parsed, whole.back()));
   RunResult limited =
       Ctl({"events", "--limit=2", "--server=" + daemon.address(),
-           std::string("--tenant=") + kTenant});
+           std::string("--tenant=") + kTenant},
+          /*merge_stderr=*/true);
   EXPECT_EQ(limited.ExitCode(), 0) << limited.output;
   lines = absl::StrSplit(limited.output, '\n', absl::SkipEmpty());
   EXPECT_EQ(lines.size(), 2u) << limited.output;
@@ -565,7 +561,8 @@ TEST(AdminTest, OnlineVerifyIsCleanThenNamesWhatWasAlteredBehindItsBack) {
     ASSERT_TRUE(
         c.Act(&v1::RecipientService::Stub::PauseRecipient, "s", "r2").ok());
 
-    RunResult healthy = Ctl({"verify", "--server=" + daemon.address()});
+    RunResult healthy =
+        Ctl({"verify", "--server=" + daemon.address()}, /*merge_stderr=*/true);
     EXPECT_EQ(healthy.ExitCode(), 0) << healthy.output;
     EXPECT_TRUE(absl::StrContains(healthy.output, "recipients: 3 listed"))
         << healthy.output;
@@ -600,7 +597,8 @@ TEST(AdminTest, OnlineVerifyIsCleanThenNamesWhatWasAlteredBehindItsBack) {
 
   ASSERT_NO_FATAL_FAILURE(daemon.Start());
   Client c(daemon);
-  RunResult altered = Ctl({"verify", "--server=" + daemon.address()});
+  RunResult altered =
+      Ctl({"verify", "--server=" + daemon.address()}, /*merge_stderr=*/true);
   EXPECT_EQ(altered.ExitCode(), 1) << altered.output;
   EXPECT_TRUE(absl::StrContains(
       altered.output,
@@ -711,7 +709,8 @@ TEST(AdminTest, BackupUnderWritesRestoresToAServerThatAnswersTheSame) {
   Daemon restored(dir.Sub("backup"));
   ASSERT_NO_FATAL_FAILURE(restored.Start());
   Client b(restored);
-  RunResult verify = Ctl({"verify", "--server=" + restored.address()});
+  RunResult verify =
+      Ctl({"verify", "--server=" + restored.address()}, /*merge_stderr=*/true);
   EXPECT_EQ(verify.ExitCode(), 0) << verify.output;
 
   // It holds exactly the log up to the backup's position.
@@ -768,7 +767,8 @@ TEST(AdminTest, BackupRefusesAnExistingOrBadDirectoryAndWritesNothing) {
   ASSERT_NO_FATAL_FAILURE(c.CreateSequence("s"));
 
   RunResult made =
-      Ctl({"backup", dir.Sub("copy"), "--server=" + daemon.address()});
+      Ctl({"backup", dir.Sub("copy"), "--server=" + daemon.address()},
+          /*merge_stderr=*/true);
   EXPECT_EQ(made.ExitCode(), 0) << made.output;
   EXPECT_TRUE(absl::StrContains(made.output, "up to position 1"))
       << made.output;
@@ -777,7 +777,8 @@ TEST(AdminTest, BackupRefusesAnExistingOrBadDirectoryAndWritesNothing) {
 
   ASSERT_NO_FATAL_FAILURE(c.Enroll("s", {"r1"}));
   RunResult again =
-      Ctl({"backup", dir.Sub("copy"), "--server=" + daemon.address()});
+      Ctl({"backup", dir.Sub("copy"), "--server=" + daemon.address()},
+          /*merge_stderr=*/true);
   EXPECT_EQ(again.ExitCode(), 2) << again.output;
   EXPECT_TRUE(absl::StrContains(again.output, "ALREADY_EXISTS"))
       << again.output;

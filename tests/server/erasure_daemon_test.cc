@@ -50,13 +50,6 @@ std::string Marker(const std::string& who) {
   return marker;
 }
 
-RunResult Ctl(std::vector<std::string> args) {
-  args.insert(args.begin(), SEQUENCERCTL_PATH);
-  auto result = RunCommand(args, Daemon::kTimeout);
-  EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *result : RunResult{-1, ""};
-}
-
 class ErasureDaemonTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(Start()); }

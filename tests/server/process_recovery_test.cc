@@ -101,13 +101,6 @@ void ExpectExitedWith(int wait_status, int code) {
   EXPECT_EQ(WEXITSTATUS(wait_status), code);
 }
 
-RunResult Ctl(std::vector<std::string> args) {
-  args.insert(args.begin(), SEQUENCERCTL_PATH);
-  auto result = RunCommand(args, kTimeout);
-  EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *result : RunResult{-1, ""};
-}
-
 TEST(ProcessRecoveryTest, KillNineKeepsEveryAcknowledgedChange) {
   TempDir dir;
   const std::string data_dir = dir.Sub("data");

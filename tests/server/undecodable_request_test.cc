@@ -34,9 +34,9 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 
 constexpr const char* kServices[] = {
-    "sequencer.v1.SequenceService", "sequencer.v1.RecipientService",
-    "sequencer.v1.DeliveryService", "sequencer.v1.ClockService",
-    "sequencer.v1.AuditService",    "sequencer.v1.AdminService",
+    "sequencer.v1.SequenceService",    "sequencer.v1.RecipientService",
+    "sequencer.v1.DeliveryService",    "sequencer.v1.ClockService",
+    "sequencer.v1.AuditService",       "sequencer.v1.AdminService",
     "sequencer.v1.SubscriptionService"};
 
 std::string LengthDelimited(int field_number, const std::string& payload) {

@@ -118,6 +118,18 @@ class Daemon {
   std::unique_ptr<v1::RecipientService::Stub> recipients_;
 };
 
+#ifdef SEQUENCERCTL_PATH
+// Runs the real sequencerctl with `args` to completion (at most 60 s); its
+// stdout, and its stderr too with `merge_stderr`. A failure to run it fails
+// the test and returns exit code -1.
+inline RunResult Ctl(std::vector<std::string> args, bool merge_stderr = false) {
+  args.insert(args.begin(), SEQUENCERCTL_PATH);
+  auto result = RunCommand(args, absl::Seconds(60), merge_stderr);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : RunResult{-1, ""};
+}
+#endif
+
 }  // namespace sequencer::testing
 
 #endif  // SEQUENCER_TESTS_UTIL_DAEMON_H_
