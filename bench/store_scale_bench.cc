@@ -228,13 +228,21 @@ double ScanCeiling(const std::string& dir, uint64_t* events,
   uint64_t n = 0;
   for (it->Seek("s/"); it->Valid(); it->Next()) {
     const rocksdb::Slice value = it->value();
-    size_t p = 8;  // be64 position, then varint type length and type.
-    uint64_t type_len = 0;
-    for (int shift = 0; p < value.size(); shift += 7) {
-      const unsigned char byte = value[p++];
-      type_len |= static_cast<uint64_t>(byte & 0x7f) << shift;
-      if ((byte & 0x80) == 0) break;
-    }
+    // be64 position (bit 63: a varint log position follows), then varint
+    // type length and type (eventstore/FORMAT.md, "Event record").
+    size_t p = 8;
+    auto varint = [&value, &p] {
+      uint64_t v = 0;
+      for (int shift = 0; p < value.size() && shift < 64; shift += 7) {
+        const unsigned char byte = value[p++];
+        v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+        if ((byte & 0x80) == 0) break;
+      }
+      return v;
+    };
+    if (value.size() < 8) Die("scan: an event record is too short");
+    if (static_cast<unsigned char>(value[0]) & 0x80) varint();
+    const uint64_t type_len = varint();
     p += type_len;
     if (p > value.size() ||
         !event.ParseFromArray(value.data() + p,
