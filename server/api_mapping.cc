@@ -2,6 +2,8 @@
 
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+#include "app/status_macros.h"
 #include "app/storage/event_codec.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
@@ -129,6 +131,54 @@ v1::SequenceReport ToApi(const domain::Sequence& sequence,
   ToApi(report.before_first_send, out.mutable_before_first_send());
   ToApi(report.totals, out.mutable_totals());
   return out;
+}
+
+absl::StatusOr<domain::BulkAction> BulkActionFromProto(
+    v1::BulkActionType type) {
+  switch (type) {
+    case v1::BULK_ACTION_TYPE_PAUSE:
+      return domain::BulkAction::kPause;
+    case v1::BULK_ACTION_TYPE_RESUME:
+      return domain::BulkAction::kResume;
+    case v1::BULK_ACTION_TYPE_SKIP_STEP:
+      return domain::BulkAction::kSkipStep;
+    case v1::BULK_ACTION_TYPE_STOP:
+      return domain::BulkAction::kStop;
+    case v1::BULK_ACTION_TYPE_DELETE:
+      return domain::BulkAction::kDelete;
+    case v1::BULK_ACTION_TYPE_EDIT_CONTENT:
+      return domain::BulkAction::kEditContent;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("action: unknown or unspecified value ", type));
+  }
+}
+
+absl::StatusOr<app::ReportDeliveryRequest> ReportFromProto(
+    const v1::ReportDeliveryRequest& request) {
+  SEQ_RETURN_IF_ERROR(app::ValidateLeaseToken(request.lease_token()));
+  app::ReportDeliveryRequest report;
+  report.sequence_id = request.sequence_id();
+  report.recipient_id = request.recipient_id();
+  report.report.lease_token = request.lease_token();
+  report.report.provider_message_id = request.provider_message_id();
+  report.report.error_message = request.error_message();
+  switch (request.outcome()) {
+    case v1::DELIVERY_OUTCOME_SENT:
+      report.report.outcome = domain::DeliveryOutcome::kSent;
+      break;
+    case v1::DELIVERY_OUTCOME_FAILED:
+      report.report.outcome = domain::DeliveryOutcome::kFailed;
+      break;
+    case v1::DELIVERY_OUTCOME_BOUNCED:
+      report.report.outcome = domain::DeliveryOutcome::kBounced;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "outcome: unknown or unspecified value ", request.outcome()));
+  }
+  SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report.report));
+  return report;
 }
 
 }  // namespace sequencer::server

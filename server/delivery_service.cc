@@ -16,6 +16,7 @@
 #include "domain/limits.h"
 #include "domain/recipient.h"
 #include "domain/refusal.h"
+#include "server/api_mapping.h"
 #include "server/recipient_service.h"
 #include "server/respond.h"
 #include "server/status_conversion.h"
@@ -57,33 +58,6 @@ v1::BeginSendResponse BeginSendResponseOf(const app::BeginSendResult& result) {
     *out.mutable_content() = app::ToProto(*result.content);
   }
   return out;
-}
-
-absl::StatusOr<app::ReportDeliveryRequest> ReportFromProto(
-    const v1::ReportDeliveryRequest& request) {
-  SEQ_RETURN_IF_ERROR(app::ValidateLeaseToken(request.lease_token()));
-  app::ReportDeliveryRequest report;
-  report.sequence_id = request.sequence_id();
-  report.recipient_id = request.recipient_id();
-  report.report.lease_token = request.lease_token();
-  report.report.provider_message_id = request.provider_message_id();
-  report.report.error_message = request.error_message();
-  switch (request.outcome()) {
-    case v1::DELIVERY_OUTCOME_SENT:
-      report.report.outcome = domain::DeliveryOutcome::kSent;
-      break;
-    case v1::DELIVERY_OUTCOME_FAILED:
-      report.report.outcome = domain::DeliveryOutcome::kFailed;
-      break;
-    case v1::DELIVERY_OUTCOME_BOUNCED:
-      report.report.outcome = domain::DeliveryOutcome::kBounced;
-      break;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "outcome: unknown or unspecified value ", request.outcome()));
-  }
-  SEQ_RETURN_IF_ERROR(domain::ValidateReportDelivery(report.report));
-  return report;
 }
 
 // INVALID_ARGUMENT unless a batch call carries 1 to kMaxDeliveryBatch items.

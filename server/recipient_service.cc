@@ -51,27 +51,6 @@ app::RecipientRef RefOf(const v1::GetRecipientRequest& request) {
   return {request.sequence_id(), request.recipient_id()};
 }
 
-absl::StatusOr<domain::BulkAction> BulkActionFromProto(
-    v1::BulkActionType type) {
-  switch (type) {
-    case v1::BULK_ACTION_TYPE_PAUSE:
-      return domain::BulkAction::kPause;
-    case v1::BULK_ACTION_TYPE_RESUME:
-      return domain::BulkAction::kResume;
-    case v1::BULK_ACTION_TYPE_SKIP_STEP:
-      return domain::BulkAction::kSkipStep;
-    case v1::BULK_ACTION_TYPE_STOP:
-      return domain::BulkAction::kStop;
-    case v1::BULK_ACTION_TYPE_DELETE:
-      return domain::BulkAction::kDelete;
-    case v1::BULK_ACTION_TYPE_EDIT_CONTENT:
-      return domain::BulkAction::kEditContent;
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("action: unknown or unspecified value ", type));
-  }
-}
-
 v1::BulkOffender OffenderToProto(const domain::BulkOffender& offender) {
   v1::BulkOffender out;
   out.set_recipient_id(offender.recipient_id);

@@ -42,14 +42,6 @@ RecipientCommandRequest LeaseCommand(absl::string_view method,
 
 }  // namespace
 
-absl::Status ValidateLeaseToken(absl::string_view token) {
-  if (token.empty() || token.size() > kMaxLeaseTokenLength) {
-    return absl::InvalidArgumentError(
-        "lease_token: must be the token LeaseSteps returned");
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::vector<LeasedStep>> Delivery::TryLease(
     const std::string& tenant, domain::StepType channel, int max,
     absl::Duration lease_duration) {

@@ -133,7 +133,13 @@ class Delivery {
 };
 
 // INVALID_ARGUMENT unless `token` could be a token TryLease granted.
-absl::Status ValidateLeaseToken(absl::string_view token);
+inline absl::Status ValidateLeaseToken(absl::string_view token) {
+  if (token.empty() || token.size() > kMaxLeaseTokenLength) {
+    return absl::InvalidArgumentError(
+        "lease_token: must be the token LeaseSteps returned");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace sequencer::app
 
