@@ -147,6 +147,7 @@ absl::Status CommandRunner::Commit(const eventstore::CommitBatch& batch) const {
   // Before anything else: the erased streams leave the feed's memory before
   // the caller answers.
   if (deps_.feed != nullptr) deps_.feed->Committed(batch, *committed);
+  deps_.repository->Committed(batch);
   NoteQueueAdditions(deps_, batch);
   if (!batch.erasures.empty()) {
     for (const eventstore::StreamErasure& erasure : batch.erasures) {

@@ -3,6 +3,7 @@
 #include <limits>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
@@ -141,6 +142,47 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
     }
   }
   return state;
+}
+
+void Repository::Committed(const eventstore::CommitBatch& batch) {
+  for (const eventstore::StreamAppend& append : batch.appends) {
+    if (append.events.empty() || append.expected_version < 0 ||
+        !absl::StartsWith(append.stream, layout::kRecipientStreamPrefix)) {
+      continue;
+    }
+    const uint64_t before = static_cast<uint64_t>(append.expected_version);
+    std::shared_ptr<const domain::Recipient> kept;
+    {
+      absl::MutexLock lock(&recipients_mu_);
+      auto it = recipients_.find(append.stream);
+      if (it == recipients_.end() || it->second.version != before) continue;
+      kept = it->second.state;
+    }
+    auto state = std::make_shared<domain::Recipient>(*kept);
+    bool decoded = true;
+    v1::Event proto;
+    for (const eventstore::NewEvent& event : append.events) {
+      if (!proto.ParseFromString(event.data)) {
+        decoded = false;
+        break;
+      }
+      auto folded = RecipientEventFromProto(proto);
+      if (!folded.ok()) {
+        decoded = false;
+        break;
+      }
+      *state = domain::Evolve(std::move(*state), *folded);
+    }
+    const uint64_t after = before + append.events.size();
+    absl::MutexLock lock(&recipients_mu_);
+    auto it = recipients_.find(append.stream);
+    if (it == recipients_.end() || it->second.version != before) continue;
+    if (!decoded) {
+      recipients_.erase(it);
+      continue;
+    }
+    it->second = RecipientSnapshot{after, std::move(state)};
+  }
 }
 
 void Repository::ForgetRecipient(absl::string_view stream) {

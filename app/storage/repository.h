@@ -18,6 +18,9 @@
 // recipient's history grows with every action on it), bounded by count: at
 // most kRecipientCacheEntries recipients, all dropped when full. A recipient
 // without a snapshot is read at once, without asking for its version first.
+// A commit moves a kept recipient snapshot forward itself (Committed), so the
+// next action on the recipient reads only its stream version, not its new
+// events.
 
 #ifndef SEQUENCER_APP_STORAGE_REPOSITORY_H_
 #define SEQUENCER_APP_STORAGE_REPOSITORY_H_
@@ -69,6 +72,14 @@ class Repository {
   absl::StatusOr<domain::Recipient> GetRecipient(
       absl::string_view tenant, absl::string_view sequence_id,
       absl::string_view recipient_id) const;
+
+  // `batch` was committed (call before the locks of its change are
+  // released): each append to a recipient stream whose snapshot is kept at
+  // the append's expected version has its events folded onto the snapshot,
+  // which then stands at the version the commit reached. Other snapshots are
+  // left alone (the next load reads what they miss). A snapshot whose new
+  // events do not decode is dropped.
+  void Committed(const eventstore::CommitBatch& batch);
 
   // Drops the snapshot of a recipient stream that was erased (a stream that
   // starts again from version 1 must not be folded onto it), and keeps loads

@@ -128,18 +128,23 @@ TEST(RepositorySequenceCacheTest, SequencesAreKeptApart) {
   EXPECT_FALSE(other_tenant->exists);
 }
 
-void AppendRecipient(eventstore::EventStore& store,
-                     const domain::RecipientEventPayload& payload) {
+domain::RecipientEvent RecipientEvent(
+    const domain::RecipientEventPayload& payload) {
   domain::RecipientEvent event;
   event.metadata.tenant_id = "t";
   event.metadata.actor = "a";
   event.metadata.request_id = "r";
   event.metadata.occurred_at = absl::FromUnixSeconds(1000);
   event.payload = payload;
+  return event;
+}
+
+void AppendRecipient(eventstore::EventStore& store,
+                     const domain::RecipientEventPayload& payload) {
   eventstore::CommitBatch batch;
   batch.appends.push_back({app::layout::RecipientStream("t", "s", "r1"),
                            eventstore::kAnyVersion,
-                           {app::Repository::Encode(event)}});
+                           {app::Repository::Encode(RecipientEvent(payload))}});
   ASSERT_TRUE(store.Commit(batch).ok());
 }
 
@@ -196,6 +201,59 @@ TEST(RepositoryRecipientCacheTest, FoldsOnlyNewEventsAndFollowsEveryCommit) {
   auto other = repository.LoadRecipient("t", "s", "r2");
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(other->exists);
+}
+
+// A commit that tells the repository (Committed, as CommandRunner does) moves
+// the snapshot forward: the next load reads no event. A commit that did not
+// start from the snapshot's version (or one it was not told of) leaves it to
+// the next load, which reads what it misses.
+TEST(RepositoryRecipientCacheTest, CommittedMovesTheSnapshotForward) {
+  CountingStore store;
+  app::Repository repository(&store);
+  domain::RecipientEnrolled enrolled;
+  enrolled.sequence_id = "s";
+  enrolled.recipient_id = "r1";
+  enrolled.contact.email = "r1@example.com";
+  enrolled.step_count = 1;
+  AppendRecipient(store, enrolled);
+  ASSERT_TRUE(repository.LoadRecipient("t", "s", "r1").ok());
+
+  auto commit = [&](const domain::RecipientEventPayload& payload,
+                    int64_t expected) {
+    eventstore::CommitBatch batch;
+    batch.appends.push_back(
+        {app::layout::RecipientStream("t", "s", "r1"),
+         expected,
+         {app::Repository::Encode(RecipientEvent(payload))}});
+    EXPECT_TRUE(store.Commit(batch).ok());
+    repository.Committed(batch);
+  };
+  commit(domain::Paused{}, 1);
+  store.reads.clear();
+  auto paused = repository.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(paused.ok());
+  EXPECT_TRUE(store.reads.empty());
+  EXPECT_EQ(paused->version, 2u);
+  EXPECT_EQ(paused->status, domain::RecipientStatus::kPaused);
+
+  // Behind the repository's back, then a told commit from version 3: the
+  // snapshot (at 2) is not moved, and the next load reads event 3 on.
+  AppendRecipient(store, domain::Resumed{});
+  commit(domain::Paused{}, 3);
+  store.reads.clear();
+  auto again = repository.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(store.reads, std::vector<uint64_t>({3}));
+  EXPECT_EQ(again->version, 4u);
+  EXPECT_EQ(again->status, domain::RecipientStatus::kPaused);
+
+  // The same as a fold of the whole stream.
+  app::Repository fresh(&store);
+  auto folded = fresh.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(folded.ok());
+  EXPECT_EQ(folded->version, again->version);
+  EXPECT_EQ(folded->status, again->status);
+  EXPECT_EQ(folded->paused_from, again->paused_from);
 }
 
 }  // namespace
