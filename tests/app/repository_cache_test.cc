@@ -148,6 +148,20 @@ void AppendRecipient(eventstore::EventStore& store,
   ASSERT_TRUE(store.Commit(batch).ok());
 }
 
+// `loaded` (r1, from a repository with snapshots) equals what a repository
+// without any folds from the whole stream.
+void ExpectWholeStreamFold(eventstore::EventStore& store,
+                           const domain::Recipient& loaded) {
+  app::Repository fresh(&store);
+  auto folded = fresh.LoadRecipient("t", "s", "r1");
+  ASSERT_TRUE(folded.ok()) << folded.status();
+  EXPECT_EQ(folded->version, loaded.version);
+  EXPECT_EQ(folded->status, loaded.status);
+  EXPECT_EQ(folded->paused_from, loaded.paused_from);
+  EXPECT_EQ(folded->contact, loaded.contact);
+  EXPECT_EQ(folded->variables, loaded.variables);
+}
+
 TEST(RepositoryRecipientCacheTest, FoldsOnlyNewEventsAndFollowsEveryCommit) {
   CountingStore store;
   app::Repository repository(&store);
@@ -189,13 +203,7 @@ TEST(RepositoryRecipientCacheTest, FoldsOnlyNewEventsAndFollowsEveryCommit) {
   EXPECT_EQ(store.reads, std::vector<uint64_t>({2}));
   EXPECT_EQ(paused->version, 4u);
   EXPECT_EQ(paused->status, domain::RecipientStatus::kPaused);
-  app::Repository fresh(&store);
-  auto folded = fresh.LoadRecipient("t", "s", "r1");
-  ASSERT_TRUE(folded.ok());
-  EXPECT_EQ(folded->version, paused->version);
-  EXPECT_EQ(folded->status, paused->status);
-  EXPECT_EQ(folded->contact, paused->contact);
-  EXPECT_EQ(folded->variables, paused->variables);
+  ExpectWholeStreamFold(store, *paused);
 
   // Another recipient of the same sequence is its own stream.
   auto other = repository.LoadRecipient("t", "s", "r2");
@@ -247,13 +255,7 @@ TEST(RepositoryRecipientCacheTest, CommittedMovesTheSnapshotForward) {
   EXPECT_EQ(again->version, 4u);
   EXPECT_EQ(again->status, domain::RecipientStatus::kPaused);
 
-  // The same as a fold of the whole stream.
-  app::Repository fresh(&store);
-  auto folded = fresh.LoadRecipient("t", "s", "r1");
-  ASSERT_TRUE(folded.ok());
-  EXPECT_EQ(folded->version, again->version);
-  EXPECT_EQ(folded->status, again->status);
-  EXPECT_EQ(folded->paused_from, again->paused_from);
+  ExpectWholeStreamFold(store, *again);
 }
 
 }  // namespace
