@@ -106,8 +106,7 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
   {
     absl::MutexLock lock(&recipients_mu_);
     epoch = recipient_epoch_;
-    auto it = recipients_.find(stream);
-    if (it != recipients_.end()) snapshot = it->second;
+    if (RecipientSnapshot* kept = recipients_.Find(stream)) snapshot = *kept;
   }
   domain::Recipient state;
   uint64_t from = 1;
@@ -131,14 +130,12 @@ absl::StatusOr<domain::Recipient> Repository::LoadRecipient(
     // A recipient erased since this load began may have been folded from
     // its erased events: not kept.
     if (epoch != recipient_epoch_) return state;
-    auto it = recipients_.find(stream);
-    if (it != recipients_.end()) {
-      if (it->second.version < *folded) {
-        it->second = RecipientSnapshot{*folded, std::move(kept)};
+    if (RecipientSnapshot* current = recipients_.Find(stream)) {
+      if (current->version < *folded) {
+        *current = RecipientSnapshot{*folded, std::move(kept)};
       }
     } else {
-      if (recipients_.size() >= kRecipientCacheEntries) recipients_.clear();
-      recipients_.emplace(stream, RecipientSnapshot{*folded, std::move(kept)});
+      recipients_.Add(stream, RecipientSnapshot{*folded, std::move(kept)});
     }
   }
   return state;
@@ -154,9 +151,9 @@ void Repository::Committed(const eventstore::CommitBatch& batch) {
     std::shared_ptr<const domain::Recipient> kept;
     {
       absl::MutexLock lock(&recipients_mu_);
-      auto it = recipients_.find(append.stream);
-      if (it == recipients_.end() || it->second.version != before) continue;
-      kept = it->second.state;
+      RecipientSnapshot* current = recipients_.Find(append.stream);
+      if (current == nullptr || current->version != before) continue;
+      kept = current->state;
     }
     auto state = std::make_shared<domain::Recipient>(*kept);
     bool decoded = true;
@@ -175,20 +172,45 @@ void Repository::Committed(const eventstore::CommitBatch& batch) {
     }
     const uint64_t after = before + append.events.size();
     absl::MutexLock lock(&recipients_mu_);
-    auto it = recipients_.find(append.stream);
-    if (it == recipients_.end() || it->second.version != before) continue;
+    RecipientSnapshot* current = recipients_.Find(append.stream);
+    if (current == nullptr || current->version != before) continue;
     if (!decoded) {
-      recipients_.erase(it);
+      recipients_.Erase(append.stream);
       continue;
     }
-    it->second = RecipientSnapshot{after, std::move(state)};
+    *current = RecipientSnapshot{after, std::move(state)};
   }
 }
 
 void Repository::ForgetRecipient(absl::string_view stream) {
   absl::MutexLock lock(&recipients_mu_);
-  recipients_.erase(stream);
+  recipients_.Erase(stream);
   ++recipient_epoch_;
+}
+
+Repository::RecipientSnapshot* Repository::RecipientSnapshots::Find(
+    absl::string_view stream) {
+  if (auto it = young_.find(stream); it != young_.end()) return &it->second;
+  auto it = old_.find(stream);
+  if (it == old_.end()) return nullptr;
+  RecipientSnapshot snapshot = std::move(it->second);
+  old_.erase(it);
+  Add(stream, std::move(snapshot));
+  return &young_.find(stream)->second;
+}
+
+void Repository::RecipientSnapshots::Add(absl::string_view stream,
+                                         RecipientSnapshot snapshot) {
+  if (young_.size() >= kRecipientCacheEntries / 2) {
+    old_ = std::move(young_);
+    young_.clear();
+  }
+  young_.insert_or_assign(std::string(stream), std::move(snapshot));
+}
+
+void Repository::RecipientSnapshots::Erase(absl::string_view stream) {
+  young_.erase(stream);
+  old_.erase(stream);
 }
 
 absl::StatusOr<domain::Sequence> Repository::GetSequence(

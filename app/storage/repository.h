@@ -16,7 +16,10 @@
 // larger than a quarter of it is not kept); when full, they are all dropped.
 // Recipient snapshots work the same way (an action folds the recipient, and a
 // recipient's history grows with every action on it), bounded by count: at
-// most kRecipientCacheEntries recipients, all dropped when full. A recipient
+// most kRecipientCacheEntries recipients in two generations; when the young
+// one is full, the old one is dropped and the young one becomes old, and a
+// snapshot found in the old one moves back to the young one (so what was used
+// since the last turn stays). A recipient
 // without a snapshot is read at once, without asking for its version first.
 // A commit moves a kept recipient snapshot forward itself (Committed), so the
 // next action on the recipient reads only its stream version, not its new
@@ -134,10 +137,24 @@ class Repository {
     std::shared_ptr<const domain::Recipient> state;
   };
 
+  // Recipient snapshots by stream, in two generations (see the file
+  // comment). Thread-compatible: the repository guards it.
+  class RecipientSnapshots {
+   public:
+    // The stream's snapshot (moved to the young generation), or null.
+    RecipientSnapshot* Find(absl::string_view stream);
+    // Adds a snapshot of a stream that has none.
+    void Add(absl::string_view stream, RecipientSnapshot snapshot);
+    void Erase(absl::string_view stream);
+
+   private:
+    absl::flat_hash_map<std::string, RecipientSnapshot> young_;
+    absl::flat_hash_map<std::string, RecipientSnapshot> old_;
+  };
+
   eventstore::EventStore& store_;
   mutable absl::Mutex recipients_mu_;
-  mutable absl::flat_hash_map<std::string, RecipientSnapshot> recipients_
-      ABSL_GUARDED_BY(recipients_mu_);
+  mutable RecipientSnapshots recipients_ ABSL_GUARDED_BY(recipients_mu_);
   // Advanced by ForgetRecipient.
   uint64_t recipient_epoch_ ABSL_GUARDED_BY(recipients_mu_) = 0;
   mutable absl::Mutex cache_mu_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "app/storage/repository.h"
 #include "app/storage/store_layout.h"
 #include "domain/events.h"
@@ -256,6 +257,42 @@ TEST(RepositoryRecipientCacheTest, CommittedMovesTheSnapshotForward) {
   EXPECT_EQ(again->status, domain::RecipientStatus::kPaused);
 
   ExpectWholeStreamFold(store, *again);
+}
+
+// Snapshots live in two generations of kRecipientCacheEntries / 2: a
+// recipient loaded again since the last turn keeps its snapshot across the
+// next turn; one not used for two turns is read again.
+TEST(RepositoryRecipientCacheTest, KeepsWhatWasUsedSinceTheLastTurn) {
+  CountingStore store;
+  app::Repository repository(&store);
+  constexpr size_t kHalf = app::Repository::kRecipientCacheEntries / 2;
+  auto id = [](size_t i) { return absl::StrCat("r", i); };
+  eventstore::CommitBatch batch;
+  for (size_t i = 0; i < 2 * kHalf + 1; ++i) {
+    domain::RecipientEnrolled enrolled;
+    enrolled.sequence_id = "s";
+    enrolled.recipient_id = id(i);
+    enrolled.step_count = 1;
+    batch.appends.push_back(
+        {app::layout::RecipientStream("t", "s", id(i)),
+         0,
+         {app::Repository::Encode(RecipientEvent(enrolled))}});
+  }
+  ASSERT_TRUE(store.Commit(batch).ok());
+  auto load = [&](size_t i) {
+    store.reads.clear();
+    auto loaded = repository.LoadRecipient("t", "s", id(i));
+    EXPECT_TRUE(loaded.ok() && loaded->exists) << id(i);
+    return store.reads.size();
+  };
+  // r0 .. r<kHalf - 1> fill the young generation; r<kHalf> turns it old.
+  for (size_t i = 0; i <= kHalf; ++i) EXPECT_EQ(load(i), 1u) << i;
+  EXPECT_EQ(load(0), 0u);  // From the old generation, back to the young one.
+  // The next turn drops the old generation (r1 .. r<kHalf - 1>).
+  for (size_t i = kHalf + 1; i < 2 * kHalf; ++i) EXPECT_EQ(load(i), 1u) << i;
+  EXPECT_EQ(load(0), 0u);
+  EXPECT_EQ(load(kHalf), 0u);
+  EXPECT_EQ(load(1), 1u);
 }
 
 }  // namespace
