@@ -76,8 +76,9 @@ ABSL_FLAG(int, max_inflight_request_mib, 64,
           "RESOURCE_EXHAUSTED (busy, retry with backoff) so that bursts of "
           "large requests cannot exhaust memory; 0 removes the bound");
 
-ABSL_FLAG(std::string, auth, "dev",
-          "'dev': development mode, NO AUTHENTICATION: the tenant and actor "
+ABSL_FLAG(std::string, auth, "",
+          "required, no default: 'dev': development mode, NO AUTHENTICATION: "
+          "the tenant and actor "
           "are taken from x-tenant-id and x-actor as given (local use and "
           "grpcurl only; warned at start-up and in health); 'principals': "
           "callers authenticate with a client certificate or a bearer token "
@@ -138,7 +139,8 @@ int FailConfig(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "sequencerd --listen=HOST:PORT --data_dir=DIR [--clock=system|manual]\n"
+      "sequencerd --auth=principals|dev --listen=HOST:PORT --data_dir=DIR "
+      "[--clock=system|manual]\n"
       "Runs the sequencer gRPC service. Stops cleanly on SIGTERM or SIGINT.");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view path) {
@@ -199,6 +201,12 @@ int main(int argc, char** argv) {
 
   // Security: flags, the principals file and the TLS files (exit 2).
   const std::string auth_mode = absl::GetFlag(FLAGS_auth);
+  if (auth_mode.empty()) {
+    return FailConfig(
+        "--auth is required: --auth=principals (callers authenticate with a "
+        "client certificate or a bearer token, see --principals_file) or "
+        "--auth=dev (development mode, NO AUTHENTICATION: local use only)");
+  }
   if (auth_mode != "dev" && auth_mode != "principals") {
     return FailConfig(absl::StrCat(
         "--auth must be 'dev' or 'principals', got '", auth_mode, "'"));

@@ -759,12 +759,19 @@ TEST_F(AuthDaemonTest, ABadPrincipalsFileOrFlagStopsTheStartWithExit2) {
       {{"--auth=principals", "--principals_file=" + dir_.Sub("none.txt")},
        "cannot read"},
       {{"--auth=open"}, "--auth must be 'dev' or 'principals'"},
-      {{"--principals_file=" + bad}, "--principals_file needs --auth"},
-      {{"--tls_cert=x.pem"}, "--tls_cert and --tls_key go together"},
-      {{"--tls_client_ca=ca.pem"}, "--tls_client_ca needs --tls_cert"},
-      {{"--tls_cert=" + bad, "--tls_key=" + bad}, "--tls_cert: "},
-      {{"--tenant_rate=-1"}, "--tenant_rate must be 0 or more"},
-      {{"--tenant_burst=0"}, "--tenant_burst must be 1 or more"},
+      // Development mode is never the default: no --auth, no start.
+      {{}, "--auth is required: --auth=principals"},
+      {{"--auth="}, "--auth is required: --auth=principals"},
+      {{"--tls_cert=x.pem", "--tls_key=x.key"}, "--auth is required"},
+      {{"--auth=dev", "--principals_file=" + bad},
+       "--principals_file needs --auth"},
+      {{"--auth=dev", "--tls_cert=x.pem"},
+       "--tls_cert and --tls_key go together"},
+      {{"--auth=dev", "--tls_client_ca=ca.pem"},
+       "--tls_client_ca needs --tls_cert"},
+      {{"--auth=dev", "--tls_cert=" + bad, "--tls_key=" + bad}, "--tls_cert: "},
+      {{"--auth=dev", "--tenant_rate=-1"}, "--tenant_rate must be 0 or more"},
+      {{"--auth=dev", "--tenant_burst=0"}, "--tenant_burst must be 1 or more"},
   };
   for (const auto& [flags, message] : cases) {
     SCOPED_TRACE(message);
