@@ -161,6 +161,15 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Block the stop signals before any thread starts (gRPC's certificate
+  // watcher, the file watchers), so that only sigwait below receives them: a
+  // SIGHUP taken by another thread would end the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload principals, TLS files, CRLs
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // Before any thread starts.
   {
     const int arenas = absl::GetFlag(FLAGS_malloc_arenas);
@@ -314,15 +323,6 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_testing_hold_long_reads)) {
     sequencer::server::HoldLongReadsForTesting(true);
   }
-
-  // Block the stop signals before any thread starts, so that only sigwait below
-  // receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);  // reload principals, TLS files, CRLs
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   auto store = sequencer::eventstore::RocksDbEventStore::Open(
       absl::GetFlag(FLAGS_data_dir), {});
