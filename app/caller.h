@@ -5,12 +5,17 @@
 #ifndef SEQUENCER_APP_CALLER_H_
 #define SEQUENCER_APP_CALLER_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 
 #include "absl/time/time.h"
 
 namespace sequencer::app {
+
+// Whether a caller has stopped waiting (its deadline passed, or it went
+// away). Must be thread-safe; called only while the call runs.
+using StopCheck = std::function<bool()>;
 
 struct CallContext {
   CallContext() = default;
@@ -26,6 +31,11 @@ struct CallContext {
   // whose commit would come after it is not committed (CommandRunner::Run
   // answers DEADLINE_EXCEEDED and writes nothing).
   absl::Time deadline = absl::InfiniteFuture();
+  // Asked by long reads (app/runtime/read_deadline.h) every so many items:
+  // true ends the read with DEADLINE_EXCEEDED. The server sets it from the
+  // gRPC call (deadline passed or call cancelled); unset, long reads compare
+  // `deadline` with real time. Valid only while the call runs.
+  StopCheck stopped_waiting;
 };
 
 }  // namespace sequencer::app

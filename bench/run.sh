@@ -16,7 +16,7 @@
 #
 # What runs, per store size N (bench/load_client.cc is the one client of every gRPC figure; it
 # and bench/noop_server.cc say exactly what they measure):
-#   1. build/sequencerd --listen=127.0.0.1:0 --clock=manual on a fresh data dir (the port is read
+#   1. build/sequencerd --listen=127.0.0.1:0 --auth=dev --clock=manual on a fresh data dir (the port is read
 #      from its "listening on" line). load_client setup: a sequence and N recipients in calls of
 #      10,000 (first and last call, p50/p99); plus a second sequence of 10,000 for the bulk pause.
 #      Ceiling: the no-op server's round trip of an enrollment call of 10,000 (p50 of 3) + one
@@ -153,7 +153,7 @@ for pass in $passes; do
   log "== run $run of $RUNS: store of $size recipients =="
   data=$work/data-$size-$run
   seq_log=$work/sequencerd-$size-$run.log
-  start_server "$seq_log" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual --log=none
+  start_server "$seq_log" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --auth=dev --clock=manual --log=none
   seq_pid=$server_pid
   seq=$server_addr
   log "sequencerd on $seq (pid $seq_pid)"
@@ -217,7 +217,7 @@ for pass in $passes; do
   # 6. Restart to SERVING.
   log "restart to SERVING"
   t0=$(date +%s%N)
-  start_server "$seq_log.2" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --clock=manual --log=none
+  start_server "$seq_log.2" "$B/sequencerd" --listen=127.0.0.1:0 --data_dir="$data" --auth=dev --clock=manual --log=none
   serving=$(results client --target="$server_addr" --mode=wait_serving --t0_ns="$t0")
   restart_rss=$(rss_mib "$server_pid" VmRSS)
   stop_server "$server_pid"

@@ -21,7 +21,7 @@ bash "$here/rootfs.sh" "$root" "$1" "$2"
 
 mkfifo "$work/out"
 chroot --userspec=10001:10001 "$root" /usr/local/bin/sequencerd \
-  --data_dir=/var/lib/sequencer --listen=127.0.0.1:0 > "$work/out" 2>&1 &
+  --data_dir=/var/lib/sequencer --listen=127.0.0.1:0 --auth=dev > "$work/out" 2>&1 &
 pid=$!
 exec 3< "$work/out"
 address=""

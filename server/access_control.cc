@@ -81,22 +81,49 @@ absl::StatusOr<const Principal*> Authenticate(
   if (auth != nullptr) {
     std::vector<grpc::string_ref> type =
         auth->FindPropertyValues(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME);
-    std::vector<grpc::string_ref> names =
-        auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME);
     // The server requests client certificates only with verification
-    // (server/main.cc), so a common name here is one the client CA signed.
+    // (server/main.cc), so the names here are ones the client CA signed.
     // "tls" with TlsServerCredentials (sequencerd), "ssl" with
     // SslServerCredentials.
+    auto all = [&](const char* property) {
+      std::vector<std::string> out;
+      for (const grpc::string_ref& value : auth->FindPropertyValues(property)) {
+        out.emplace_back(value.data(), value.size());
+      }
+      return out;
+    };
+    CertificateIdentity certificate;
+    std::vector<std::string> names = all(GRPC_X509_CN_PROPERTY_NAME);
+    if (names.size() == 1) certificate.common_name = names[0];
+    certificate.dns_names = all(GRPC_PEER_DNS_PROPERTY_NAME);
+    certificate.uris = all(GRPC_PEER_URI_PROPERTY_NAME);
+    const bool has_certificate = !certificate.common_name.empty() ||
+                                 !certificate.dns_names.empty() ||
+                                 !certificate.uris.empty();
     if (type.size() == 1 &&
         (type[0] == "tls" || type[0] == GRPC_SSL_TRANSPORT_SECURITY_TYPE) &&
-        names.size() == 1) {
-      const absl::string_view name(names[0].data(), names[0].size());
-      const Principal* principal = principals.ByCertCommonName(name);
-      if (principal == nullptr) {
-        return absl::UnauthenticatedError(absl::StrCat(
-            "the client certificate (CN=", name, ") is not a known principal"));
+        has_certificate) {
+      std::string described = absl::StrCat("CN=", certificate.common_name);
+      for (const std::string& dns : certificate.dns_names) {
+        absl::StrAppend(&described, ", DNS:", dns);
       }
-      return principal;
+      for (const std::string& uri : certificate.uris) {
+        absl::StrAppend(&described, ", URI:", uri);
+      }
+      std::vector<const Principal*> found =
+          principals.ByCertificate(certificate);
+      if (found.empty()) {
+        return absl::UnauthenticatedError(
+            absl::StrCat("the client certificate (", described,
+                         ") is not a known principal"));
+      }
+      if (found.size() > 1) {
+        return absl::UnauthenticatedError(
+            absl::StrCat("the client certificate (", described, ") names ",
+                         found.size(), " principals (", found[0]->name, ", ",
+                         found[1]->name, "): give its names to one"));
+      }
+      return found[0];
     }
   }
   return absl::UnauthenticatedError(
@@ -218,6 +245,12 @@ absl::StatusOr<Admission> AccessControl::Admit(
         absl::PermissionDeniedError(absl::StrCat("no role may call ", method));
     AttachErrorInfo(status, "ROLE_FORBIDS", {{"method", std::string(method)}});
     return status;
+  }
+  if (revocation_ != nullptr) {
+    std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+    if (absl::Status valid = revocation_->Check(auth.get()); !valid.ok()) {
+      return valid;
+    }
   }
   Admission admission;
   admission.tenant_scoped = IsTenantScoped(*permission);

@@ -10,7 +10,8 @@
 // Principals mode (--auth=principals) authenticates the caller as a principal
 // of the principals file (server/principals.h): by a bearer token
 // (`authorization: Bearer <token>`) when one is sent, else by the verified
-// client certificate's common name (mTLS). Then:
+// client certificate (mTLS): its URI and DNS subjectAltNames and common name,
+// matched as server/principals.h says. Then:
 //   - no or unknown credentials: UNAUTHENTICATED;
 //   - a role that does not grant the method's permission: PERMISSION_DENIED
 //     with a google.rpc.ErrorInfo (reason ROLE_FORBIDS, metadata principal,
@@ -21,6 +22,10 @@
 //     PERMISSION_DENIED (reason ACT_FOR_FORBIDDEN).
 // The actor recorded is the principal's name, or "<name> (for <end user>)"
 // when a principal with may_act_for names the end user; `x-actor` is ignored.
+//
+// Both modes: with revocation lists (SetRevocationLists, --tls_crl_file), a
+// call whose client certificate is revoked is UNAUTHENTICATED first
+// (server/revocation.h).
 //
 // Both modes: with a tenant rate (requests per second) each tenant has a token
 // bucket of `burst` requests, refilled on the server's clock; a call beyond it
@@ -43,6 +48,7 @@
 #include "app/runtime/clock.h"
 #include "grpcpp/server_context.h"
 #include "server/principals.h"
+#include "server/revocation.h"
 
 namespace sequencer::server {
 
@@ -79,6 +85,10 @@ class AccessControl {
 
   bool development() const { return development_; }
 
+  // Checks every admitted call's client certificate against `lists` (which
+  // must outlive this). Call before the server serves.
+  void SetRevocationLists(const RevocationLists* lists) { revocation_ = lists; }
+
   // Reads the principals file again (principals mode; a no-op in development
   // mode). On error the principals in use stay, and the error says why.
   absl::Status Reload();
@@ -113,6 +123,7 @@ class AccessControl {
   const std::string file_;
   const app::Clock* const clock_;
   const RateLimit rate_;
+  const RevocationLists* revocation_ = nullptr;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const PrincipalSet> principals_ ABSL_GUARDED_BY(mu_);

@@ -20,10 +20,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Backup(
     grpc::CallbackServerContext* context, const v1::BackupRequest* request,
     v1::BackupResponse* response) {
   return RunOperatorUnary(
-      context, deps_.pool, [this, request, response]() -> absl::Status {
-        SEQ_ASSIGN_OR_RETURN(app::BackupResult result,
-                             app::Backup(deps_.repository->store(), copies_,
-                                         request->directory()));
+      context, deps_.pool,
+      [this, context, request, response]() -> absl::Status {
+        SEQ_ASSIGN_OR_RETURN(
+            app::BackupResult result,
+            app::Backup(deps_.repository->store(), copies_,
+                        request->directory(), StopCheckOf(context)));
         response->set_directory(result.directory);
         response->set_last_position(result.last_position);
         return absl::OkStatus();
@@ -35,11 +37,12 @@ grpc::ServerUnaryReactor* AdminServiceImpl::VerifyStore(
     const v1::VerifyStoreRequest* /*request*/,
     v1::VerifyStoreResponse* response) {
   return RunOperatorUnary(
-      context, deps_.pool, [this, response]() -> absl::Status {
+      context, deps_.pool, [this, context, response]() -> absl::Status {
+        app::ProjectionVerifier::Options options;
+        options.stopped = StopCheckOf(context);
         SEQ_ASSIGN_OR_RETURN(
             app::VerifyResult result,
-            app::VerifyStore(deps_.repository->store(), copies_,
-                             app::ProjectionVerifier::Options()));
+            app::VerifyStore(deps_.repository->store(), copies_, options));
         response->set_ok(result.ok());
         response->set_last_position(result.last_position);
         response->set_events(result.events);

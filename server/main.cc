@@ -27,8 +27,10 @@
 #include "eventstore/rocksdb_event_store.h"
 #include "google/protobuf/stubs/logging.h"
 #include "server/access_control.h"
+#include "server/revocation.h"
 #include "server/sequencer_server.h"
 #include "server/tls.h"
+#include "server/unary_call.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve gRPC on; port 0 picks a free port (printed at "
@@ -76,8 +78,9 @@ ABSL_FLAG(int, max_inflight_request_mib, 64,
           "RESOURCE_EXHAUSTED (busy, retry with backoff) so that bursts of "
           "large requests cannot exhaust memory; 0 removes the bound");
 
-ABSL_FLAG(std::string, auth, "dev",
-          "'dev': development mode, NO AUTHENTICATION: the tenant and actor "
+ABSL_FLAG(std::string, auth, "",
+          "required, no default: 'dev': development mode, NO AUTHENTICATION: "
+          "the tenant and actor "
           "are taken from x-tenant-id and x-actor as given (local use and "
           "grpcurl only; warned at start-up and in health); 'principals': "
           "callers authenticate with a client certificate or a bearer token "
@@ -92,7 +95,8 @@ ABSL_FLAG(absl::Duration, principals_refresh, absl::Seconds(1),
           "only on SIGHUP");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain of the server; with --tls_key serves TLS "
-          "only. Reloaded when the file changes (see --tls_refresh)");
+          "only. Reloaded (with the key and client CA) on SIGHUP and when "
+          "the files change (see --tls_refresh)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle: client certificates it signed are verified and "
@@ -102,10 +106,19 @@ ABSL_FLAG(std::string, tls_client_auth, "require",
           "certificate) or 'optional' (clients may use a bearer token "
           "instead)");
 ABSL_FLAG(absl::Duration, tls_refresh, absl::Seconds(1),
-          "how often the TLS files are checked for changes (whole seconds)");
+          "how often the TLS files (and --tls_crl_file) are checked for "
+          "changes; 0: only on SIGHUP");
+ABSL_FLAG(std::string, tls_crl_file, "",
+          "PEM certificate revocation lists of --tls_client_ca: a call with a "
+          "revoked client certificate is UNAUTHENTICATED. Reloaded on SIGHUP "
+          "and when it changes (--tls_refresh)");
 ABSL_FLAG(double, tenant_rate, 0,
           "requests per second each tenant may make (token bucket); 0: no "
           "limit. Beyond: RESOURCE_EXHAUSTED with google.rpc.RetryInfo");
+ABSL_FLAG(bool, testing_hold_long_reads, false,
+          "TESTS ONLY: a long read (report, listings, audit, verify, backup) "
+          "waits at its first deadline check until the call's deadline has "
+          "passed, so tests see it stop with DEADLINE_EXCEEDED");
 ABSL_FLAG(int, tenant_burst, 20,
           "with --tenant_rate: requests a tenant may make at once");
 
@@ -138,7 +151,8 @@ int FailConfig(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "sequencerd --listen=HOST:PORT --data_dir=DIR [--clock=system|manual]\n"
+      "sequencerd --auth=principals|dev --listen=HOST:PORT --data_dir=DIR "
+      "[--clock=system|manual]\n"
       "Runs the sequencer gRPC service. Stops cleanly on SIGTERM or SIGINT.");
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = [](absl::string_view path) {
@@ -147,6 +161,15 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Block the stop signals before any thread starts (gRPC's certificate
+  // watcher, the file watchers), so that only sigwait below receives them: a
+  // SIGHUP taken by another thread would end the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload principals, TLS files, CRLs
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // Before any thread starts.
   {
     const int arenas = absl::GetFlag(FLAGS_malloc_arenas);
@@ -199,6 +222,12 @@ int main(int argc, char** argv) {
 
   // Security: flags, the principals file and the TLS files (exit 2).
   const std::string auth_mode = absl::GetFlag(FLAGS_auth);
+  if (auth_mode.empty()) {
+    return FailConfig(
+        "--auth is required: --auth=principals (callers authenticate with a "
+        "client certificate or a bearer token, see --principals_file) or "
+        "--auth=dev (development mode, NO AUTHENTICATION: local use only)");
+  }
   if (auth_mode != "dev" && auth_mode != "principals") {
     return FailConfig(absl::StrCat(
         "--auth must be 'dev' or 'principals', got '", auth_mode, "'"));
@@ -221,7 +250,8 @@ int main(int argc, char** argv) {
   tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   tls.key_file = absl::GetFlag(FLAGS_tls_key);
   tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
-  tls.refresh = absl::GetFlag(FLAGS_tls_refresh);
+  const absl::Duration tls_refresh = absl::GetFlag(FLAGS_tls_refresh);
+  const std::string crl_file = absl::GetFlag(FLAGS_tls_crl_file);
   const std::string client_auth = absl::GetFlag(FLAGS_tls_client_auth);
   if (client_auth != "require" && client_auth != "optional") {
     return FailConfig(
@@ -235,15 +265,26 @@ int main(int argc, char** argv) {
   if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
     return FailConfig("--tls_client_ca needs --tls_cert and --tls_key");
   }
-  if (tls.refresh < absl::Seconds(1)) {
-    return FailConfig("--tls_refresh must be at least 1s");
+  if (tls_refresh < absl::ZeroDuration()) {
+    return FailConfig("--tls_refresh must be 0 or more");
   }
+  if (!crl_file.empty() && tls.client_ca_file.empty()) {
+    return FailConfig("--tls_crl_file needs --tls_client_ca");
+  }
+  std::unique_ptr<sequencer::server::TlsFiles> tls_files;
   if (!tls.cert_file.empty()) {
-    if (absl::Status files = sequencer::server::CheckTlsFiles(tls);
-        !files.ok()) {
-      return FailConfig(std::string(files.message()));
-    }
-    options.credentials = sequencer::server::MakeTlsServerCredentials(tls);
+    auto started = sequencer::server::TlsFiles::Start(tls);
+    if (!started.ok())
+      return FailConfig(std::string(started.status().message()));
+    tls_files = *std::move(started);
+    options.credentials = tls_files->credentials();
+  }
+  std::unique_ptr<sequencer::server::RevocationLists> revocation;
+  if (!crl_file.empty()) {
+    auto loaded =
+        sequencer::server::RevocationLists::Load(crl_file, tls.client_ca_file);
+    if (!loaded.ok()) return FailConfig(std::string(loaded.status().message()));
+    revocation = *std::move(loaded);
   }
   // The rate limit reads the clock given to the server: made here, before
   // the store is opened, and handed to the AccessControl below.
@@ -274,15 +315,14 @@ int main(int argc, char** argv) {
     access = sequencer::server::AccessControl::Development(clock.get(), rate);
   }
   options.access = access.get();
-
-  // Block the stop signals before any thread starts, so that only sigwait below
-  // receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGHUP);  // reload the principals file
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (revocation != nullptr) access->SetRevocationLists(revocation.get());
+  if (tls_refresh > absl::ZeroDuration()) {
+    if (tls_files != nullptr) tls_files->Watch(tls_refresh);
+    if (revocation != nullptr) revocation->Watch(tls_refresh);
+  }
+  if (absl::GetFlag(FLAGS_testing_hold_long_reads)) {
+    sequencer::server::HoldLongReadsForTesting(true);
+  }
 
   auto store = sequencer::eventstore::RocksDbEventStore::Open(
       absl::GetFlag(FLAGS_data_dir), {});
@@ -360,6 +400,26 @@ int main(int argc, char** argv) {
   while (true) {
     sigwait(&stop_signals, &received);
     if (received != SIGHUP) break;
+    if (tls_files != nullptr) {
+      if (absl::Status reloaded = tls_files->Reload(); !reloaded.ok()) {
+        std::cerr << "sequencerd: SIGHUP: the TLS files are refused, the ones "
+                     "in use stay: "
+                  << reloaded.message() << std::endl;
+      } else {
+        std::cerr << "sequencerd: SIGHUP: TLS files reloaded from "
+                  << tls.cert_file << std::endl;
+      }
+    }
+    if (revocation != nullptr) {
+      if (absl::Status reloaded = revocation->Reload(); !reloaded.ok()) {
+        std::cerr << "sequencerd: SIGHUP: the CRL file is refused, the lists "
+                     "in use stay: "
+                  << reloaded.message() << std::endl;
+      } else {
+        std::cerr << "sequencerd: SIGHUP: " << revocation->revoked_count()
+                  << " revoked certificates from " << crl_file << std::endl;
+      }
+    }
     if (absl::Status reloaded = access->Reload(); !reloaded.ok()) {
       std::cerr << "sequencerd: SIGHUP: the principals file is refused, the "
                    "principals in use stay: "
@@ -376,5 +436,7 @@ int main(int argc, char** argv) {
   server->reset();
   store->reset();
   access.reset();
+  revocation.reset();
+  tls_files.reset();
   return 0;
 }

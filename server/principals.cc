@@ -3,8 +3,11 @@
 #include <openssl/sha.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
@@ -247,6 +250,20 @@ absl::StatusOr<std::shared_ptr<const PrincipalSet>> PrincipalSet::Parse(
           return LineError(path, line_number, "cert_cn is empty");
         }
         principal.cert_cn = std::string(value);
+      } else if (key == "cert_dns") {
+        if (value.empty()) {
+          return LineError(path, line_number, "cert_dns is empty");
+        }
+        principal.cert_dns.push_back(absl::AsciiStrToLower(value));
+      } else if (key == "cert_uri") {
+        const size_t colon = value.find(':');
+        if (colon == absl::string_view::npos || colon == 0 ||
+            colon + 1 == value.size()) {
+          return LineError(path, line_number,
+                           "cert_uri must be a URI with a scheme, e.g. "
+                           "spiffe://example.org/ns/x/sa/worker");
+        }
+        principal.cert_uris.push_back(std::string(value));
       } else if (key == "token_sha256") {
         std::string bytes;
         if (value.size() != 64 || !absl::c_all_of(value, [](char c) {
@@ -274,8 +291,8 @@ absl::StatusOr<std::shared_ptr<const PrincipalSet>> PrincipalSet::Parse(
         return LineError(
             path, line_number,
             absl::StrCat("unknown key '", key,
-                         "' (name, role, tenants, cert_cn, token_sha256, "
-                         "may_act_for)"));
+                         "' (name, role, tenants, cert_cn, cert_dns, "
+                         "cert_uri, token_sha256, may_act_for)"));
       }
     }
     if (principal.name.empty()) {
@@ -298,9 +315,25 @@ absl::StatusOr<std::shared_ptr<const PrincipalSet>> PrincipalSet::Parse(
       return LineError(path, line_number,
                        "tenants is missing (a list of tenant ids, or *)");
     }
-    if (principal.cert_cn.empty() && principal.token_hashes.empty()) {
+    if (principal.cert_cn.empty() && principal.cert_dns.empty() &&
+        principal.cert_uris.empty() && principal.token_hashes.empty()) {
       return LineError(path, line_number,
-                       "a principal needs a cert_cn or a token_sha256");
+                       "a principal needs a cert_cn, cert_dns, cert_uri or "
+                       "token_sha256");
+    }
+    for (const auto& [key, values, index] :
+         {std::make_tuple("cert_dns", &principal.cert_dns, &set->by_dns_),
+          std::make_tuple("cert_uri", &principal.cert_uris, &set->by_uri_)}) {
+      for (const std::string& value : *values) {
+        auto [it, added] = index->emplace(value, set->principals_.size());
+        if (!added) {
+          return LineError(path, line_number,
+                           absl::StrCat(key, " '", value,
+                                        it->second == set->principals_.size()
+                                            ? "' is given twice"
+                                            : "' is given to two principals"));
+        }
+      }
     }
     if (!principal.cert_cn.empty()) {
       if (set->by_cn_.count(principal.cert_cn) > 0) {
@@ -342,6 +375,30 @@ const Principal* PrincipalSet::ByToken(absl::string_view token) const {
     }
   }
   return found;
+}
+
+std::vector<const Principal*> PrincipalSet::ByCertificate(
+    const CertificateIdentity& certificate) const {
+  std::set<size_t> found;
+  for (const std::string& uri : certificate.uris) {
+    if (auto it = by_uri_.find(uri); it != by_uri_.end()) {
+      found.insert(it->second);
+    }
+  }
+  for (const std::string& dns : certificate.dns_names) {
+    if (auto it = by_dns_.find(absl::AsciiStrToLower(dns));
+        it != by_dns_.end()) {
+      found.insert(it->second);
+    }
+  }
+  if (!certificate.common_name.empty()) {
+    if (auto it = by_cn_.find(certificate.common_name); it != by_cn_.end()) {
+      found.insert(it->second);
+    }
+  }
+  std::vector<const Principal*> out;
+  for (size_t i : found) out.push_back(&principals_[i]);
+  return out;
 }
 
 const Principal* PrincipalSet::ByCertCommonName(

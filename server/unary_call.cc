@@ -1,11 +1,13 @@
 #include "server/unary_call.h"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "grpc/support/time.h"
 
@@ -101,6 +103,26 @@ absl::Time DeadlineOf(const grpc::CallbackServerContext& context) {
       gpr_convert_clock_type(context.raw_deadline(), GPR_CLOCK_REALTIME);
   if (raw.tv_sec == INT64_MAX) return absl::InfiniteFuture();
   return absl::FromUnixSeconds(raw.tv_sec) + absl::Nanoseconds(raw.tv_nsec);
+}
+
+namespace {
+std::atomic<bool> hold_long_reads{false};
+}  // namespace
+
+void HoldLongReadsForTesting(bool hold) { hold_long_reads.store(hold); }
+
+app::StopCheck StopCheckOf(grpc::CallbackServerContext* context) {
+  const absl::Time deadline = DeadlineOf(*context);
+  return [context, deadline]() {
+    const bool finite = deadline != absl::InfiniteFuture();
+    if (finite && hold_long_reads.load(std::memory_order_relaxed)) {
+      const absl::Duration left = deadline - absl::Now();
+      if (left > absl::ZeroDuration()) {
+        absl::SleepFor(left + absl::Milliseconds(1));
+      }
+    }
+    return context->IsCancelled() || (finite && absl::Now() >= deadline);
+  };
 }
 
 absl::StatusOr<CallContext> AdmittedCallContext() {

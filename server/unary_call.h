@@ -63,14 +63,31 @@ absl::StatusOr<CallContext> AdmittedCallContext();
 // The call's deadline in real time; InfiniteFuture when it has none.
 absl::Time DeadlineOf(const grpc::CallbackServerContext& context);
 
+// The call's stop check (app::StopCheck, app/runtime/read_deadline.h): true
+// once its deadline has passed or it was cancelled (the client went away).
+// Valid while the call runs.
+app::StopCheck StopCheckOf(grpc::CallbackServerContext* context);
+
+// Test hook (sequencerd --testing_hold_long_reads): a long read's first ask
+// of StopCheckOf waits until the call's deadline has passed, as a read longer
+// than the deadline would, so that a test through the real daemon sees the
+// read stop for its deadline without a store large enough to take that long.
+// Calls without a deadline are not held.
+void HoldLongReadsForTesting(bool hold);
+
 // `handler` is called as absl::Status(const CallContext&). The CallContext
-// carries the call's deadline: a change is not committed after it.
+// carries the call's deadline and its stop check: a change is not committed
+// after the deadline, and long reads stop with DEADLINE_EXCEEDED once the
+// caller stopped waiting.
 template <typename Handler>
 grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
                                    app::WorkerPool* pool, Handler handler) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<CallContext> admitted = AdmittedCallContext();
-  if (admitted.ok()) admitted->deadline = DeadlineOf(*context);
+  if (admitted.ok()) {
+    admitted->deadline = DeadlineOf(*context);
+    admitted->stopped_waiting = StopCheckOf(context);
+  }
   auto run = [reactor, call = std::move(admitted),
               handler = std::move(handler)]() mutable {
     absl::Status status = call.status();
@@ -94,7 +111,8 @@ grpc::ServerUnaryReactor* RunUnary(grpc::CallbackServerContext* context,
 
 // RunUnary for calls that act for an operator on the whole service, not for a
 // tenant (AdminService): no CallContext is used (the call was admitted by its
-// principal's role alone). `handler` is called as absl::Status().
+// principal's role alone). `handler` is called as absl::Status(); long ones
+// take StopCheckOf(context) themselves.
 template <typename Handler>
 grpc::ServerUnaryReactor* RunOperatorUnary(grpc::CallbackServerContext* context,
                                            app::WorkerPool* pool,

@@ -16,6 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "app/runtime/read_deadline.h"
 #include "app/storage/event_codec.h"
 #include "app/storage/repository.h"
 #include "app/storage/store_layout.h"
@@ -386,7 +387,8 @@ class LogPass {
   LogPass(const ProjectionVerifier::Options& options, uint64_t last_position,
           PositionBits* seen, std::set<uint64_t>* beyond,
           SequenceMap* sequences)
-      : last_position_(last_position),
+      : deadline_(options.stopped, "events"),
+        last_position_(last_position),
         seen_(*seen),
         beyond_(*beyond),
         sequences_(*sequences),
@@ -447,6 +449,7 @@ class LogPass {
   }
 
   absl::Status Visit(const eventstore::StoredEventView& stored) {
+    if (absl::Status s = deadline_.Tick(); !s.ok()) return s;
     ++events;
     if (!in_stream_ || stored.stream != current_) StartStream(stored);
     CheckPlace(stored);
@@ -686,6 +689,7 @@ class LogPass {
     status_groups_.clear();
   }
 
+  ReadDeadline deadline_;
   const uint64_t last_position_;
   PositionBits& seen_;
   std::set<uint64_t>& beyond_;
@@ -937,6 +941,10 @@ class VerifyPass {
     for (LogPass* pass : all) findings.Move(&pass->stream_lines);
     for (LogPass* pass : all) findings.Move(&pass->orphan_lines);
 
+    if (absl::Status s = ReadDeadline(options_.stopped, "events").Check();
+        !s.ok()) {
+      return s;
+    }
     // The prefixes, and the idempotency records, compared on the threads:
     // a large prefix in one key range per thread (cut at its expected
     // entries), the larger ones first; reported in prefix order, missing

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "app/caller.h"
 #include "eventstore/event_store.h"
 
 namespace sequencer::app {
@@ -102,6 +103,10 @@ class ProjectionVerifier {
     // A listing prefix with at least this many expected entries is compared
     // in one key range per thread.
     size_t split_prefix_at = 10000;
+    // Asked every kDeadlineCheckInterval events of the log scan (on each
+    // scanning thread) and before the index comparison: true ends Verify
+    // with DEADLINE_EXCEEDED (app/runtime/read_deadline.h). Unset: never.
+    StopCheck stopped = nullptr;
   };
 
   // `store` must outlive the verifier.

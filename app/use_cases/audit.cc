@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "app/pipeline/command_runner.h"
+#include "app/runtime/read_deadline.h"
 #include "app/status_macros.h"
 #include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
@@ -25,6 +26,7 @@ template <typename Include>
 absl::StatusOr<domain::Sequence> FoldSequence(const AppDeps& deps,
                                               const CallContext& call,
                                               absl::string_view sequence_id,
+                                              ReadDeadline& deadline,
                                               Include include) {
   SEQ_ASSIGN_OR_RETURN(std::vector<eventstore::StoredEvent> events,
                        deps.repository->store().ReadStream(
@@ -32,6 +34,7 @@ absl::StatusOr<domain::Sequence> FoldSequence(const AppDeps& deps,
                            1, std::numeric_limits<size_t>::max()));
   domain::Sequence sequence;
   for (const eventstore::StoredEvent& stored : events) {
+    SEQ_RETURN_IF_ERROR(deadline.Tick());
     v1::Event proto;
     if (!proto.ParseFromString(stored.data)) {
       return absl::DataLossError(absl::StrCat(
@@ -72,7 +75,9 @@ absl::StatusOr<RecipientAsOf> GetRecipientAsOf(const AppDeps& deps,
   domain::Recipient whole;
   uint64_t last_position = 0;
   bool folding = true;
+  ReadDeadline deadline(call, "events");
   for (const auto& [stored, proto] : events) {
+    SEQ_RETURN_IF_ERROR(deadline.Tick());
     SEQ_ASSIGN_OR_RETURN(domain::RecipientEvent event,
                          RecipientEventFromProto(proto));
     const absl::Time at = FromProtoTime(proto.metadata().occurred_at());
@@ -111,13 +116,13 @@ absl::StatusOr<RecipientAsOf> GetRecipientAsOf(const AppDeps& deps,
     const absl::Time as_of = *request.as_of;
     SEQ_ASSIGN_OR_RETURN(
         out.sequence,
-        FoldSequence(deps, call, request.sequence_id,
+        FoldSequence(deps, call, request.sequence_id, deadline,
                      [as_of](uint64_t, absl::Time at) { return at <= as_of; }));
   } else {
     out.as_of = out.last_event_at;
     SEQ_ASSIGN_OR_RETURN(
         out.sequence,
-        FoldSequence(deps, call, request.sequence_id,
+        FoldSequence(deps, call, request.sequence_id, deadline,
                      [last_position](uint64_t position, absl::Time) {
                        return position <= last_position;
                      }));
@@ -142,6 +147,7 @@ absl::StatusOr<EventPage> ReadEvents(const AppDeps& deps,
   uint64_t scanned = 0;
   size_t bytes = 0;
   bool reached_end = false;
+  ReadDeadline deadline(call, "events");
   auto full = [&] {
     return page.events.size() >= static_cast<size_t>(limit) ||
            bytes >= kMaxEventPageBytes;
@@ -156,6 +162,7 @@ absl::StatusOr<EventPage> ReadEvents(const AppDeps& deps,
       break;
     }
     for (eventstore::StoredEvent& stored : chunk_events) {
+      SEQ_RETURN_IF_ERROR(deadline.Tick());
       ++scanned;
       page.next_position = stored.position + 1;
       position = page.next_position;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "app/pipeline/command_runner.h"
+#include "app/runtime/read_deadline.h"
 #include "app/status_macros.h"
 #include "app/storage/indexes.h"
 
@@ -60,7 +61,9 @@ absl::StatusOr<RecipientPage> ListRecipients(
       indexes::ListRecipients(deps.repository->store(), call.tenant_id,
                               sequence_id, statuses, after, page_size));
   page.recipients.reserve(ids.ids.size());
+  ReadDeadline deadline(call, "recipients");
   for (const std::string& id : ids.ids) {
+    SEQ_RETURN_IF_ERROR(deadline.Tick());
     SEQ_ASSIGN_OR_RETURN(
         domain::Recipient recipient,
         deps.repository->GetRecipient(call.tenant_id, sequence_id, id));

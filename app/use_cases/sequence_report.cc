@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "app/runtime/read_deadline.h"
 #include "app/status_macros.h"
 #include "app/storage/event_codec.h"
 #include "app/storage/store_layout.h"
@@ -33,9 +34,11 @@ absl::StatusOr<SequenceReportResult> GetSequenceReport(
   SEQ_ASSIGN_OR_RETURN(
       out.sequence, deps.repository->GetSequence(call.tenant_id, sequence_id));
   out.report = domain::EmptyReport(static_cast<int>(out.sequence.steps.size()));
+  ReadDeadline deadline(call, "report entries");
   SEQ_RETURN_IF_ERROR(deps.repository->store().VisitIndex(
       layout::ReportPrefix(call.tenant_id, sequence_id), "",
       [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        SEQ_RETURN_IF_ERROR(deadline.Tick());
         auto contribution = DecodeReportContribution(value);
         if (!contribution.ok()) {
           return absl::DataLossError(absl::StrCat(

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "app/runtime/read_deadline.h"
 #include "app/status_macros.h"
 #include "app/storage/indexes.h"
 #include "app/storage/store_layout.h"
@@ -68,7 +69,9 @@ absl::StatusOr<SequencePage> ListSequences(const AppDeps& deps,
       indexes::ListSequences(deps.repository->store(), call.tenant_id, after,
                              page_size));
   SequencePage page;
+  ReadDeadline deadline(call, "sequences");
   for (const std::string& id : ids.ids) {
+    SEQ_RETURN_IF_ERROR(deadline.Tick());
     SEQ_ASSIGN_OR_RETURN(domain::Sequence sequence,
                          deps.repository->GetSequence(call.tenant_id, id));
     page.sequences.push_back(std::move(sequence));

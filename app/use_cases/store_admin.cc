@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "app/runtime/read_deadline.h"
 #include "app/status_macros.h"
 
 namespace sequencer::app {
@@ -39,8 +40,21 @@ class RemoveOnExit {
 
 absl::StatusOr<BackupResult> Backup(eventstore::EventStore& store,
                                     const StoreCopies& copies,
-                                    const std::string& directory) {
+                                    const std::string& directory,
+                                    const StopCheck& stopped) {
+  if (stopped && stopped()) {
+    return absl::DeadlineExceededError(
+        "the call's deadline passed before the backup began; nothing was "
+        "written");
+  }
   SEQ_RETURN_IF_ERROR(store.Checkpoint(directory));
+  if (stopped && stopped()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory, ignored);
+    return absl::DeadlineExceededError(
+        "the call's deadline passed while the backup was made; the copy was "
+        "removed");
+  }
   BackupResult result;
   result.directory = directory;
   if (copies.open_read_only) {
@@ -63,6 +77,7 @@ absl::StatusOr<VerifyResult> VerifyStore(
       absl::ToUnixNanos(absl::Now()), "-", counter.fetch_add(1));
   RemoveOnExit remove(directory);
   SEQ_RETURN_IF_ERROR(store.Checkpoint(directory));
+  SEQ_RETURN_IF_ERROR(ReadDeadline(options.stopped, "events").Check());
   SEQ_ASSIGN_OR_RETURN(std::unique_ptr<eventstore::EventStore> snapshot,
                        copies.open_read_only(directory));
   ProjectionVerifier verifier(snapshot.get(), options);

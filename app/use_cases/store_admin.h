@@ -39,15 +39,21 @@ struct BackupResult {
 };
 
 // EventStore::Checkpoint into `directory` (its errors), then the copy's last
-// position.
+// position. `stopped` (app/runtime/read_deadline.h; unset: never) is asked
+// before the checkpoint, which cannot be interrupted, and after it: when the
+// caller has stopped waiting by then, the copy is removed again and the
+// answer is DEADLINE_EXCEEDED (nobody would learn that it exists).
 absl::StatusOr<BackupResult> Backup(eventstore::EventStore& store,
                                     const StoreCopies& copies,
-                                    const std::string& directory);
+                                    const std::string& directory,
+                                    const StopCheck& stopped = {});
 
 // Checkpoints the store into a new directory under
 // copies.scratch_directory, opens it read-only, runs ProjectionVerifier on
 // it and removes it (also on error). Differences are findings in the
-// result; errors only when the snapshot cannot be made or read.
+// result; errors only when the snapshot cannot be made or read, and
+// DEADLINE_EXCEEDED when options.stopped says the caller stopped waiting
+// (asked after the checkpoint and during the verification).
 absl::StatusOr<VerifyResult> VerifyStore(
     eventstore::EventStore& store, const StoreCopies& copies,
     const ProjectionVerifier::Options& options);

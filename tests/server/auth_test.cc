@@ -122,6 +122,34 @@ TEST(PrincipalsFileTest, ParsesPrincipalsAndFindsThemByTokenAndCertificate) {
   EXPECT_EQ((*set)->ByCertCommonName("nobody"), nullptr);
 }
 
+TEST(PrincipalsFileTest, CertificatesMatchBySubjectAltNameOrCommonName) {
+  auto set = server::PrincipalSet::Parse(
+      "name=cn role=worker tenants=x cert_cn=worker-1\n"
+      "name=dns role=worker tenants=x cert_dns=Mailer.Acme.Internal "
+      "cert_dns=mailer2.acme.internal\n"
+      "name=spiffe role=worker tenants=x "
+      "cert_uri=spiffe://example.org/ns/x/sa/worker\n",
+      "p");
+  ASSERT_TRUE(set.ok()) << set.status();
+  auto names = [&](server::CertificateIdentity certificate) {
+    std::string out;
+    for (const server::Principal* p : (*set)->ByCertificate(certificate)) {
+      absl::StrAppend(&out, out.empty() ? "" : ",", p->name);
+    }
+    return out;
+  };
+  EXPECT_EQ(names({"worker-1", {}, {}}), "cn");
+  EXPECT_EQ(names({"other", {"x.acme.internal", "MAILER.acme.internal"}, {}}),
+            "dns");
+  EXPECT_EQ(names({"", {"mailer2.acme.internal"}, {}}), "dns");
+  EXPECT_EQ(names({"", {}, {"spiffe://example.org/ns/x/sa/worker"}}), "spiffe");
+  // URIs are compared exactly.
+  EXPECT_EQ(names({"", {}, {"spiffe://example.org/ns/x/sa/Worker"}}), "");
+  // Names given to two principals: both are found (the caller refuses).
+  EXPECT_EQ(names({"worker-1", {"mailer.acme.internal"}, {}}), "cn,dns");
+  EXPECT_EQ(names({"nobody", {}, {}}), "");
+}
+
 TEST(PrincipalsFileTest, ABadLineIsRefusedNamingItsLine) {
   const std::string hash = server::HexOf(server::Sha256Of("t"));
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -145,6 +173,14 @@ TEST(PrincipalsFileTest, ABadLineIsRefusedNamingItsLine) {
       {"name=a role=worker tenants=bad/tenant cert_cn=a", "p:1: tenants:"},
       {"name=a role=worker tenants=x cert_cn=a may_act_for=yes",
        "p:1: may_act_for must be true or false"},
+      {"name=a role=worker tenants=x cert_uri=no-scheme",
+       "p:1: cert_uri must be a URI with a scheme"},
+      {"name=a role=worker tenants=x cert_dns=", "p:1: cert_dns is empty"},
+      {"name=a role=worker tenants=x cert_dns=a.x cert_dns=A.x",
+       "p:1: cert_dns 'a.x' is given twice"},
+      {"name=a role=worker tenants=x cert_uri=spiffe://t/a\n"
+       "name=b role=worker tenants=x cert_uri=spiffe://t/a",
+       "p:2: cert_uri 'spiffe://t/a' is given to two principals"},
   };
   for (const auto& [text, message] : cases) {
     auto set = server::PrincipalSet::Parse(text, "p");
@@ -759,12 +795,22 @@ TEST_F(AuthDaemonTest, ABadPrincipalsFileOrFlagStopsTheStartWithExit2) {
       {{"--auth=principals", "--principals_file=" + dir_.Sub("none.txt")},
        "cannot read"},
       {{"--auth=open"}, "--auth must be 'dev' or 'principals'"},
-      {{"--principals_file=" + bad}, "--principals_file needs --auth"},
-      {{"--tls_cert=x.pem"}, "--tls_cert and --tls_key go together"},
-      {{"--tls_client_ca=ca.pem"}, "--tls_client_ca needs --tls_cert"},
-      {{"--tls_cert=" + bad, "--tls_key=" + bad}, "--tls_cert: "},
-      {{"--tenant_rate=-1"}, "--tenant_rate must be 0 or more"},
-      {{"--tenant_burst=0"}, "--tenant_burst must be 1 or more"},
+      // Development mode is never the default: no --auth, no start.
+      {{}, "--auth is required: --auth=principals"},
+      {{"--auth="}, "--auth is required: --auth=principals"},
+      {{"--tls_cert=x.pem", "--tls_key=x.key"}, "--auth is required"},
+      {{"--auth=dev", "--principals_file=" + bad},
+       "--principals_file needs --auth"},
+      {{"--auth=dev", "--tls_cert=x.pem"},
+       "--tls_cert and --tls_key go together"},
+      {{"--auth=dev", "--tls_client_ca=ca.pem"},
+       "--tls_client_ca needs --tls_cert"},
+      {{"--auth=dev", "--tls_cert=" + bad, "--tls_key=" + bad}, "--tls_cert: "},
+      {{"--auth=dev", "--tls_crl_file=crl.pem"},
+       "--tls_crl_file needs --tls_client_ca"},
+      {{"--auth=dev", "--tls_refresh=-1s"}, "--tls_refresh must be 0 or more"},
+      {{"--auth=dev", "--tenant_rate=-1"}, "--tenant_rate must be 0 or more"},
+      {{"--auth=dev", "--tenant_burst=0"}, "--tenant_burst must be 1 or more"},
   };
   for (const auto& [flags, message] : cases) {
     SCOPED_TRACE(message);

@@ -35,9 +35,10 @@ TEST(DaemonFlagsTest, ABadValueIsRefusedBeforeTheDataDirectoryIsTouched) {
   for (const BadFlag& bad : cases) {
     SCOPED_TRACE(bad.flag);
     const std::string data_dir = dir.Sub("data");
-    auto child = ChildProcess::Start({SEQUENCERD_PATH, "--listen=127.0.0.1:0",
-                                      "--data_dir=" + data_dir, bad.flag},
-                                     /*merge_stderr=*/true);
+    auto child =
+        ChildProcess::Start({SEQUENCERD_PATH, "--listen=127.0.0.1:0",
+                             "--data_dir=" + data_dir, "--auth=dev", bad.flag},
+                            /*merge_stderr=*/true);
     ASSERT_TRUE(child.ok()) << child.status();
     absl::StatusOr<std::string> output = (*child)->ReadAll(absl::Seconds(30));
     ASSERT_TRUE(output.ok()) << output.status();

@@ -62,7 +62,7 @@ TEST(SystemdNotifyTest, ReadyAfterServingAndStoppingOnSigterm) {
   ASSERT_TRUE(notify.bound());
   auto child = ChildProcess::Start(
       {"/usr/bin/env", absl::StrCat("NOTIFY_SOCKET=", dir.Sub("notify")),
-       SEQUENCERD_PATH, "--listen=127.0.0.1:0",
+       SEQUENCERD_PATH, "--listen=127.0.0.1:0", "--auth=dev",
        "--data_dir=" + dir.Sub("data")});
   ASSERT_TRUE(child.ok()) << child.status();
   auto line = (*child)->ReadLine(absl::Seconds(30));

@@ -1,9 +1,11 @@
 // TLS and mTLS through the real sequencerd (issue 13): a throwaway CA and
 // certificates made with the openssl CLI in a temporary directory; the
-// handshake, client certificates naming principals, expired, wrong-CA and
-// missing client certificates, and the server certificate reloaded when its
-// files change.
+// handshake, client certificates naming principals (common name, DNS and URI
+// subjectAltNames), expired, wrong-CA, missing and revoked client
+// certificates, and the server certificate reloaded when its files change or
+// on SIGHUP.
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -79,6 +81,33 @@ class Pki {
         "openssl x509 -req -in ", Path(name + ".csr"), " -CA ",
         Path(ca + ".pem"), " -CAkey ", Path(ca + ".key"),
         " -CAcreateserial -out ", Path(name + ".pem"), " -days ", days, ext)));
+  }
+
+  // Revokes <name>.pem in `ca`'s database (openssl ca -revoke), then writes
+  // `ca`'s CRL to `crl` (openssl ca -gencrl). With `name` empty, only the
+  // CRL (revoking nothing new).
+  void RevokeAndPublish(const std::string& ca, const std::string& name,
+                        const std::string& crl) {
+    const std::string config = Path(ca + "-db.cnf");
+    if (!std::filesystem::exists(config)) {
+      WriteFile(Path(ca + "-index.txt"), "");
+      WriteFile(Path(ca + "-crlnumber"), "01\n");
+      WriteFile(config, absl::StrCat("[ca]\ndefault_ca=d\n[d]\ndatabase=",
+                                     Path(ca + "-index.txt"),
+                                     "\ncrlnumber=", Path(ca + "-crlnumber"),
+                                     "\ndefault_md=sha256\n"
+                                     "default_crl_days=2\n"));
+    }
+    const std::string common =
+        absl::StrCat("openssl ca -config ", config, " -keyfile ",
+                     Path(ca + ".key"), " -cert ", Path(ca + ".pem"));
+    if (!name.empty()) {
+      ASSERT_NO_FATAL_FAILURE(
+          Run(absl::StrCat(common, " -revoke ", Path(name + ".pem"))));
+    }
+    ASSERT_NO_FATAL_FAILURE(
+        Run(absl::StrCat(common, " -gencrl -out ", Path(crl + ".new"))));
+    std::filesystem::rename(Path(crl + ".new"), Path(crl));
   }
 
   std::string Pem(const std::string& name) const {
@@ -310,6 +339,138 @@ TEST_F(TlsTest, SequencerctlCallsOverTlsWithATokenOrACertificate) {
   EXPECT_TRUE(absl::StrContains(none_output, "UNAUTHENTICATED") ||
               absl::StrContains(none_output, "no credentials"))
       << none_output;
+}
+
+// With --tls_refresh=0 the files are not watched: only SIGHUP makes the
+// server read them again. The new certificate comes from a new CA, so a
+// client that trusts only the new CA connects only once it is served.
+TEST_F(TlsTest, SighupReloadsTheServerCertificate) {
+  ASSERT_NO_FATAL_FAILURE(StartWith({"--tls_refresh=0"}));
+  std::string cn;
+  ASSERT_TRUE(List(TlsChannel(""), "crm-token", kTenantA, &cn).ok());
+  EXPECT_EQ(cn, "sequencerd");
+  ASSERT_NO_FATAL_FAILURE(pki_.MakeCa("new-ca"));
+  ASSERT_NO_FATAL_FAILURE(pki_.MakeCert("new-ca", "renewed",
+                                        "sequencerd-renewed", 2,
+                                        "DNS:localhost,IP:127.0.0.1"));
+  std::filesystem::rename(pki_.Path("renewed.key"), pki_.Path("server.key"));
+  std::filesystem::rename(pki_.Path("renewed.pem"), pki_.Path("server.pem"));
+  // Not read yet: the old certificate is served.
+  EXPECT_EQ(List(TlsChannel("", "new-ca"), "crm-token").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  daemon_.process().Kill(SIGHUP);
+  // Served to new connections within a second of the reload (bounded wait).
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  grpc::Status status;
+  cn.clear();
+  while (absl::Now() < deadline) {
+    status = List(TlsChannel("", "new-ca"), "crm-token", kTenantA, &cn);
+    if (status.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(cn, "sequencerd-renewed");
+  // A client of the old CA no longer connects.
+  EXPECT_EQ(List(TlsChannel("", "ca"), "crm-token").error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+// Principals named by a certificate's subjectAltName: a DNS name (any case)
+// or a URI such as a SPIFFE id; the common name keeps working; a certificate
+// whose names are given to two principals authenticates no one.
+TEST_F(TlsTest, ClientCertificatesNamePrincipalsBySubjectAltName) {
+  WriteFile(principals_,
+            "name=worker-1 role=worker tenants=acme cert_cn=worker-1\n"
+            "name=mailer role=worker tenants=acme "
+            "cert_dns=mailer.acme.internal\n"
+            "name=sync role=auditor tenants=acme "
+            "cert_uri=spiffe://example.org/ns/x/sa/worker "
+            "cert_uri=spiffe://example.org/ns/x/sa/sync\n");
+  ASSERT_NO_FATAL_FAILURE(
+      pki_.MakeCert("ca", "mailer", "cn-of-no-principal", 2,
+                    "DNS:other.acme.internal,DNS:Mailer.Acme.Internal"));
+  ASSERT_NO_FATAL_FAILURE(
+      pki_.MakeCert("ca", "spiffe", "another-cn", 2,
+                    "URI:spiffe://example.org/ns/x/sa/worker"));
+  ASSERT_NO_FATAL_FAILURE(pki_.MakeCert("ca", "ambiguous", "worker-1", 2,
+                                        "DNS:mailer.acme.internal"));
+  ASSERT_NO_FATAL_FAILURE(
+      pki_.MakeCert("ca", "unknown-uri", "nobody", 2,
+                    "URI:spiffe://example.org/ns/x/sa/other"));
+  ASSERT_NO_FATAL_FAILURE(StartWith(
+      {"--tls_client_ca=" + pki_.Path("ca.pem"), "--tls_client_auth=require"}));
+
+  auto principal_of = [&](const std::string& client) {
+    grpc::Status create = Create(TlsChannel(client));
+    EXPECT_EQ(create.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << client << ": " << create.error_message();
+    return ErrorInfoOf(create).metadata().count("principal")
+               ? ErrorInfoOf(create).metadata().at("principal")
+               : std::string("(none)");
+  };
+  EXPECT_TRUE(List(TlsChannel("mailer")).ok());
+  EXPECT_EQ(principal_of("mailer"), "mailer");
+  EXPECT_TRUE(List(TlsChannel("spiffe")).ok());
+  EXPECT_EQ(principal_of("spiffe"), "sync");
+  EXPECT_EQ(principal_of("worker"), "worker-1");  // by common name
+
+  grpc::Status ambiguous = List(TlsChannel("ambiguous"));
+  EXPECT_EQ(ambiguous.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::StrContains(ambiguous.error_message(), "2 principals"))
+      << ambiguous.error_message();
+  grpc::Status unknown = List(TlsChannel("unknown-uri"));
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::StrContains(unknown.error_message(),
+                                "URI:spiffe://example.org/ns/x/sa/other"))
+      << unknown.error_message();
+}
+
+// A revoked client certificate (openssl ca -revoke, -gencrl) is refused
+// UNAUTHENTICATED on every call (the handshake itself succeeds); the CRL is
+// re-read on SIGHUP. A CRL that the client CA did not sign stops the start.
+TEST_F(TlsTest, RevokedClientCertificatesAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("ca", "", "crl.pem"));
+  ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("other-ca", "", "other.crl"));
+  {
+    const std::string never = dir_.Sub("never");
+    auto child = ChildProcess::Start(
+        {SEQUENCERD_PATH, "--listen=127.0.0.1:0", "--data_dir=" + never,
+         "--auth=principals", "--principals_file=" + principals_,
+         "--tls_cert=" + pki_.Path("server.pem"),
+         "--tls_key=" + pki_.Path("server.key"),
+         "--tls_client_ca=" + pki_.Path("ca.pem"),
+         "--tls_crl_file=" + pki_.Path("other.crl")},
+        /*merge_stderr=*/true);
+    ASSERT_TRUE(child.ok()) << child.status();
+    absl::StatusOr<std::string> output = (*child)->ReadAll(absl::Seconds(30));
+    absl::StatusOr<int> status = (*child)->Wait(absl::Seconds(30));
+    ASSERT_TRUE(output.ok() && status.ok());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 2) << *output;
+    EXPECT_TRUE(absl::StrContains(*output, "is not signed by")) << *output;
+    EXPECT_FALSE(std::filesystem::exists(never));
+  }
+  ASSERT_NO_FATAL_FAILURE(StartWith(
+      {"--tls_client_ca=" + pki_.Path("ca.pem"), "--tls_client_auth=optional",
+       "--tls_crl_file=" + pki_.Path("crl.pem"), "--tls_refresh=0"}));
+  EXPECT_TRUE(List(TlsChannel("worker")).ok());
+  ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("ca", "worker", "crl.pem"));
+  daemon_.process().Kill(SIGHUP);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  grpc::Status revoked;
+  while (absl::Now() < deadline) {
+    revoked = List(TlsChannel("worker"));
+    if (!revoked.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(revoked.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::StrContains(revoked.error_message(), "is revoked"))
+      << revoked.error_message();
+  // A bearer token does not help on a connection with a revoked certificate.
+  EXPECT_EQ(List(TlsChannel("worker"), "crm-token").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Others are not affected.
+  EXPECT_TRUE(List(TlsChannel("auditor")).ok());
+  EXPECT_TRUE(List(TlsChannel(""), "crm-token").ok());
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -35,11 +36,17 @@ class Daemon {
     extra_flags_ = std::move(flags);
   }
 
-  // The command line Start runs.
+  // The command line Start runs: --auth=dev (sequencerd requires an --auth)
+  // unless the extra flags give their own --auth.
   std::vector<std::string> Argv() const {
     std::vector<std::string> argv = {SEQUENCERD_PATH, "--listen=127.0.0.1:0",
                                      "--data_dir=" + data_dir_,
                                      "--clock=manual", "--log=none"};
+    bool own_auth = false;
+    for (const std::string& flag : extra_flags_) {
+      own_auth = own_auth || absl::StartsWith(flag, "--auth=");
+    }
+    if (!own_auth) argv.push_back("--auth=dev");
     argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
     return argv;
   }
