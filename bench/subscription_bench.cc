@@ -20,6 +20,7 @@
 //
 //   build/subscription_bench [--seconds=5] [--writers=16] [--runs=3]
 //                            [--subscribers=1,100] [--rpc=batches|events]
+//                            [--round_us=N (the server's round interval)]
 
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -60,6 +61,9 @@ ABSL_FLAG(int, runs, 3, "rounds of (none, each number of subscribers)");
 ABSL_FLAG(std::string, subscribers, "1,100",
           "numbers of live subscribers measured");
 ABSL_FLAG(int, connections, 10, "client connections subscribers use");
+ABSL_FLAG(int, round_us, -1,
+          "ServerOptions::subscription_round_interval in microseconds (-1: "
+          "the default)");
 ABSL_FLAG(std::string, rpc, "batches",
           "batches (SubscribeEventBatches) or events (SubscribeEvents)");
 
@@ -485,6 +489,10 @@ int main(int argc, char** argv) {
   sequencer::app::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
   options.listen_address = "127.0.0.1:0";
+  if (absl::GetFlag(FLAGS_round_us) >= 0) {
+    options.subscription_round_interval =
+        absl::Microseconds(absl::GetFlag(FLAGS_round_us));
+  }
   auto server = sequencer::server::SequencerServer::Start(options, store->get(),
                                                           &clock, &clock, &ids);
   if (!server.ok()) return 1;
@@ -539,9 +547,10 @@ int main(int argc, char** argv) {
 
   std::printf(
       "%d writers (own process), one event per call, %d s per measurement, "
-      "%s, subscribers in their own process\n",
+      "%s, subscribers in their own process, rounds every %.1f ms\n",
       writers, seconds,
-      batched ? "SubscribeEventBatches" : "SubscribeEvents (one per message)");
+      batched ? "SubscribeEventBatches" : "SubscribeEvents (one per message)",
+      absl::ToDoubleMilliseconds(options.subscription_round_interval));
   std::printf("%5s %5s %10s %8s %13s %10s %11s %12s %12s\n", "round", "subs",
               "writes/s", "vs none", "delivered/s", "ev/msg", "server us/w",
               "server us/ev", "client us/ev");

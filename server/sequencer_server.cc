@@ -107,6 +107,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   // subscribers through the feed's thread, not the committer's.
   feed_options.encode = &EncodeSubscribedEvent;
   feed_options.wake_thread = true;
+  feed_options.min_round_interval = options.subscription_round_interval;
   server->feed_ = std::make_unique<app::EventFeed>(store, feed_options);
   server->subscription_pool_ =
       std::make_unique<app::WorkerPool>(options.subscription_threads);

@@ -160,6 +160,17 @@ class SubscriptionServiceImpl::Subscriber final
       End(ShuttingDown());
     } else if (!outbox_.empty() && !ErasedSinceRead()) {
       WriteNext();
+    } else if (read_to_end_ && !first_heartbeat_ && cursor_ == reported_ &&
+               service_.feed_.has_wake_thread()) {
+      // It had read all there was and owes no CaughtUp: what committed
+      // since waits for the feed's next round of wake-ups, so that one
+      // message carries it all rather than one message per commit.
+      if (!service_.feed_.ParkForNextRound(this, cursor_)) {
+        End(ShuttingDown());
+      } else if (cancelled_.load() && service_.feed_.Remove(this)) {
+        // OnCancel may have missed the park: take it back if so.
+        End(grpc::Status::CANCELLED);
+      }
     } else {
       Pump(/*on_pool=*/false);
     }
@@ -172,6 +183,7 @@ class SubscriptionServiceImpl::Subscriber final
     if (service_.feed_.erasures() == erasures_seen_) return false;
     outbox_.clear();
     cursor_ = written_;
+    read_to_end_ = false;
     reported_ = written_;
     return true;
   }
@@ -233,6 +245,7 @@ class SubscriptionServiceImpl::Subscriber final
         outbox_.push_back(EncodedMessage{BytesOf(ref), event.position});
         reported_ = event.position;
       }
+      read_to_end_ = chunk->at_end;
       const bool at_edge = chunk->through == cursor_;
       cursor_ = chunk->through;
       if (at_edge) {
@@ -314,6 +327,8 @@ class SubscriptionServiceImpl::Subscriber final
   uint64_t cursor_ = 0;
   uint64_t reported_ = 0;
   uint64_t written_ = 0;
+  // The last read reached the end of the ring (EventFeed::Chunk::at_end).
+  bool read_to_end_ = false;
   // EventFeed::erasures() when the chunk in the outbox was read.
   uint64_t erasures_seen_ = 0;
   // The messages of one chunk; the first `writing_count_` are being written

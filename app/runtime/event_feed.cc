@@ -44,6 +44,11 @@ void EventFeed::WakeLoop() {
       absl::MutexLock lock(&mu_,
                            absl::Condition(this, &EventFeed::WakeDueLocked));
       if (stop_waking_) return;
+      // Commits arriving meanwhile join this round.
+      mu_.AwaitWithDeadline(absl::Condition(&stop_waking_),
+                            last_round_ + options_.min_round_interval);
+      if (stop_waking_) return;
+      last_round_ = absl::Now();
       wake_due_ = false;
       woken = TakeWokenLocked();
       ++wake_rounds_;
@@ -190,6 +195,7 @@ bool EventFeed::ReadMemory(uint64_t after, size_t max_events,
   chunk->events.clear();
   chunk->through = after;
   chunk->from_log = false;
+  chunk->at_end = false;
   if (max_events == 0) return true;
   {
     absl::MutexLock lock(&mu_);
@@ -205,10 +211,13 @@ bool EventFeed::ReadMemory(uint64_t after, size_t max_events,
       }
       chunk->through =
           it == ring_.end() ? ring_end_ : PositionOf(chunk->events.back());
+      chunk->at_end = it == ring_.end();
       return true;
     }
   }
-  return after >= store_.LastPosition();
+  if (after < store_.LastPosition()) return false;
+  chunk->at_end = true;
+  return true;
 }
 
 absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
@@ -245,6 +254,15 @@ bool EventFeed::Park(FeedWaiter* waiter, uint64_t after) {
   absl::MutexLock lock(&mu_);
   if (shut_down_ || ring_end_ > after) return false;
   waiters_[waiter] = after;
+  return true;
+}
+
+bool EventFeed::ParkForNextRound(FeedWaiter* waiter, uint64_t after) {
+  if (!options_.wake_thread) return Park(waiter, after);
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return false;
+  waiters_[waiter] = after;
+  if (ring_end_ > after) wake_due_ = true;
   return true;
 }
 

@@ -30,7 +30,11 @@
 // Options::wake_thread the wake-ups run on the feed's own thread, not the
 // committer's: a commit costs its writer O(1) whatever the number of waiters,
 // and the commits that arrive while the thread is waking waiters are covered
-// by its next round (one wake per waiter per round, not per commit).
+// by its next round (one wake per waiter per round, not per commit). Rounds
+// start at most every Options::min_round_interval, so a reader that keeps up
+// and parks with ParkForNextRound after each message it sends sends one
+// message per round, with whatever committed meanwhile, rather than one per
+// commit.
 //
 // Encoding once: with Options::encode, each event is encoded (for the
 // subscribers' wire format) once as it enters the ring, and every reader
@@ -57,6 +61,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "eventstore/event_store.h"
 
 namespace sequencer::app {
@@ -98,6 +103,9 @@ class EventFeed {
     // the committer's thread inside Committed (false: what tests that
     // count wake-ups synchronously rely on).
     bool wake_thread = false;
+    // With wake_thread: the least time between the starts of two rounds of
+    // wake-ups (what a parked reader may wait past a commit, at most).
+    absl::Duration min_round_interval = absl::ZeroDuration();
   };
 
   // What Read found.
@@ -109,6 +117,9 @@ class EventFeed {
     uint64_t through = 0;
     // Read from the log rather than the ring.
     bool from_log = false;
+    // Read from the ring up to its last position then (nothing more was
+    // there to read).
+    bool at_end = false;
   };
 
   struct Stats {
@@ -158,6 +169,12 @@ class EventFeed {
   // has (read again) or the feed is shut down (then it is not parked).
   // `waiter` must stay valid until woken or removed.
   bool Park(FeedWaiter* waiter, uint64_t after);
+  // With wake_thread: parks `waiter` even when the ring has already moved
+  // past `after`; it is then woken by the next round (at most
+  // min_round_interval after the last one). False only once shut down.
+  // Without wake_thread: Park.
+  bool ParkForNextRound(FeedWaiter* waiter, uint64_t after);
+  bool has_wake_thread() const { return options_.wake_thread; }
   // Takes `waiter` back; true when it was parked (Wake will not be called).
   bool Remove(FeedWaiter* waiter);
 
@@ -204,6 +221,7 @@ class EventFeed {
   bool wake_due_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_waking_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t wake_rounds_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_round_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   uint64_t woken_ ABSL_GUARDED_BY(mu_) = 0;
   // Bumped under mu_, after the erased events left the ring.
   std::atomic<uint64_t> erasures_{0};
