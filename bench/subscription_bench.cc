@@ -1,6 +1,7 @@
 // Event subscriptions (issue 12): the writers' throughput with 1 and with 100
 // live subscribers as a ratio of their throughput with none, measured
-// interleaved in the same run (rounds of none, 1, 100), the events per
+// interleaved in the same run (rounds of none, 1, 100, then 100, 1, none,
+// ...), the events per
 // second delivered, and the server's CPU per delivered event; then the
 // catch-up rate of one subscriber reading the whole log from the start.
 //
@@ -558,13 +559,24 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> rates(levels.size());
   std::vector<std::vector<double>> costs(levels.size());
   for (int round = 1; round <= runs; ++round) {
-    const Measurement none = measure(0);
+    // Odd rounds measure none first, even rounds last, so that a drift of
+    // the machine's load within a round does not favour one side.
+    std::vector<Measurement> measured(levels.size());
+    Measurement none;
+    if (round % 2 == 0) {
+      for (size_t l = levels.size(); l-- > 0;) measured[l] = measure(levels[l]);
+    }
+    none = measure(0);
+    if (round % 2 == 1) {
+      for (size_t l = 0; l < levels.size(); ++l)
+        measured[l] = measure(levels[l]);
+    }
     const double cpu_per_write = none.server_cpu / none.writes;
     std::printf("%5d %5d %10.0f %8.3f %13s %10s %11.1f %12s %12s\n", round, 0,
                 none.writes_per_s, 1.0, "-", "-", cpu_per_write * 1e6, "-",
                 "-");
     for (size_t l = 0; l < levels.size(); ++l) {
-      const Measurement m = measure(levels[l]);
+      const Measurement& m = measured[l];
       const double ratio = m.writes_per_s / none.writes_per_s;
       const double delivery_cpu = m.server_cpu - cpu_per_write * m.writes;
       const double per_event = delivery_cpu / m.delivered;

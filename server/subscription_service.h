@@ -12,7 +12,10 @@
 // chunk inline when the ring serves it, else on the subscription pool. So
 // what committed while a message was being sent goes in the next one. At the
 // live edge it parks in the feed, whose wake thread wakes it after the next
-// commits and which it then reads inline. So a subscriber holds at most one
+// commits (in rounds, at most every ServerOptions::
+// subscription_round_interval) and which it then reads inline; one that had
+// read to the end of the ring parks for the next round after each message
+// rather than reading again at once, so it sends one message per round. So a subscriber holds at most one
 // chunk and one message in gRPC's hands, whatever its speed, and writers
 // never wait for it. Server shutdown (Shutdown) ends every subscription
 // UNAVAILABLE; a client that goes away frees its subscription at once
