@@ -263,6 +263,52 @@ TEST_F(EventFeedTest, TheWakeThreadWakesEveryParkedWaiterOnce) {
   for (auto& waiter : waiters) EXPECT_EQ(waiter->wakes.load(), 1);
 }
 
+TEST_F(EventFeedTest, ParkForNextRoundParksBehindTheRingAndTheNextRoundWakes) {
+  class Waiter : public FeedWaiter {
+   public:
+    void Wake(bool shutdown) override {
+      EXPECT_FALSE(shutdown);
+      ++wakes;
+      woken.Notify();
+    }
+    std::atomic<int> wakes{0};
+    absl::Notification woken;
+  };
+  auto a = Commit(Append("s/a", 1));
+  {
+    // Without the wake thread it is Park: refused behind the ring.
+    EventFeed feed(&store_);
+    feed.Committed(a.first, a.second);
+    Waiter waiter;
+    EXPECT_FALSE(feed.ParkForNextRound(&waiter, 0));
+  }
+  EventFeed::Options options;
+  options.wake_thread = true;
+  options.min_round_interval = absl::Milliseconds(1);
+  EventFeed feed(&store_, options);
+  feed.Committed(a.first, a.second);
+  Waiter behind;
+  Waiter refused;
+  EXPECT_FALSE(feed.Park(&refused, 0));
+  // Behind the ring, with no commit to come: parked anyway, and woken by the
+  // round its park asked for.
+  ASSERT_TRUE(feed.ParkForNextRound(&behind, 0));
+  ASSERT_TRUE(behind.woken.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(behind.wakes.load(), 1);
+  EXPECT_EQ(refused.wakes.load(), 0);
+  // At the ring's end: parked until a commit moves it.
+  Waiter at_end;
+  ASSERT_TRUE(feed.ParkForNextRound(&at_end, 1));
+  EXPECT_EQ(feed.stats().waiting, 1u);
+  auto b = Commit(Append("s/b", 1));
+  feed.Committed(b.first, b.second);
+  ASSERT_TRUE(at_end.woken.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  feed.Shutdown();
+  Waiter late;
+  EXPECT_FALSE(feed.ParkForNextRound(&late, 2));
+  EXPECT_EQ(at_end.wakes.load(), 1);
+}
+
 class ConcurrentFeedTest : public EventFeedTest,
                            public ::testing::WithParamInterface<bool> {};
 
