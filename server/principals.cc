@@ -61,6 +61,8 @@ constexpr MethodPermission kMethodPermissions[] = {
     {"sequencer.v1.AuditService.ReadEvents", Permission::kAudit},
     // The tenant's events as recorded, contact fields and content included.
     {"sequencer.v1.SubscriptionService.SubscribeEvents", Permission::kAudit},
+    {"sequencer.v1.SubscriptionService.SubscribeEventBatches",
+     Permission::kAudit},
     {"sequencer.v1.AdminService.Backup", Permission::kAdmin},
     {"sequencer.v1.AdminService.VerifyStore", Permission::kAdmin},
 };

@@ -102,7 +102,13 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   // At once: a previous process may have stopped before purging.
   server->purger_ =
       std::make_unique<app::ErasurePurger>(store, /*purge_at_start=*/true);
-  server->feed_ = std::make_unique<app::EventFeed>(store);
+  app::EventFeed::Options feed_options;
+  // Each event is encoded once for every subscriber, and commits wake
+  // subscribers through the feed's thread, not the committer's.
+  feed_options.encode = &EncodeSubscribedEvent;
+  feed_options.wake_thread = true;
+  feed_options.min_round_interval = options.subscription_round_interval;
+  server->feed_ = std::make_unique<app::EventFeed>(store, feed_options);
   server->subscription_pool_ =
       std::make_unique<app::WorkerPool>(options.subscription_threads);
   ServiceDeps deps;

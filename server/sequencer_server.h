@@ -61,6 +61,11 @@ struct ServerOptions {
   // Threads that read for event subscriptions (SubscribeEvents), apart from
   // the workers, so that subscribers never hold a writer's thread.
   int subscription_threads = 2;
+  // Subscribers that keep up are woken in rounds at most this often, each
+  // sent what committed since its last message in one message (the batched
+  // form): the most a commit may wait before it is sent (see
+  // app::EventFeed::Options::min_round_interval).
+  absl::Duration subscription_round_interval = absl::Milliseconds(5);
   // How long Shutdown lets calls in flight finish before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(2);
   // How long Shutdown keeps serving after health turns NOT_SERVING, so that

@@ -5,9 +5,7 @@
 #include <string>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "app/use_cases/event_subscription.h"
 #include "server/call_context.h"
 #include "server/status_conversion.h"
@@ -55,24 +53,6 @@ void AppendVarint(uint64_t value, std::string* out) {
   out->push_back(static_cast<char>(value));
 }
 
-// The v1.SubscribedEvent of a stored event: its stored bytes (a serialized
-// v1.Event) become the `event` field as they are.
-std::shared_ptr<const std::string> EncodeEvent(
-    const eventstore::StoredEvent& event) {
-  v1::SubscribedEvent head;
-  head.set_position(event.position);
-  head.set_stream(event.stream);
-  head.set_version(event.version);
-  head.set_type(event.type);
-  auto bytes = std::make_shared<std::string>();
-  head.AppendToString(bytes.get());
-  constexpr int kEventField = v1::SubscribedEvent::kEventFieldNumber;
-  AppendVarint((kEventField << 3) | 2, bytes.get());  // length-delimited
-  AppendVarint(event.data.size(), bytes.get());
-  bytes->append(event.data);
-  return bytes;
-}
-
 std::shared_ptr<const std::string> EncodeCaughtUp(uint64_t position) {
   v1::SubscribedEvent message;
   message.set_position(position);
@@ -80,86 +60,64 @@ std::shared_ptr<const std::string> EncodeCaughtUp(uint64_t position) {
   return std::make_shared<const std::string>(message.SerializeAsString());
 }
 
+// The bytes a subscriber writes for `ref`: the feed's encoding, shared.
+std::shared_ptr<const std::string> BytesOf(const app::FeedEventRef& ref) {
+  if (!ref->encoded.empty()) {
+    // Aliasing: holds the FeedEvent, points at its bytes.
+    return std::shared_ptr<const std::string>(ref, &ref->encoded);
+  }
+  return std::make_shared<const std::string>(EncodeSubscribedEvent(ref->event));
+}
+
 }  // namespace
 
-// The encoded messages of the most recent positions, shared by subscribers:
-// at most kEntries, the oldest inserted leave first. Emptied when the feed
-// has seen an erasure (EventFeed::erasures), and an event read before the
-// last erasure is not kept, so that no erased event stays in it. Thread-safe.
-class SubscriptionServiceImpl::EncodedEvents {
- public:
-  static constexpr size_t kEntries = 4096;
+std::string EncodeSubscribedEvent(const eventstore::StoredEvent& event) {
+  v1::SubscribedEvent head;
+  head.set_position(event.position);
+  head.set_stream(event.stream);
+  head.set_version(event.version);
+  head.set_type(event.type);
+  std::string bytes;
+  bytes.reserve(head.ByteSizeLong() + 10 + event.data.size());
+  head.AppendToString(&bytes);
+  constexpr int kEventField = v1::SubscribedEvent::kEventFieldNumber;
+  AppendVarint((kEventField << 3) | 2, &bytes);  // length-delimited
+  AppendVarint(event.data.size(), &bytes);
+  bytes.append(event.data);
+  return bytes;
+}
 
-  explicit EncodedEvents(const app::EventFeed* feed) : feed_(*feed) {}
-
-  // `event` was read when feed.erasures() was `erasures`.
-  std::shared_ptr<const std::string> Get(const eventstore::StoredEvent& event,
-                                         uint64_t erasures) {
-    {
-      absl::MutexLock lock(&mu_);
-      ForgetIfErasedLocked();
-      auto it = by_position_.find(event.position);
-      if (it != by_position_.end()) return it->second;
-    }
-    std::shared_ptr<const std::string> bytes = EncodeEvent(event);
-    absl::MutexLock lock(&mu_);
-    ForgetIfErasedLocked();
-    if (erasures != generation_) return bytes;
-    auto [it, added] = by_position_.emplace(event.position, bytes);
-    if (!added) return it->second;
-    order_.push_back(event.position);
-    if (order_.size() > kEntries) {
-      by_position_.erase(order_.front());
-      order_.pop_front();
-    }
-    return bytes;
-  }
-
- private:
-  void ForgetIfErasedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const uint64_t now = feed_.erasures();
-    if (now == generation_) return;
-    generation_ = now;
-    by_position_.clear();
-    order_.clear();
-  }
-
-  const app::EventFeed& feed_;
-  absl::Mutex mu_;
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<const std::string>> by_position_
-      ABSL_GUARDED_BY(mu_);
-  std::deque<uint64_t> order_ ABSL_GUARDED_BY(mu_);
-};
-
-// One SubscribeEvents call. At any time at most one of these is under way,
-// and it alone touches the subscriber's state: a read (Pump: on the pool, or
-// inline after a write when memory serves it), a write (until OnWriteDone),
-// or a park in the feed (until Wake or a successful Remove). OnCancel may
-// come at any time: it only sets `cancelled_` and takes the subscriber out
-// of the feed when parked; the activity under way notices the flag and
-// finishes.
+// One SubscribeEvents or SubscribeEventBatches call. At any time at most one of
+// these is under way, and it alone touches the subscriber's state: a read
+// (Pump: on the pool, or inline after a write when memory serves it), a write
+// (until OnWriteDone), or a park in the feed (until Wake or a successful
+// Remove). OnCancel may come at any time: it only sets `cancelled_` and takes
+// the subscriber out of the feed when parked; the activity under way notices
+// the flag and finishes.
 class SubscriptionServiceImpl::Subscriber final
     : public grpc::ServerWriteReactor<EncodedMessage>,
       public app::FeedWaiter {
  public:
   Subscriber(SubscriptionServiceImpl* service,
              grpc::CallbackServerContext* context,
-             const v1::SubscribeEventsRequest* request)
+             const v1::SubscribeEventsRequest* request, bool batched)
       : service_(*service),
         context_(*context),
         request_(*request),
+        batched_(batched),
         call_(AdmittedCallContext()) {
     ++service_.open_;
   }
 
   void Start() { Schedule(); }
 
+  // Parked only once started, at the live edge: what woke it is in memory,
+  // so it reads it on the waking thread (the feed's), without a hop.
   void Wake(bool shutdown) override {
     if (shutdown) {
       End(ShuttingDown());
     } else {
-      Schedule();
+      Pump(/*on_pool=*/false);
     }
   }
 
@@ -173,9 +131,10 @@ class SubscriptionServiceImpl::Subscriber final
       End(grpc::Status::CANCELLED);
       return;
     }
-    written_ = outbox_.front().position;
-    if (outbox_.front().live) first_heartbeat_ = false;
-    outbox_.pop_front();
+    written_ = writing_.position;
+    if (writing_.live) first_heartbeat_ = false;
+    outbox_.erase(outbox_.begin(), outbox_.begin() + writing_count_);
+    writing_ = EncodedMessage();
     WriteOrFetch();
   }
 
@@ -200,7 +159,18 @@ class SubscriptionServiceImpl::Subscriber final
     } else if (service_.feed_.shut_down()) {
       End(ShuttingDown());
     } else if (!outbox_.empty() && !ErasedSinceRead()) {
-      StartWrite(&outbox_.front());
+      WriteNext();
+    } else if (read_to_end_ && !first_heartbeat_ && cursor_ == reported_ &&
+               service_.feed_.has_wake_thread()) {
+      // It had read all there was and owes no CaughtUp: what committed
+      // since waits for the feed's next round of wake-ups, so that one
+      // message carries it all rather than one message per commit.
+      if (!service_.feed_.ParkForNextRound(this, cursor_)) {
+        End(ShuttingDown());
+      } else if (cancelled_.load() && service_.feed_.Remove(this)) {
+        // OnCancel may have missed the park: take it back if so.
+        End(grpc::Status::CANCELLED);
+      }
     } else {
       Pump(/*on_pool=*/false);
     }
@@ -213,6 +183,7 @@ class SubscriptionServiceImpl::Subscriber final
     if (service_.feed_.erasures() == erasures_seen_) return false;
     outbox_.clear();
     cursor_ = written_;
+    read_to_end_ = false;
     reported_ = written_;
     return true;
   }
@@ -268,12 +239,13 @@ class SubscriptionServiceImpl::Subscriber final
         }
         read = *std::move(from_log);
       }
-      for (const eventstore::StoredEvent& event : chunk->events) {
+      for (const app::FeedEventRef& ref : chunk->events) {
+        const eventstore::StoredEvent& event = ref->event;
         if (!filter_.Matches(event.stream, event.type)) continue;
-        outbox_.push_back(EncodedMessage{
-            service_.encoded_->Get(event, erasures_seen_), event.position});
+        outbox_.push_back(EncodedMessage{BytesOf(ref), event.position});
         reported_ = event.position;
       }
+      read_to_end_ = chunk->at_end;
       const bool at_edge = chunk->through == cursor_;
       cursor_ = chunk->through;
       if (at_edge) {
@@ -292,7 +264,44 @@ class SubscriptionServiceImpl::Subscriber final
         Heartbeat(/*live=*/false);
       }
     }
-    StartWrite(&outbox_.front());
+    WriteNext();
+  }
+
+  // Writes the front of the outbox: one message, or (batched) as many as
+  // fit in kBatchBytes, at least one, as one SubscribedEventBatch.
+  void WriteNext() {
+    if (!batched_) {
+      writing_ = outbox_.front();
+      writing_count_ = 1;
+      StartWrite(&writing_);
+      return;
+    }
+    // Each element: the tag of field 1 (length-delimited), the length, the
+    // SubscribedEvent's bytes.
+    constexpr char kEventsTag =
+        (v1::SubscribedEventBatch::kEventsFieldNumber << 3) | 2;
+    size_t count = 0;
+    size_t size = 0;
+    bool live = false;
+    for (const EncodedMessage& message : outbox_) {
+      const size_t element = 1 + 10 + message.bytes->size();
+      if (count > 0 && size + element > kBatchBytes) break;
+      size += element;
+      live = live || message.live;
+      ++count;
+    }
+    auto bytes = std::make_shared<std::string>();
+    bytes->reserve(size);
+    for (size_t i = 0; i < count; ++i) {
+      const std::string& element = *outbox_[i].bytes;
+      bytes->push_back(kEventsTag);
+      AppendVarint(element.size(), bytes.get());
+      bytes->append(element);
+    }
+    writing_ =
+        EncodedMessage{std::move(bytes), outbox_[count - 1].position, live};
+    writing_count_ = count;
+    StartWrite(&writing_);
   }
 
   void Heartbeat(bool live) {
@@ -303,6 +312,8 @@ class SubscriptionServiceImpl::Subscriber final
   SubscriptionServiceImpl& service_;
   grpc::CallbackServerContext& context_;
   const v1::SubscribeEventsRequest& request_;
+  // SubscribeEventBatches (else one event per message).
+  const bool batched_;
   // Who subscribes (admitted by the access control when the call started).
   const absl::StatusOr<CallContext> call_;
   std::atomic<bool> cancelled_{false};
@@ -316,21 +327,26 @@ class SubscriptionServiceImpl::Subscriber final
   uint64_t cursor_ = 0;
   uint64_t reported_ = 0;
   uint64_t written_ = 0;
+  // The last read reached the end of the ring (EventFeed::Chunk::at_end).
+  bool read_to_end_ = false;
   // EventFeed::erasures() when the chunk in the outbox was read.
   uint64_t erasures_seen_ = 0;
-  // The messages of one chunk; the front one is being written.
+  // The messages of one chunk; the first `writing_count_` are being written
+  // (as `writing_`).
   std::deque<EncodedMessage> outbox_;
+  EncodedMessage writing_;
+  size_t writing_count_ = 0;
 };
 
 SubscriptionServiceImpl::SubscriptionServiceImpl(app::EventFeed* feed,
                                                  app::WorkerPool* pool,
                                                  AccessControl* access)
-    : feed_(*feed),
-      encoded_(std::make_unique<EncodedEvents>(feed)),
-      pool_(*pool) {
+    : feed_(*feed), pool_(*pool) {
   ControlAccess(access);
   DecodeStreamingRequestsOf<v1::SubscribedEvent>(
       "SubscribeEvents", &SubscriptionServiceImpl::Subscribe);
+  DecodeStreamingRequestsOf<v1::SubscribedEventBatch>(
+      "SubscribeEventBatches", &SubscriptionServiceImpl::SubscribeBatches);
 }
 
 SubscriptionServiceImpl::~SubscriptionServiceImpl() = default;
@@ -338,7 +354,16 @@ SubscriptionServiceImpl::~SubscriptionServiceImpl() = default;
 grpc::ServerWriteReactor<EncodedMessage>* SubscriptionServiceImpl::Subscribe(
     grpc::CallbackServerContext* context,
     const v1::SubscribeEventsRequest* request) {
-  auto* subscriber = new Subscriber(this, context, request);
+  auto* subscriber = new Subscriber(this, context, request, /*batched=*/false);
+  subscriber->Start();
+  return subscriber;
+}
+
+grpc::ServerWriteReactor<EncodedMessage>*
+SubscriptionServiceImpl::SubscribeBatches(
+    grpc::CallbackServerContext* context,
+    const v1::SubscribeEventsRequest* request) {
+  auto* subscriber = new Subscriber(this, context, request, /*batched=*/true);
   subscriber->Start();
   return subscriber;
 }

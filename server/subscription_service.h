@@ -1,23 +1,34 @@
-// sequencer.v1.SubscriptionService: SubscribeEvents streams the tenant's
-// committed events, catch-up from the log then live (see the service comment
-// in proto/sequencer/v1/subscriptions.proto).
+// sequencer.v1.SubscriptionService: SubscribeEvents and SubscribeEventBatches
+// stream the tenant's committed events, catch-up from the log then live (see
+// the service comment in proto/sequencer/v1/subscriptions.proto).
 //
 // Each call is a callback write reactor that holds no thread while it waits:
 // it reads a chunk (app::EventFeed::Read: the in-memory ring when it still
 // holds the positions, else the log), filters it (app/use_cases/
-// event_subscription.h) and writes the matching events one at a time, each
-// write started by the previous one's OnWriteDone; then it reads the next
-// chunk on the subscription pool. At the live edge it parks in the feed,
-// which wakes it on the next commit. So a subscriber holds at most one chunk
-// and one message in gRPC's hands, whatever its speed, and writers never
-// wait for it. Server shutdown (Shutdown) ends every subscription UNAVAILABLE;
-// a client that goes away frees its subscription at once (OnCancel).
+// event_subscription.h) and writes the matching events, one message at a
+// time, each write started by the previous one's OnWriteDone: SubscribeEvents
+// one event per message, SubscribeEventBatches everything read so far (up to
+// kBatchBytes) in one SubscribedEventBatch. After a write it reads the next
+// chunk inline when the ring serves it, else on the subscription pool. So
+// what committed while a message was being sent goes in the next one. At the
+// live edge it parks in the feed, whose wake thread wakes it after the next
+// commits (in rounds, at most every ServerOptions::
+// subscription_round_interval) and which it then reads inline; one that had
+// read to the end of the ring parks for the next round after each message
+// rather than reading again at once, so it sends one message per round. So a subscriber holds at most one
+// chunk and one message in gRPC's hands, whatever its speed, and writers
+// never wait for it. Server shutdown (Shutdown) ends every subscription
+// UNAVAILABLE; a client that goes away frees its subscription at once
+// (OnCancel).
 //
 // Many subscribers get the same events: each event's SubscribedEvent is
-// encoded once (the stored bytes are a serialized v1.Event, so they are
-// copied in as the message's `event` field, never parsed) and the bytes are
-// shared by every subscriber that writes it (EncodedMessage), from a small
-// cache of the most recent positions.
+// encoded once, when it enters the feed's ring (EncodeSubscribedEvent, given
+// as app::EventFeed::Options::encode; the stored bytes are a serialized
+// v1.Event, so they are copied in as the message's `event` field, never
+// parsed), and every subscriber writes those shared bytes (EncodedMessage),
+// or appends them to its batch (the wire form of a repeated message field is
+// each element's tag, length and bytes, one after the other). Events read
+// from the log (catch-up) are encoded by the subscriber that reads them.
 
 #ifndef SEQUENCER_SERVER_SUBSCRIPTION_SERVICE_H_
 #define SEQUENCER_SERVER_SUBSCRIPTION_SERVICE_H_
@@ -44,12 +55,20 @@ struct EncodedMessage {
   bool live = false;
 };
 
+// The serialized v1.SubscribedEvent of a stored event (with its data): what
+// the feed keeps for every subscriber (app::EventFeed::Options::encode).
+// Thread-safe.
+std::string EncodeSubscribedEvent(const eventstore::StoredEvent& event);
+
 class SubscriptionServiceImpl final
     : public DecodingService<v1::SubscriptionService> {
  public:
   // Events per read of the feed (and at most that many messages held per
   // subscriber).
   static constexpr size_t kChunkEvents = 256;
+  // A SubscribedEventBatch holds events while it stays under this size (at
+  // least one event, however large).
+  static constexpr size_t kBatchBytes = 1 << 20;
   // During a filtered catch-up, a CaughtUp heartbeat at least every this
   // many positions passed without a match.
   static constexpr uint64_t kHeartbeatPositions = 4096;
@@ -66,16 +85,18 @@ class SubscriptionServiceImpl final
   grpc::ServerWriteReactor<EncodedMessage>* Subscribe(
       grpc::CallbackServerContext* context,
       const v1::SubscribeEventsRequest* request);
+  // SubscribeEventBatches: writes encoded v1.SubscribedEventBatch messages.
+  grpc::ServerWriteReactor<EncodedMessage>* SubscribeBatches(
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeEventsRequest* request);
 
   // Subscriptions started and not yet done.
   int open() const { return open_.load(); }
 
  private:
   class Subscriber;
-  class EncodedEvents;
 
   app::EventFeed& feed_;
-  std::unique_ptr<EncodedEvents> encoded_;
   app::WorkerPool& pool_;
   std::atomic<int> open_{0};
 };

@@ -185,8 +185,9 @@ server in development mode):
       90m, 2h, 48h) and run the scheduler; prints the new time.
   follow [--sequence=S [--recipient=R]] [--type=T1,T2] [--checkpoint=FILE]
          [--from_start]
-      A checkpointed consumer of SubscribeEvents: prints one line per event
-      as it commits (after catching up from the log):
+      A checkpointed consumer of SubscribeEventBatches (SubscribeEvents,
+      many events per message): prints one line per event as it commits
+      (after catching up from the log):
       POSITION  STREAM  vVERSION  TYPE  TIME  ACTOR  REQUEST_ID  EVENT(JSON)
       With --checkpoint, starts after the position saved in FILE (else now,
       or the start with --from_start) and saves the position after each
@@ -845,23 +846,26 @@ int Follow() {
       if (stopping) return 0;
       current = context.get();
     }
-    auto reader = stub->SubscribeEvents(context.get(), request);
-    sequencer::v1::SubscribedEvent message;
-    while (reader->Read(&message)) {
-      if (!message.has_caught_up()) {
-        const Event& event = message.event();
-        std::cout << message.position() << "\t" << message.stream() << "\tv"
-                  << message.version() << "\t" << message.type() << "\t"
-                  << Time(event.metadata().occurred_at()) << "\t"
-                  << event.metadata().actor() << "\t"
-                  << event.metadata().request_id() << "\t"
-                  << ToJson(Payload(event)) << std::endl;
-      }
-      position = message.position();
-      if (!checkpoint.empty()) {
-        if (absl::Status saved = WriteCheckpoint(checkpoint, *position);
-            !saved.ok()) {
-          return Fail(saved);
+    // The batched form: one message per batch of events.
+    auto reader = stub->SubscribeEventBatches(context.get(), request);
+    sequencer::v1::SubscribedEventBatch batch;
+    while (reader->Read(&batch)) {
+      for (const sequencer::v1::SubscribedEvent& message : batch.events()) {
+        if (!message.has_caught_up()) {
+          const Event& event = message.event();
+          std::cout << message.position() << "\t" << message.stream() << "\tv"
+                    << message.version() << "\t" << message.type() << "\t"
+                    << Time(event.metadata().occurred_at()) << "\t"
+                    << event.metadata().actor() << "\t"
+                    << event.metadata().request_id() << "\t"
+                    << ToJson(Payload(event)) << std::endl;
+        }
+        position = message.position();
+        if (!checkpoint.empty()) {
+          if (absl::Status saved = WriteCheckpoint(checkpoint, *position);
+              !saved.ok()) {
+            return Fail(saved);
+          }
         }
       }
     }

@@ -8,23 +8,70 @@
 namespace sequencer::app {
 namespace {
 
-size_t BytesOf(const eventstore::StoredEvent& event) {
-  return sizeof(event) + event.stream.size() + event.type.size() +
-         event.data.size();
+size_t BytesOf(const FeedEventRef& ref) {
+  const eventstore::StoredEvent& event = ref->event;
+  return sizeof(FeedEvent) + event.stream.size() + event.type.size() +
+         event.data.size() + ref->encoded.size();
 }
+
+uint64_t PositionOf(const FeedEventRef& ref) { return ref->event.position; }
 
 }  // namespace
 
 EventFeed::EventFeed(const eventstore::EventStore* store, Options options)
-    : store_(*store), options_(options) {
-  absl::MutexLock lock(&mu_);
-  ring_end_ = store_.LastPosition();
-  ring_begin_ = ring_end_ + 1;
+    : store_(*store), options_(std::move(options)) {
+  {
+    absl::MutexLock lock(&mu_);
+    ring_end_ = store_.LastPosition();
+    ring_begin_ = ring_end_ + 1;
+  }
+  if (options_.wake_thread) wake_thread_ = std::thread([this] { WakeLoop(); });
+}
+
+EventFeed::~EventFeed() {
+  if (!wake_thread_.joinable()) return;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_waking_ = true;
+  }
+  wake_thread_.join();
+}
+
+void EventFeed::WakeLoop() {
+  while (true) {
+    std::vector<FeedWaiter*> woken;
+    {
+      absl::MutexLock lock(&mu_,
+                           absl::Condition(this, &EventFeed::WakeDueLocked));
+      if (stop_waking_) return;
+      // Commits arriving meanwhile join this round.
+      mu_.AwaitWithDeadline(absl::Condition(&stop_waking_),
+                            last_round_ + options_.min_round_interval);
+      if (stop_waking_) return;
+      last_round_ = absl::Now();
+      wake_due_ = false;
+      woken = TakeWokenLocked();
+      ++wake_rounds_;
+      woken_ += woken.size();
+    }
+    for (FeedWaiter* waiter : woken) waiter->Wake(/*shutdown=*/false);
+  }
+}
+
+FeedEventRef EventFeed::Share(eventstore::StoredEvent event) const {
+  auto shared = std::make_shared<FeedEvent>();
+  if (options_.encode) {
+    shared->encoded = options_.encode(event);
+    event.data.clear();
+    event.data.shrink_to_fit();
+  }
+  shared->event = std::move(event);
+  return shared;
 }
 
 void EventFeed::Committed(const eventstore::CommitBatch& batch,
                           const eventstore::CommitResult& result) {
-  std::vector<eventstore::StoredEvent> events;
+  std::vector<FeedEventRef> events;
   if (result.last_position != 0) {
     events.reserve(result.last_position - result.first_position + 1);
     uint64_t position = result.first_position;
@@ -35,8 +82,8 @@ void EventFeed::Committed(const eventstore::CommitBatch& batch,
                                  : append.events.size();
       uint64_t version = after - append.events.size();
       for (const eventstore::NewEvent& event : append.events) {
-        events.push_back(eventstore::StoredEvent{
-            append.stream, ++version, position++, event.type, event.data});
+        events.push_back(Share(eventstore::StoredEvent{
+            append.stream, ++version, position++, event.type, event.data}));
       }
     }
     if (position != result.last_position + 1) {
@@ -53,10 +100,10 @@ void EventFeed::Committed(const eventstore::CommitBatch& batch,
       for (const eventstore::StreamErasure& erasure : batch.erasures) {
         erased.insert(erasure.stream);
       }
-      auto is_erased = [&erased](const eventstore::StoredEvent& event) {
-        return erased.contains(event.stream);
+      auto is_erased = [&erased](const FeedEventRef& event) {
+        return erased.contains(event->event.stream);
       };
-      for (const eventstore::StoredEvent& event : ring_) {
+      for (const FeedEventRef& event : ring_) {
         if (is_erased(event)) ring_bytes_ -= BytesOf(event);
       }
       ring_.erase(std::remove_if(ring_.begin(), ring_.end(), is_erased),
@@ -100,16 +147,20 @@ void EventFeed::Committed(const eventstore::CommitBatch& batch,
       }
       EvictLocked();
     }
-    woken = TakeWokenLocked();
+    if (!options_.wake_thread) {
+      woken = TakeWokenLocked();
+    } else if (!waiters_.empty()) {
+      wake_due_ = true;  // the wake thread runs when mu_ is released
+    }
   }
   for (FeedWaiter* waiter : woken) waiter->Wake(/*shutdown=*/false);
 }
 
-void EventFeed::AddToRingLocked(std::vector<eventstore::StoredEvent> events,
+void EventFeed::AddToRingLocked(std::vector<FeedEventRef> events,
                                 uint64_t last) {
   if (ring_.empty()) ring_begin_ = ring_end_ + 1;
-  for (eventstore::StoredEvent& event : events) {
-    if (event.position <= ring_end_) continue;
+  for (FeedEventRef& event : events) {
+    if (PositionOf(event) <= ring_end_) continue;
     ring_bytes_ += BytesOf(event);
     ring_.push_back(std::move(event));
   }
@@ -120,7 +171,7 @@ void EventFeed::EvictLocked() {
   while (!ring_.empty() && (ring_bytes_ > options_.max_bytes ||
                             ring_.size() > options_.max_events)) {
     ring_bytes_ -= BytesOf(ring_.front());
-    ring_begin_ = ring_.front().position + 1;
+    ring_begin_ = PositionOf(ring_.front()) + 1;
     ring_.pop_front();
   }
   if (ring_.empty()) ring_begin_ = ring_end_ + 1;
@@ -144,25 +195,29 @@ bool EventFeed::ReadMemory(uint64_t after, size_t max_events,
   chunk->events.clear();
   chunk->through = after;
   chunk->from_log = false;
+  chunk->at_end = false;
   if (max_events == 0) return true;
   {
     absl::MutexLock lock(&mu_);
     if (after + 1 >= ring_begin_ && after < ring_end_) {
       ++ring_reads_;
-      auto it = std::upper_bound(
-          ring_.begin(), ring_.end(), after,
-          [](uint64_t position, const eventstore::StoredEvent& event) {
-            return position < event.position;
-          });
+      auto it =
+          std::upper_bound(ring_.begin(), ring_.end(), after,
+                           [](uint64_t position, const FeedEventRef& event) {
+                             return position < PositionOf(event);
+                           });
       for (; it != ring_.end() && chunk->events.size() < max_events; ++it) {
         chunk->events.push_back(*it);
       }
       chunk->through =
-          it == ring_.end() ? ring_end_ : chunk->events.back().position;
+          it == ring_.end() ? ring_end_ : PositionOf(chunk->events.back());
+      chunk->at_end = it == ring_.end();
       return true;
     }
   }
-  return after >= store_.LastPosition();
+  if (after < store_.LastPosition()) return false;
+  chunk->at_end = true;
+  return true;
 }
 
 absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
@@ -182,12 +237,15 @@ absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
       store_.ReadAll(after + 1, max_events);
   if (!events.ok()) return events.status();
   chunk.from_log = true;
-  chunk.events = *std::move(events);
+  chunk.events.reserve(events->size());
+  for (eventstore::StoredEvent& event : *events) {
+    chunk.events.push_back(Share(std::move(event)));
+  }
   if (chunk.events.size() == max_events) {
-    chunk.through = chunk.events.back().position;
+    chunk.through = PositionOf(chunk.events.back());
   } else {
-    chunk.through =
-        std::max(last, chunk.events.empty() ? 0 : chunk.events.back().position);
+    chunk.through = std::max(
+        last, chunk.events.empty() ? 0 : PositionOf(chunk.events.back()));
   }
   return chunk;
 }
@@ -196,6 +254,15 @@ bool EventFeed::Park(FeedWaiter* waiter, uint64_t after) {
   absl::MutexLock lock(&mu_);
   if (shut_down_ || ring_end_ > after) return false;
   waiters_[waiter] = after;
+  return true;
+}
+
+bool EventFeed::ParkForNextRound(FeedWaiter* waiter, uint64_t after) {
+  if (!options_.wake_thread) return Park(waiter, after);
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return false;
+  waiters_[waiter] = after;
+  if (ring_end_ > after) wake_due_ = true;
   return true;
 }
 
@@ -229,6 +296,8 @@ EventFeed::Stats EventFeed::stats() const {
   stats.waiting = waiters_.size();
   stats.ring_reads = ring_reads_;
   stats.log_reads = log_reads_;
+  stats.wake_rounds = wake_rounds_;
+  stats.woken = woken_;
   return stats;
 }
 

@@ -26,7 +26,20 @@
 // A reader at the live edge parks a FeedWaiter (Park), which is woken once
 // when the ring moves past its cursor or at Shutdown. As in PollRegistry, a
 // Park after a commit that already moved past the cursor refuses, so no
-// wake-up is lost between the last read and the park.
+// wake-up is lost between the last read and the park. With
+// Options::wake_thread the wake-ups run on the feed's own thread, not the
+// committer's: a commit costs its writer O(1) whatever the number of waiters,
+// and the commits that arrive while the thread is waking waiters are covered
+// by its next round (one wake per waiter per round, not per commit). Rounds
+// start at most every Options::min_round_interval, so a reader that keeps up
+// and parks with ParkForNextRound after each message it sends sends one
+// message per round, with whatever committed meanwhile, rather than one per
+// commit.
+//
+// Encoding once: with Options::encode, each event is encoded (for the
+// subscribers' wire format) once as it enters the ring, and every reader
+// shares the bytes (FeedEvent::encoded); events read from the log are
+// encoded by the read.
 //
 // Thread-safe.
 
@@ -37,13 +50,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
+#include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "eventstore/event_store.h"
 
 namespace sequencer::app {
@@ -54,10 +72,21 @@ class FeedWaiter {
   virtual ~FeedWaiter() = default;
   // Called once per successful Park, unless Remove took it back first: when
   // events after its cursor are there (`shutdown` false) or the feed shuts
-  // down (true). Runs on the thread that noticed (a committer, Shutdown),
-  // without the feed's lock; must not block.
+  // down (true). Runs on the thread that noticed (a committer, the feed's
+  // wake thread, Shutdown), without the feed's lock; must not block.
   virtual void Wake(bool shutdown) = 0;
 };
+
+// An event as the feed hands it out: immutable, shared by the ring and every
+// reader that read it.
+struct FeedEvent {
+  // Its `data` is empty when the feed encodes (Options::encode): `encoded`
+  // holds it.
+  eventstore::StoredEvent event;
+  // Options::encode(event) (with the data), or empty without an encoder.
+  std::string encoded;
+};
+using FeedEventRef = std::shared_ptr<const FeedEvent>;
 
 class EventFeed {
  public:
@@ -67,17 +96,30 @@ class EventFeed {
     size_t max_events = 1 << 16;
     // Commits waiting behind a hole before the hole is given up.
     size_t max_pending_commits = 1024;
+    // The wire form of an event (FeedEvent::encoded), computed once per
+    // event; must be thread-safe and not block. Null: nothing encoded.
+    std::function<std::string(const eventstore::StoredEvent&)> encode;
+    // Wake parked waiters on a thread of the feed's (true) rather than on
+    // the committer's thread inside Committed (false: what tests that
+    // count wake-ups synchronously rely on).
+    bool wake_thread = false;
+    // With wake_thread: the least time between the starts of two rounds of
+    // wake-ups (what a parked reader may wait past a commit, at most).
+    absl::Duration min_round_interval = absl::ZeroDuration();
   };
 
   // What Read found.
   struct Chunk {
     // In position order; erased positions are not there.
-    std::vector<eventstore::StoredEvent> events;
+    std::vector<FeedEventRef> events;
     // The last position this read covered (>= every event's position): pass
     // it to the next Read. Equal to `after` when nothing new was found.
     uint64_t through = 0;
     // Read from the log rather than the ring.
     bool from_log = false;
+    // Read from the ring up to its last position then (nothing more was
+    // there to read).
+    bool at_end = false;
   };
 
   struct Stats {
@@ -87,6 +129,9 @@ class EventFeed {
     size_t waiting = 0;
     uint64_t ring_reads = 0;
     uint64_t log_reads = 0;
+    // Rounds of wake-ups (Options::wake_thread) and waiters woken.
+    uint64_t wake_rounds = 0;
+    uint64_t woken = 0;
   };
 
   // Starts after the store's last position. `store` must outlive the feed.
@@ -95,9 +140,12 @@ class EventFeed {
   EventFeed(const eventstore::EventStore* store, Options options);
   EventFeed(const EventFeed&) = delete;
   EventFeed& operator=(const EventFeed&) = delete;
+  // Stops the wake thread. No waiter may be parked any more (Shutdown first).
+  ~EventFeed();
 
-  // `batch` was committed with `result`: adds its events to the ring, drops
-  // the streams it erased, wakes the waiters the ring moved past.
+  // `batch` was committed with `result`: adds its events to the ring
+  // (encoding them, outside the lock), drops the streams it erased, wakes the
+  // waiters the ring moved past (or has the wake thread wake them).
   void Committed(const eventstore::CommitBatch& batch,
                  const eventstore::CommitResult& result);
 
@@ -121,10 +169,17 @@ class EventFeed {
   // has (read again) or the feed is shut down (then it is not parked).
   // `waiter` must stay valid until woken or removed.
   bool Park(FeedWaiter* waiter, uint64_t after);
+  // With wake_thread: parks `waiter` even when the ring has already moved
+  // past `after`; it is then woken by the next round (at most
+  // min_round_interval after the last one). False only once shut down.
+  // Without wake_thread: Park.
+  bool ParkForNextRound(FeedWaiter* waiter, uint64_t after);
+  bool has_wake_thread() const { return options_.wake_thread; }
   // Takes `waiter` back; true when it was parked (Wake will not be called).
   bool Remove(FeedWaiter* waiter);
 
-  // Wakes every waiter (shutdown) and refuses to park from now on.
+  // Wakes every waiter (shutdown, on the calling thread) and refuses to
+  // park from now on.
   void Shutdown();
   bool shut_down() const;
 
@@ -133,20 +188,26 @@ class EventFeed {
  private:
   struct Pending {
     uint64_t last = 0;
-    std::vector<eventstore::StoredEvent> events;
+    std::vector<FeedEventRef> events;
   };
 
-  void AddToRingLocked(std::vector<eventstore::StoredEvent> events,
-                       uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  FeedEventRef Share(eventstore::StoredEvent event) const;
+  void AddToRingLocked(std::vector<FeedEventRef> events, uint64_t last)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Waiters whose cursor the ring has moved past, removed.
   std::vector<FeedWaiter*> TakeWokenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The wake thread (Options::wake_thread).
+  void WakeLoop();
+  bool WakeDueLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return wake_due_ || stop_waking_;
+  }
 
   const eventstore::EventStore& store_;
   const Options options_;
   mutable absl::Mutex mu_;
   // Events at positions [ring_begin_, ring_end_], erased ones dropped.
-  std::deque<eventstore::StoredEvent> ring_ ABSL_GUARDED_BY(mu_);
+  std::deque<FeedEventRef> ring_ ABSL_GUARDED_BY(mu_);
   uint64_t ring_begin_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t ring_end_ ABSL_GUARDED_BY(mu_) = 0;
   size_t ring_bytes_ ABSL_GUARDED_BY(mu_) = 0;
@@ -156,10 +217,18 @@ class EventFeed {
   // Parked waiters and the position after which they wait.
   absl::flat_hash_map<FeedWaiter*, uint64_t> waiters_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  // The ring moved while waiters were parked (for the wake thread).
+  bool wake_due_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_waking_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t wake_rounds_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_round_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint64_t woken_ ABSL_GUARDED_BY(mu_) = 0;
   // Bumped under mu_, after the erased events left the ring.
   std::atomic<uint64_t> erasures_{0};
   mutable uint64_t ring_reads_ ABSL_GUARDED_BY(mu_) = 0;
   mutable uint64_t log_reads_ ABSL_GUARDED_BY(mu_) = 0;
+  // Last: started once everything above is ready.
+  std::thread wake_thread_;
 };
 
 }  // namespace sequencer::app

@@ -5,6 +5,8 @@
 
 #include "app/runtime/event_feed.h"
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,7 +39,8 @@ eventstore::CommitBatch Append(const std::string& stream, int events) {
 // "position stream vversion" of each event.
 std::vector<std::string> Describe(const EventFeed::Chunk& chunk) {
   std::vector<std::string> out;
-  for (const auto& event : chunk.events) {
+  for (const auto& ref : chunk.events) {
+    const eventstore::StoredEvent& event = ref->event;
     out.push_back(
         absl::StrCat(event.position, " ", event.stream, " v", event.version));
   }
@@ -190,9 +193,135 @@ TEST_F(EventFeedTest, AHoleThatNeverFillsIsGivenUp) {
 // Committers race to tell the feed (their commits arrive out of order) while
 // readers follow with Read and Park: each reader sees every position once,
 // in order, and no wake-up is lost (a lost one would time out).
-TEST_F(EventFeedTest, ConcurrentCommittersAndReadersAgreeOnTheOrder) {
+TEST_F(EventFeedTest, EachEventIsEncodedOnceAndItsBytesShared) {
+  std::atomic<int> encodes{0};
+  EventFeed::Options options;
+  options.encode = [&encodes](const eventstore::StoredEvent& event) {
+    ++encodes;
+    return absl::StrCat(event.position, ":", event.data);
+  };
+  EventFeed feed(&store_, options);
+  auto a = Commit(Append("s/a", 3));
+  feed.Committed(a.first, a.second);
+  EXPECT_EQ(encodes.load(), 3);
+  EventFeed::Chunk first;
+  EventFeed::Chunk second;
+  ASSERT_TRUE(feed.ReadMemory(0, 10, &first));
+  ASSERT_TRUE(feed.ReadMemory(1, 10, &second));
+  ASSERT_EQ(first.events.size(), 3u);
+  ASSERT_EQ(second.events.size(), 2u);
+  EXPECT_EQ(first.events[0]->encoded, "1:s/a#0");
+  EXPECT_EQ(first.events[2]->encoded, "3:s/a#2");
+  // The ring keeps the encoded form only.
+  EXPECT_TRUE(first.events[0]->event.data.empty());
+  // Readers share the ring's bytes: no copy, no second encoding.
+  EXPECT_EQ(first.events[1].get(), second.events[0].get());
+  EXPECT_EQ(encodes.load(), 3);
+  // Read from the log (before the ring), the events are encoded by the read.
+  EventFeed late(&store_, options);
+  auto from_log = late.Read(0, 10);
+  ASSERT_TRUE(from_log.ok());
+  ASSERT_TRUE(from_log->from_log);
+  ASSERT_EQ(from_log->events.size(), 3u);
+  EXPECT_EQ(from_log->events[1]->encoded, "2:s/a#1");
+}
+
+TEST_F(EventFeedTest, TheWakeThreadWakesEveryParkedWaiterOnce) {
+  EventFeed::Options options;
+  options.wake_thread = true;
+  EventFeed feed(&store_, options);
+  class Waiter : public FeedWaiter {
+   public:
+    void Wake(bool shutdown) override {
+      EXPECT_FALSE(shutdown);
+      ++wakes;
+      woken.Notify();
+    }
+    std::atomic<int> wakes{0};
+    absl::Notification woken;
+  };
+  std::vector<std::unique_ptr<Waiter>> waiters;
+  for (int i = 0; i < 10; ++i) {
+    waiters.push_back(std::make_unique<Waiter>());
+    ASSERT_TRUE(feed.Park(waiters.back().get(), 0));
+  }
+  // Commits that reach the feed (here several) move the ring past every
+  // waiter; each is woken exactly once, on the feed's thread.
+  for (int i = 0; i < 5; ++i) {
+    auto a = Commit(Append(absl::StrCat("s/", i), 1));
+    feed.Committed(a.first, a.second);
+  }
+  for (auto& waiter : waiters) {
+    ASSERT_TRUE(
+        waiter->woken.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  }
+  EXPECT_EQ(feed.stats().waiting, 0u);
+  EXPECT_EQ(feed.stats().woken, 10u);
+  // Parked again behind the ring: refused (no wake-up lost).
+  EXPECT_FALSE(feed.Park(waiters[0].get(), 0));
+  feed.Shutdown();
+  for (auto& waiter : waiters) EXPECT_EQ(waiter->wakes.load(), 1);
+}
+
+TEST_F(EventFeedTest, ParkForNextRoundParksBehindTheRingAndTheNextRoundWakes) {
+  class Waiter : public FeedWaiter {
+   public:
+    void Wake(bool shutdown) override {
+      EXPECT_FALSE(shutdown);
+      ++wakes;
+      woken.Notify();
+    }
+    std::atomic<int> wakes{0};
+    absl::Notification woken;
+  };
+  auto a = Commit(Append("s/a", 1));
+  {
+    // Without the wake thread it is Park: refused behind the ring.
+    EventFeed feed(&store_);
+    feed.Committed(a.first, a.second);
+    Waiter waiter;
+    EXPECT_FALSE(feed.ParkForNextRound(&waiter, 0));
+  }
+  EventFeed::Options options;
+  options.wake_thread = true;
+  options.min_round_interval = absl::Milliseconds(1);
+  EventFeed feed(&store_, options);
+  feed.Committed(a.first, a.second);
+  Waiter behind;
+  Waiter refused;
+  EXPECT_FALSE(feed.Park(&refused, 0));
+  // Behind the ring, with no commit to come: parked anyway, and woken by the
+  // round its park asked for.
+  ASSERT_TRUE(feed.ParkForNextRound(&behind, 0));
+  ASSERT_TRUE(behind.woken.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(behind.wakes.load(), 1);
+  EXPECT_EQ(refused.wakes.load(), 0);
+  // At the ring's end: parked until a commit moves it.
+  Waiter at_end;
+  ASSERT_TRUE(feed.ParkForNextRound(&at_end, 1));
+  EXPECT_EQ(feed.stats().waiting, 1u);
+  auto b = Commit(Append("s/b", 1));
+  feed.Committed(b.first, b.second);
+  ASSERT_TRUE(at_end.woken.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  feed.Shutdown();
+  Waiter late;
+  EXPECT_FALSE(feed.ParkForNextRound(&late, 2));
+  EXPECT_EQ(at_end.wakes.load(), 1);
+}
+
+class ConcurrentFeedTest : public EventFeedTest,
+                           public ::testing::WithParamInterface<bool> {};
+
+// Both ways of waking (the committer's thread, the feed's own thread).
+TEST_P(ConcurrentFeedTest, ConcurrentCommittersAndReadersAgreeOnTheOrder) {
   EventFeed::Options options;
   options.max_events = 64;  // readers also fall behind the ring
+  options.wake_thread = GetParam();
+  if (GetParam()) {
+    options.encode = [](const eventstore::StoredEvent& event) {
+      return absl::StrCat(event.position);
+    };
+  }
   EventFeed feed(&store_, options);
   constexpr int kCommitters = 4;
   constexpr int kCommits = 200;
@@ -213,7 +342,10 @@ TEST_F(EventFeedTest, ConcurrentCommittersAndReadersAgreeOnTheOrder) {
         auto chunk = feed.Read(cursor, 16);
         ASSERT_TRUE(chunk.ok());
         for (const auto& event : chunk->events) {
-          seen[r].push_back(event.position);
+          seen[r].push_back(event->event.position);
+          if (!event->encoded.empty()) {
+            EXPECT_EQ(event->encoded, absl::StrCat(event->event.position));
+          }
         }
         if (chunk->through == cursor) {
           Waiter waiter;
@@ -244,6 +376,10 @@ TEST_F(EventFeedTest, ConcurrentCommittersAndReadersAgreeOnTheOrder) {
     for (uint64_t p = 0; p < kTotal; ++p) ASSERT_EQ(seen[r][p], p + 1) << r;
   }
 }
+INSTANTIATE_TEST_SUITE_P(Wakes, ConcurrentFeedTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "WakeThread" : "Committer";
+                         });
 
 }  // namespace
 }  // namespace sequencer::app

@@ -666,10 +666,11 @@ TEST_F(AuthDaemonTest, TheRecordedActorIsThePrincipal) {
   EXPECT_EQ(ErrorInfoOf(status).reason(), "ACT_FOR_FORBIDDEN");
 }
 
-// SubscribeEvents (server streaming, not a DecodingService unary call) is
-// admitted by the same access control: the tenant's auditor follows its
-// events; a worker's role forbids it; another tenant's operator is told the
-// tenant does not exist; no token is UNAUTHENTICATED.
+// SubscribeEvents and SubscribeEventBatches (server streaming, not
+// DecodingService unary calls) are admitted by the same access control: the
+// tenant's auditor follows its events; a worker's role forbids it; another
+// tenant's operator is told the tenant does not exist; no token is
+// UNAUTHENTICATED.
 TEST_F(AuthDaemonTest, SubscriptionsAreAdmittedLikeEveryCall) {
   ASSERT_NO_FATAL_FAILURE(StartWith({}));
   const Caller operator_a("operator-a", "acme");
@@ -701,7 +702,23 @@ TEST_F(AuthDaemonTest, SubscriptionsAreAdmittedLikeEveryCall) {
     EXPECT_FALSE(refused_reader->Read(&none)) << refused.caller.token;
     EXPECT_EQ(refused_reader->Finish().error_code(), refused.code)
         << refused.caller.token;
+    // The batched form: the same permission.
+    auto batch_context = ContextOf(refused.caller);
+    auto batch_reader =
+        stub->SubscribeEventBatches(batch_context.get(), request);
+    v1::SubscribedEventBatch no_batch;
+    EXPECT_FALSE(batch_reader->Read(&no_batch)) << refused.caller.token;
+    EXPECT_EQ(batch_reader->Finish().error_code(), refused.code)
+        << refused.caller.token;
   }
+  auto batch_context = ContextOf(Caller("auditor-a", "acme"));
+  auto batch_reader = stub->SubscribeEventBatches(batch_context.get(), request);
+  v1::SubscribedEventBatch batch;
+  ASSERT_TRUE(batch_reader->Read(&batch));
+  ASSERT_GE(batch.events_size(), 1);
+  EXPECT_EQ(batch.events(0).position(), 1u);
+  batch_context->TryCancel();
+  EXPECT_EQ(batch_reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
 TEST_F(AuthDaemonTest, TokensRotateOnSighupAndABadFileKeepsThePrincipals) {
