@@ -60,6 +60,14 @@ std::shared_ptr<const std::string> EncodeCaughtUp(uint64_t position) {
   return std::make_shared<const std::string>(message.SerializeAsString());
 }
 
+std::shared_ptr<const std::string> EncodeFellBehind(uint64_t position,
+                                                    uint64_t last_position) {
+  v1::SubscribedEvent message;
+  message.set_position(position);
+  message.mutable_fell_behind()->set_last_position(last_position);
+  return std::make_shared<const std::string>(message.SerializeAsString());
+}
+
 // The bytes a subscriber writes for `ref`: the feed's encoding, shared.
 std::shared_ptr<const std::string> BytesOf(const app::FeedEventRef& ref) {
   if (!ref->encoded.empty()) {
@@ -121,6 +129,10 @@ class SubscriptionServiceImpl::Subscriber final
     }
   }
 
+  bool Cancelled() const override { return cancelled_.load(); }
+
+  // Set before Remove: a park that has not happened yet is refused (the
+  // feed asks Cancelled() under its lock), one that has is taken back.
   void OnCancel() override {
     cancelled_.store(true);
     if (service_.feed_.Remove(this)) End(grpc::Status::CANCELLED);
@@ -165,11 +177,10 @@ class SubscriptionServiceImpl::Subscriber final
       // It had read all there was and owes no CaughtUp: what committed
       // since waits for the feed's next round of wake-ups, so that one
       // message carries it all rather than one message per commit.
+      // Once parked, this object may be woken and gone on another thread:
+      // nothing of it is touched after a successful park.
       if (!service_.feed_.ParkForNextRound(this, cursor_)) {
-        End(ShuttingDown());
-      } else if (cancelled_.load() && service_.feed_.Remove(this)) {
-        // OnCancel may have missed the park: take it back if so.
-        End(grpc::Status::CANCELLED);
+        End(cancelled_.load() ? grpc::Status::CANCELLED : ShuttingDown());
       }
     } else {
       Pump(/*on_pool=*/false);
@@ -231,6 +242,15 @@ class SubscriptionServiceImpl::Subscriber final
           Schedule();
           return;
         }
+        if (!first_heartbeat_) {
+          // It had been live and the ring has moved past it: it is told,
+          // and owes a CaughtUp once it is live again.
+          outbox_.push_back(EncodedMessage{
+              EncodeFellBehind(cursor_, service_.feed_.LastPosition()),
+              cursor_});
+          reported_ = cursor_;
+          first_heartbeat_ = true;
+        }
         absl::StatusOr<app::EventFeed::Chunk> from_log =
             service_.feed_.Read(cursor_, kChunkEvents);
         if (!from_log.ok()) {
@@ -253,11 +273,9 @@ class SubscriptionServiceImpl::Subscriber final
           Heartbeat(/*live=*/true);
           continue;  // written unless an erasure came meanwhile
         }
+        // Refused (moved on, cancelled, shut down): the loop's top says
+        // which. Parked: nothing of this object is touched any more.
         if (!service_.feed_.Park(this, cursor_)) continue;
-        // OnCancel may have missed the park: take it back if so.
-        if (cancelled_.load() && service_.feed_.Remove(this)) {
-          End(grpc::Status::CANCELLED);
-        }
         return;
       }
       if (outbox_.empty() && cursor_ - reported_ >= kHeartbeatPositions) {

@@ -851,7 +851,12 @@ int Follow() {
     sequencer::v1::SubscribedEventBatch batch;
     while (reader->Read(&batch)) {
       for (const sequencer::v1::SubscribedEvent& message : batch.events()) {
-        if (!message.has_caught_up()) {
+        if (message.has_fell_behind()) {
+          std::cerr << "fell behind after position " << message.position()
+                    << " (the log is at "
+                    << message.fell_behind().last_position()
+                    << "): reading from the log" << std::endl;
+        } else if (!message.has_caught_up()) {
           const Event& event = message.event();
           std::cout << message.position() << "\t" << message.stream() << "\tv"
                     << message.version() << "\t" << message.type() << "\t"

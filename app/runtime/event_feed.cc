@@ -252,7 +252,7 @@ absl::StatusOr<EventFeed::Chunk> EventFeed::Read(uint64_t after,
 
 bool EventFeed::Park(FeedWaiter* waiter, uint64_t after) {
   absl::MutexLock lock(&mu_);
-  if (shut_down_ || ring_end_ > after) return false;
+  if (shut_down_ || ring_end_ > after || waiter->Cancelled()) return false;
   waiters_[waiter] = after;
   return true;
 }
@@ -260,7 +260,7 @@ bool EventFeed::Park(FeedWaiter* waiter, uint64_t after) {
 bool EventFeed::ParkForNextRound(FeedWaiter* waiter, uint64_t after) {
   if (!options_.wake_thread) return Park(waiter, after);
   absl::MutexLock lock(&mu_);
-  if (shut_down_) return false;
+  if (shut_down_ || waiter->Cancelled()) return false;
   waiters_[waiter] = after;
   if (ring_end_ > after) wake_due_ = true;
   return true;

@@ -75,6 +75,12 @@ class FeedWaiter {
   // down (true). Runs on the thread that noticed (a committer, the feed's
   // wake thread, Shutdown), without the feed's lock; must not block.
   virtual void Wake(bool shutdown) = 0;
+  // True once the reader's caller has gone. Asked under the feed's lock by
+  // Park and ParkForNextRound, which then refuse: a reader that sets it and
+  // then calls Remove is either refused its park or taken back by Remove,
+  // so it never has to touch itself after a successful park (where a Wake
+  // on another thread may already have finished and freed it).
+  virtual bool Cancelled() const { return false; }
 };
 
 // An event as the feed hands it out: immutable, shared by the ring and every
@@ -166,13 +172,14 @@ class EventFeed {
   uint64_t LastPosition() const { return store_.LastPosition(); }
 
   // Parks `waiter` until the ring moves past `after`. False when it already
-  // has (read again) or the feed is shut down (then it is not parked).
-  // `waiter` must stay valid until woken or removed.
+  // has (read again), the feed is shut down or the waiter is Cancelled (then
+  // it is not parked). `waiter` must stay valid until woken or removed, and
+  // may be woken (and gone) before Park returns.
   bool Park(FeedWaiter* waiter, uint64_t after);
   // With wake_thread: parks `waiter` even when the ring has already moved
   // past `after`; it is then woken by the next round (at most
-  // min_round_interval after the last one). False only once shut down.
-  // Without wake_thread: Park.
+  // min_round_interval after the last one). False only once shut down or
+  // when the waiter is Cancelled. Without wake_thread: Park.
   bool ParkForNextRound(FeedWaiter* waiter, uint64_t after);
   bool has_wake_thread() const { return options_.wake_thread; }
   // Takes `waiter` back; true when it was parked (Wake will not be called).

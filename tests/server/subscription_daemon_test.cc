@@ -644,6 +644,57 @@ TEST_F(SubscriptionDaemonTest, ASubscriberThatStopsReadingHoldsNothingUp) {
   }
 }
 
+TEST_F(SubscriptionDaemonTest,
+       ASubscriberThatFallsBehindIsToldAndReadsOnFromTheLog) {
+  ASSERT_NO_FATAL_FAILURE(CreateSequence("seq"));
+  Stream slow(*subscriptions_, FromStart());
+  std::vector<v1::SubscribedEvent> events;
+  const uint64_t live_at = slow.ReadUntilCaughtUp(&events);
+  ASSERT_EQ(events.size(), 1u);  // The sequence's creation.
+  // It stops reading while 32 MiB of events commit: twice what the feed's
+  // ring holds, so the ring moves past what gRPC's buffers took.
+  constexpr int kBatches = 80;
+  constexpr int kPerBatch = 100;
+  for (int b = 0; b < kBatches; ++b) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < kPerBatch; ++i) ids.push_back(absl::StrCat(b, "-", i));
+    ASSERT_NO_FATAL_FAILURE(Enroll("seq", ids, kTenant, 4096));
+  }
+  const uint64_t last = live_at + kBatches * kPerBatch;
+
+  // It reads again: the events it was buffered, one FellBehind after the
+  // last of them, the rest from the log, then a CaughtUp: each position
+  // once, in order.
+  std::vector<v1::SubscribedEvent> fell_behind;
+  uint64_t expected = live_at + 1;
+  v1::SubscribedEvent message;
+  while (slow.Next(&message)) {
+    if (message.has_fell_behind()) {
+      EXPECT_EQ(message.position(), expected - 1);
+      fell_behind.push_back(message);
+      continue;
+    }
+    if (message.has_caught_up()) {
+      EXPECT_EQ(message.position(), last);
+      break;
+    }
+    ASSERT_EQ(message.position(), expected) << Describe(message);
+    ++expected;
+  }
+  EXPECT_EQ(expected, last + 1);
+  ASSERT_EQ(fell_behind.size(), 1u);
+  EXPECT_GT(fell_behind[0].fell_behind().last_position(),
+            fell_behind[0].position());
+  EXPECT_LE(fell_behind[0].fell_behind().last_position(), last);
+  EXPECT_TRUE(fell_behind[0].stream().empty());
+
+  // Live again: the next commit comes without another FellBehind.
+  ASSERT_NO_FATAL_FAILURE(Pause("seq", "0-0"));
+  ASSERT_TRUE(slow.Next(&message));
+  EXPECT_EQ(message.position(), last + 1) << Describe(message);
+  EXPECT_TRUE(message.event().has_paused());
+}
+
 TEST_F(SubscriptionDaemonTest, ADeletedRecipientAppearsOnlyAsItsTombstone) {
   ASSERT_NO_FATAL_FAILURE(CreateSequence("seq"));
   Stream live(*subscriptions_, FromStart());
