@@ -26,6 +26,21 @@ class RecordedWaiter : public FeedWaiter {
   std::vector<bool> wakes;
 };
 
+// Counts its wake-ups (never a shutdown), which may come on another thread,
+// and can be marked cancelled.
+class Waiter : public FeedWaiter {
+ public:
+  void Wake(bool shutdown) override {
+    EXPECT_FALSE(shutdown);
+    ++wakes;
+    woken.Notify();
+  }
+  bool Cancelled() const override { return cancelled.load(); }
+  std::atomic<int> wakes{0};
+  absl::Notification woken;
+  std::atomic<bool> cancelled{false};
+};
+
 eventstore::CommitBatch Append(const std::string& stream, int events) {
   eventstore::CommitBatch batch;
   eventstore::StreamAppend append{stream, eventstore::kAnyVersion, {}};
@@ -230,16 +245,6 @@ TEST_F(EventFeedTest, TheWakeThreadWakesEveryParkedWaiterOnce) {
   EventFeed::Options options;
   options.wake_thread = true;
   EventFeed feed(&store_, options);
-  class Waiter : public FeedWaiter {
-   public:
-    void Wake(bool shutdown) override {
-      EXPECT_FALSE(shutdown);
-      ++wakes;
-      woken.Notify();
-    }
-    std::atomic<int> wakes{0};
-    absl::Notification woken;
-  };
   std::vector<std::unique_ptr<Waiter>> waiters;
   for (int i = 0; i < 10; ++i) {
     waiters.push_back(std::make_unique<Waiter>());
@@ -264,16 +269,6 @@ TEST_F(EventFeedTest, TheWakeThreadWakesEveryParkedWaiterOnce) {
 }
 
 TEST_F(EventFeedTest, ParkForNextRoundParksBehindTheRingAndTheNextRoundWakes) {
-  class Waiter : public FeedWaiter {
-   public:
-    void Wake(bool shutdown) override {
-      EXPECT_FALSE(shutdown);
-      ++wakes;
-      woken.Notify();
-    }
-    std::atomic<int> wakes{0};
-    absl::Notification woken;
-  };
   auto a = Commit(Append("s/a", 1));
   {
     // Without the wake thread it is Park: refused behind the ring.
@@ -309,6 +304,32 @@ TEST_F(EventFeedTest, ParkForNextRoundParksBehindTheRingAndTheNextRoundWakes) {
   EXPECT_EQ(at_end.wakes.load(), 1);
 }
 
+// A waiter that is already cancelled is never parked (the feed asks under its
+// lock), so its owner need not touch it after a successful park; one
+// cancelled after parking is taken back by Remove and never woken.
+TEST_F(EventFeedTest, ACancelledWaiterIsNotParked) {
+  for (const bool wake_thread : {false, true}) {
+    EventFeed::Options options;
+    options.wake_thread = wake_thread;
+    EventFeed feed(&store_, options);
+    const uint64_t edge = feed.LastPosition();
+    Waiter cancelled;
+    cancelled.cancelled = true;
+    EXPECT_FALSE(feed.Park(&cancelled, edge));
+    EXPECT_FALSE(feed.ParkForNextRound(&cancelled, edge));
+    EXPECT_EQ(feed.stats().waiting, 0u);
+    Waiter parked;
+    ASSERT_TRUE(feed.Park(&parked, edge));
+    parked.cancelled = true;
+    EXPECT_TRUE(feed.Remove(&parked));
+    auto a = Commit(Append("s/a", 1));
+    feed.Committed(a.first, a.second);
+    feed.Shutdown();
+    EXPECT_EQ(cancelled.wakes.load(), 0);
+    EXPECT_EQ(parked.wakes.load(), 0);
+  }
+}
+
 class ConcurrentFeedTest : public EventFeedTest,
                            public ::testing::WithParamInterface<bool> {};
 
@@ -328,7 +349,7 @@ TEST_P(ConcurrentFeedTest, ConcurrentCommittersAndReadersAgreeOnTheOrder) {
   constexpr int kReaders = 4;
   constexpr uint64_t kTotal = kCommitters * kCommits * 2;
 
-  class Waiter : public FeedWaiter {
+  class AnyWake : public FeedWaiter {
    public:
     void Wake(bool shutdown) override { woken.Notify(); }
     absl::Notification woken;
@@ -348,7 +369,7 @@ TEST_P(ConcurrentFeedTest, ConcurrentCommittersAndReadersAgreeOnTheOrder) {
           }
         }
         if (chunk->through == cursor) {
-          Waiter waiter;
+          AnyWake waiter;
           if (feed.Park(&waiter, cursor)) {
             ASSERT_TRUE(
                 waiter.woken.WaitForNotificationWithTimeout(absl::Seconds(30)))
