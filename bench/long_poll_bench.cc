@@ -27,6 +27,7 @@
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
 #include "app/storage/event_codec.h"
+#include "bench/bench_client.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -39,18 +40,7 @@ ABSL_FLAG(int, connections, 10, "client connections the polls are spread on");
 namespace {
 
 namespace v1 = sequencer::v1;
-
-void AddMetadata(grpc::ClientContext* context) {
-  context->AddMetadata("x-tenant-id", "bench");
-  context->AddMetadata("x-actor", "bench");
-}
-
-void Check(const grpc::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.error_message().c_str());
-    std::exit(1);
-  }
-}
+using sequencer::bench::Check;
 
 struct Latency {
   double p50_ms;
@@ -64,7 +54,7 @@ Latency MeasureGetSequence(v1::SequenceService::Stub& stub, int calls) {
   request.set_sequence_id("seq");
   for (int i = 0; i < calls; ++i) {
     grpc::ClientContext context;
-    AddMetadata(&context);
+    sequencer::bench::AddBenchMetadata(&context);
     v1::Sequence response;
     const absl::Time start = absl::Now();
     Check(stub.GetSequence(&context, request, &response), "GetSequence");
@@ -112,22 +102,7 @@ int main(int argc, char** argv) {
   auto channel = grpc::CreateChannel(running.address(),
                                      grpc::InsecureChannelCredentials());
   auto sequences = v1::SequenceService::NewStub(channel);
-  {
-    v1::CreateSequenceRequest request;
-    request.set_request_id("create");
-    request.set_sequence_id("seq");
-    request.set_name("bench");
-    v1::StepDefinition* step = request.add_steps();
-    step->set_type(v1::STEP_TYPE_EMAIL);
-    *step->mutable_delay() = sequencer::app::ToProtoDuration(absl::Hours(1));
-    step->mutable_content()->set_subject("Hi");
-    step->mutable_content()->set_body("Body");
-    grpc::ClientContext context;
-    AddMetadata(&context);
-    v1::CreateSequenceResponse response;
-    Check(sequences->CreateSequence(&context, request, &response),
-          "CreateSequence");
-  }
+  sequencer::bench::CreateBenchSequence(*sequences);
 
   // Separate connections for the polls (a distinct argument each).
   std::vector<std::unique_ptr<v1::DeliveryService::Stub>> poll_stubs;
@@ -152,7 +127,7 @@ int main(int argc, char** argv) {
   for (int level : levels) {
     while (static_cast<int>(polls.size()) < level) {
       auto poll = std::make_unique<Poll>();
-      AddMetadata(&poll->context);
+      sequencer::bench::AddBenchMetadata(&poll->context);
       poll->request.set_channel(v1::STEP_TYPE_EMAIL);
       *poll->request.mutable_wait() =
           sequencer::app::ToProtoDuration(absl::Seconds(30));

@@ -42,6 +42,7 @@
 #include "absl/synchronization/mutex.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
+#include "bench/bench_client.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -63,26 +64,13 @@ ABSL_FLAG(bool, batch, true,
 namespace {
 
 namespace v1 = sequencer::v1;
+using sequencer::bench::Check;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kChunk = 10000;  // recipients per enrollment / bulk call
 
 double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("x-tenant-id", "bench");
-  context->AddMetadata("x-actor", "bench");
-  return context;
-}
-
-void Check(const grpc::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.error_message().c_str());
-    std::exit(1);
-  }
 }
 
 // Durable commits per second of `threads` writers, one small event each.
@@ -129,7 +117,8 @@ void Enroll(v1::RecipientService::Stub& recipients, const std::string& sequence,
       (*r->mutable_variables())["first_name"] = "Ada";
     }
     v1::EnrollRecipientsResponse response;
-    Check(recipients.EnrollRecipients(Ctx().get(), request, &response),
+    Check(recipients.EnrollRecipients(sequencer::bench::BenchContext().get(),
+                                      request, &response),
           "enroll");
   }
 }
@@ -146,7 +135,9 @@ void CreateSequence(v1::SequenceService::Stub& sequences, const std::string& id,
   step->mutable_content()->set_subject("Hi {{first_name}}");
   step->mutable_content()->set_body("About the role");
   v1::CreateSequenceResponse created;
-  Check(sequences.CreateSequence(Ctx().get(), create, &created), "create");
+  Check(sequences.CreateSequence(sequencer::bench::BenchContext().get(), create,
+                                 &created),
+        "create");
 }
 
 double Percentile(std::vector<double> values, double p) {
@@ -186,7 +177,9 @@ DrainResult Drain(const std::string& address, int workers, int senders,
         lease.set_max_steps(100);
         v1::LeaseStepsResponse leased;
         const auto lease_start = Clock::now();
-        Check(delivery->LeaseSteps(Ctx().get(), lease, &leased), "lease");
+        Check(delivery->LeaseSteps(sequencer::bench::BenchContext().get(),
+                                   lease, &leased),
+              "lease");
         if (leased.leases_size() == 0) {
           std::this_thread::yield();
           continue;
@@ -201,7 +194,9 @@ DrainResult Drain(const std::string& address, int workers, int senders,
             begin->set_recipient_id(l.recipient_id());
           }
           v1::BeginSendsResponse began;
-          Check(delivery->BeginSends(Ctx().get(), sends, &began), "begin");
+          Check(delivery->BeginSends(sequencer::bench::BenchContext().get(),
+                                     sends, &began),
+                "begin");
           v1::ReportDeliveriesRequest reports;
           for (int i = 0; i < began.answers_size(); ++i) {
             if (began.answers(i).status().code() != 0) {
@@ -218,7 +213,8 @@ DrainResult Drain(const std::string& address, int workers, int senders,
           }
           if (reports.reports_size() == 0) continue;
           v1::ReportDeliveriesResponse reported;
-          Check(delivery->ReportDeliveries(Ctx().get(), reports, &reported),
+          Check(delivery->ReportDeliveries(
+                    sequencer::bench::BenchContext().get(), reports, &reported),
                 "report");
           for (const auto& answer : reported.answers()) {
             if (answer.status().code() != 0) {
@@ -242,8 +238,8 @@ DrainResult Drain(const std::string& address, int workers, int senders,
               begin.set_sequence_id(l.sequence_id());
               begin.set_recipient_id(l.recipient_id());
               v1::BeginSendResponse begun;
-              const grpc::Status began =
-                  delivery->BeginSend(Ctx().get(), begin, &begun);
+              const grpc::Status began = delivery->BeginSend(
+                  sequencer::bench::BenchContext().get(), begin, &begun);
               if (began.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
                 // A lease granted from a read made just before another
                 // worker's send began: fenced, as it must be. Not sent.
@@ -258,7 +254,8 @@ DrainResult Drain(const std::string& address, int workers, int senders,
               report.set_outcome(v1::DELIVERY_OUTCOME_SENT);
               report.set_provider_message_id("m");
               v1::Recipient after;
-              Check(delivery->ReportDelivery(Ctx().get(), report, &after),
+              Check(delivery->ReportDelivery(
+                        sequencer::bench::BenchContext().get(), report, &after),
                     "report");
               delivered.fetch_add(1);
             }
@@ -322,7 +319,8 @@ int main(int argc, char** argv) {
     request.mutable_by()->set_seconds(absl::ToInt64Seconds(by));
     v1::TimeResponse response;
     const auto start = Clock::now();
-    Check(clock_service->AdvanceTime(Ctx().get(), request, &response),
+    Check(clock_service->AdvanceTime(sequencer::bench::BenchContext().get(),
+                                     request, &response),
           "advance");
     return Since(start);
   };
@@ -342,7 +340,9 @@ int main(int argc, char** argv) {
         bulk.add_recipient_ids(absl::StrCat("p", i));
       }
       v1::BulkActionResponse done;
-      Check(recipients->BulkAction(Ctx().get(), bulk, &done), "pause");
+      Check(recipients->BulkAction(sequencer::bench::BenchContext().get(), bulk,
+                                   &done),
+            "pause");
     }
     std::printf(
         "store: %d recipients enrolled and paused (deleted due/ keys at the "

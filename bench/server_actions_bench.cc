@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
+#include "bench/bench_client.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -39,6 +40,7 @@ ABSL_FLAG(std::string, clients, "1,4,16,64", "concurrency levels");
 namespace {
 
 namespace v1 = sequencer::v1;
+using sequencer::bench::Check;
 constexpr int kRecipientsPerClient = 8;
 
 // Forwards to the server's store and keeps a copy of the last commit that
@@ -80,20 +82,6 @@ double CommitSeconds(const std::string& dir,
   if (!(*store)->Commit(batch).ok()) std::exit(1);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
-}
-
-std::unique_ptr<grpc::ClientContext> Ctx() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->AddMetadata("x-tenant-id", "bench");
-  context->AddMetadata("x-actor", "bench");
-  return context;
-}
-
-void Check(const grpc::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.error_message().c_str());
-    std::exit(1);
-  }
 }
 
 }  // namespace
@@ -142,7 +130,9 @@ int main(int argc, char** argv) {
   step->mutable_delay()->set_seconds(86400);
   step->mutable_content()->set_subject("Hi {{first_name}}");
   v1::CreateSequenceResponse created;
-  Check(sequences->CreateSequence(Ctx().get(), create, &created), "create");
+  Check(sequences->CreateSequence(sequencer::bench::BenchContext().get(),
+                                  create, &created),
+        "create");
 
   // One enrollment of 10,000 recipients: one atomic, durable write.
   v1::EnrollRecipientsRequest enroll;
@@ -164,7 +154,8 @@ int main(int argc, char** argv) {
       *chunk.add_recipients() = enroll.recipients(i);
     }
     v1::EnrollRecipientsResponse enrolled;
-    Check(recipients->EnrollRecipients(Ctx().get(), chunk, &enrolled),
+    Check(recipients->EnrollRecipients(sequencer::bench::BenchContext().get(),
+                                       chunk, &enrolled),
           "enroll");
     if (first == 0) {
       std::printf("enroll 10,000 recipients in one call: %.3f s\n",
@@ -191,10 +182,12 @@ int main(int argc, char** argv) {
           request.set_sequence_id("bench");
           request.set_recipient_id("r0");
           v1::Recipient out;
-          Check(recipients->PauseRecipient(Ctx().get(), request, &out),
+          Check(recipients->PauseRecipient(
+                    sequencer::bench::BenchContext().get(), request, &out),
                 "pause");
           request.set_request_id("single-resume");
-          Check(recipients->ResumeRecipient(Ctx().get(), request, &out),
+          Check(recipients->ResumeRecipient(
+                    sequencer::bench::BenchContext().get(), request, &out),
                 "resume");
         }) /
         2;
@@ -209,7 +202,9 @@ int main(int argc, char** argv) {
       }
       v1::BulkActionResponse done;
       const double seconds = time_call([&] {
-        Check(recipients->BulkAction(Ctx().get(), bulk, &done), "bulk");
+        Check(recipients->BulkAction(sequencer::bench::BenchContext().get(),
+                                     bulk, &done),
+              "bulk");
       });
       const double ceiling = CommitSeconds(absl::StrCat(dir, "/ceiling-", type),
                                            store.last_bulk());
@@ -241,8 +236,11 @@ int main(int argc, char** argv) {
             v1::Recipient out;
             grpc::Status status =
                 paused[k]
-                    ? recipients->ResumeRecipient(Ctx().get(), request, &out)
-                    : recipients->PauseRecipient(Ctx().get(), request, &out);
+                    ? recipients->ResumeRecipient(
+                          sequencer::bench::BenchContext().get(), request, &out)
+                    : recipients->PauseRecipient(
+                          sequencer::bench::BenchContext().get(), request,
+                          &out);
             Check(status, "action");
             paused[k] = !paused[k];
             calls.fetch_add(1, std::memory_order_relaxed);
@@ -258,7 +256,8 @@ int main(int argc, char** argv) {
             request.set_recipient_id(
                 absl::StrCat("r", c * kRecipientsPerClient + k));
             v1::Recipient out;
-            recipients->ResumeRecipient(Ctx().get(), request, &out);
+            recipients->ResumeRecipient(sequencer::bench::BenchContext().get(),
+                                        request, &out);
           }
         }
       });
@@ -298,7 +297,9 @@ int main(int argc, char** argv) {
       request.set_sequence_id("bench");
       request.set_recipient_id(absl::StrCat("r", total - 1));
       v1::DeleteRecipientResponse out;
-      Check(recipients->DeleteRecipient(Ctx().get(), request, &out), "delete");
+      Check(recipients->DeleteRecipient(sequencer::bench::BenchContext().get(),
+                                        request, &out),
+            "delete");
     });
     v1::BulkActionRequest bulk;
     bulk.set_request_id("bulk-delete-first");
@@ -309,12 +310,16 @@ int main(int argc, char** argv) {
       bulk.add_recipient_ids(absl::StrCat("r", i));
     }
     v1::BulkActionResponse first;
-    Check(recipients->BulkAction(Ctx().get(), bulk, &first), "bulk delete");
+    Check(recipients->BulkAction(sequencer::bench::BenchContext().get(), bulk,
+                                 &first),
+          "bulk delete");
     bulk.set_request_id("bulk-delete");
     bulk.set_confirmation_token(first.confirmation().token());
     v1::BulkActionResponse done;
     const double seconds = timed([&] {
-      Check(recipients->BulkAction(Ctx().get(), bulk, &done), "bulk delete");
+      Check(recipients->BulkAction(sequencer::bench::BenchContext().get(), bulk,
+                                   &done),
+            "bulk delete");
     });
     const double purge =
         timed([&] { (void)rocksdb_store->get()->PurgeErased(); });

@@ -49,6 +49,7 @@
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
 #include "app/storage/event_codec.h"
+#include "bench/bench_client.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -71,18 +72,7 @@ ABSL_FLAG(std::string, rpc, "batches",
 namespace {
 
 namespace v1 = sequencer::v1;
-
-void AddMetadata(grpc::ClientContext* context) {
-  context->AddMetadata("x-tenant-id", "bench");
-  context->AddMetadata("x-actor", "bench");
-}
-
-void Check(const grpc::Status& status, const char* what) {
-  if (!status.ok()) {
-    std::fprintf(stderr, "%s: %s\n", what, status.error_message().c_str());
-    std::exit(1);
-  }
-}
+using sequencer::bench::Check;
 
 uint64_t ReadVarint(const uint8_t** p, const uint8_t* end) {
   uint64_t value = 0;
@@ -103,7 +93,7 @@ class Subscriber final
   Subscriber(grpc::GenericStub& stub, const v1::SubscribeEventsRequest& request,
              bool batched)
       : batched_(batched) {
-    AddMetadata(&context_);
+    sequencer::bench::AddBenchMetadata(&context_);
     const std::string bytes = request.SerializeAsString();
     grpc::Slice slice(bytes);
     request_ = grpc::ByteBuffer(&slice, 1);
@@ -288,20 +278,7 @@ class WriterProcess {
           grpc::CreateChannel(words[1], grpc::InsecureChannelCredentials());
       sequences_ = v1::SequenceService::NewStub(channel);
       recipients_ = v1::RecipientService::NewStub(channel);
-      v1::CreateSequenceRequest request;
-      request.set_request_id("create");
-      request.set_sequence_id("seq");
-      request.set_name("bench");
-      v1::StepDefinition* step = request.add_steps();
-      step->set_type(v1::STEP_TYPE_EMAIL);
-      *step->mutable_delay() = sequencer::app::ToProtoDuration(absl::Hours(1));
-      step->mutable_content()->set_subject("Hi");
-      step->mutable_content()->set_body("Body");
-      grpc::ClientContext context;
-      AddMetadata(&context);
-      v1::CreateSequenceResponse response;
-      Check(sequences_->CreateSequence(&context, request, &response),
-            "CreateSequence");
+      sequencer::bench::CreateBenchSequence(*sequences_);
       return "ok";
     }
     int seconds = 0;
@@ -327,7 +304,7 @@ class WriterProcess {
               absl::StrCat("r", id, "@example.com"));
           (*recipient->mutable_variables())["first_name"] = "Ann";
           grpc::ClientContext context;
-          AddMetadata(&context);
+          sequencer::bench::AddBenchMetadata(&context);
           v1::EnrollRecipientsResponse response;
           Check(recipients_->EnrollRecipients(&context, request, &response),
                 "Enroll");
