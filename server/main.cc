@@ -70,6 +70,11 @@ ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
           "on SIGTERM, how long to keep serving after health turns "
           "NOT_SERVING, so that load balancers stop sending calls before "
           "new ones are refused (e.g. 5s behind Kubernetes)");
+ABSL_FLAG(absl::Duration, subscription_round, absl::Milliseconds(5),
+          "event subscribers that keep up are sent what committed at most "
+          "this often, in one message each with SubscribeEventBatches: the "
+          "most a commit waits before it is sent (0 to 1s; 0: a round as soon "
+          "as anything commits)");
 ABSL_FLAG(std::string, log, "stderr",
           "where the JSON log goes, one line per call and per change of the "
           "server's state: 'stderr' or 'none'");
@@ -218,6 +223,11 @@ int main(int argc, char** argv) {
   if (options.drain_delay < absl::ZeroDuration() ||
       options.drain_delay > absl::Minutes(5)) {
     return Fail("--drain_delay must be 0 to 5m");
+  }
+  options.subscription_round_interval = absl::GetFlag(FLAGS_subscription_round);
+  if (options.subscription_round_interval < absl::ZeroDuration() ||
+      options.subscription_round_interval > absl::Seconds(1)) {
+    return Fail("--subscription_round must be 0 to 1s");
   }
 
   // Security: flags, the principals file and the TLS files (exit 2).

@@ -30,6 +30,8 @@ TEST(DaemonFlagsTest, ABadValueIsRefusedBeforeTheDataDirectoryIsTouched) {
        "--max_inflight_request_mib must be 0 or more"},
       {"--malloc_arenas=-1", "--malloc_arenas must be 0 or more"},
       {"--clock=wall", "--clock must be 'system' or 'manual', got 'wall'"},
+      {"--subscription_round=-1ms", "--subscription_round must be 0 to 1s"},
+      {"--subscription_round=2s", "--subscription_round must be 0 to 1s"},
   };
   TempDir dir;
   for (const BadFlag& bad : cases) {
