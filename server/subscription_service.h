@@ -15,11 +15,11 @@
 // commits (in rounds, at most every ServerOptions::
 // subscription_round_interval) and which it then reads inline; one that had
 // read to the end of the ring parks for the next round after each message
-// rather than reading again at once, so it sends one message per round. So a subscriber holds at most one
-// chunk and one message in gRPC's hands, whatever its speed, and writers
-// never wait for it. Server shutdown (Shutdown) ends every subscription
-// UNAVAILABLE; a client that goes away frees its subscription at once
-// (OnCancel).
+// rather than reading again at once, so it sends one message per round. So a
+// subscriber holds at most one chunk and one message in gRPC's hands, whatever
+// its speed, and writers never wait for it. Server shutdown (Shutdown) ends
+// every subscription UNAVAILABLE; a client that goes away frees its
+// subscription at once (OnCancel).
 //
 // Many subscribers get the same events: each event's SubscribedEvent is
 // encoded once, when it enters the feed's ring (EncodeSubscribedEvent, given
