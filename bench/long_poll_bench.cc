@@ -28,6 +28,7 @@
 #include "app/runtime/id_generator.h"
 #include "app/storage/event_codec.h"
 #include "bench/bench_client.h"
+#include "bench/in_process_server.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -88,16 +89,9 @@ int main(int argc, char** argv) {
 
   char pattern[] = "/tmp/long_poll_bench_XXXXXX";
   const std::string dir = mkdtemp(pattern);
-  auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
-  if (!store.ok()) return 1;
-  sequencer::app::ManualClock clock;
-  sequencer::app::SequentialIdGenerator ids;
-  sequencer::server::ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  auto server = sequencer::server::SequencerServer::Start(options, store->get(),
-                                                          &clock, &clock, &ids);
-  if (!server.ok()) return 1;
-  sequencer::server::SequencerServer& running = **server;
+  auto bench = sequencer::bench::StartInProcessServer(dir);
+  if (bench == nullptr) return 1;
+  sequencer::server::SequencerServer& running = *bench->server;
 
   auto channel = grpc::CreateChannel(running.address(),
                                      grpc::InsecureChannelCredentials());
@@ -165,8 +159,8 @@ int main(int argc, char** argv) {
   std::printf("Shutdown with %zu polls waiting: %.0f ms; %d answered OK\n",
               polls.size(), absl::ToDoubleMilliseconds(shutdown),
               answered_ok.load());
-  server->reset();
-  store->reset();
+  bench->server.reset();
+  bench->store.reset();
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -43,6 +43,7 @@
 #include "app/runtime/clock.h"
 #include "app/runtime/id_generator.h"
 #include "bench/bench_client.h"
+#include "bench/in_process_server.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/grpcpp.h"
 #include "sequencer/v1/sequencer.grpc.pb.h"
@@ -298,19 +299,13 @@ int main(int argc, char** argv) {
       "writers %.0f/s\n",
       one_writer, many_writers);
 
-  auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
-  if (!store.ok()) return 1;
-  sequencer::app::ManualClock clock;
-  sequencer::app::SequentialIdGenerator ids;
-  sequencer::server::ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
-  auto server = sequencer::server::SequencerServer::Start(options, store->get(),
-                                                          &clock, &clock, &ids);
-  if (!server.ok()) return 1;
+  auto bench = sequencer::bench::StartInProcessServer(dir);
+  if (bench == nullptr) return 1;
+  sequencer::server::SequencerServer* server = bench->server.get();
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(64 << 20);
   auto channel = grpc::CreateCustomChannel(
-      (*server)->address(), grpc::InsecureChannelCredentials(), args);
+      server->address(), grpc::InsecureChannelCredentials(), args);
   auto sequences = v1::SequenceService::NewStub(channel);
   auto recipients = v1::RecipientService::NewStub(channel);
   auto clock_service = v1::ClockService::NewStub(channel);
@@ -366,7 +361,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (!absl::GetFlag(FLAGS_drain)) continue;
     DrainResult drained =
-        Drain((*server)->address(), absl::GetFlag(FLAGS_workers),
+        Drain(server->address(), absl::GetFlag(FLAGS_workers),
               absl::GetFlag(FLAGS_senders), absl::GetFlag(FLAGS_batch), n);
     const std::string how =
         absl::GetFlag(FLAGS_batch)
@@ -387,9 +382,9 @@ int main(int argc, char** argv) {
         drained.revoked);
     std::fflush(stdout);
   }
-  (*server)->Shutdown();
-  server->reset();
-  store->reset();
+  server->Shutdown();
+  bench->server.reset();
+  bench->store.reset();
   std::filesystem::remove_all(dir);
   return 0;
 }

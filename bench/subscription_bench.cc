@@ -50,6 +50,7 @@
 #include "app/runtime/id_generator.h"
 #include "app/storage/event_codec.h"
 #include "bench/bench_client.h"
+#include "bench/in_process_server.h"
 #include "eventstore/rocksdb_event_store.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -461,20 +462,15 @@ int main(int argc, char** argv) {
 
   char pattern[] = "/tmp/subscription_bench_XXXXXX";
   const std::string dir = mkdtemp(pattern);
-  auto store = sequencer::eventstore::RocksDbEventStore::Open(dir + "/db");
-  if (!store.ok()) return 1;
-  sequencer::app::ManualClock clock;
-  sequencer::app::SequentialIdGenerator ids;
   sequencer::server::ServerOptions options;
-  options.listen_address = "127.0.0.1:0";
   if (absl::GetFlag(FLAGS_round_us) >= 0) {
     options.subscription_round_interval =
         absl::Microseconds(absl::GetFlag(FLAGS_round_us));
   }
-  auto server = sequencer::server::SequencerServer::Start(options, store->get(),
-                                                          &clock, &clock, &ids);
-  if (!server.ok()) return 1;
-  sequencer::server::SequencerServer& running = **server;
+  auto bench = sequencer::bench::StartInProcessServer(dir, options);
+  if (bench == nullptr) return 1;
+  sequencer::server::SequencerServer& running = *bench->server;
+  sequencer::eventstore::RocksDbEventStore* store = bench->store.get();
   const std::string address = running.address();
 
   if (writer_child.Ask("setup " + address) != "ok") return 1;
@@ -493,12 +489,12 @@ int main(int argc, char** argv) {
     const double server_cpu = CpuSecondsOfThisProcess();
     const double subscriber_cpu = subscriber_child.CpuSeconds();
     const double writer_cpu = writer_child.CpuSeconds();
-    const uint64_t first = (*store)->LastPosition();
+    const uint64_t first = store->LastPosition();
     const absl::Time start = absl::Now();
     double writes = 0;
     absl::SimpleAtod(writer_child.Ask(write), &writes);
     const double write_seconds = absl::ToDoubleSeconds(absl::Now() - start);
-    const uint64_t last = (*store)->LastPosition();
+    const uint64_t last = store->LastPosition();
     if (level > 0) {
       std::vector<std::string> answer = absl::StrSplit(
           subscriber_child.Ask(absl::StrCat("await ", last)), ' ');
@@ -583,7 +579,7 @@ int main(int argc, char** argv) {
 
   // Catch-up: one subscriber reads the whole log from the start.
   {
-    const uint64_t last = (*store)->LastPosition();
+    const uint64_t last = store->LastPosition();
     std::vector<std::string> answer =
         absl::StrSplit(subscriber_child.Ask("catchup " + address), ' ');
     double events = 0;
@@ -600,8 +596,8 @@ int main(int argc, char** argv) {
   writer_child.Quit();
   subscriber_child.Quit();
   running.Shutdown();
-  server->reset();
-  store->reset();
+  bench->server.reset();
+  bench->store.reset();
   std::filesystem::remove_all(dir);
   return 0;
 }

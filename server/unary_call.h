@@ -234,11 +234,8 @@ class DecodingService : public Generated::CallbackService {
       const char* method_name,
       grpc::ServerUnaryReactor* (Impl::*method)(grpc::CallbackServerContext*,
                                                 const Request*, Response*)) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            Generated::service_full_name());
     const google::protobuf::MethodDescriptor* descriptor =
-        service == nullptr ? nullptr : service->FindMethodByName(method_name);
+        FindMethod(method_name);
     GPR_ASSERT(descriptor != nullptr &&
                descriptor->input_type() == Request::descriptor() &&
                descriptor->output_type() == Response::descriptor());
@@ -254,13 +251,9 @@ class DecodingService : public Generated::CallbackService {
                 grpc::CallbackServerContext* context,
                 const DecodedRequest<Request>* request,
                 Response* response) -> grpc::ServerUnaryReactor* {
-              absl::Status admitted = request->status;
               absl::StatusOr<Admission> admission =
-                  absl::UnavailableError("the service has no access control");
-              if (admitted.ok() && access != nullptr) {
-                admission = access->Admit(*context, full_name);
-              }
-              if (admitted.ok()) admitted = admission.status();
+                  Admit(request->status, access, *context, full_name);
+              absl::Status admitted = admission.status();
               if (admitted.ok() && budget != nullptr) {
                 admitted =
                     budget->Admit(request->wire_bytes, &request->budget_hold);
@@ -305,24 +298,33 @@ class DecodingService : public Generated::CallbackService {
                 grpc::CallbackServerContext* context,
                 const DecodedRequest<Request>* request)
                 -> grpc::ServerWriteReactor<Response>* {
-              absl::Status admitted = request->status;
               absl::StatusOr<Admission> admission =
-                  absl::UnavailableError("the service has no access control");
-              if (admitted.ok() && access != nullptr) {
-                admission = access->Admit(*context, full_name);
-              }
-              if (admitted.ok()) admitted = admission.status();
-              if (admitted.ok()) {
+                  Admit(request->status, access, *context, full_name);
+              if (admission.ok()) {
                 AddCallTrailers(context, admission->call.actor,
                                 request->message);
                 AdmissionScope scope(&*admission);
                 return (impl->*method)(context, &request->message);
               }
-              return new FinishedWriteReactor<Response>(ToGrpcStatus(admitted));
+              return new FinishedWriteReactor<Response>(
+                  ToGrpcStatus(admission.status()));
             }));
   }
 
  private:
+  // A call's admission: its request's decoding error, else what `access`
+  // answers (UNAVAILABLE when the service has none).
+  static absl::StatusOr<Admission> Admit(const absl::Status& decoded,
+                                         AccessControl* access,
+                                         grpc::CallbackServerContext& context,
+                                         const std::string& full_name) {
+    if (!decoded.ok()) return decoded;
+    if (access == nullptr) {
+      return absl::UnavailableError("the service has no access control");
+    }
+    return access->Admit(context, full_name);
+  }
+
   // A streaming call answered with a status and no message.
   template <typename Response>
   class FinishedWriteReactor final : public grpc::ServerWriteReactor<Response> {

@@ -262,18 +262,21 @@ class AuthDaemonTest : public ::testing::Test {
   }
 
   // Calls "/service/method" with `request` (serialized) as `caller`.
+  // `response`, when given, receives the response's bytes.
   grpc::Status Call(const MethodDescriptor* method, const Caller& caller,
-                    const std::string& request_bytes = "") {
+                    const std::string& request_bytes = "",
+                    grpc::ByteBuffer* response = nullptr) {
     grpc::GenericStub stub(daemon_.channel());
     grpc::Slice slice(request_bytes);
     grpc::ByteBuffer request(&slice, 1);
-    grpc::ByteBuffer response;
+    grpc::ByteBuffer ignored;
     auto context = ContextOf(caller);
     std::promise<grpc::Status> done;
     stub.UnaryCall(
         context.get(),
         absl::StrCat("/", method->service()->full_name(), "/", method->name()),
-        grpc::StubOptions(), &request, &response,
+        grpc::StubOptions(), &request,
+        response == nullptr ? &ignored : response,
         [&done](grpc::Status status) { done.set_value(status); });
     return done.get_future().get();
   }
@@ -492,18 +495,9 @@ TEST_F(AuthDaemonTest, TenantAsIdsAreNotFoundFromTenantB) {
         factory.GetPrototype(method->input_type())->New());
     ASSERT_TRUE(
         google::protobuf::TextFormat::ParseFromString(text, request.get()));
-    grpc::GenericStub stub(daemon_.channel());
-    grpc::Slice slice(request->SerializeAsString());
-    grpc::ByteBuffer request_bytes(&slice, 1);
     grpc::ByteBuffer response_bytes;
-    auto context = ContextOf(b);
-    std::promise<grpc::Status> done;
-    stub.UnaryCall(
-        context.get(),
-        absl::StrCat("/", method->service()->full_name(), "/", method->name()),
-        grpc::StubOptions(), &request_bytes, &response_bytes,
-        [&done](grpc::Status status) { done.set_value(status); });
-    grpc::Status status = done.get_future().get();
+    const grpc::Status status =
+        Call(method, b, request->SerializeAsString(), &response_bytes);
     // BeginSend: A's lease is, for B, a lease like any unknown one (the lease
     // table is per tenant); ReportDelivery: the recipient is not found.
     const bool begin = absl::StrContains(name, "BeginSend");

@@ -12,7 +12,6 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -34,21 +33,6 @@ namespace sequencer::testing {
 namespace {
 
 constexpr char kSeq[] = "seq";
-
-// Bytes that appear nowhere but in one recipient's data: 32 letters drawn
-// at random (fixed per name). Table files are compressed, and a compressor
-// stores a repeated run of 4+ bytes as a reference to its earlier copy, so
-// markers share no such run with each other or with the ids; the positive
-// controls below (the data is found while it is kept) show the scan sees
-// through the compression.
-std::string Marker(const std::string& who) {
-  std::mt19937 random(static_cast<uint32_t>(std::hash<std::string>()(who)));
-  std::string marker;
-  for (int i = 0; i < 32; ++i) {
-    marker.push_back(static_cast<char>('a' + random() % 26));
-  }
-  return marker;
-}
 
 class ErasureDaemonTest : public ::testing::Test {
  protected:

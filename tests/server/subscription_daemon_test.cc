@@ -13,7 +13,6 @@
 #include <fstream>
 #include <functional>
 #include <memory>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,16 +41,6 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kOther[] = "tenant-b";
-
-// 32 random letters, fixed per name: bytes found nowhere but where put.
-std::string Marker(const std::string& who) {
-  std::mt19937 random(static_cast<uint32_t>(std::hash<std::string>()(who)));
-  std::string marker;
-  for (int i = 0; i < 32; ++i) {
-    marker.push_back(static_cast<char>('a' + random() % 26));
-  }
-  return marker;
-}
 
 // One SubscribeEvents call, read synchronously; every read is bounded by the
 // call's deadline.

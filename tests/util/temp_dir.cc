@@ -4,7 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <random>
 #include <system_error>
 
 #include "absl/strings/match.h"
@@ -19,6 +21,15 @@ TempDir::TempDir() {
   if (mkdtemp(pattern.data()) == nullptr)
     ADD_FAILURE() << "mkdtemp failed for " << pattern;
   path_ = pattern;
+}
+
+std::string Marker(const std::string& who) {
+  std::mt19937 random(static_cast<uint32_t>(std::hash<std::string>()(who)));
+  std::string marker;
+  for (int i = 0; i < 32; ++i) {
+    marker.push_back(static_cast<char>('a' + random() % 26));
+  }
+  return marker;
 }
 
 std::vector<std::string> FilesContaining(const std::string& dir,

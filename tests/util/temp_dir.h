@@ -8,6 +8,13 @@
 
 namespace sequencer::testing {
 
+// 32 letters drawn at random, fixed per `who`: bytes found nowhere but where
+// a test puts them. Table files are compressed, and a compressor stores a
+// repeated run of 4+ bytes as a reference to its earlier copy, so markers
+// share no such run with each other or with ids (a byte scan must still be
+// shown to see through the compression, with a positive control).
+std::string Marker(const std::string& who);
+
 // The names of the files under `dir` (recursively) whose bytes contain
 // `needle`: the byte scans of the erasure tests.
 std::vector<std::string> FilesContaining(const std::string& dir,
