@@ -15,12 +15,18 @@
 // --batch_rounds, each into a fresh store; --threads= (empty) times only
 // those.
 //
+// Each level also reports the process's CPU time per commit (RocksDB's
+// flushes included): what a durable commit costs in CPU, the part of a
+// service's per-call budget the store takes.
+//
 // Besides the table, one machine line per figure, "RESULT key=value ...", for
 // bench/run.sh.
 //
 //   build/group_commit_bench [--dir=/tmp/x] [--seconds=2]
 //   [--threads=1,2,4,8,16,32,64] [--shape=small|action] [--batch=0]
 //   [--batch_rounds=3]
+
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,7 +65,14 @@ using sequencer::eventstore::RocksDbEventStore;
 struct Result {
   double commits_per_second = 0;
   double group_size = 0;
+  double cpu_us_per_commit = 0;  // this process's CPU, flushes included
 };
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 // One recipient action's writes (what a pause commits): the event, the
 // status index moved from IN_PROGRESS to PAUSED, the listing entry and the
@@ -158,9 +171,11 @@ Result Run(const std::string& dir, int threads, double seconds,
     });
   }
   const auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ProcessCpuSeconds();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& w : workers) w.join();
+  const double cpu = ProcessCpuSeconds() - cpu_start;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -169,6 +184,8 @@ Result Run(const std::string& dir, int threads, double seconds,
   const uint64_t groups = (*store)->GroupCommitCount() - groups_before;
   result.group_size =
       groups == 0 ? 0 : static_cast<double>(commits.load()) / groups;
+  result.cpu_us_per_commit =
+      commits.load() == 0 ? 0 : 1e6 * cpu / commits.load();
   return result;
 }
 
@@ -202,20 +219,25 @@ int main(int argc, char** argv) {
                                        : "one small event");
     const Result ceiling = Run(dir, 1, seconds, action_shape);
     std::printf(
-        "RESULT writers=1 shape=%s commits_per_s=%.0f group_size=%.1f\n",
-        shape.c_str(), ceiling.commits_per_second, ceiling.group_size);
+        "RESULT writers=1 shape=%s commits_per_s=%.0f group_size=%.1f "
+        "cpu_us=%.1f\n",
+        shape.c_str(), ceiling.commits_per_second, ceiling.group_size,
+        ceiling.cpu_us_per_commit);
     std::printf("ceiling: 1 writer, %.0f durable commits/s (one fsync each)\n",
                 ceiling.commits_per_second);
-    std::printf("%8s %14s %18s %12s\n", "writers", "commits/s",
-                "x single writer", "group size");
+    std::printf("%8s %14s %18s %12s %16s\n", "writers", "commits/s",
+                "x single writer", "group size", "CPU us/commit");
     for (int threads : levels) {
       const Result r = Run(dir, threads, seconds, action_shape);
-      std::printf("%8d %14.0f %18.2f %12.1f\n", threads, r.commits_per_second,
+      std::printf("%8d %14.0f %18.2f %12.1f %16.1f\n", threads,
+                  r.commits_per_second,
                   r.commits_per_second / ceiling.commits_per_second,
-                  r.group_size);
+                  r.group_size, r.cpu_us_per_commit);
       std::printf(
-          "RESULT writers=%d shape=%s commits_per_s=%.0f group_size=%.1f\n",
-          threads, shape.c_str(), r.commits_per_second, r.group_size);
+          "RESULT writers=%d shape=%s commits_per_s=%.0f group_size=%.1f "
+          "cpu_us=%.1f\n",
+          threads, shape.c_str(), r.commits_per_second, r.group_size,
+          r.cpu_us_per_commit);
     }
   }
   const int records = absl::GetFlag(FLAGS_batch);

@@ -27,6 +27,11 @@
 //           measured from the call's scheduled time (so a stalled server is
 //           charged for every call it delayed: no coordinated omission).
 //           Reported: achieved rate, p50/p99/p99.9.
+//           closed and open also report the CPU time this client used in the
+//           measuring window per call (client_cpu_us), and, with --server_pid
+//           (a process on this machine), the server's (server_cpu_us), read
+//           from /proc at the window's start and end: what a call costs each
+//           side, which bounds the rate two shared cores allow.
 //   bulk    BulkAction PAUSE of recipients r0..r<--bulk_count - 1> of
 //           --sequence, then RESUME of the same, --repeats times. Reported:
 //           the time of each pause call (median and min) and of the resumes.
@@ -42,16 +47,20 @@
 //       [--inflight=64] [--seconds=5] [--warmup=1] [--state_file=F]
 
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +91,8 @@ ABSL_FLAG(int, max_outstanding, 10000,
 ABSL_FLAG(std::string, state_file, "",
           "closed/open: file with the indexes of paused recipients, read at "
           "start and written at the end");
+ABSL_FLAG(int, server_pid, 0,
+          "closed/open: the server's pid, to report its CPU time per call");
 ABSL_FLAG(int, bulk_count, 10000, "bulk: recipients per BulkAction");
 ABSL_FLAG(int, repeats, 3, "bulk: pause+resume rounds");
 ABSL_FLAG(int64_t, t0_ns, 0, "wait_serving: start time, CLOCK_REALTIME ns");
@@ -272,6 +283,14 @@ class ActionLoad {
     const auto now = Clock::now();
     measure_start_ = now + Dur(warmup);
     measure_end_ = measure_start_ + Dur(seconds);
+    std::thread cpu_sampler([this] {
+      std::this_thread::sleep_until(measure_start_);
+      const CpuTimes start = SampleCpu();
+      std::this_thread::sleep_until(measure_end_);
+      const CpuTimes end = SampleCpu();
+      client_cpu_s_ = end.client_s - start.client_s;
+      server_cpu_s_ = end.server_s - start.server_s;
+    });
     if (closed_) {
       for (int i = 0; i < inflight; ++i) Issue(Clock::now(), i, true);
       std::this_thread::sleep_until(measure_end_);
@@ -293,6 +312,7 @@ class ActionLoad {
       }
       stop_ = true;
     }
+    cpu_sampler.join();
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return outstanding_ == 0; });
   }
@@ -316,18 +336,62 @@ class ActionLoad {
     if (errors_ > 0) {
       std::printf("  first error: %s\n", first_error_.c_str());
     }
+    const double calls = std::max<double>(1, latencies_.size());
+    const double client_us = 1e6 * client_cpu_s_ / calls;
+    const double server_us = 1e6 * server_cpu_s_ / calls;
+    std::printf("  CPU per call: client %.1f us (%.2f cores)", client_us,
+                client_cpu_s_ / seconds);
+    if (server_cpu_s_ > 0) {
+      std::printf(", server %.1f us (%.2f cores)", server_us,
+                  server_cpu_s_ / seconds);
+    }
+    std::printf("\n");
     std::printf(
         "RESULT mode=%s rate=%.0f scheduled_rate=%.0f calls=%zu refused=%llu "
         "errors=%llu p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f "
-        "max_outstanding=%d schedule_waits=%llu\n",
+        "max_outstanding=%d schedule_waits=%llu client_cpu_us=%.1f "
+        "server_cpu_us=%.1f\n",
         mode.c_str(), achieved, closed_ ? 0.0 : rate, latencies_.size(),
         static_cast<unsigned long long>(refused_),
         static_cast<unsigned long long>(errors_), p50, p99, p999, max,
-        max_outstanding_seen_, static_cast<unsigned long long>(delayed_));
+        max_outstanding_seen_, static_cast<unsigned long long>(delayed_),
+        client_us, server_us);
   }
 
  private:
   static constexpr uint8_t kPaused = 1;
+
+  struct CpuTimes {
+    double client_s = 0;
+    double server_s = 0;  // 0 without --server_pid
+  };
+
+  // This process's CPU time, and the server's (user + system, from
+  // /proc/<pid>/stat fields 14 and 15, in clock ticks).
+  static CpuTimes SampleCpu() {
+    CpuTimes times;
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    times.client_s = ts.tv_sec + ts.tv_nsec / 1e9;
+    const int pid = absl::GetFlag(FLAGS_server_pid);
+    if (pid <= 0) return times;
+    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is field 3, utime 14, stime 15.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) return times;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::atof(field.c_str());
+      if (i == 15) stime = std::atof(field.c_str());
+    }
+    times.server_s = (utime + stime) / sysconf(_SC_CLK_TCK);
+    return times;
+  }
   static constexpr uint8_t kBusy = 2;
 
   struct Call {
@@ -436,6 +500,9 @@ class ActionLoad {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> next_id_{0};
   Clock::time_point measure_start_, measure_end_;
+  // CPU seconds used in the measuring window (set by Run).
+  double client_cpu_s_ = 0;
+  double server_cpu_s_ = 0;
 
   std::mutex mu_;
   std::condition_variable done_cv_;

@@ -27,6 +27,9 @@
 #      sequencerd, then on build/noop_server with the same client and settings, then RocksDB:
 #      INFLIGHT writers making synced commits of one action's size (group_commit_bench
 #      --shape=action). Ceiling: min(no-op, RocksDB).
+#      Both loops also report CPU per call of the server (--server_pid) and of the client: the
+#      summary compares sequencerd's with what the machine's cores allow per call at the target
+#      rates (0.7 x the ceiling; 3 x PostgreSQL), after the client's share.
 #   3. Open loop at 50% of the closed-loop rate sequencerd reached, on sequencerd and on the no-op
 #      server at the same rate; latency from the scheduled send time.
 #   4. BulkAction pause of 10,000 (3 rounds of pause+resume; median). Ceiling: the no-op round
@@ -173,10 +176,10 @@ for pass in $passes; do
   state=$work/state-$size-$run
   log "closed loop, $INFLIGHT in flight, ${ACTION_SECONDS}s: sequencerd"
   closed=$(results client --target="$seq" --mode=closed --recipients="$size" \
-           --seconds="$ACTION_SECONDS" --state_file="$state")
+           --seconds="$ACTION_SECONDS" --state_file="$state" --server_pid="$seq_pid")
   log "closed loop: no-op server"
   noop_closed=$(results client --target="$noop" --mode=closed --recipients="$size" \
-                --seconds="$ACTION_SECONDS")
+                --seconds="$ACTION_SECONDS" --server_pid="$noop_pid")
   log "RocksDB: $INFLIGHT writers of one action's size; one synced batch of 10,000"
   gc=$(results "$B/group_commit_bench" --shape=action --threads="$INFLIGHT" \
        --seconds="$ACTION_SECONDS" --batch=10000 --dir="$work/gc-$size")
@@ -189,7 +192,7 @@ for pass in $passes; do
   open_rate=$(calc "$seq_rate / 2")
   log "open loop at $open_rate/s (50% of $seq_rate): sequencerd, then no-op server"
   open=$(results client --target="$seq" --mode=open --recipients="$size" --rate="$open_rate" \
-         --seconds="$ACTION_SECONDS" --state_file="$state")
+         --seconds="$ACTION_SECONDS" --state_file="$state" --server_pid="$seq_pid")
   noop_open=$(results client --target="$noop" --mode=open --recipients="$size" \
               --rate="$open_rate" --seconds="$ACTION_SECONDS")
 
@@ -256,7 +259,15 @@ for pass in $passes; do
   row "$size" "  ceiling: no-op server, same client" "$noop_rate" "" "" \
       "$(val "$noop_closed" p50_ms)" "$(val "$noop_closed" p99_ms)" "$(val "$noop_closed" p999_ms)" ""
   row "$size" "  ceiling: RocksDB, $INFLIGHT synced writers" "$rocks_rate" "" "" "" "" "" \
-      "group size $(val "$rocks" group_size)"
+      "group size $(val "$rocks" group_size), $(val "$rocks" cpu_us) us of CPU per commit"
+  # What a call may cost the server at the target rate: the machine's cores divided by the rate,
+  # less what the client spends per call (its cost against the no-op server, the least measured).
+  seq_us=$(val "$closed" server_cpu_us)
+  noop_us=$(val "$noop_closed" server_cpu_us)
+  client_us=$(val "$noop_closed" client_cpu_us)
+  budget_07=$(calc "$(nproc) * 1e6 / (0.7 * $action_ceiling) - $client_us")
+  row "$size" "server CPU per action (us)" "$seq_us" "$budget_07" "$(ratio "$seq_us" "$budget_07")" \
+      "" "" "" "ceiling = budget at 0.7 x ceiling ($(nproc) cores / rate - client ${client_us} us); of it a synced commit takes $(val "$rocks" cpu_us), the no-op server ${noop_us}; client here $(val "$closed" client_cpu_us)"
   if [ -n "$pg64" ]; then
     for pgl in "$pg16" "$pg64"; do
       c=$(val "$pgl" clients)
@@ -265,11 +276,16 @@ for pass in $passes; do
           "$(ratio "$seq_rate" "$t")" "$(val "$pgl" p50_ms)" "$(val "$pgl" p99_ms)" \
           "$(val "$pgl" p999_ms)" ">= 3 (latencies: PostgreSQL's)"
     done
+    pg_target=$(calc "3 * $(val "$pg64" tps)")
+    budget_pg=$(calc "$(nproc) * 1e6 / $pg_target - $client_us")
+    row "$size" "  server CPU per action, 3 x PG budget (us)" "$seq_us" "$budget_pg" \
+        "$(ratio "$seq_us" "$budget_pg")" "" "" "" \
+        "ceiling = budget at $pg_target/s; the no-op server alone takes ${noop_us}"
   fi
   row "$size" "open loop at 50% of max, p99 (ms)" "$(val "$open" p99_ms)" \
       "$(val "$noop_open" p99_ms)" "$(ratio "$(val "$open" p99_ms)" "$(val "$noop_open" p99_ms)")" \
       "$(val "$open" p50_ms)" "$(val "$open" p99_ms)" "$(val "$open" p999_ms)" \
-      "<= 5 ms; $open_rate/s; ceiling = no-op p99 (p50 $(val "$noop_open" p50_ms), p99.9 $(val "$noop_open" p999_ms))"
+      "<= 5 ms; $open_rate/s; ceiling = no-op p99 (p50 $(val "$noop_open" p50_ms), p99.9 $(val "$noop_open" p999_ms)); server CPU $(val "$open" server_cpu_us) us per call"
   bulk_s=$(val "$bulk" pause_median_s)
   bulk_ceiling=$(calc "$(val "$noop_bulk" pause_median_s) + $batch_action_s")
   row "$size" "bulk pause of 10,000 (s)" "$bulk_s" "$bulk_ceiling" "$(ratio "$bulk_s" "$bulk_ceiling")" \
