@@ -12,6 +12,7 @@
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
+#include "app/runtime/ready_steps.h"
 #include "app/runtime/runtime_counters.h"
 #include "app/runtime/work_signal.h"
 #include "app/storage/repository.h"
@@ -42,6 +43,9 @@ struct AppDeps {
   ErasurePurger* purger = nullptr;
   // Counted after each commit (null: not counted).
   RuntimeCounters* counters = nullptr;
+  // Steps the scheduler made ready, resolved for leasing (see
+  // app/runtime/ready_steps.h). Null: leasing folds every recipient.
+  ReadySteps* ready_steps = nullptr;
   // Told of every commit's events (and erasures), for event subscriptions.
   // Null: no subscription is served.
   EventFeed* feed = nullptr;

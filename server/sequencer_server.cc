@@ -99,6 +99,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
       std::make_unique<RequestBudget>(options.max_inflight_request_bytes);
   server->polls_ = std::make_unique<app::PollRegistry>(clock);
   server->fronts_ = std::make_unique<app::QueueFronts>();
+  server->ready_steps_ = std::make_unique<app::ReadySteps>();
   // At once: a previous process may have stopped before purging.
   server->purger_ =
       std::make_unique<app::ErasurePurger>(store, /*purge_at_start=*/true);
@@ -128,6 +129,7 @@ absl::StatusOr<std::unique_ptr<SequencerServer>> SequencerServer::Start(
   deps.access = access;
   deps.polls = server->polls_.get();
   deps.fronts = server->fronts_.get();
+  deps.ready_steps = server->ready_steps_.get();
   deps.purger = server->purger_.get();
   deps.counters = &server->counters_;
   deps.feed = server->feed_.get();

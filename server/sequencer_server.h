@@ -25,6 +25,7 @@
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
+#include "app/runtime/ready_steps.h"
 #include "app/runtime/runtime_counters.h"
 #include "app/runtime/work_signal.h"
 #include "app/runtime/worker_pool.h"
@@ -133,6 +134,7 @@ class SequencerServer {
   // Before pool_ and the services: outlives the tasks and polls using it.
   std::unique_ptr<app::PollRegistry> polls_;
   std::unique_ptr<app::QueueFronts> fronts_;
+  std::unique_ptr<app::ReadySteps> ready_steps_;
   // Before subscription_pool_ and the services: outlives the subscriptions.
   std::unique_ptr<app::EventFeed> feed_;
   std::unique_ptr<app::WorkerPool> subscription_pool_;

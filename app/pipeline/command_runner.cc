@@ -321,7 +321,7 @@ absl::StatusOr<Answered<CommandOutcome>> CommandRunner::RunRecipient(
 
 std::vector<BatchItemResult> CommandRunner::RunRecipientBatch(
     const std::vector<BatchCommandItem>& items,
-    const domain::RecipientCommand& command) {
+    const domain::RecipientCommand& command, const BatchCommitted& committed) {
   std::vector<BatchItemResult> results(items.size());
   std::vector<std::string> streams(items.size());
   std::vector<std::string> lock_keys;
@@ -350,6 +350,9 @@ std::vector<BatchItemResult> CommandRunner::RunRecipientBatch(
   }
 
   std::vector<size_t> changed;
+  // With `committed`: each changed item's state after its events and its
+  // sequence (owned by `sequences`, which outlives them).
+  std::vector<std::pair<domain::Recipient, const domain::Sequence*>> afters;
   {
     LockTable::Guard guard = deps_.locks->Lock(lock_keys);
     std::map<std::pair<std::string, std::string>,
@@ -378,16 +381,24 @@ std::vector<BatchItemResult> CommandRunner::RunRecipientBatch(
                                      *cached->second, now, &outcome, &batch);
       if (results[i].status.ok() && !outcome.events.empty()) {
         changed.push_back(i);
+        if (committed) {
+          afters.emplace_back(std::move(outcome.after), &*cached->second);
+        }
       }
     }
     if (changed.empty()) return results;
-    const absl::Status committed = Commit(batch);
-    if (committed.ok()) {
-      for (size_t i : changed) results[i].changed = true;
+    const absl::Status status = Commit(batch);
+    if (status.ok()) {
+      for (size_t k = 0; k < changed.size(); ++k) {
+        results[changed[k]].changed = true;
+        if (committed) {
+          committed(changed[k], afters[k].first, *afters[k].second);
+        }
+      }
       return results;
     }
-    if (!absl::IsAborted(committed)) {
-      for (size_t i : changed) results[i].status = committed;
+    if (!absl::IsAborted(status)) {
+      for (size_t i : changed) results[i].status = status;
       return results;
     }
   }

@@ -174,9 +174,19 @@ class CommandRunner {
   // commit is ABORTED by the store, each item that had events runs again alone
   // on the state it then finds; any other commit error is the result of every
   // item that had events. Returns one result per item, in order.
+  //
+  // `committed`, when set, is called after the shared commit, on this
+  // thread and with the locks still held, for each item whose events it
+  // committed: the item's index, the recipient's state after them and the
+  // sequence they were decided against. (Items run again alone are not
+  // reported.)
+  using BatchCommitted =
+      std::function<void(size_t item, const domain::Recipient& after,
+                         const domain::Sequence& sequence)>;
   std::vector<BatchItemResult> RunRecipientBatch(
       const std::vector<BatchCommandItem>& items,
-      const domain::RecipientCommand& command);
+      const domain::RecipientCommand& command,
+      const BatchCommitted& committed = nullptr);
 
   // The store-facing part of a change, for bodies that write many streams:
   // an append of `events` to one recipient expecting `before`'s version,

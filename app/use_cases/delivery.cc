@@ -102,14 +102,17 @@ std::optional<LeasedStep> Delivery::TryLeaseOne(
     std::map<std::string, absl::StatusOr<domain::Sequence>>* sequences) {
   eventstore::EventStore& store = deps_.repository->store();
   const absl::Time now = deps_.clock->Now();
+  const std::string stream =
+      layout::RecipientStream(tenant, sequence_id, recipient_id);
   // A step leased at the recipient's current version stays taken: skip it on
   // the stream's version alone, without folding the recipient.
+  std::optional<uint64_t> version;
   if (std::optional<uint64_t> held =
           leases_.HeldVersion(tenant, sequence_id, recipient_id, now);
       held.has_value()) {
-    absl::StatusOr<uint64_t> version = store.StreamVersion(
-        layout::RecipientStream(tenant, sequence_id, recipient_id));
-    if (version.ok() && *version == *held) return std::nullopt;
+    absl::StatusOr<uint64_t> current = store.StreamVersion(stream);
+    if (current.ok() && *current == *held) return std::nullopt;
+    if (current.ok()) version = *current;
   }
   auto cached = sequences->find(sequence_id);
   if (cached == sequences->end()) {
@@ -119,30 +122,46 @@ std::optional<LeasedStep> Delivery::TryLeaseOne(
                  .first;
   }
   const absl::StatusOr<domain::Sequence>& sequence = cached->second;
-  auto recipient =
-      deps_.repository->GetRecipient(tenant, sequence_id, recipient_id);
-  if (!sequence.ok() || !recipient.ok()) return std::nullopt;
-  const domain::RecipientSchedule schedule =
-      domain::Schedule(*recipient, *sequence);
-  if (schedule.kind != domain::ScheduleKind::kReadyForDelivery) {
-    return std::nullopt;
+  if (!sequence.ok()) return std::nullopt;
+  // What the scheduler resolved when it made the step ready, if the
+  // recipient and its sequence are still at the versions it saw; otherwise
+  // the recipient is folded.
+  std::optional<ReadyStep> ready;
+  if (deps_.ready_steps != nullptr) {
+    ready = deps_.ready_steps->Take(stream);
+    if (ready.has_value() && !version.has_value()) {
+      absl::StatusOr<uint64_t> current = store.StreamVersion(stream);
+      if (current.ok()) version = *current;
+    }
+    if (ready.has_value() && (version != ready->recipient_version ||
+                              sequence->version != ready->sequence_version)) {
+      ready.reset();
+    }
   }
-  const domain::ResolvedStep step =
-      domain::ResolveCurrentStep(*recipient, *sequence);
-  if (!step.missing_variables.empty()) return std::nullopt;
-  Lease lease{tenant,          sequence_id,        recipient_id,
-              step.step_index, recipient->version, now + lease_duration};
+  if (!ready.has_value()) {
+    auto recipient =
+        deps_.repository->GetRecipient(tenant, sequence_id, recipient_id);
+    if (!recipient.ok()) return std::nullopt;
+    ready = ResolveReadyStep(*recipient, *sequence);
+    if (!ready.has_value()) return std::nullopt;
+  }
+  Lease lease{tenant,
+              sequence_id,
+              recipient_id,
+              ready->step_index,
+              ready->recipient_version,
+              now + lease_duration};
   std::optional<std::string> token = leases_.TryGrant(lease, now);
   if (!token.has_value()) return std::nullopt;
   LeasedStep out;
   out.lease_token = *token;
   out.sequence_id = sequence_id;
   out.recipient_id = recipient_id;
-  out.step_index = step.step_index;
+  out.step_index = ready->step_index;
   out.channel = channel;
-  out.content = step.content;
-  out.contact = recipient->contact;
-  out.due_at = schedule.at;
+  out.content = std::move(ready->content);
+  out.contact = std::move(ready->contact);
+  out.due_at = ready->due_at;
   out.lease_expires_at = lease.expires_at;
   return out;
 }

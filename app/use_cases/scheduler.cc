@@ -107,8 +107,24 @@ absl::StatusOr<int> Scheduler::RunPass() {
       items.push_back(std::move(item));
       queue_entries.push_back(queue_entry);
     }
+    // A step made ready is resolved now, from the state the pass has in
+    // hand, so that leasing it need not fold the recipient again.
+    CommandRunner::BatchCommitted remember_ready;
+    if (deps_.ready_steps != nullptr) {
+      remember_ready = [this, &items](size_t i, const domain::Recipient& after,
+                                      const domain::Sequence& sequence) {
+        std::optional<ReadyStep> ready = ResolveReadyStep(after, sequence);
+        if (!ready.has_value()) return;
+        deps_.ready_steps->Put(
+            layout::RecipientStream(items[i].call.tenant_id,
+                                    items[i].request.sequence_id,
+                                    items[i].request.recipient_id),
+            *std::move(ready));
+      };
+    }
     const std::vector<BatchItemResult> results =
-        CommandRunner(deps_).RunRecipientBatch(items, domain::MarkStepDue{});
+        CommandRunner(deps_).RunRecipientBatch(items, domain::MarkStepDue{},
+                                               remember_ready);
     for (size_t i = 0; i < results.size(); ++i) {
       const absl::Status& status = results[i].status;
       if (!status.ok() && !absl::IsNotFound(status)) {

@@ -28,6 +28,7 @@
 #include "app/runtime/lock_table.h"
 #include "app/runtime/poll_registry.h"
 #include "app/runtime/queue_fronts.h"
+#include "app/runtime/ready_steps.h"
 #include "app/runtime/work_signal.h"
 #include "app/storage/repository.h"
 #include "app/storage/store_layout.h"
@@ -125,6 +126,7 @@ class AppFixture : public ::testing::Test {
     deps_.work = &work_;
     deps_.polls = &polls_;
     deps_.fronts = &fronts_;
+    deps_.ready_steps = &ready_steps_;
   }
 
   CallContext Call() const { return CallContext{kTenant, kActor}; }
@@ -235,6 +237,7 @@ class AppFixture : public ::testing::Test {
   WorkSignal work_;
   PollRegistry polls_{&clock_};
   QueueFronts fronts_;
+  ReadySteps ready_steps_;
   AppDeps deps_;
   int setup_ids_ = 0;
 };

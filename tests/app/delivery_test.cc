@@ -103,6 +103,70 @@ TEST_F(AppDeliveryTest, LeaseBeginAndReportAdvanceTheRecipient) {
             absl::StrCat("RECIPIENT_STATUS_IN_PROGRESS@v", recipient.version));
 }
 
+TEST_F(AppDeliveryTest, TheStepTheSchedulerResolvedIsWhatTheLeaseHandsOut) {
+  // SetUp's scheduler pass resolved r1's step when it made it ready.
+  ASSERT_EQ(ready_steps_.size(), 1u);
+  // A memo at the recipient's and the sequence's current versions is used
+  // as it is: this one is marked so that the lease shows where it came from.
+  std::optional<ReadyStep> kept =
+      ready_steps_.Take(layout::RecipientStream(kTenant, kSeq, "r1"));
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->content.subject, "Hello Ada");
+  EXPECT_EQ(kept->recipient_version, Recipient(kSeq, "r1").version);
+  EXPECT_EQ(kept->sequence_version, Sequence(kSeq).version);
+  kept->content.subject = "from the memo";
+  ready_steps_.Put(layout::RecipientStream(kTenant, kSeq, "r1"), *kept);
+  const std::vector<LeasedStep> leased = Lease();
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_EQ(leased[0].content.subject, "from the memo");
+  EXPECT_EQ(ready_steps_.size(), 0u);  // taken by the lease
+}
+
+TEST_F(AppDeliveryTest, AMemoOfOtherVersionsIsNotUsed) {
+  const std::string stream = layout::RecipientStream(kTenant, kSeq, "r1");
+  std::optional<ReadyStep> kept = ready_steps_.Take(stream);
+  ASSERT_TRUE(kept.has_value());
+  kept->content.subject = "stale";
+  ReadyStep older_recipient = *kept;
+  older_recipient.recipient_version -= 1;
+  ready_steps_.Put(stream, older_recipient);
+  std::vector<LeasedStep> leased = Lease();
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_EQ(leased[0].content.subject, "Hello Ada");
+
+  // The lease is let go (the recipient is paused and resumed, which moves
+  // its version, and the scheduler queues the step again), and a memo
+  // naming another sequence version is refused too.
+  ASSERT_TRUE(Act(kSeq, "r1", domain::PauseRecipient{}).ok());
+  ASSERT_TRUE(Act(kSeq, "r1", domain::ResumeRecipient{}).ok());
+  ASSERT_TRUE(Scheduler(deps_).RunDue().ok());
+  std::optional<ReadyStep> fresh = ready_steps_.Take(stream);
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_EQ(fresh->recipient_version, Recipient(kSeq, "r1").version);
+  ReadyStep other_sequence = *fresh;
+  other_sequence.content.subject = "stale";
+  other_sequence.sequence_version += 1;
+  ready_steps_.Put(stream, other_sequence);
+  leased = Lease();
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_EQ(leased[0].content.subject, "Hello Ada");
+}
+
+TEST_F(AppDeliveryTest, AnEditAfterTheStepWasMadeReadyIsWhatIsLeased) {
+  ASSERT_EQ(ready_steps_.size(), 1u);
+  domain::EditContent edit;
+  edit.step_index = 0;
+  edit.edit.subject = "Edited for {{first_name}}";
+  ASSERT_TRUE(Act(kSeq, "r1", edit).ok());
+  // The edit takes the step off the delivery queue; the scheduler queues it
+  // again, edited.
+  EXPECT_TRUE(Lease().empty());
+  ASSERT_TRUE(Scheduler(deps_).RunDue().ok());
+  const std::vector<LeasedStep> leased = Lease();
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_EQ(leased[0].content.subject, "Edited for Ada");
+}
+
 TEST_F(AppDeliveryTest, APauseAfterTheLeaseRevokesItAndBeginWritesNothing) {
   const std::vector<LeasedStep> leased = Lease();
   ASSERT_EQ(leased.size(), 1u);
