@@ -60,7 +60,7 @@ class ReadySteps {
   // anything.
   std::optional<ReadyStep> Take(absl::string_view stream);
 
-  // Entries kept and their approximate bytes (for tests and metrics).
+  // Entries kept and their approximate bytes.
   size_t size() const;
   size_t bytes() const;
 

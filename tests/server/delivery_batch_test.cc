@@ -63,12 +63,8 @@ class DeliveryBatchDaemonTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(daemon_.Start());
     delivery_ = v1::DeliveryService::NewStub(daemon_.channel());
     clock_ = v1::ClockService::NewStub(daemon_.channel());
-    v1::CreateSequenceRequest create;
-    create.set_request_id("create-1");
-    create.set_sequence_id(kSeq);
-    create.set_name("Sequence");
-    *create.add_steps() = SmsStep(absl::ZeroDuration());
-    *create.add_steps() = SmsStep(absl::Hours(24));
+    const v1::CreateSequenceRequest create = SequenceRequest(
+        kSeq, {SmsStep(absl::ZeroDuration()), SmsStep(absl::Hours(24))});
     v1::CreateSequenceResponse created;
     grpc::Status status =
         daemon_.sequences().CreateSequence(CallAs().get(), create, &created);

@@ -59,12 +59,9 @@ class ReadyStepsDaemonTest : public ::testing::Test {
 };
 
 TEST_F(ReadyStepsDaemonTest, ALeaseHandsOutWhatAFoldOfTheRecipientGives) {
-  v1::CreateSequenceRequest create;
-  create.set_request_id("create-1");
-  create.set_sequence_id(kSeq);
-  create.set_name("Sequence");
-  *create.add_steps() = SmsStep(absl::ZeroDuration(), "Text {{first_name}}");
-  *create.add_steps() = SmsStep(absl::Hours(24));
+  const v1::CreateSequenceRequest create = SequenceRequest(
+      kSeq, {SmsStep(absl::ZeroDuration(), "Text {{first_name}}"),
+             SmsStep(absl::Hours(24))});
   v1::CreateSequenceResponse created;
   grpc::Status status =
       daemon_.sequences().CreateSequence(CallAs().get(), create, &created);

@@ -42,15 +42,23 @@ std::string NextRequestId() {
   return absl::StrCat("req-", next.fetch_add(1));
 }
 
-v1::Sequence CreateSequence(TestServer& server, const std::string& sequence_id,
-                            const std::vector<v1::StepDefinition>& steps,
-                            bool stop_on_response, const std::string& tenant) {
+v1::CreateSequenceRequest SequenceRequest(
+    const std::string& sequence_id,
+    const std::vector<v1::StepDefinition>& steps, bool stop_on_response) {
   v1::CreateSequenceRequest request;
   request.set_request_id(NextRequestId());
   request.set_sequence_id(sequence_id);
   request.set_name(absl::StrCat("Sequence ", sequence_id));
   for (const auto& step : steps) *request.add_steps() = step;
   request.set_stop_on_response(stop_on_response);
+  return request;
+}
+
+v1::Sequence CreateSequence(TestServer& server, const std::string& sequence_id,
+                            const std::vector<v1::StepDefinition>& steps,
+                            bool stop_on_response, const std::string& tenant) {
+  const v1::CreateSequenceRequest request =
+      SequenceRequest(sequence_id, steps, stop_on_response);
   v1::CreateSequenceResponse response;
   grpc::Status status = server.sequences().CreateSequence(CallAs(tenant).get(),
                                                           request, &response);

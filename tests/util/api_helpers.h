@@ -27,6 +27,12 @@ v1::StepDefinition TaskStep(absl::Duration delay,
 // A fresh request id for each call ("req-1", "req-2", ...).
 std::string NextRequestId();
 
+// A CreateSequence request for the given id and steps, with a fresh request
+// id; for callers that send it themselves (e.g. to a Daemon's stub).
+v1::CreateSequenceRequest SequenceRequest(
+    const std::string& sequence_id,
+    const std::vector<v1::StepDefinition>& steps, bool stop_on_response = true);
+
 // Creates a sequence with the given id and steps (as kTenant unless told);
 // fails the test when the call fails.
 v1::Sequence CreateSequence(TestServer& server, const std::string& sequence_id,
