@@ -483,14 +483,18 @@ class ActionLoad {
         }
       }
       again = closed_ && !stop_.load();
-      if (!again) {
-        --outstanding_;
-        done_cv_.notify_all();
-      }
     }
     const uint64_t n = call->index;
+    // The call (its ClientContext) is freed before Run can see the count
+    // reach zero and the process exit under this thread.
     delete call;
-    if (again) Issue(now, n, false);
+    if (again) {
+      Issue(now, n, false);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    --outstanding_;
+    done_cv_.notify_all();
   }
 
   const bool closed_;
