@@ -371,6 +371,9 @@ class RocksDbEventStore final : public EventStore, public DerivedState {
   // which refuse Commit). Updated after a durable write, cleared on a failed
   // one and when it reaches kVersionCacheEntries.
   static constexpr size_t kVersionCacheEntries = 1 << 18;
+  // ReadStream reads at most this many events by key (MultiGet) instead of
+  // with an iterator.
+  static constexpr uint64_t kPointReadEvents = 32;
   absl::flat_hash_map<std::string, uint64_t> version_cache_;
 
   // What PurgeErased has left to do.

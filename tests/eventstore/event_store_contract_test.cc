@@ -397,6 +397,29 @@ TYPED_TEST(EventStoreContractTest, ReadStreamFromVersionAndMaxCount) {
   EXPECT_TRUE(events.empty());
 }
 
+// Short and long reads of one stream (the RocksDB store reads up to 32
+// events by key and longer ranges with an iterator) give the same events.
+TYPED_TEST(EventStoreContractTest, ReadStreamOfShortAndLongRangesAgree) {
+  for (int i = 1; i <= 40; ++i) {
+    SEQ_ASSERT_OK(this->store_->Commit(
+        Batch({Append("a", i - 1, {Ev(absl::StrCat("A", i))}),
+               Append("z", kAnyVersion, {Ev("Z")})})));
+  }
+  for (const auto& [from, max] : std::vector<std::pair<uint64_t, size_t>>{
+           {0, 100}, {1, 32}, {1, 33}, {9, 32}, {9, 31}, {5, 100}, {40, 5}}) {
+    ASSIGN_OR_FAIL(auto events, this->store_->ReadStream("a", from, max));
+    const uint64_t first = std::max<uint64_t>(from, 1);
+    const size_t expected = std::min<size_t>(max, 40 - first + 1);
+    ASSERT_EQ(events.size(), expected) << from << " " << max;
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].stream, "a");
+      EXPECT_EQ(events[i].version, first + i);
+      EXPECT_EQ(events[i].type, absl::StrCat("A", first + i));
+      EXPECT_EQ(events[i].position, 2 * (first + i) - 1);
+    }
+  }
+}
+
 TYPED_TEST(EventStoreContractTest, StreamsWithSharedPrefixesStayApart) {
   const std::vector<std::string> streams = {"a", "ab", "a\x01", "a/b", "b"};
   for (const std::string& s : streams) {
