@@ -179,13 +179,7 @@ absl::StatusOr<std::unique_ptr<AccessControl>> AccessControl::WithPrincipals(
   return access;
 }
 
-AccessControl::~AccessControl() {
-  {
-    absl::MutexLock lock(&watch_mu_);
-    stop_watching_ = true;
-  }
-  if (watcher_.joinable()) watcher_.join();
-}
+AccessControl::~AccessControl() { watcher_.reset(); }
 
 absl::Status AccessControl::Apply(const std::string& text) {
   absl::StatusOr<std::shared_ptr<const PrincipalSet>> parsed =
@@ -205,30 +199,28 @@ absl::Status AccessControl::Reload() {
 }
 
 void AccessControl::WatchFile(absl::Duration interval) {
-  if (development_ || watcher_.joinable()) return;
-  watcher_ = std::thread([this, interval] {
-    absl::MutexLock lock(&watch_mu_);
-    while (!watch_mu_.AwaitWithTimeout(absl::Condition(&stop_watching_),
-                                       interval)) {
-      absl::StatusOr<std::string> text = ReadPrincipalsFile(file_);
-      if (!text.ok()) continue;  // e.g. between a remove and a rename
-      {
-        absl::MutexLock principals_lock(&mu_);
-        if (*text == last_text_) continue;
-      }
-      if (absl::Status applied = Apply(*text); !applied.ok()) {
-        std::fprintf(stderr,
-                     "sequencerd: the changed principals file is refused, the "
-                     "principals in use stay: %s\n",
-                     std::string(applied.message()).c_str());
-      } else {
-        std::fprintf(stderr,
-                     "sequencerd: principals file changed: %zu principals "
-                     "reloaded from %s\n",
-                     principal_count(), file_.c_str());
-      }
-    }
-  });
+  if (development_ || watcher_ != nullptr) return;
+  watcher_ = std::make_unique<PeriodicTask>(interval, [this] { PollFile(); });
+}
+
+void AccessControl::PollFile() {
+  absl::StatusOr<std::string> text = ReadPrincipalsFile(file_);
+  if (!text.ok()) return;  // e.g. between a remove and a rename
+  {
+    absl::MutexLock lock(&mu_);
+    if (*text == last_text_) return;
+  }
+  if (absl::Status applied = Apply(*text); !applied.ok()) {
+    std::fprintf(stderr,
+                 "sequencerd: the changed principals file is refused, the "
+                 "principals in use stay: %s\n",
+                 std::string(applied.message()).c_str());
+  } else {
+    std::fprintf(stderr,
+                 "sequencerd: principals file changed: %zu principals "
+                 "reloaded from %s\n",
+                 principal_count(), file_.c_str());
+  }
 }
 
 size_t AccessControl::principal_count() const {

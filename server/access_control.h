@@ -38,7 +38,6 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -47,6 +46,7 @@
 #include "app/caller.h"
 #include "app/runtime/clock.h"
 #include "grpcpp/server_context.h"
+#include "server/periodic_task.h"
 #include "server/principals.h"
 #include "server/revocation.h"
 
@@ -118,6 +118,8 @@ class AccessControl {
   absl::Status TakeToken(const std::string& tenant);
   // Parses `text` (the file's content) and swaps it in.
   absl::Status Apply(const std::string& text);
+  // One look at the file: reloads it if its content changed, and logs it.
+  void PollFile();
 
   const bool development_;
   const std::string file_;
@@ -130,10 +132,6 @@ class AccessControl {
   // The file's content last loaded or refused (the watcher acts on changes).
   std::string last_text_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex watch_mu_;
-  bool stop_watching_ ABSL_GUARDED_BY(watch_mu_) = false;
-  std::thread watcher_;
-
   struct Bucket {
     double tokens = 0;
     absl::Time refilled;
@@ -141,6 +139,10 @@ class AccessControl {
   absl::Mutex buckets_mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_
       ABSL_GUARDED_BY(buckets_mu_);
+
+  // Set by WatchFile; destroyed first (declared last), so no poll runs on a
+  // half-destroyed object.
+  std::unique_ptr<PeriodicTask> watcher_;
 };
 
 }  // namespace sequencer::server

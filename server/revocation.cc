@@ -105,13 +105,7 @@ absl::StatusOr<std::unique_ptr<RevocationLists>> RevocationLists::Load(
   return lists;
 }
 
-RevocationLists::~RevocationLists() {
-  {
-    absl::MutexLock lock(&watch_mu_);
-    stop_watching_ = true;
-  }
-  if (watcher_.joinable()) watcher_.join();
-}
+RevocationLists::~RevocationLists() { watcher_.reset(); }
 
 absl::Status RevocationLists::Apply(const std::string& text) {
   auto parsed = Parse(text, crl_file_, client_ca_file_);
@@ -132,30 +126,28 @@ absl::Status RevocationLists::Reload() {
 }
 
 void RevocationLists::Watch(absl::Duration interval) {
-  if (watcher_.joinable()) return;
-  watcher_ = std::thread([this, interval] {
-    absl::MutexLock lock(&watch_mu_);
-    while (!watch_mu_.AwaitWithTimeout(absl::Condition(&stop_watching_),
-                                       interval)) {
-      absl::StatusOr<std::string> text = ReadWhole(crl_file_);
-      if (!text.ok()) continue;  // e.g. between a remove and a rename
-      {
-        absl::MutexLock lists_lock(&mu_);
-        if (*text == last_text_) continue;
-      }
-      if (absl::Status applied = Apply(*text); !applied.ok()) {
-        std::fprintf(stderr,
-                     "sequencerd: the changed CRL file is refused, the lists "
-                     "in use stay: %s\n",
-                     std::string(applied.message()).c_str());
-      } else {
-        std::fprintf(stderr,
-                     "sequencerd: CRL file changed: %zu revoked certificates "
-                     "from %s\n",
-                     revoked_count(), crl_file_.c_str());
-      }
-    }
-  });
+  if (watcher_ != nullptr) return;
+  watcher_ = std::make_unique<PeriodicTask>(interval, [this] { PollFile(); });
+}
+
+void RevocationLists::PollFile() {
+  absl::StatusOr<std::string> text = ReadWhole(crl_file_);
+  if (!text.ok()) return;  // e.g. between a remove and a rename
+  {
+    absl::MutexLock lock(&mu_);
+    if (*text == last_text_) return;
+  }
+  if (absl::Status applied = Apply(*text); !applied.ok()) {
+    std::fprintf(stderr,
+                 "sequencerd: the changed CRL file is refused, the lists "
+                 "in use stay: %s\n",
+                 std::string(applied.message()).c_str());
+  } else {
+    std::fprintf(stderr,
+                 "sequencerd: CRL file changed: %zu revoked certificates "
+                 "from %s\n",
+                 revoked_count(), crl_file_.c_str());
+  }
 }
 
 size_t RevocationLists::revoked_count() const {

@@ -19,13 +19,13 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/auth_context.h"
+#include "server/periodic_task.h"
 
 namespace sequencer::server {
 
@@ -56,6 +56,8 @@ class RevocationLists {
       : crl_file_(std::move(crl_file)),
         client_ca_file_(std::move(client_ca_file)) {}
   absl::Status Apply(const std::string& text);
+  // One look at the file: reloads it if its content changed, and logs it.
+  void PollFile();
 
   const std::string crl_file_;
   const std::string client_ca_file_;
@@ -63,9 +65,9 @@ class RevocationLists {
   std::shared_ptr<const Lists> lists_ ABSL_GUARDED_BY(mu_);
   std::string last_text_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex watch_mu_;
-  bool stop_watching_ ABSL_GUARDED_BY(watch_mu_) = false;
-  std::thread watcher_;
+  // Set by Watch; destroyed first (declared last), so no poll runs on a
+  // half-destroyed object.
+  std::unique_ptr<PeriodicTask> watcher_;
 };
 
 }  // namespace sequencer::server

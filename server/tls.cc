@@ -171,11 +171,7 @@ absl::StatusOr<std::unique_ptr<TlsFiles>> TlsFiles::Start(TlsOptions options) {
 }
 
 TlsFiles::~TlsFiles() {
-  {
-    absl::MutexLock lock(&watch_mu_);
-    stop_watching_ = true;
-  }
-  if (watcher_.joinable()) watcher_.join();
+  watcher_.reset();
   if (!directory_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(directory_, ignored);
@@ -215,27 +211,25 @@ absl::Status TlsFiles::Reload() {
 }
 
 void TlsFiles::Watch(absl::Duration interval) {
-  if (watcher_.joinable()) return;
-  watcher_ = std::thread([this, interval] {
-    absl::MutexLock lock(&watch_mu_);
-    while (!watch_mu_.AwaitWithTimeout(absl::Condition(&stop_watching_),
-                                       interval)) {
-      {
-        const std::string now = Snapshot();
-        absl::MutexLock files_lock(&mu_);
-        if (now == last_snapshot_) continue;
-      }
-      if (absl::Status reloaded = Reload(); !reloaded.ok()) {
-        std::fprintf(stderr,
-                     "sequencerd: the changed TLS files are refused, the "
-                     "ones in use stay: %s\n",
-                     std::string(reloaded.message()).c_str());
-      } else {
-        std::fprintf(stderr, "sequencerd: TLS files changed: reloaded %s\n",
-                     options_.cert_file.c_str());
-      }
-    }
-  });
+  if (watcher_ != nullptr) return;
+  watcher_ = std::make_unique<PeriodicTask>(interval, [this] { PollFiles(); });
+}
+
+void TlsFiles::PollFiles() {
+  {
+    const std::string now = Snapshot();
+    absl::MutexLock lock(&mu_);
+    if (now == last_snapshot_) return;
+  }
+  if (absl::Status reloaded = Reload(); !reloaded.ok()) {
+    std::fprintf(stderr,
+                 "sequencerd: the changed TLS files are refused, the "
+                 "ones in use stay: %s\n",
+                 std::string(reloaded.message()).c_str());
+  } else {
+    std::fprintf(stderr, "sequencerd: TLS files changed: reloaded %s\n",
+                 options_.cert_file.c_str());
+  }
 }
 
 }  // namespace sequencer::server

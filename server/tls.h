@@ -20,13 +20,13 @@
 
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/server_credentials.h"
+#include "server/periodic_task.h"
 
 namespace sequencer::server {
 
@@ -69,6 +69,9 @@ class TlsFiles {
   explicit TlsFiles(TlsOptions options) : options_(std::move(options)) {}
   // The three files' content, as last copied or refused.
   std::string Snapshot() const;
+  // One look at the files: reloads them if their content changed, and logs
+  // it.
+  void PollFiles();
 
   const TlsOptions options_;
   std::string directory_;
@@ -77,9 +80,9 @@ class TlsFiles {
   absl::Mutex mu_;
   std::string last_snapshot_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex watch_mu_;
-  bool stop_watching_ ABSL_GUARDED_BY(watch_mu_) = false;
-  std::thread watcher_;
+  // Set by Watch; destroyed first (declared last), so no poll runs on a
+  // half-destroyed object.
+  std::unique_ptr<PeriodicTask> watcher_;
 };
 
 }  // namespace sequencer::server

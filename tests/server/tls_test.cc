@@ -473,5 +473,25 @@ TEST_F(TlsTest, RevokedClientCertificatesAreRefused) {
   EXPECT_TRUE(List(TlsChannel(""), "crm-token").ok());
 }
 
+// With --tls_refresh the CRL file is watched too: a certificate revoked in a
+// newly published CRL is refused without a signal.
+TEST_F(TlsTest, ANewlyPublishedCrlIsUsedWithoutASignal) {
+  ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("ca", "", "crl.pem"));
+  ASSERT_NO_FATAL_FAILURE(StartWith(
+      {"--tls_client_ca=" + pki_.Path("ca.pem"), "--tls_client_auth=optional",
+       "--tls_crl_file=" + pki_.Path("crl.pem"), "--tls_refresh=1s"}));
+  EXPECT_TRUE(List(TlsChannel("worker")).ok());
+  ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("ca", "worker", "crl.pem"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  grpc::Status revoked;
+  while (absl::Now() < deadline) {
+    revoked = List(TlsChannel("worker"));
+    if (!revoked.ok()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(revoked.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(List(TlsChannel("auditor")).ok());
+}
+
 }  // namespace
 }  // namespace sequencer::testing
