@@ -8,10 +8,17 @@
 
 namespace sequencer::app {
 
+namespace {
+
+bool DeadlinePassed(absl::Time deadline) {
+  return deadline != absl::InfiniteFuture() && absl::Now() >= deadline;
+}
+
+}  // namespace
+
 bool CallerStopped(const CallContext& call) {
-  if (call.stopped_waiting) return call.stopped_waiting();
-  return call.deadline != absl::InfiniteFuture() &&
-         absl::Now() >= call.deadline;
+  return call.stopped_waiting ? call.stopped_waiting()
+                              : DeadlinePassed(call.deadline);
 }
 
 ReadDeadline::ReadDeadline(StopCheck stopped, absl::string_view what,
@@ -22,12 +29,10 @@ ReadDeadline::ReadDeadline(StopCheck stopped, absl::string_view what,
 
 ReadDeadline::ReadDeadline(const CallContext& call, absl::string_view what,
                            uint64_t interval)
-    : ReadDeadline(call.stopped_waiting
-                       ? call.stopped_waiting
-                       : StopCheck([deadline = call.deadline]() {
-                           return deadline != absl::InfiniteFuture() &&
-                                  absl::Now() >= deadline;
-                         }),
+    : ReadDeadline(call.stopped_waiting ? call.stopped_waiting
+                                        : StopCheck([deadline = call.deadline] {
+                                            return DeadlinePassed(deadline);
+                                          }),
                    what, interval) {}
 
 absl::Status ReadDeadline::Tick() {
