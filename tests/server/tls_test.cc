@@ -202,6 +202,19 @@ class TlsTest : public ::testing::Test {
     return status;
   }
 
+  // Calls List with `client`'s certificate until a call fails (at most 30 s:
+  // the server reloads its files on its own schedule); the last status.
+  grpc::Status ListUntilRefused(const std::string& client) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    grpc::Status status;
+    while (absl::Now() < deadline) {
+      status = List(TlsChannel(client));
+      if (!status.ok()) break;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return status;
+  }
+
   grpc::Status Create(std::shared_ptr<grpc::Channel> channel) {
     auto stub = v1::SequenceService::NewStub(channel);
     grpc::ClientContext context;
@@ -455,13 +468,7 @@ TEST_F(TlsTest, RevokedClientCertificatesAreRefused) {
   EXPECT_TRUE(List(TlsChannel("worker")).ok());
   ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("ca", "worker", "crl.pem"));
   daemon_.process().Kill(SIGHUP);
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  grpc::Status revoked;
-  while (absl::Now() < deadline) {
-    revoked = List(TlsChannel("worker"));
-    if (!revoked.ok()) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  const grpc::Status revoked = ListUntilRefused("worker");
   EXPECT_EQ(revoked.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(absl::StrContains(revoked.error_message(), "is revoked"))
       << revoked.error_message();
@@ -482,13 +489,7 @@ TEST_F(TlsTest, ANewlyPublishedCrlIsUsedWithoutASignal) {
        "--tls_crl_file=" + pki_.Path("crl.pem"), "--tls_refresh=1s"}));
   EXPECT_TRUE(List(TlsChannel("worker")).ok());
   ASSERT_NO_FATAL_FAILURE(pki_.RevokeAndPublish("ca", "worker", "crl.pem"));
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  grpc::Status revoked;
-  while (absl::Now() < deadline) {
-    revoked = List(TlsChannel("worker"));
-    if (!revoked.ok()) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  const grpc::Status revoked = ListUntilRefused("worker");
   EXPECT_EQ(revoked.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_TRUE(List(TlsChannel("auditor")).ok());
 }
